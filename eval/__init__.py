@@ -1,0 +1,1 @@
+"""Zero-shot evaluation: encoders and heads scored on every XTREME-R language."""

@@ -1,0 +1,44 @@
+"""xlmr-flax: does the order of English intermediate tasks change zero-shot
+cross-lingual transfer? XLM-R in JAX/Flax, stage pipelines, XTREME-R evaluation."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="xlmr-flax",
+    version="0.1.0",
+    description=__doc__.strip().replace("\n", " "),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["xlmr_flax*", "train*", "eval*"]),
+    package_data={"xlmr_flax": ["assets/*/*"]},
+    install_requires=[
+        "absl-py",
+        "array_record",
+        "flax>=0.12.8",  # NNX with out_sharding metadata and nnx.List
+        "huggingface_hub",
+        "jax>=0.10.2",
+        "ml_collections",
+        "numpy",
+        "optax",
+        "orbax-checkpoint>=0.12",
+        "protobuf",  # transformers needs it to convert sentencepiece models
+        "safetensors",
+        "sentencepiece",
+        "seqeval",
+        "tensorflow-datasets>=4.9.9",
+        "transformers>=5.0",
+    ],
+    extras_require={
+        # torch: the PyTorch reference model; this exact CPU build installs quickly.
+        "test": ["pytest", "ruff", "torch==2.13.0"],
+    },
+    entry_points={
+        "console_scripts": [
+            "xlmr-convert=xlmr_flax.convert:main",
+            "xlmr-tokenizer=xlmr_flax.tokenizer:main",
+        ]
+    },
+)

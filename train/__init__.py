@@ -1,0 +1,1 @@
+"""Training: the sharded train step, one-stage loop and the stage DAG."""

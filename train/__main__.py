@@ -1,0 +1,102 @@
+"""The main command: `python -m train --config configs/FILE.py[:ARG] --workdir DIR`.
+
+Until the stage pipeline is in place it runs the foundation end to end:
+tokenizer → model in transformers format → conversion to our Orbax directory
+→ reload → cross-lingual sentence retrieval against English on the parallel
+sample text. Every step is skipped when its output already exists in the workdir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags, logging
+from flax import nnx
+from ml_collections import config_flags
+
+from eval.retrieval import embed_sentences, retrieval_accuracy
+from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
+from xlmr_flax.pretrained import PretrainedModel
+from xlmr_flax.tokenizer import sample_text_files, sample_tokenizer_path
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
+_WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
+
+
+def init_checkpoint(config, tokenizer, workdir: str) -> str:
+    """The transformers checkpoint the run starts from."""
+    if config.init_checkpoint:
+        return config.init_checkpoint
+    path = os.path.join(workdir, "init_hf")
+    if not os.path.exists(path):
+        model_config = get_model_config(config.model, vocab_size=len(tokenizer))
+        model = TaskModel(model_config, rngs=nnx.Rngs(config.seed))
+        params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+        export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), path)
+        print(f"wrote a random {config.model} model in transformers format to {path}")
+    return path
+
+
+def sample_sentences() -> dict[str, list[str]]:
+    return {
+        os.path.basename(path).removesuffix(".txt"): open(path, encoding="utf-8")
+        .read()
+        .splitlines()
+        for path in sample_text_files()
+    }
+
+
+def run(config, workdir: str) -> dict:
+    os.makedirs(workdir, exist_ok=True)
+    tokenizer = load_tokenizer(config.tokenizer or sample_tokenizer_path())
+    encoder_dir = os.path.join(workdir, "encoder")
+    if not os.path.exists(encoder_dir):
+        source = init_checkpoint(config, tokenizer, workdir)
+        load_pretrained(source, tokenizer=config.tokenizer or sample_tokenizer_path()).save(
+            encoder_dir
+        )
+        print(f"converted {source} to {encoder_dir}")
+    model = load_pretrained(encoder_dir)
+    print(f"model: {model.describe()}")
+
+    a = config.alignment
+    sentences = sample_sentences()
+    kw = dict(layer=a.layer, pooling=a.pooling, max_length=a.max_length, batch_size=a.batch_size)
+    reference = embed_sentences(model, sentences[a.reference_lang], **kw)
+    rows = {}
+    for lang, lines in sorted(sentences.items()):
+        ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
+        tokens = sum(map(len, ids))
+        rows[lang] = dict(
+            sentences=len(lines),
+            tokens_per_sentence=tokens / len(lines),
+            unk_rate=sum(i == tokenizer.unk_token_id for s in ids for i in s) / tokens,
+            retrieval_accuracy=retrieval_accuracy(embed_sentences(model, lines, **kw), reference),
+        )
+    print(f"{'lang':6}{'sentences':>10}{'tok/sent':>10}{'unk %':>8}{'acc→' + a.reference_lang:>10}")
+    for lang, r in rows.items():
+        print(
+            f"{lang:6}{r['sentences']:>10}{r['tokens_per_sentence']:>10.1f}"
+            f"{100 * r['unk_rate']:>8.2f}{r['retrieval_accuracy']:>10.1f}"
+        )
+    summary = {
+        "model": model.describe(),
+        "chance_accuracy": 100 / len(reference),
+        "languages": rows,
+    }
+    with open(os.path.join(workdir, "alignment.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    return summary
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every file at INFO
+    run(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["config", "workdir"])
+    app.run(main)

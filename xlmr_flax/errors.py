@@ -1,0 +1,5 @@
+"""Exceptions with messages that name the file or weight at fault."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not fit the model config."""

@@ -1,0 +1,101 @@
+"""The XLM-R tokenizer: by hub name or directory, or built from a sentencepiece model.
+
+python -m xlmr_flax.tokenizer train --text a.txt b.txt --out DIR [--vocab-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+
+import transformers
+
+SPM_FILE = "sentencepiece.bpe.model"  # the file name XLM-R's checkpoints use
+XLMR_HUB_NAME = "FacebookAI/xlm-roberta-base"  # large shares this tokenizer
+
+
+def sample_tokenizer_path() -> str:
+    """The small sentencepiece model trained on the bundled multilingual sample text."""
+    return str(resources.files("xlmr_flax") / "assets" / "sample_tokenizer" / SPM_FILE)
+
+
+def sample_text_files() -> list[str]:
+    folder = resources.files("xlmr_flax") / "assets" / "sample_text"
+    return sorted(str(p) for p in folder.iterdir() if p.name.endswith(".txt"))
+
+
+def load_tokenizer(name_or_path: str = XLMR_HUB_NAME) -> transformers.PreTrainedTokenizerBase:
+    """Loads from a sentencepiece `.model` file, a directory, or a hub name.
+
+    transformers v5 builds a 5-token vocabulary when given only `vocab_file`;
+    `from_pretrained` converts the sentencepiece model properly, and the result
+    is checked to produce real ids.
+    """
+    if os.path.isfile(name_or_path) and not name_or_path.endswith(".model"):
+        raise ValueError(f"{name_or_path}: expected a sentencepiece .model file or a directory")
+    try:
+        tokenizer = transformers.XLMRobertaTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{name_or_path}: cannot load an XLM-R tokenizer ({err})") from None
+    _check_real_ids(tokenizer, name_or_path)
+    return tokenizer
+
+
+def _check_real_ids(tokenizer, source: str) -> None:
+    probe = tokenizer("a b c", add_special_tokens=False)["input_ids"]
+    if len(tokenizer) <= 5 or all(i == tokenizer.unk_token_id for i in probe):
+        raise ValueError(
+            f"{source}: the tokenizer has {len(tokenizer)} tokens and maps text to <unk>; "
+            "the sentencepiece model was not loaded"
+        )
+
+
+def train_sentencepiece(text_files: Sequence[str], out_dir: str, vocab_size: int = 8000) -> str:
+    """Trains a unigram sentencepiece model with XLM-R's special-token layout.
+
+    `unk=0, bos=1, eos=2`, no pad: the XLM-R tokenizer shifts these into
+    `<s>=0, <pad>=1, </s>=2, <unk>=3` and appends `<mask>`.
+    Returns the path of the `.model` file.
+    """
+    import sentencepiece as spm
+
+    for path in text_files:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: text file not found")
+    os.makedirs(out_dir, exist_ok=True)
+    prefix = os.path.join(out_dir, SPM_FILE.removesuffix(".model"))
+    spm.SentencePieceTrainer.train(
+        input=",".join(text_files),
+        model_prefix=prefix,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,  # keep every character of every script
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        hard_vocab_limit=False,  # small corpora: take as many pieces as the text allows
+        minloglevel=2,
+    )
+    os.remove(prefix + ".vocab")
+    return prefix + ".model"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xlmr_flax.tokenizer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a sentencepiece model on text files")
+    train.add_argument("--text", nargs="+", default=None, help="default: the bundled sample text")
+    train.add_argument("--out", required=True)
+    train.add_argument("--vocab-size", type=int, default=8000)
+    args = parser.parse_args(argv)
+    path = train_sentencepiece(args.text or sample_text_files(), args.out, args.vocab_size)
+    print(f"wrote {path} ({len(load_tokenizer(path))} tokens)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
