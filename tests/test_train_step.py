@@ -1,0 +1,169 @@
+"""The sharded train step: same numbers on any mesh and process layout, exact
+gradient accumulation, hand-checked losses, and a loud stop on a non-finite loss."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tests.train_fixtures import train_tiny
+from train.losses import IGNORE, get_loss
+from train.optimizer import decay_mask, linear_warmup_decay
+from train.step import NonFiniteLossError, check_finite
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def one_device_run():
+    return train_tiny((1, 1, 1), jax.devices()[:1])
+
+
+@pytest.mark.parametrize("mesh_sizes", [(8, 1, 1), (2, 2, 2), (1, 4, 2)])
+def test_same_losses_and_params_on_every_mesh(one_device_run, mesh_sizes):
+    losses, params = train_tiny(mesh_sizes)
+    expected_losses, expected_params = one_device_run
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected_params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_accumulating_four_micro_batches_equals_one_big_batch():
+    # Without dropout the micro-batches see the same function as the big batch.
+    big, big_params = train_tiny((8, 1, 1), dropout=0.0)
+    accumulated, acc_params = train_tiny((8, 1, 1), dropout=0.0, accumulation_steps=4)
+    np.testing.assert_allclose(accumulated, big, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(acc_params), jax.tree.leaves(big_params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_match_one_process(one_device_run, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    outs = [tmp_path / f"process{i}.json" for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "tests/multihost_worker.py", str(i), port, str(outs[i])],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        logs = [w.communicate(timeout=300)[0] for w in workers]
+    finally:
+        for w in workers:  # jax.distributed traps SIGTERM: a hung worker needs SIGKILL
+            w.kill()
+    assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-2000:] for log in logs)
+    expected_losses, expected_params = one_device_run
+    kernel_sum = float(expected_params["encoder"]["layers"][1]["output"]["kernel"].sum())
+    for out in outs:
+        result = json.loads(out.read_text())
+        np.testing.assert_allclose(result["losses"], expected_losses, rtol=1e-5)
+        np.testing.assert_allclose(result["kernel_sum"], kernel_sum, rtol=1e-4, atol=1e-4)
+
+
+class FixedOutputs:
+    """Stands in for a model: returns given outputs, records the inputs it saw."""
+
+    def __init__(self, **outputs):
+        self.outputs, self.seen = outputs, []
+
+    def __call__(self, inputs, dropout_rng=None):
+        self.seen.append(inputs)
+        return self.outputs
+
+
+def nll(logits, label):
+    return -float(jax.nn.log_softmax(jnp.asarray(logits, jnp.float32))[label])
+
+
+def test_classification_loss_by_hand():
+    model = FixedOutputs(logits=jnp.array([[2.0, 0.0], [0.0, 0.0], [1.0, 3.0]]))
+    batch = {"input_ids": jnp.zeros((3, 4), jnp.int32), "labels": jnp.array([0, 1, 1]),
+             "example_weight": jnp.array([1.0, 1.0, 0.0])}  # fmt: skip
+    total, weight = get_loss("classification")(model, batch, None)
+    assert float(weight) == 2.0
+    assert float(total) == pytest.approx(np.log1p(np.exp(-2.0)) + np.log(2.0), rel=1e-6)
+
+
+def test_token_loss_ignores_unlabelled_positions_by_hand():
+    logits = jnp.array([[[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [5.0, 5.0, 5.0]]])
+    batch = {"input_ids": jnp.zeros((1, 3), jnp.int32), "labels": jnp.array([[0, 2, IGNORE]])}
+    total, weight = get_loss("token_tagging")(FixedOutputs(logits=logits), batch, None)
+    assert float(weight) == 2.0
+    assert float(total) == pytest.approx(nll([1, 0, 0], 0) + nll([0, 2, 0], 2), rel=1e-6)
+
+
+def test_span_loss_is_mean_of_start_and_end_by_hand():
+    start, end = jnp.array([[0.0, 1.0, 2.0]]), jnp.array([[3.0, 0.0, 0.0]])
+    batch = {"input_ids": jnp.zeros((1, 3), jnp.int32),
+             "start_positions": jnp.array([2]), "end_positions": jnp.array([1])}  # fmt: skip
+    model = FixedOutputs(start_logits=start, end_logits=end)
+    total, weight = get_loss("span_extraction")(model, batch, None)
+    expected = (nll([0, 1, 2], 2) + nll([3, 0, 0], 1)) / 2
+    assert float(weight) == 1.0 and float(total) == pytest.approx(expected, rel=1e-6)
+
+
+def test_multiple_choice_and_masked_lm_share_their_formats_losses():
+    assert get_loss("multiple_choice") is get_loss("classification")
+    assert get_loss("masked_lm") is get_loss("token_tagging")
+
+
+def test_in_batch_contrastive_loss_by_hand():
+    vectors = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 3.0]])
+    model = FixedOutputs(embedding=jnp.asarray(vectors))
+    batch = {
+        "input_ids": jnp.zeros((3, 2), jnp.int32),
+        "candidate_input_ids": jnp.ones((3, 2), jnp.int32),
+    }
+    total, weight = get_loss("sentence_embedding")(model, batch, None)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = sum(nll(row, i) for i, row in enumerate(unit @ unit.T / 0.05))
+    assert float(weight) == 3.0 and float(total) == pytest.approx(expected, rel=1e-5)
+    assert model.seen[1]["input_ids"].sum() == 6  # the candidates were encoded second
+
+
+def test_non_finite_loss_names_its_step():
+    with pytest.raises(NonFiniteLossError, match="step 3: loss is nan"):
+        check_finite({"loss": np.float32("nan")}, 3)
+
+
+def test_training_stops_at_the_first_non_finite_step():
+    from train.step import run_steps
+
+    def step(state, batch):
+        return SimpleNamespace(step=state.step + 1), {"loss": jnp.float32(batch["loss"])}
+
+    fed = [{"loss": v} for v in (1.0, 0.5, float("inf"), 0.3)]
+    with pytest.raises(NonFiniteLossError, match="step 3: loss is inf"):
+        run_steps(step, SimpleNamespace(step=0), fed, check_every=2)
+
+
+def test_schedule_warms_up_then_decays_linearly():
+    schedule = linear_warmup_decay(1e-3, total_steps=100, warmup_steps=10)
+    assert [float(schedule(s)) for s in (0, 5, 10, 55, 100)] == pytest.approx(
+        [0.0, 5e-4, 1e-3, 5e-4, 0.0], abs=1e-9
+    )
+
+
+def test_no_weight_decay_on_biases_and_layer_norms():
+    params = {
+        "dense": {"kernel": 0, "bias": 0},
+        "norm": {"scale": 0, "bias": 0},
+        "emb": {"embedding": 0},
+    }
+    assert decay_mask(params) == {
+        "dense": {"kernel": True, "bias": False}, "norm": {"scale": False, "bias": False},
+        "emb": {"embedding": True},
+    }  # fmt: skip

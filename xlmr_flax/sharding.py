@@ -1,0 +1,136 @@
+"""Device mesh, logical-axis rules and shardings for parameters, optimizer state and batches.
+
+Parameters carry logical axis names (`xlmr_flax.layers`); one rules table maps
+them to the mesh axes `data`, `fsdp` and `tensor` (the t5x / MaxText pattern),
+so changing the parallelism means changing the mesh, not the model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+MESH_AXES = ("data", "fsdp", "tensor")
+
+# Logical axis → mesh axis (or axes, or None = replicated).
+DEFAULT_RULES: dict[str, str | tuple[str, ...] | None] = {
+    "batch": ("data", "fsdp"),  # examples are split over every data-parallel device
+    "vocab": "tensor",
+    "embed": "fsdp",  # FSDP/ZeRO-3: parameters sharded along the model width
+    "mlp": "tensor",
+    "heads": "tensor",
+    "kv": None,
+    "length": None,
+}
+
+
+def mesh_shape(sizes: Sequence[int], num_devices: int) -> tuple[int, ...]:
+    """Resolves one `-1` entry to the remaining devices and checks the product."""
+    sizes = list(sizes)
+    if len(sizes) != len(MESH_AXES):
+        raise ValueError(f"mesh sizes {sizes}: expected one size per axis {MESH_AXES}")
+    if sizes.count(-1) > 1 or any(s == 0 or s < -1 for s in sizes):
+        raise ValueError(f"mesh sizes {sizes}: positive sizes and at most one -1 expected")
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if num_devices % known:
+            raise ValueError(f"mesh sizes {sizes} do not divide {num_devices} devices")
+        sizes[sizes.index(-1)] = num_devices // known
+    if math.prod(sizes) != num_devices:
+        raise ValueError(f"mesh sizes {sizes} use {math.prod(sizes)} of {num_devices} devices")
+    return tuple(sizes)
+
+
+def make_mesh(
+    sizes: Sequence[int] = (-1, 1, 1), devices: Sequence[jax.Device] | None = None
+) -> Mesh:
+    """A (data, fsdp, tensor) mesh over all devices of all processes, or `devices`."""
+    devices = list(jax.devices() if devices is None else devices)
+    shape = mesh_shape(sizes, len(devices))
+    auto = (jax.sharding.AxisType.Auto,) * len(MESH_AXES)
+    return jax.make_mesh(shape, MESH_AXES, axis_types=auto, devices=devices)
+
+
+def logical_to_mesh(
+    logical: Sequence[str | None],
+    shape: Sequence[int],
+    mesh: Mesh,
+    rules: Mapping[str, Any] = DEFAULT_RULES,
+) -> PartitionSpec:
+    """The mesh PartitionSpec for one array; a dimension the mesh axes do not divide,
+    or whose mesh axes an earlier dimension already uses, is replicated."""
+    used: set[str] = set()
+    spec = []
+    for name, size in zip(logical, shape, strict=True):
+        target = rules.get(name) if name is not None else None
+        axes = (target,) if isinstance(target, str) else tuple(target or ())
+        axes = tuple(a for a in axes if mesh.shape[a] > 1 and a not in used)
+        if not axes or size % math.prod(mesh.shape[a] for a in axes):
+            spec.append(None)
+            continue
+        used.update(axes)
+        spec.append(axes[0] if len(axes) == 1 else axes)
+    return PartitionSpec(*spec)
+
+
+def param_shardings(
+    abstract_model_state: nnx.State, mesh: Mesh, rules: Mapping[str, Any] = DEFAULT_RULES
+) -> dict[str, Any]:
+    """NamedShardings (as a pure dict like the parameters) from the params' logical axes."""
+    logical = nnx.to_pure_dict(nnx.get_partition_spec(abstract_model_state))
+    shapes = nnx.to_pure_dict(abstract_model_state)
+    return jax.tree.map(
+        lambda spec, arr: NamedSharding(mesh, logical_to_mesh(tuple(spec), arr.shape, mesh, rules)),
+        logical,
+        shapes,
+        is_leaf=lambda x: isinstance(x, PartitionSpec),
+    )
+
+
+def batch_sharding(mesh: Mesh, ndim: int = 1, rules: Mapping[str, Any] = DEFAULT_RULES):
+    """Examples split along the first dimension over the data-parallel mesh axes."""
+    axes = tuple(a for a in rules["batch"] if mesh.shape[a] > 1) or None
+    return NamedSharding(mesh, PartitionSpec(axes, *([None] * (ndim - 1))))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Assembles each process's slice of the batch into global arrays (multi-host safe)."""
+    return {
+        k: jax.make_array_from_process_local_data(batch_sharding(mesh, np.ndim(v)), np.asarray(v))
+        for k, v in local_batch.items()
+    }
+
+
+def initialize_distributed() -> None:
+    """Starts multi-process JAX when the environment describes several processes.
+
+    On Cloud TPU VMs JAX finds its peers itself (`JAX_PLATFORMS` unset, TPU
+    metadata); elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+    JAX_PROCESS_ID.
+    """
+    if jax.distributed.is_initialized():
+        return
+    if "JAX_COORDINATOR_ADDRESS" in os.environ:
+        jax.distributed.initialize(
+            coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+            num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
+            process_id=int(os.environ["JAX_PROCESS_ID"]),
+        )
+    elif os.environ.get("TPU_WORKER_HOSTNAMES", "").count(",") > 0:
+        jax.distributed.initialize()
+
+
+def is_cpu() -> bool:
+    """Emulated CPU devices deadlock when sharded steps queue up: callers wait per step."""
+    return jax.default_backend() == "cpu"
