@@ -19,6 +19,7 @@ setup(
         "array_record",
         "flax>=0.12.8",  # NNX with out_sharding metadata and nnx.List
         "huggingface_hub",
+        "importlib_resources",  # tensorflow-datasets needs it for builders of our own
         "jax>=0.10.2",
         "ml_collections",
         "numpy",

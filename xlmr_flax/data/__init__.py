@@ -1,0 +1,1 @@
+"""Raw-format readers, TFDS builders, featurisation and batching."""

@@ -1,0 +1,73 @@
+"""Prepare and validate task data.
+
+    python -m xlmr_flax.data prepare --task xnli --raw download/ --data-dir tfds/
+    python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
+
+`validate` reads one split's files (several `--file` for tasks that need more,
+e.g. SIQA's examples and labels) and prints the example count and label
+distribution, or the first problem as `FILE:LINE: what is wrong`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+
+from xlmr_flax.errors import DataError
+from xlmr_flax.tasks import TASKS, get_task
+
+
+def summarize(task, examples) -> tuple[int, collections.Counter]:
+    labels: collections.Counter = collections.Counter()
+    count = 0
+    for example in examples:
+        count += 1
+        if "label" in example:
+            labels[str(example["label"])] += 1
+        elif "tags" in example:
+            labels.update(example["tags"])
+        elif "answers" in example:
+            labels["unanswerable" if example["is_impossible"] else "answerable"] += 1
+    return count, labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m xlmr_flax.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    prepare = sub.add_parser("prepare", help="build a task's array_record dataset")
+    prepare.add_argument("--task", required=True, choices=sorted(TASKS))
+    prepare.add_argument("--raw", required=True, help="the XTREME download folder")
+    prepare.add_argument("--data-dir", required=True, help="TFDS data folder to write")
+    validate = sub.add_parser("validate", help="check raw files of one task split")
+    validate.add_argument("--task", required=True, choices=sorted(TASKS))
+    validate.add_argument(
+        "--file", required=True, action="append", help="repeat for multi-file tasks"
+    )
+    args = parser.parse_args(argv)
+    task = get_task(args.task)
+    try:
+        if args.command == "prepare":
+            from xlmr_flax.data.tfds_builder import prepare as build
+
+            builder = build(task.name, args.raw, args.data_dir)
+            for name, split in sorted(builder.info.splits.items()):
+                print(f"{task.name} {name}: {split.num_examples} examples")
+            print(f"wrote {builder.data_dir}")
+        else:
+            count, labels = summarize(task, task.reader(*args.file))
+            print(f"{' + '.join(args.file)}: {count} examples")
+            for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
+                print(f"  {label}\t{n}")
+    except DataError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Features cached on disk per (task, split, language, tokenizer, max length, data).
+
+The key hashes the tokenizer's full definition and the raw files' bytes, so a
+changed tokenizer or dataset never reuses stale features. Files are written
+under a temporary name and renamed, so an interrupted run leaves no partial cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from typing import Any
+
+from xlmr_flax.data import features as F
+from xlmr_flax.tasks.base import Task
+
+FEATURE_VERSION = 1  # bump when featurisation changes
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+
+
+def files_fingerprint(paths: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def tag_vocabulary(task: Task, raw_dir: str) -> tuple[str, ...]:
+    """A tagging task's labels: its fixed set, or every tag of its training split (CCG)."""
+    if task.labels:
+        return task.labels
+    return tuple(sorted({t for e in task.read(raw_dir, "train", "en") for t in e["tags"]}))
+
+
+def featurize(task: Task, split: str, lang: str, raw_dir: str, tokenizer, max_length: int, **kw):
+    examples = task.read(raw_dir, split, lang)
+    if task.format == "classification":
+        return F.classification(task, examples, tokenizer, max_length)
+    if task.format == "multiple_choice":
+        return F.multiple_choice(task, examples, tokenizer, max_length)
+    if task.format == "token_tagging":
+        labels = tag_vocabulary(task, raw_dir)
+        return F.token_tagging(task, examples, tokenizer, max_length, labels)
+    if task.format == "span_extraction":
+        return F.span_extraction(task, examples, tokenizer, max_length, **kw)
+    if task.format == "masked_lm":
+        return F.masked_lm_text(examples, tokenizer, max_length)
+    raise ValueError(f"task {task.name}: {task.format} features are built by the evaluator")
+
+
+def cached_features(
+    task: Task,
+    split: str,
+    lang: str,
+    raw_dir: str,
+    tokenizer,
+    max_length: int,
+    cache_dir: str,
+    **kw: Any,
+) -> list[F.Feature]:
+    key = json.dumps(
+        [
+            FEATURE_VERSION,
+            task.name,
+            split,
+            lang,
+            max_length,
+            sorted(kw.items()),
+            tokenizer_fingerprint(tokenizer),
+            files_fingerprint(task.files(raw_dir, split, lang)),
+        ]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir, task.name, f"{split}-{lang}-{max_length}-{digest}.pkl")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    result = featurize(task, split, lang, raw_dir, tokenizer, max_length, **kw)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return result

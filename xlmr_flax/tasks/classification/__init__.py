@@ -1,0 +1,1 @@
+"""Sentence and sentence-pair classification tasks."""

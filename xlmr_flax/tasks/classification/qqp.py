@@ -1,0 +1,18 @@
+"""Quora Question Pairs (intermediate), GLUE's TSV release."""
+
+from xlmr_flax.data.readers import read_glue_tsv
+from xlmr_flax.tasks.base import Task, register
+
+LABELS = ("0", "1")  # not duplicate, duplicate
+
+TASK = register(
+    Task(
+        name="qqp",
+        format="classification",
+        source="GLUE QQP train.tsv / dev.tsv",
+        metric="accuracy",
+        labels=LABELS,
+        paths=lambda split, lang: [f"qqp/{split}.tsv"],
+        reader=lambda path: read_glue_tsv(path, "question1", "question2", "is_duplicate", LABELS),
+    )
+)

@@ -1,0 +1,18 @@
+"""SST-2 sentiment (intermediate), GLUE's TSV release."""
+
+from xlmr_flax.data.readers import read_glue_tsv
+from xlmr_flax.tasks.base import Task, register
+
+LABELS = ("0", "1")  # negative, positive
+
+TASK = register(
+    Task(
+        name="sst2",
+        format="classification",
+        source="GLUE SST-2 train.tsv / dev.tsv",
+        metric="accuracy",
+        labels=LABELS,
+        paths=lambda split, lang: [f"sst2/{split}.tsv"],
+        reader=lambda path: read_glue_tsv(path, "sentence", None, "label", LABELS),
+    )
+)

@@ -1,0 +1,1 @@
+"""Multiple-choice tasks: one sequence per choice, the head scores each."""

@@ -1,0 +1,15 @@
+"""CommonsenseQA (intermediate): five-way questions."""
+
+from xlmr_flax.data.readers import read_commonsenseqa
+from xlmr_flax.tasks.base import Task, register
+
+TASK = register(
+    Task(
+        name="commonsenseqa",
+        format="multiple_choice",
+        source="CommonsenseQA {train,dev}_rand_split.jsonl",
+        metric="accuracy",
+        paths=lambda split, lang: [f"commonsenseqa/{split}_rand_split.jsonl"],
+        reader=read_commonsenseqa,
+    )
+)

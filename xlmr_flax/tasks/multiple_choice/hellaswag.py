@@ -1,0 +1,17 @@
+"""HellaSwag (intermediate): pick the plausible continuation."""
+
+from xlmr_flax.data.readers import read_hellaswag
+from xlmr_flax.tasks.base import Task, register
+
+TASK = register(
+    Task(
+        name="hellaswag",
+        format="multiple_choice",
+        source="HellaSwag hellaswag_{train,val}.jsonl",
+        metric="accuracy",
+        paths=lambda split, lang: [
+            f"hellaswag/hellaswag_{'val' if split == 'dev' else split}.jsonl"
+        ],
+        reader=read_hellaswag,
+    )
+)

@@ -1,0 +1,1 @@
+"""Sentence retrieval tasks: embeddings compared by cosine similarity."""

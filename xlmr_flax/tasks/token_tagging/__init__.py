@@ -1,0 +1,1 @@
+"""Token tagging (CoNLL-style files); the label sits on each word's first sub-word."""
