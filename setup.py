@@ -13,7 +13,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["xlmr_flax*", "train*", "eval*"]),
-    package_data={"xlmr_flax": ["assets/*/*"]},
+    package_data={
+        "xlmr_flax": ["assets/*/*", "assets/*/*/*", "assets/*/*/*/*", "assets/*/*/*/*/*"]
+    },
     install_requires=[
         "absl-py",
         "array_record",

@@ -23,7 +23,7 @@ def sample_tokenizer_path() -> str:
 
 
 def sample_text_files() -> list[str]:
-    folder = resources.files("xlmr_flax") / "assets" / "sample_text"
+    folder = resources.files("xlmr_flax") / "assets" / "sample_data" / "mlm"
     return sorted(str(p) for p in folder.iterdir() if p.name.endswith(".txt"))
 
 

@@ -21,7 +21,12 @@ FEATURE_VERSION = 1  # bump when featurisation changes
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+    """Hash of the tokenizer's definition; its truncation and padding settings change
+    with every call and are left out."""
+    definition = json.loads(tokenizer.backend_tokenizer.to_str())
+    definition.pop("truncation", None)
+    definition.pop("padding", None)
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def files_fingerprint(paths: list[str]) -> str:

@@ -84,13 +84,17 @@ class Task:
         return examples
 
     def available(self, raw_dir: str) -> list[tuple[str, str]]:
-        """The (split, language) pairs whose files exist under `raw_dir`."""
-        return [
+        """The (split, language) pairs whose files exist under `raw_dir` (and, where one
+        file holds several languages, that have examples in it)."""
+        found = [
             (split, lang)
             for split in self.splits
             for lang in self.languages(split)
             if all(os.path.isfile(f) for f in self.files(raw_dir, split, lang))
         ]
+        if self.per_language_field:
+            found = [(s, lang) for s, lang in found if next(self.read(raw_dir, s, lang), None)]
+        return found
 
 
 TASKS: dict[str, Task] = {}

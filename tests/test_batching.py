@@ -1,0 +1,111 @@
+"""Batch order is a pure function of (seed, step): resume anywhere, split across hosts."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from xlmr_flax.data.batching import TrainBatches, eval_batches
+from xlmr_flax.data.cache import cached_features
+from xlmr_flax.data.tfds_builder import data_source, prepare
+from xlmr_flax.errors import DataError
+from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
+
+from .test_data_readers import SAMPLE
+
+
+def synthetic_features(count=50, seed=0):
+    rng = np.random.RandomState(seed)
+    return [dict(id=str(i), input_ids=np.arange(rng.randint(3, 40), dtype=np.int32) + 5, label=i % 3)
+            for i in range(count)]  # fmt: skip
+
+
+def same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_loader_started_at_step_k_yields_what_a_fresh_one_yields_from_k():
+    features = synthetic_features()
+    fresh = list(itertools.islice(TrainBatches(features, 8, seed=3)(), 20))  # spans 3+ epochs
+    for k in (0, 1, 5, 6, 13):
+        resumed = list(itertools.islice(TrainBatches(features, 8, seed=3)(start_step=k), 20 - k))
+        for a, b in zip(resumed, fresh[k:], strict=True):
+            same(a, b)
+
+
+def test_each_epoch_is_a_new_permutation_and_seeds_differ():
+    features = synthetic_features()
+    loader = TrainBatches(features, 8, seed=3)
+    epoch0 = [loader.batch(s)["labels"] for s in range(loader.steps_per_epoch)]
+    epoch1 = [
+        loader.batch(s)["labels"] for s in range(loader.steps_per_epoch, 2 * loader.steps_per_epoch)
+    ]
+    assert not all(np.array_equal(a, b) for a, b in zip(epoch0, epoch1, strict=True))
+    other = TrainBatches(features, 8, seed=4)
+    assert not np.array_equal(
+        other.batch(0)["input_ids"][:, :3], loader.batch(0)["input_ids"][:, :3]
+    )
+
+
+def test_batches_are_length_bucketed_and_padded_to_a_multiple():
+    loader = TrainBatches(synthetic_features(200), 8, seed=0, bucket_batches=25, length_multiple=16)
+    for step in range(loader.steps_per_epoch):
+        batch = loader.batch(step)
+        assert batch["input_ids"].shape[1] % 16 == 0
+        lengths = batch["attention_mask"].sum(1)
+        assert lengths.max() - lengths.min() < 16  # sorted within the window: similar lengths
+
+
+def test_hosts_get_disjoint_slices_of_the_global_batch():
+    features = synthetic_features()
+    whole = TrainBatches(features, 8, seed=1).batch(4)
+    parts = [
+        TrainBatches(features, 8, seed=1, process_index=i, process_count=2).batch(4)
+        for i in range(2)
+    ]
+    np.testing.assert_array_equal(np.concatenate([p["labels"] for p in parts]), whole["labels"])
+
+
+def test_eval_batches_have_one_shape_per_bucket_and_weight_padding_zero():
+    features = synthetic_features(21)
+    seen = []
+    shapes = set()
+    for indices, batch in eval_batches(features, 4, bucket_lengths=(16, 32, 48)):
+        shapes.add(batch["input_ids"].shape)
+        weights = batch["example_weight"]
+        assert weights.sum() == len(indices)
+        seen += list(indices)
+    assert sorted(seen) == list(range(21))
+    assert shapes <= {(4, 16), (4, 32), (4, 48)}
+
+
+def test_multiple_choice_batches_are_batch_by_choices_by_length(tmp_path):
+    tokenizer = load_tokenizer(sample_tokenizer_path())
+    features = cached_features(
+        get_task("copa"), "train", "en", SAMPLE, tokenizer, 64, str(tmp_path)
+    )
+    batch = TrainBatches(features, 4, seed=0).batch(0)
+    assert batch["input_ids"].shape[:2] == (4, 2) and batch["labels"].shape == (4,)
+
+
+def test_tfds_prepare_writes_array_record_splits(tmp_path):
+    builder = prepare("xnli", SAMPLE, str(tmp_path))
+    assert builder.info.splits["test_sw"].num_examples == 9
+    assert set(builder.info.splits) >= {"train_en", "test_zh", "dev_ar"}
+    assert list(tmp_path.rglob("*.array_record*"))
+    source = data_source("xnli", str(tmp_path))["test_sw"]
+    record = source[0]
+    assert record["label"].decode() in get_task("xnli").labels
+
+
+def test_failed_preparation_leaves_no_complete_looking_dataset(tmp_path):
+    raw = tmp_path / "raw" / "xnli"
+    raw.mkdir(parents=True)
+    (raw / "train-en.tsv").write_text("a\tb\tentailment\n")
+    (raw / "test-de.tsv").write_text("a\tb\tentailment\nbroken line\n")
+    with pytest.raises(DataError, match=r"test-de\.tsv:2"):
+        prepare("xnli", str(tmp_path / "raw"), str(tmp_path / "tfds"))
+    assert not list((tmp_path / "tfds").rglob("dataset_info.json"))

@@ -1,0 +1,124 @@
+"""Featurisation: QA windows map answers back exactly, tags sit on first sub-words,
+pairs and choices are encoded the XLM-R way."""
+
+import numpy as np
+import pytest
+
+from xlmr_flax.data import features as F
+from xlmr_flax.data.cache import cached_features
+from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
+
+from .test_data_readers import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(sample_tokenizer_path())
+
+
+def answer_spans(features, examples):
+    """(example id, text between the gold tokens' offsets) for windows holding the answer."""
+    by_id = {e["id"]: e for e in examples}
+    spans = []
+    for f in features:
+        if f["start_position"] > 0:
+            context = by_id[f["id"]]["context"]
+            start = f["offsets"][f["start_position"]][0]
+            end = f["offsets"][f["end_position"]][1]
+            spans.append((f["id"], context[start:end]))
+    return spans
+
+
+CONTEXTS = {
+    "de": ("Der Fluss fließt durch das alte Dorf. Wir haben auf dem Markt frisches Brot und Gemüse "
+           "gekauft. Die Bibliothek ist sonntags geschlossen.", "Bibliothek"),
+    "zh": ("我们在市场买了新鲜的面包和蔬菜。这条河流过古老的村庄。图书馆星期天不开门。"
+           "我爷爷四十年前种了这些树。", "图书馆"),
+    "ru": ("Река течёт через старую деревню. Библиотека закрыта по воскресеньям. "
+           "Мой дедушка посадил эти деревья сорок лет назад.", "сорок лет"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", list(CONTEXTS))
+def test_qa_windows_cover_the_context_and_map_answers_back_exactly(tokenizer, lang):
+    context, answer = CONTEXTS[lang]
+    example = dict(id=f"q-{lang}", context=context, question="?", is_impossible=False,
+                   answers=[dict(text=answer, start=context.index(answer))])  # fmt: skip
+    task = get_task("squad_v1")
+    features = F.span_extraction(task, [example], tokenizer, max_length=24, doc_stride=6)
+    assert len(features) > 2  # the context needed several windows
+    assert all(len(f["input_ids"]) <= 24 for f in features)
+    # Every context token appears in some window.
+    covered = {tuple(o) for f in features for o in f["offsets"] if o[0] >= 0}
+    all_offsets = tokenizer(context, add_special_tokens=False, return_offsets_mapping=True)[
+        "offset_mapping"
+    ]
+    assert covered == {tuple(o) for o in all_offsets}
+    spans = answer_spans(features, [example])
+    assert spans and all(text == answer for _, text in spans)
+    # Windows that cut the answer off point at <s>.
+    assert any(f["start_position"] == 0 for f in features)
+
+
+def test_unanswerable_questions_point_at_the_first_token(tokenizer):
+    example = dict(
+        id="u",
+        context="Die Kinder spielen im Park.",
+        question="Wer?",
+        is_impossible=True,
+        answers=[],
+    )
+    (feature,) = F.span_extraction(get_task("squad_v2"), [example], tokenizer)
+    assert feature["start_position"] == feature["end_position"] == 0
+
+
+def test_sample_squad_answers_round_trip(tokenizer):
+    task = get_task("squad_v1")
+    examples = list(task.read(SAMPLE, "train", "en"))
+    features = F.span_extraction(task, examples, tokenizer, max_length=128, doc_stride=32)
+    assert len(features) > len(examples)  # the long paragraph was windowed
+    found = dict(answer_spans(features, examples))
+    for e in examples:
+        assert found[e["id"]] == e["answers"][0]["text"]
+
+
+def test_tagging_labels_first_sub_word_and_keeps_word_ids(tokenizer):
+    task = get_task("panx")
+    example = dict(id="s", tokens=["Dada", "yangu", "anaishi", "Nairobi", "."],
+                   tags=["O", "O", "O", "B-LOC", "O"])  # fmt: skip
+    (f,) = F.token_tagging(task, [example], tokenizer, 64, task.labels)
+    pieces = tokenizer.convert_ids_to_tokens(f["input_ids"].tolist())
+    labelled = [i for i, label in enumerate(f["labels"]) if label != F.IGNORE]
+    assert len(labelled) == 5 and all(pieces[i].startswith("▁") for i in labelled)
+    assert [int(f["word_ids"][i]) for i in labelled] == [0, 1, 2, 3, 4]
+    assert task.labels[f["labels"][labelled[3]]] == "B-LOC"
+    assert f["labels"][0] == F.IGNORE and f["labels"][-1] == F.IGNORE  # <s>, </s>
+
+
+def test_pairs_and_choices_use_xlmr_separators(tokenizer):
+    xnli = get_task("xnli")
+    (f,) = F.classification(
+        xnli, [dict(id="1", text_a="Hallo", text_b="Welt", label="neutral")], tokenizer, 32
+    )
+    assert list(f["input_ids"]).count(tokenizer.sep_token_id) == 3 and f["label"] == 1
+    copa = dict(id="1", context="Es regnete.", question="What happened as a result?",
+                choices=["Die Straße wurde nass.", "Die Sonne schien."], label=0)  # fmt: skip
+    (m,) = F.multiple_choice(get_task("copa"), [copa], tokenizer, 32)
+    assert len(m["choices"]) == 2 and m["label"] == 0
+
+
+def test_features_are_cached_per_tokenizer_and_length(tokenizer, tmp_path):
+    task = get_task("xnli")
+    first = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
+    files = list(tmp_path.rglob("*.pkl"))
+    assert len(files) == 1 and not list(tmp_path.rglob("*.partial"))
+    again = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
+    assert [f["input_ids"].tolist() for f in again] == [f["input_ids"].tolist() for f in first]
+    cached_features(task, "test", "sw", SAMPLE, tokenizer, 32, str(tmp_path))
+    assert len(list(tmp_path.rglob("*.pkl"))) == 2
+    assert all(
+        len(f["input_ids"]) <= 32
+        for f in cached_features(task, "test", "sw", SAMPLE, tokenizer, 32, str(tmp_path))
+    )
+    np.testing.assert_array_equal(first[0]["input_ids"], again[0]["input_ids"])
