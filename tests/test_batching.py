@@ -111,3 +111,37 @@ def test_failed_preparation_leaves_no_complete_looking_dataset(tmp_path):
     with pytest.raises(DataError, match=r"test-de\.tsv:2"):
         prepare("xnli", str(tmp_path / "raw"), str(tmp_path / "tfds"))
     assert not list((tmp_path / "tfds").rglob("dataset_info.json"))
+
+
+def test_mixture_rates_and_resumable_task_sequence():
+    from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
+
+    sizes = {"mnli": 300, "sst2": 100, "qqp": 10_000}
+    assert mixture_rates(sizes)["qqp"] == pytest.approx(10_000 / 10_400)
+    assert mixture_rates(sizes, "capped", cap=300) == pytest.approx(
+        {"mnli": 0.3 / 0.7, "qqp": 0.3 / 0.7, "sst2": 0.1 / 0.7}
+    )
+    assert mixture_rates(sizes, "uniform")["sst2"] == pytest.approx(1 / 3)
+    loaders = {
+        name: TrainBatches(synthetic_features(40, seed=i), 4, seed=i)
+        for i, name in enumerate(sizes)
+    }
+    mixture = MixtureBatches(loaders, mixture_rates(sizes, "uniform"), seed=0)
+    drawn = [mixture.task_at(s) for s in range(60)]
+    for name in sizes:  # each task's own batches are taken in order 0, 1, 2, ...
+        assert [p for n, p in drawn if n == name] == list(range(sum(n == name for n, _ in drawn)))
+    name, batch = mixture.batch(37)
+    same(batch, loaders[name].batch(drawn[37][1]))
+
+
+def test_masked_lm_batches_mask_real_tokens_reproducibly():
+    features = [
+        dict(id=str(i), input_ids=np.array([0, *range(10, 60), 2], np.int32)) for i in range(16)
+    ]
+    loader = TrainBatches(features, 8, seed=0, masking=(1247, 1248))
+    batch = loader.batch(3)
+    targets = batch["labels"] != -100
+    assert 0.08 < targets.mean() < 0.25
+    assert not targets[:, 0].any() and not targets[:, 51].any()  # <s> and </s> never masked
+    assert (batch["input_ids"][targets] == 1247).mean() > 0.6
+    same(batch, TrainBatches(features, 8, seed=0, masking=(1247, 1248)).batch(3))

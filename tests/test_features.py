@@ -122,3 +122,17 @@ def test_features_are_cached_per_tokenizer_and_length(tokenizer, tmp_path):
         for f in cached_features(task, "test", "sw", SAMPLE, tokenizer, 32, str(tmp_path))
     )
     np.testing.assert_array_equal(first[0]["input_ids"], again[0]["input_ids"])
+
+
+def test_dual_encoder_training_pairs(tokenizer, tmp_path):
+    mewslix = cached_features(get_task("mewslix"), "train", "en", SAMPLE, tokenizer, 64, str(tmp_path))
+    assert len(mewslix) == 10 and all(len(f["candidate_input_ids"]) > 2 for f in mewslix)
+    lareqa = cached_features(get_task("lareqa"), "train", "en", SAMPLE, tokenizer, 64, str(tmp_path))
+    assert len(lareqa) == len(list(get_task("squad_v1").read(SAMPLE, "train")))
+
+
+def test_answer_sentence_and_mention_marking():
+    context = "Der Zug fährt ab. Die Bibliothek ist zu! Wir gehen heim."
+    assert F.answer_sentence(context, context.index("Bibliothek")) == "Die Bibliothek ist zu!"
+    assert F.answer_sentence("我们买了面包。图书馆不开门。", 8) == "图书馆不开门。"
+    assert F.mark_mention("Sie traf Ada in Rom.", 9, 12) == "Sie traf [Ada] in Rom."

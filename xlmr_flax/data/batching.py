@@ -22,24 +22,32 @@ def round_up(length: int, multiple: int) -> int:
     return -(-length // multiple) * multiple
 
 
+def _pad_ids(sequences: Sequence[np.ndarray], rows: int, length: int) -> np.ndarray:
+    ids = np.full((rows, length), PAD_ID, np.int32)
+    for i, seq in enumerate(sequences):
+        n = min(len(seq), length)
+        ids[i, :n] = seq[:n]
+    return ids
+
+
 def pad_batch(
     features: Sequence[Feature], length: int, pad_to: int | None = None
 ) -> dict[str, np.ndarray]:
     """Stacks features into arrays of `length` tokens (`input_ids`, `attention_mask`, plus
     per-token and per-example fields), adding zero-weight rows up to `pad_to` examples."""
     rows = len(features) if pad_to is None else pad_to
-    ids = np.full((rows, length), PAD_ID, np.int32)
-    out: dict[str, np.ndarray] = {"input_ids": ids}
-    for name in ("labels", "word_ids"):
+    out = {"input_ids": _pad_ids([f["input_ids"] for f in features], rows, length)}
+    out["attention_mask"] = (out["input_ids"] != PAD_ID).astype(np.int32)
+    if features and "candidate_input_ids" in features[0]:  # dual-encoder pairs
+        candidates = [f["candidate_input_ids"] for f in features]
+        out["candidate_input_ids"] = _pad_ids(candidates, rows, length)
+        out["candidate_attention_mask"] = (out["candidate_input_ids"] != PAD_ID).astype(np.int32)
+    for name in ("labels", "word_ids"):  # per-token
         if features and name in features[0]:
             out[name] = np.full((rows, length), IGNORE, np.int32)
-    for i, f in enumerate(features):
-        n = min(len(f["input_ids"]), length)
-        ids[i, :n] = f["input_ids"][:n]
-        for name in ("labels", "word_ids"):
-            if name in out:
+            for i, f in enumerate(features):
+                n = min(len(f[name]), length)
                 out[name][i, :n] = f[name][:n]
-    out["attention_mask"] = (ids != PAD_ID).astype(np.int32)
     # Per-example targets, under the names the losses read.
     for name, key in (("label", "labels"), ("start_position", "start_positions"),
                       ("end_position", "end_positions")):  # fmt: skip
@@ -48,6 +56,26 @@ def pad_batch(
             out[key][: len(features)] = [f[name] for f in features]
     out["example_weight"] = (np.arange(rows) < len(features)).astype(np.float32)
     return out
+
+
+def mask_tokens(
+    batch: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    mask_token_id: int,
+    vocab_size: int,
+    probability: float = 0.15,
+) -> dict[str, np.ndarray]:
+    """BERT/XLM-R masking: 15 % of real tokens become targets; of those 80 % turn into
+    <mask>, 10 % into a random token, 10 % stay. Specials (<s>, </s>) are never chosen."""
+    ids = batch["input_ids"]
+    special = (ids == PAD_ID) | (ids <= 3) | (ids == mask_token_id)
+    chosen = (rng.random(ids.shape) < probability) & ~special
+    action = rng.random(ids.shape)
+    masked = np.where(chosen & (action < 0.8), mask_token_id, ids)
+    random_ids = rng.integers(4, vocab_size - 1, ids.shape)
+    masked = np.where(chosen & (action >= 0.8) & (action < 0.9), random_ids, masked)
+    labels = np.where(chosen, ids, IGNORE).astype(np.int32)
+    return {**batch, "input_ids": masked.astype(np.int32), "labels": labels}
 
 
 class TrainBatches:
@@ -70,6 +98,7 @@ class TrainBatches:
         max_length: int | None = None,
         process_index: int = 0,
         process_count: int = 1,
+        masking: tuple[int, int] | None = None,
     ):
         if global_batch_size % process_count:
             raise ValueError(
@@ -91,6 +120,7 @@ class TrainBatches:
             (process_index + 1) * global_batch_size // process_count,
         )
         self._epoch, self._plan = None, None
+        self.masking = masking  # (mask token id, vocabulary size) for masked-LM
 
     def _epoch_plan(self, epoch: int) -> list[np.ndarray]:
         if self._epoch != epoch:
@@ -120,7 +150,11 @@ class TrainBatches:
             return multiple_choice_batch(chosen, self.length_multiple, self.max_length)
         longest = max(len(self._ids(i)) for i in self._epoch_plan(epoch)[position])
         length = round_up(longest, self.length_multiple)
-        return pad_batch(chosen, min(length, self.max_length or length))
+        batch = pad_batch(chosen, min(length, self.max_length or length))
+        if self.masking:  # masks drawn from (seed, step): the same on a resumed run
+            rng = np.random.default_rng([self.seed, step, self.rows.start])
+            batch = mask_tokens(batch, rng, *self.masking)
+        return batch
 
     def __call__(self, start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
         step = start_step

@@ -15,6 +15,7 @@ import tempfile
 from typing import Any
 
 from xlmr_flax.data import features as F
+from xlmr_flax.errors import DataError
 from xlmr_flax.tasks.base import Task
 
 FEATURE_VERSION = 1  # bump when featurisation changes
@@ -46,7 +47,7 @@ def tag_vocabulary(task: Task, raw_dir: str) -> tuple[str, ...]:
 
 
 def featurize(task: Task, split: str, lang: str, raw_dir: str, tokenizer, max_length: int, **kw):
-    examples = task.read(raw_dir, split, lang)
+    examples = task.data_task(split).read(raw_dir, split, lang)
     if task.format == "classification":
         return F.classification(task, examples, tokenizer, max_length)
     if task.format == "multiple_choice":
@@ -58,7 +59,29 @@ def featurize(task: Task, split: str, lang: str, raw_dir: str, tokenizer, max_le
         return F.span_extraction(task, examples, tokenizer, max_length, **kw)
     if task.format == "masked_lm":
         return F.masked_lm_text(examples, tokenizer, max_length)
-    raise ValueError(f"task {task.name}: {task.format} features are built by the evaluator")
+    if task.format == "retrieval" and split == "train":
+        return F.retrieval_pairs(dual_encoder_pairs(task, examples, raw_dir), tokenizer, max_length)
+    raise ValueError(f"task {task.name}: {split} retrieval features are built by the evaluator")
+
+
+def dual_encoder_pairs(task: Task, examples, raw_dir: str):
+    """(id, query, positive) training pairs of a retrieval task."""
+    if task.name == "mewslix":
+        from xlmr_flax.data.readers import read_mewslix_candidates
+        from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
+
+        path = os.path.join(raw_dir, CANDIDATES_PATH)
+        descriptions = {c["id"]: c["description"] for c in read_mewslix_candidates(path)}
+        for m in examples:
+            if m["entity_id"] not in descriptions:
+                raise DataError(f"{path}: no entity {m['entity_id']!r} (mention {m['id']})")
+            query = F.mark_mention(m["context"], m["mention_start"], m["mention_end"])
+            yield m["id"], query, descriptions[m["entity_id"]]
+    else:  # question → the sentence holding its answer (LAReQA trained on SQuAD)
+        for q in examples:
+            if q["answers"]:
+                answer = q["answers"][0]["start"]
+                yield q["id"], q["question"], F.answer_sentence(q["context"], answer)
 
 
 def cached_features(
@@ -80,7 +103,7 @@ def cached_features(
             max_length,
             sorted(kw.items()),
             tokenizer_fingerprint(tokenizer),
-            files_fingerprint(task.files(raw_dir, split, lang)),
+            files_fingerprint(task.data_task(split).files(raw_dir, split, lang)),
         ]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -7,6 +7,7 @@ format: `input_ids` int32; labels that carry no loss are IGNORE (-100).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -180,3 +181,37 @@ def sentences(
 def masked_lm_text(examples: Iterable[dict], tokenizer, max_length: int) -> list[Feature]:
     """Token ids of each line; masking is drawn at batching from (seed, step)."""
     return sentences(((e["id"], e["text"]) for e in examples), tokenizer, max_length)
+
+
+def retrieval_pairs(
+    pairs: Iterable[tuple[str, str, str]], tokenizer, max_length: int
+) -> list[Feature]:
+    """(id, query, positive candidate) → dual-encoder training pairs; the other
+    candidates of a batch serve as negatives."""
+
+    def encode(text):
+        return _ids(tokenizer(text, truncation=True, max_length=max_length)["input_ids"])
+
+    return [
+        dict(id=i, input_ids=encode(query), candidate_input_ids=encode(candidate))
+        for i, query, candidate in pairs
+    ]
+
+
+def mark_mention(context: str, start: int, end: int) -> str:
+    """Mewsli-X queries: the mention in its context, set off by brackets."""
+    return f"{context[:start]}[{context[start:end]}]{context[end:]}"
+
+
+# After sentence-final punctuation: followed by space, or at once for CJK full stops.
+_SENTENCE_END = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])")
+
+
+def answer_sentence(context: str, answer_start: int) -> str:
+    """The sentence of a SQuAD context holding the answer (LAReQA's training positives)."""
+    start = 0
+    for match in _SENTENCE_END.finditer(context):
+        if match.start() > answer_start:
+            return context[start : match.start()].strip()
+        start = match.end()
+    return context[start:].strip()

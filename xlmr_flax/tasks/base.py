@@ -70,6 +70,17 @@ class Task:
             raise ValueError(f"task {self.name} has no {split!r} split; it has {self.splits}")
         return self.train_langs if split == "train" or not self.is_target else self.eval_langs
 
+    def data_task(self, split: str) -> Task:
+        """The task whose files hold this split: a target's training split comes from
+        its training task (XQuAD and LAReQA train on SQuAD v1.1)."""
+        if split != "train" or not self.train_on or self.train_on == (self.name,):
+            return self
+        if len(self.train_on) > 1:
+            raise ValueError(
+                f"task {self.name} trains in stages {self.train_on}: train each stage's task"
+            )
+        return get_task(self.train_on[0])
+
     def files(self, raw_dir: str, split: str, lang: str) -> list[str]:
         return [os.path.join(raw_dir, p) for p in self.paths(split, lang)]
 
