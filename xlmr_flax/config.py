@@ -12,7 +12,7 @@ NAMED_SIZES: dict[str, dict[str, int]] = {
     "base": dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
     "large": dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
     "small": dict(num_layers=6, hidden_size=512, num_heads=8, intermediate_size=2048),
-    "tiny": dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=1248),
+    "tiny": dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=4002),
 }
 
 COMPUTE_DTYPES = ("float32", "bfloat16")

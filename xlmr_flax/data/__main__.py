@@ -2,6 +2,7 @@
 
     python -m xlmr_flax.data prepare --task xnli --raw download/ --data-dir tfds/
     python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
+    python -m xlmr_flax.data corpus --raw download/ --out corpus.txt
 
 `validate` reads one split's files (several `--file` for tasks that need more,
 e.g. SIQA's examples and labels) and prints the example count and label
@@ -32,6 +33,21 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
+def write_corpus(raw_dir: str, out: str) -> int:
+    from xlmr_flax.data.corpus import task_texts
+
+    seen: set[str] = set()
+    with open(out, "w", encoding="utf-8") as f:
+        for name in sorted(TASKS):
+            for text in task_texts(TASKS[name], raw_dir):
+                line = " ".join(text.split())
+                if line not in seen:
+                    seen.add(line)
+                    f.write(line + "\n")
+    print(f"wrote {len(seen)} lines to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m xlmr_flax.data",
@@ -43,12 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument("--task", required=True, choices=sorted(TASKS))
     prepare.add_argument("--raw", required=True, help="the XTREME download folder")
     prepare.add_argument("--data-dir", required=True, help="TFDS data folder to write")
+    corpus = sub.add_parser("corpus", help="write all text of the tasks' raw data, one per line")
+    corpus.add_argument("--raw", required=True, help="the XTREME download folder")
+    corpus.add_argument("--out", required=True, help="text file to write")
     validate = sub.add_parser("validate", help="check raw files of one task split")
     validate.add_argument("--task", required=True, choices=sorted(TASKS))
     validate.add_argument(
         "--file", required=True, action="append", help="repeat for multi-file tasks"
     )
     args = parser.parse_args(argv)
+    if args.command == "corpus":
+        return write_corpus(args.raw, args.out)
     task = get_task(args.task)
     try:
         if args.command == "prepare":
