@@ -315,6 +315,8 @@ def read_conll(
     tags: list[str] = []
     start_line, count = 1, 0
     for number, line in [*_lines(path), (None, "")]:
+        if line.startswith("-DOCSTART-"):  # document markers of older CoNLL releases
+            continue
         if not line.strip():
             if tokens:
                 count += 1
