@@ -6,7 +6,7 @@ import pytest
 
 from xlmr_flax.data import features as F
 from xlmr_flax.data.cache import cached_features
-from xlmr_flax.tasks import get_task
+from xlmr_flax.tasks import TASKS, get_task
 from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 from .test_data_readers import SAMPLE
@@ -152,3 +152,16 @@ def test_answer_sentence_and_mention_marking():
     assert F.answer_sentence(context, context.index("Bibliothek")) == "Die Bibliothek ist zu!"
     assert F.answer_sentence("我们买了面包。图书馆不开门。", 8) == "图书馆不开门。"
     assert F.mark_mention("Sie traf Ada in Rom.", 9, 12) == "Sie traf [Ada] in Rom."
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_featurises_its_sample_training_data(tokenizer, tmp_path, name):
+    task = get_task(name)
+    if "train" not in task.splits and not task.train_on:
+        pytest.skip(f"{name} has no training data (evaluation only)")
+    if len(task.train_on) > 1:
+        pytest.skip(f"{name} trains in stages {task.train_on}, each tested on its own")
+    features = cached_features(task, "train", "en", SAMPLE, tokenizer, 128, str(tmp_path))
+    assert features and all(
+        len(f.get("input_ids", f.get("choices", [[]])[0])) <= 128 for f in features
+    )

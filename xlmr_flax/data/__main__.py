@@ -3,6 +3,7 @@
     python -m xlmr_flax.data prepare --task xnli --raw download/ --data-dir tfds/
     python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
     python -m xlmr_flax.data corpus --raw download/ --out corpus.txt
+    python -m xlmr_flax.data fetch --task squad_v1 --raw download/   # needs the network
 
 `validate` reads one split's files (several `--file` for tasks that need more,
 e.g. SIQA's examples and labels) and prints the example count and label
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument("--task", required=True, choices=sorted(TASKS))
     prepare.add_argument("--raw", required=True, help="the XTREME download folder")
     prepare.add_argument("--data-dir", required=True, help="TFDS data folder to write")
+    fetch = sub.add_parser("fetch", help="write a task's raw files from TFDS's own builder")
+    fetch.add_argument("--task", required=True)
+    fetch.add_argument("--raw", required=True, help="folder to write the raw files into")
+    fetch.add_argument("--tfds-dir", help="where TFDS keeps its downloads and datasets")
     corpus = sub.add_parser("corpus", help="write all text of the tasks' raw data, one per line")
     corpus.add_argument("--raw", required=True, help="the XTREME download folder")
     corpus.add_argument("--out", required=True, help="text file to write")
@@ -70,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
+    if args.command == "fetch":
+        from xlmr_flax.data.tfds_native import fetch as fetch_raw
+
+        for path in fetch_raw(args.task, args.raw, args.tfds_dir):
+            print(f"wrote {path}")
+        return 0
     task = get_task(args.task)
     try:
         if args.command == "prepare":
