@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax
 
 jax.config.update("jax_cpu_collectives_implementation", "gloo")
-process_id, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+process_id, port, out, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 os.environ.update(
     JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
     JAX_NUM_PROCESSES="2",
@@ -32,7 +32,8 @@ assert jax.process_count() == 2 and len(jax.devices()) == 8
 from tests.train_fixtures import GLOBAL_BATCH, train_tiny  # noqa: E402
 
 half = GLOBAL_BATCH // 2
-losses, params = train_tiny((8, 1, 1), rows=slice(process_id * half, (process_id + 1) * half))
+rows = slice(process_id * half, (process_id + 1) * half)
+losses, params = train_tiny((8, 1, 1), rows=rows, workdir=workdir)
 kernel = params["encoder"]["layers"][1]["output"]["kernel"]
 with open(out, "w") as f:
     json.dump({"losses": losses, "kernel_sum": float(kernel.sum())}, f)

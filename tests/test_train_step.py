@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.train_fixtures import train_tiny
+from tests.train_fixtures import tiny_state, train_tiny
+from train.checkpoints import TrainCheckpoints
 from train.losses import IGNORE, get_loss
 from train.optimizer import decay_mask, linear_warmup_decay
 from train.step import NonFiniteLossError, check_finite
@@ -51,7 +52,14 @@ def test_two_processes_match_one_process(one_device_run, tmp_path):
     outs = [tmp_path / f"process{i}.json" for i in range(2)]
     workers = [
         subprocess.Popen(
-            [sys.executable, "tests/multihost_worker.py", str(i), port, str(outs[i])],
+            [
+                sys.executable,
+                "tests/multihost_worker.py",
+                str(i),
+                port,
+                str(outs[i]),
+                str(tmp_path),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -71,6 +79,41 @@ def test_two_processes_match_one_process(one_device_run, tmp_path):
         result = json.loads(out.read_text())
         np.testing.assert_allclose(result["losses"], expected_losses, rtol=1e-5)
         np.testing.assert_allclose(result["kernel_sum"], kernel_sum, rtol=1e-4, atol=1e-4)
+    # Process 0 alone wrote the metrics; both wrote one checkpoint, which one process reads.
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 5
+    _, _, _, _, like = tiny_state((1, 1, 1), jax.devices()[:1])
+    restored, meta = TrainCheckpoints(str(tmp_path / "checkpoints")).restore(like)
+    assert meta == {"next_step": 5} and int(restored.step) == 5
+    for a, b in zip(
+        jax.tree.leaves(restored.params), jax.tree.leaves(expected_params), strict=True
+    ):
+        np.testing.assert_allclose(np.asarray(a), b, rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_restores_onto_another_mesh(tmp_path):
+    _, _, _, _, state = tiny_state((2, 2, 2))
+    checkpoints = TrainCheckpoints(str(tmp_path))
+    checkpoints.save(state, {"next_step": 0, "seed": 7})
+    checkpoints.wait()
+    _, _, _, _, like = tiny_state((1, 4, 2), dropout=0.1)
+    like = jax.tree.map(lambda x: x * 0, like)  # contents must come from the checkpoint
+    restored, meta = checkpoints.restore(like)
+    assert meta == {"next_step": 0, "seed": 7}
+    for a, b, target in zip(
+        jax.tree.leaves(restored), jax.tree.leaves(state), jax.tree.leaves(like), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert a.sharding == target.sharding
+
+
+def test_an_interrupted_checkpoint_is_not_listed(tmp_path):
+    _, _, _, _, state = tiny_state((8, 1, 1))
+    checkpoints = TrainCheckpoints(str(tmp_path))
+    checkpoints.save(state, {})
+    checkpoints.wait()
+    # What a crash mid-save leaves: Orbax's temporary folder for a later step.
+    (tmp_path / "7.orbax-checkpoint-tmp-123").mkdir()
+    assert TrainCheckpoints(str(tmp_path)).latest_step() == 0
 
 
 class FixedOutputs:

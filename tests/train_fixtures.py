@@ -5,7 +5,9 @@ import numpy as np
 from flax import nnx
 from jax.experimental.multihost_utils import process_allgather
 
+from train.checkpoints import TrainCheckpoints
 from train.losses import get_loss
+from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
 from train.step import init_train_state, make_train_step, run_steps
 from xlmr_flax import TaskModel, get_model_config
@@ -24,19 +26,36 @@ def batches(seed: int = 0, size: int = GLOBAL_BATCH):
         )
 
 
-def train_tiny(mesh_sizes, devices=None, *, accumulation_steps=1, dropout=0.1, rows=None):
-    """Five AdamW steps of a 2-layer model; `rows` selects this process's slice of each batch."""
+def tiny_state(mesh_sizes, devices=None, dropout=0.1):
+    """A fresh train state of the 2-layer classifier on a mesh."""
     config = get_model_config("tiny", hidden_dropout=dropout, attention_dropout=dropout)
     mesh = make_mesh(mesh_sizes, devices)
     model = TaskModel(config, "classification", rngs=nnx.Rngs(0), num_labels=3)
     optimizer, schedule = make_optimizer(1e-3, STEPS, warmup_fraction=0.2)
     graphdef, state = init_train_state(model, optimizer, mesh)
+    return mesh, optimizer, schedule, graphdef, state
+
+
+def train_tiny(
+    mesh_sizes, devices=None, *, accumulation_steps=1, dropout=0.1, rows=None, workdir=None
+):
+    """Five AdamW steps of a 2-layer model; `rows` selects this process's slice of each
+    batch; with `workdir`, metrics and a final checkpoint are written there."""
+    mesh, optimizer, schedule, graphdef, state = tiny_state(mesh_sizes, devices, dropout)
     step = make_train_step(
         graphdef, get_loss("classification"), optimizer, schedule, state, mesh,
         seed=7, accumulation_steps=accumulation_steps,
     )  # fmt: skip
     local = ({k: v[rows] for k, v in b.items()} if rows else b for b in batches())
     state, history = run_steps(step, state, (global_batch(b, mesh) for b in local))
+    if workdir:
+        writer = MetricsWriter(f"{workdir}/metrics.jsonl")
+        for i, metrics in enumerate(history, 1):
+            writer.write(i, metrics)
+        checkpoints = TrainCheckpoints(f"{workdir}/checkpoints")
+        checkpoints.save(state, {"next_step": STEPS})
+        checkpoints.wait()
+        checkpoints.close()
     # Gathered whole on every process, so the processes' results can be compared.
     params = jax.tree.map(lambda x: np.asarray(process_allgather(x, tiled=True)), state.params)
     return [h["loss"] for h in history], params
