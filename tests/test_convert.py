@@ -130,6 +130,18 @@ def test_config_weight_shape_mismatch_names_each_weight(hf_checkpoint):
     assert "encoder.layer.1.output.dense.weight" in str(err.value)
 
 
+def test_masked_lm_checkpoint_with_an_unused_pooler_loads(hf_checkpoint):
+    from safetensors.numpy import load_file, save_file
+
+    _, directory = hf_checkpoint("XLMRobertaForMaskedLM")
+    path = os.path.join(directory, "model.safetensors")
+    state = load_file(path)
+    state["roberta.pooler.dense.weight"] = np.zeros((32, 32), np.float32)
+    state["roberta.pooler.dense.bias"] = np.zeros(32, np.float32)
+    save_file(state, path, metadata={"format": "pt"})
+    assert load_pretrained(directory).head == "masked_lm"
+
+
 def test_unexpected_and_missing_weights_are_listed(hf_checkpoint):
     from safetensors.numpy import load_file, save_file
 

@@ -84,10 +84,10 @@ def hf_to_params(
             value = named[rule.hf_key]
             _set(params, rule.path, np.asarray(value.T if rule.transpose else value))
     used = {r.hf_key for r in rules}
+    # A pooler only the multiple-choice head uses (released MLM checkpoints carry an
+    # untrained one): any other head ignores it.
     unused = [
-        k
-        for k in named
-        if k not in used and not DERIVED_KEYS.search(k) and not (head is None and POOLER.match(k))
+        k for k in named if k not in used and not DERIVED_KEYS.search(k) and not POOLER.match(k)
     ]
     decoder, words = named.get("lm_head.decoder.weight"), named.get(rules[0].hf_key)
     if decoder is not None and words is not None and not np.array_equal(decoder, words):
