@@ -1,0 +1,140 @@
+"""The stage DAG: sequences of stages that share prefixes share their stages.
+
+A stage is (task, hyperparameters, seed) trained on top of its parent. Its id
+hashes its own config together with its parent's id, so `A→B→T1` and `A→B→T2`
+share the stages `A` and `A→B`: each distinct prefix trains once per seed.
+The root is the pretrained model (its id hashes the model and tokenizer names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from xlmr_flax.tasks import get_task
+
+ROOT = "root"
+
+
+def stable_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    id: str
+    parent: str  # a stage id, or the root's id
+    task: str
+    seed: int
+    hparams: tuple[tuple[str, Any], ...]  # sorted items, hashable
+    depth: int  # 1 for the first stage on the pretrained model
+
+
+@dataclasses.dataclass(frozen=True)
+class Sequence_:
+    """One experiment: intermediate path → target stage(s) → evaluation, for one seed."""
+
+    path: tuple[str, ...]  # intermediate tasks, in order
+    target: str
+    seed: int
+    stages: tuple[str, ...]  # stage ids in training order (may be empty: Tatoeba, no path)
+
+    @property
+    def evaluated_stage(self) -> str | None:
+        """The stage whose model is evaluated (None: the pretrained model itself)."""
+        return self.stages[-1] if self.stages else None
+
+
+def ordered_paths(tasks: Sequence[str], orders: Iterable[int], baseline: bool = True):
+    """The baseline (no intermediate task) and every ordered k-tuple of distinct tasks."""
+    paths = [()] if baseline else []
+    for k in orders:
+        paths += list(itertools.permutations(tasks, k))
+    return paths
+
+
+def target_stage_tasks(target: str) -> tuple[str, ...]:
+    """The training stages of a target: none for Tatoeba, SIQA then COPA for XCOPA.
+
+    A target trained on another task's data in the same format shares that task's
+    stage (XQuAD and MLQA both evaluate the SQuAD v1.1 model); a target whose format
+    differs from its data's (LAReQA: a dual encoder on SQuAD) has a stage of its own.
+    """
+    task = get_task(target)
+    if not task.is_target:
+        raise ValueError(f"{target!r} is not a target task")
+    if len(task.train_on) != 1:
+        return task.train_on
+    source = get_task(task.train_on[0])
+    return (source.name,) if source.format == task.format else (target,)
+
+
+class StageDag:
+    def __init__(self, root_id: str):
+        self.root = root_id
+        self.stages: dict[str, Stage] = {}
+        self.sequences: list[Sequence_] = []
+
+    def _add(self, parent: str, task: str, seed: int, hparams: Mapping[str, Any]) -> str:
+        items = tuple(sorted(hparams.items()))
+        stage_id = stable_hash([parent, task, seed, items])
+        depth = 1 if parent == self.root else self.stages[parent].depth + 1
+        self.stages.setdefault(stage_id, Stage(stage_id, parent, task, seed, items, depth))
+        return stage_id
+
+    def add_sequence(self, path, target, seed, hparams_of) -> Sequence_:
+        parent, ids = self.root, []
+        for task in (*path, *target_stage_tasks(target)):
+            parent = self._add(parent, task, seed, hparams_of(task))
+            ids.append(parent)
+        sequence = Sequence_(tuple(path), target, seed, tuple(ids))
+        self.sequences.append(sequence)
+        return sequence
+
+    def children(self, stage_id: str) -> list[Stage]:
+        return sorted((s for s in self.stages.values() if s.parent == stage_id), key=lambda s: s.id)
+
+    def in_order(self) -> list[Stage]:
+        """Every stage after its parent (children in id order)."""
+        ordered, stack = [], [self.root]
+        while stack:
+            for child in reversed(self.children(stack.pop())):
+                ordered.append(child)
+                stack.append(child.id)
+        return ordered
+
+    def subtree(self, stage_id: str) -> list[Stage]:
+        out, stack = [], [stage_id]
+        while stack:
+            current = stack.pop()
+            out.append(self.stages[current])
+            stack += [c.id for c in self.children(current)]
+        return out
+
+    def shard(self, index: int, count: int) -> list[Stage]:
+        """A disjoint part of the DAG made of whole subtrees of the root's children,
+        balanced by stage count (largest first onto the smallest shard)."""
+        if not 0 <= index < count:
+            raise ValueError(f"shard {index}/{count}: expected 0 <= I < N")
+        loads, assignment = [0] * count, {}
+        subtrees = sorted(
+            (self.subtree(c.id) for c in self.children(self.root)), key=lambda t: (-len(t), t[0].id)
+        )
+        for tree in subtrees:
+            target = loads.index(min(loads))
+            loads[target] += len(tree)
+            assignment[tree[0].id] = target
+        mine = {
+            s.id
+            for first, shard in assignment.items()
+            if shard == index
+            for s in self.subtree(first)
+        }
+        return [s for s in self.in_order() if s.id in mine]
+
+    def naive_stage_runs(self) -> int:
+        return sum(len(s.stages) for s in self.sequences)
