@@ -8,6 +8,14 @@ in ten languages (six scripts, Swahili as the low-resource language).
 
 import ml_collections
 
+from xlmr_flax.tasks import TARGETS
+
+
+def sample_data_dir() -> str:
+    from importlib import resources
+
+    return str(resources.files("xlmr_flax") / "assets" / "sample_data")
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
@@ -18,6 +26,21 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # random model of `config.model`, written in transformers format first.
     config.init_checkpoint = ""
     config.tokenizer = ""  # empty: the bundled sample tokenizer
+    config.raw_data = sample_data_dir()
+    # The study: intermediate paths × targets × seeds (see train/plan.py).
+    config.study = ml_collections.ConfigDict(
+        dict(
+            intermediate_tasks=("mnli", "squad_v1"),
+            orders=(1, 2),  # each task alone, and both orders of the pair
+            include_baseline=True,  # no intermediate task
+            sequences=(),  # explicit paths instead of orders, e.g. (("mnli", "squad_v1"),)
+            targets=TARGETS,
+            seeds=(0, 1),
+        )
+    )
+    config.hparams = ml_collections.ConfigDict(
+        dict(default=dict(learning_rate=1e-4, steps=8, batch_size=8, max_length=64, warmup=0.1))
+    )
     config.alignment = ml_collections.ConfigDict(
         dict(reference_lang="en", layer=-1, pooling="mean", max_length=64, batch_size=8)
     )

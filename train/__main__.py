@@ -1,6 +1,9 @@
 """The main command: `python -m train --config configs/FILE.py[:ARG] --workdir DIR`.
 
-Until the stage pipeline is in place it runs the foundation end to end:
+`--dry-run` prints the study's stage DAG (what is done and pending) and, last, one
+JSON line of counts; `--shard I/N` restricts it to a disjoint part of the DAG.
+
+Until stages are trained here, a run does the foundation end to end:
 tokenizer → model in transformers format → conversion to our Orbax directory
 → reload → cross-lingual sentence retrieval against English on the parallel
 sample text. Every step is skipped when its output already exists in the workdir.
@@ -10,18 +13,22 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from absl import app, flags, logging
 from flax import nnx
 from ml_collections import config_flags
 
 from eval.retrieval import embed_sentences, retrieval_accuracy
+from train.plan import build_dag, print_plan
 from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.tokenizer import sample_text_files, sample_tokenizer_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts, run nothing")
+_SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
 
 
 def init_checkpoint(config, tokenizer, workdir: str) -> str:
@@ -94,9 +101,20 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every file at INFO
-    run(_CONFIG.value, _WORKDIR.value)
+    config = _CONFIG.value
+    try:
+        index, count = (int(x) for x in _SHARD.value.split("/"))
+        dag = build_dag(config)
+        stages = dag.shard(index, count)
+    except ValueError as err:  # ConfigError included: reported before anything runs
+        raise app.UsageError(str(err)) from None
+    if _DRY_RUN.value:
+        print_plan(config, dag, _WORKDIR.value, stages)
+        return
+    run(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    # absl spells flags with underscores; accept the documented `--dry-run` too.
+    app.run(main, argv=[a.replace("--dry-run", "--dry_run", 1) for a in sys.argv])

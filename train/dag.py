@@ -96,7 +96,8 @@ class StageDag:
         return sequence
 
     def children(self, stage_id: str) -> list[Stage]:
-        return sorted((s for s in self.stages.values() if s.parent == stage_id), key=lambda s: s.id)
+        found = (s for s in self.stages.values() if s.parent == stage_id)
+        return sorted(found, key=lambda s: (s.seed, s.task, s.id))
 
     def in_order(self) -> list[Stage]:
         """Every stage after its parent (children in id order)."""
