@@ -35,7 +35,7 @@ class Stage:
 
 
 @dataclasses.dataclass(frozen=True)
-class Sequence_:
+class StageSequence:
     """One experiment: intermediate path → target stage(s) → evaluation, for one seed."""
 
     path: tuple[str, ...]  # intermediate tasks, in order
@@ -77,7 +77,7 @@ class StageDag:
     def __init__(self, root_id: str):
         self.root = root_id
         self.stages: dict[str, Stage] = {}
-        self.sequences: list[Sequence_] = []
+        self.sequences: list[StageSequence] = []
 
     def _add(self, parent: str, task: str, seed: int, hparams: Mapping[str, Any]) -> str:
         items = tuple(sorted(hparams.items()))
@@ -86,12 +86,12 @@ class StageDag:
         self.stages.setdefault(stage_id, Stage(stage_id, parent, task, seed, items, depth))
         return stage_id
 
-    def add_sequence(self, path, target, seed, hparams_of) -> Sequence_:
+    def add_sequence(self, path, target, seed, hparams_of) -> StageSequence:
         parent, ids = self.root, []
         for task in (*path, *target_stage_tasks(target)):
             parent = self._add(parent, task, seed, hparams_of(task))
             ids.append(parent)
-        sequence = Sequence_(tuple(path), target, seed, tuple(ids))
+        sequence = StageSequence(tuple(path), target, seed, tuple(ids))
         self.sequences.append(sequence)
         return sequence
 
