@@ -16,33 +16,18 @@ import os
 import sys
 
 from absl import app, flags, logging
-from flax import nnx
 from ml_collections import config_flags
 
 from eval.retrieval import embed_sentences, retrieval_accuracy
 from train.plan import build_dag, print_plan
-from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
-from xlmr_flax.pretrained import PretrainedModel
-from xlmr_flax.tokenizer import sample_text_files, sample_tokenizer_path
+from train.stage import pretrained_root, tokenizer_path
+from xlmr_flax import load_pretrained, load_tokenizer
+from xlmr_flax.tokenizer import sample_text_files
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts, run nothing")
 _SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
-
-
-def init_checkpoint(config, tokenizer, workdir: str) -> str:
-    """The transformers checkpoint the run starts from."""
-    if config.init_checkpoint:
-        return config.init_checkpoint
-    path = os.path.join(workdir, "init_hf")
-    if not os.path.exists(path):
-        model_config = get_model_config(config.model, vocab_size=len(tokenizer))
-        model = TaskModel(model_config, rngs=nnx.Rngs(config.seed))
-        params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-        export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), path)
-        print(f"wrote a random {config.model} model in transformers format to {path}")
-    return path
 
 
 def sample_sentences() -> dict[str, list[str]]:
@@ -56,15 +41,8 @@ def sample_sentences() -> dict[str, list[str]]:
 
 def run(config, workdir: str) -> dict:
     os.makedirs(workdir, exist_ok=True)
-    tokenizer = load_tokenizer(config.tokenizer or sample_tokenizer_path())
-    encoder_dir = os.path.join(workdir, "encoder")
-    if not os.path.exists(encoder_dir):
-        source = init_checkpoint(config, tokenizer, workdir)
-        load_pretrained(source, tokenizer=config.tokenizer or sample_tokenizer_path()).save(
-            encoder_dir
-        )
-        print(f"converted {source} to {encoder_dir}")
-    model = load_pretrained(encoder_dir)
+    tokenizer = load_tokenizer(tokenizer_path(config))
+    model = load_pretrained(pretrained_root(config, workdir))
     print(f"model: {model.describe()}")
 
     a = config.alignment

@@ -16,6 +16,14 @@ class MetricsWriter:
         if self.enabled:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
+    def truncate_after(self, step: int) -> None:
+        """Drops lines of steps after `step`: a resumed run writes them again."""
+        if self.enabled and os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as f:
+                kept = [line for line in f if json.loads(line)["step"] <= step]
+            with open(self.path, "w", encoding="utf-8") as f:
+                f.writelines(kept)
+
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         if self.enabled:
             with open(self.path, "a", encoding="utf-8") as f:

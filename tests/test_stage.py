@@ -1,0 +1,112 @@
+"""Stages hand their encoder on through Orbax, start fresh heads, resume exactly, run once."""
+
+import json
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from tests.test_plan import smoke_config
+from train import stage as stage_lib
+from train.plan import build_dag, is_done, stage_dir
+from xlmr_flax import TaskModel
+from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.sharding import make_mesh
+
+
+def tiny_study(steps=4):
+    config = smoke_config()
+    config.study.sequences = (("mnli",),)
+    config.study.include_baseline = False
+    config.study.targets = ("xnli",)
+    config.study.seeds = (0,)
+    config.hparams.default.update(steps=steps, batch_size=8, max_length=32, checkpoint_every=2)
+    return config
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("study"))
+    config = tiny_study()
+    dag = build_dag(config)
+    stage_lib.pretrained_root(config, workdir)
+    mesh = make_mesh((8, 1, 1))
+    mnli, xnli = dag.in_order()
+    stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    return config, dag, workdir, mesh, mnli, xnli
+
+
+def test_encoder_is_handed_on_bit_exactly_and_the_head_is_fresh(trained):
+    config, dag, workdir, _, mnli, xnli = trained
+    _, _, _, parent = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
+    _, model, kwargs = stage_lib.initial_model(config, dag, xnli, workdir)
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    for a, b in zip(leaves(params["encoder"]), leaves(parent["encoder"]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = nnx.to_pure_dict(
+        nnx.state(
+            TaskModel(model.config, "classification", rngs=nnx.Rngs(xnli.seed), **kwargs), nnx.Param
+        )
+    )
+    for a, b, trained_head in zip(
+        leaves(params["head"]), leaves(fresh["head"]), leaves(parent["head"]), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, trained_head) or not a.any()
+
+
+def test_stage_writes_manifest_metrics_and_done(trained):
+    _, _, workdir, _, mnli, _ = trained
+    directory = stage_dir(workdir, mnli.id)
+    assert is_done(workdir, mnli.id)
+    assert {"model", "checkpoints", "metrics.jsonl", "manifest.json", "DONE"} <= set(
+        os.listdir(directory)
+    )
+    assert len(Path(directory, "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_done_stage_is_not_trained_again(trained, monkeypatch):
+    config, dag, workdir, mesh, mnli, _ = trained
+    monkeypatch.setattr(
+        stage_lib, "initial_model", lambda *a: pytest.fail("retrained a done stage")
+    )
+    stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+
+
+def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, monkeypatch):
+    config, dag, workdir, mesh, mnli, _ = trained
+    other = str(tmp_path)
+    stage_lib.pretrained_root(config, other)
+    real_step = stage_lib.make_train_step
+    calls = {"n": 0}
+
+    def crash_after_three(*args, **kwargs):
+        step = real_step(*args, **kwargs)
+
+        def wrapped(state, batch):
+            calls["n"] += 1
+            if calls["n"] == 4:
+                raise KeyboardInterrupt("killed")
+            return step(state, batch)
+
+        return wrapped
+
+    monkeypatch.setattr(stage_lib, "make_train_step", crash_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        stage_lib.run_stage(config, dag, mnli, other, mesh)
+    assert not is_done(other, mnli.id)
+    monkeypatch.setattr(stage_lib, "make_train_step", real_step)
+    stage_lib.run_stage(config, dag, mnli, other, mesh)  # resumes from the step-2 checkpoint
+    _, _, _, resumed = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
+    _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
+    for a, b in zip(leaves(resumed), leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)
+    metrics = Path(stage_dir(other, mnli.id), "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in metrics] == [1, 2, 3, 4]  # no step twice

@@ -1,0 +1,166 @@
+"""Training one stage: restore the parent's encoder, fresh head, train, hand off.
+
+Each stage lives in `WORKDIR/stages/<id>/`: `checkpoints/` (resumable train
+state, periodic), `model/` (our model directory: the final parameters, config and
+tokenizer, written atomically), `metrics.jsonl`, `manifest.json`, and `DONE`
+once everything is written. A stage with `DONE` is never trained again; a stage
+without it resumes from its latest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from train.checkpoints import TrainCheckpoints
+from train.dag import Stage, StageDag
+from train.losses import get_loss
+from train.metrics import MetricsWriter
+from train.optimizer import make_optimizer
+from train.plan import is_done, stage_dir
+from train.step import check_finite, init_train_state, make_train_step
+from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
+from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.data.batching import TrainBatches
+from xlmr_flax.data.cache import cached_features, tag_vocabulary
+from xlmr_flax.pretrained import PretrainedModel
+from xlmr_flax.sharding import global_batch
+from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import sample_tokenizer_path
+
+
+def tokenizer_path(config) -> str:
+    return config.tokenizer or sample_tokenizer_path()
+
+
+def pretrained_root(config, workdir: str) -> str:
+    """Our model directory of the pretrained model every path starts from: a converted
+    checkpoint (`config.init_checkpoint`), or a random `config.model` of the tokenizer's
+    vocabulary written in transformers format first (the CPU smoke runs)."""
+    root = os.path.join(workdir, "pretrained")
+    if os.path.exists(root):
+        return root
+    source = config.init_checkpoint
+    if not source:
+        tokenizer = load_tokenizer(tokenizer_path(config))
+        source = os.path.join(workdir, "init_hf")
+        if not os.path.exists(source):
+            model_config = get_model_config(config.model, vocab_size=len(tokenizer))
+            params = nnx.to_pure_dict(
+                nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
+            )
+            export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
+    load_pretrained(source, tokenizer=tokenizer_path(config)).save(root)
+    return root
+
+
+def parent_model_dir(dag: StageDag, stage: Stage, workdir: str) -> str:
+    if stage.parent == dag.root:
+        return os.path.join(workdir, "pretrained")
+    return os.path.join(stage_dir(workdir, stage.parent), "model")
+
+
+def head_kwargs(task, raw_dir: str) -> dict[str, Any]:
+    if task.format == "classification":
+        return {"num_labels": len(task.labels)}
+    if task.format == "token_tagging":
+        return {"num_labels": len(tag_vocabulary(task, raw_dir))}
+    return {}
+
+
+def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
+    """(model config, model, head arguments): the parent's final encoder with a fresh
+    head for this stage's task, initialised from the stage's seed."""
+    task = get_task(stage.task)
+    model_config, _, _, parent = load_model_dir(parent_model_dir(dag, stage, workdir))
+    kwargs = head_kwargs(task, config.raw_data)
+    model = TaskModel(model_config, task.head, rngs=nnx.Rngs(stage.seed), **kwargs)
+    state = nnx.state(model, nnx.Param)
+    nnx.replace_by_pure_dict(state, {**nnx.to_pure_dict(state), "encoder": parent["encoder"]})
+    nnx.update(model, state)
+    return model_config, model, kwargs
+
+
+def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
+    """Trains `stage` (resuming if it was interrupted) and returns its directory."""
+    directory = stage_dir(workdir, stage.id)
+    if is_done(workdir, stage.id):
+        return directory
+    started = time.time()
+    hp, task = dict(stage.hparams), get_task(stage.task)
+    tokenizer = load_tokenizer(tokenizer_path(config))
+    model_config, model, kwargs = initial_model(config, dag, stage, workdir)
+
+    features = cached_features(
+        task,
+        "train",
+        "en",
+        config.raw_data,
+        tokenizer,
+        hp["max_length"],
+        os.path.join(workdir, "features"),
+    )
+    masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
+    batches = TrainBatches(
+        features,
+        hp["batch_size"],
+        stage.seed,
+        masking=masking,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+    optimizer, schedule = make_optimizer(
+        hp["learning_rate"], hp["steps"], warmup_fraction=hp.get("warmup", 0.1)
+    )
+    graphdef, train_state = init_train_state(model, optimizer, mesh)
+    checkpoints = TrainCheckpoints(os.path.join(directory, "checkpoints"))
+    first_step = 0
+    if checkpoints.latest_step() is not None:
+        train_state, meta = checkpoints.restore(train_state)
+        first_step = meta["next_step"]
+    step_fn = make_train_step(
+        graphdef, get_loss(task.head), optimizer, schedule, train_state, mesh, seed=stage.seed
+    )
+    writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
+    writer.truncate_after(first_step)
+    every = hp.get("checkpoint_every", 0)
+    for step in range(first_step, hp["steps"]):
+        train_state, metrics = step_fn(train_state, global_batch(batches.batch(step), mesh))
+        metrics = jax.device_get(metrics)
+        check_finite(metrics, step + 1)
+        writer.write(step + 1, metrics)
+        if every and (step + 1) % every == 0 and step + 1 < hp["steps"]:
+            checkpoints.save(train_state, {"next_step": step + 1})
+    checkpoints.wait()
+    params = jax.tree.map(np.asarray, train_state.params)
+    model_dir = os.path.join(directory, "model")
+    if not os.path.exists(model_dir):
+        PretrainedModel(model_config, params, task.head, kwargs, tokenizer).save(model_dir)
+    manifest = dict(
+        stage=stage.id,
+        parent=stage.parent,
+        task=stage.task,
+        seed=stage.seed,
+        hparams=hp,
+        head=task.head,
+        head_kwargs=kwargs,
+        steps=hp["steps"],
+        seconds=time.time() - started,
+        versions=_versions(),
+    )
+    with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    open(os.path.join(directory, "DONE"), "w").close()
+    return directory
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    return {p: md.version(p) for p in ("jax", "flax", "optax", "orbax-checkpoint", "transformers")}
