@@ -60,9 +60,9 @@ def pretrained_root(config, workdir: str) -> str:
     return root
 
 
-def parent_model_dir(dag: StageDag, stage: Stage, workdir: str) -> str:
+def parent_model_dir(config, dag: StageDag, stage: Stage, workdir: str) -> str:
     if stage.parent == dag.root:
-        return os.path.join(workdir, "pretrained")
+        return pretrained_root(config, workdir)
     return os.path.join(stage_dir(workdir, stage.parent), "model")
 
 
@@ -78,7 +78,7 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     """(model config, model, head arguments): the parent's final encoder with a fresh
     head for this stage's task, initialised from the stage's seed."""
     task = get_task(stage.task)
-    model_config, _, _, parent = load_model_dir(parent_model_dir(dag, stage, workdir))
+    model_config, _, _, parent = load_model_dir(parent_model_dir(config, dag, stage, workdir))
     kwargs = head_kwargs(task, config.raw_data)
     model = TaskModel(model_config, task.head, rngs=nnx.Rngs(stage.seed), **kwargs)
     state = nnx.state(model, nnx.Param)
