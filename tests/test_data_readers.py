@@ -138,3 +138,12 @@ def test_validate_cli_prints_counts_or_the_problem(tmp_path, capsys):
     bad = write(tmp_path, "bad.tsv", "a\tb\tentailment\nonly one column\n")
     assert data_main(["validate", "--task", "xnli", "--file", bad]) == 1
     assert "bad.tsv:2: expected 3 tab-separated columns" in capsys.readouterr().err
+
+
+def test_lareqa_answers_point_into_the_sentence_pool():
+    path = os.path.join(SAMPLE, "lareqa", "xquad-r", "de.json")
+    pool = readers.read_lareqa_sentences(path)
+    squad = {e["id"]: e for e in readers.read_squad_json(path)}
+    for question in readers.read_lareqa(path):
+        answer = squad[question["id"]]["answers"][0]["text"]
+        assert answer in pool[question["answer_sentence"]]
