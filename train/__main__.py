@@ -70,6 +70,8 @@ def run(config, workdir: str) -> dict:
         "chance_accuracy": 100 / len(reference),
         "languages": rows,
     }
+    source = config.init_checkpoint or f"a random {config.model} model"
+    print(f"encoder: {source}; chance accuracy is {summary['chance_accuracy']:.1f} %")
     with open(os.path.join(workdir, "alignment.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
     return summary
