@@ -130,13 +130,23 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
     writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
     writer.truncate_after(first_step)
     every = hp.get("checkpoint_every", 0)
+    pending: list = []  # metrics still on the devices: fetching syncs, so it is batched
+
+    def flush() -> None:
+        for done, metrics in jax.device_get(pending):
+            check_finite(metrics, done)  # before any save: the last checkpoint stays good
+            writer.write(done, metrics)
+        pending.clear()
+
     for step in range(first_step, hp["steps"]):
         train_state, metrics = step_fn(train_state, global_batch(batches.batch(step), mesh))
-        metrics = jax.device_get(metrics)
-        check_finite(metrics, step + 1)
-        writer.write(step + 1, metrics)
-        if every and (step + 1) % every == 0 and step + 1 < hp["steps"]:
+        pending.append((step + 1, metrics))
+        save = every and (step + 1) % every == 0 and step + 1 < hp["steps"]
+        if save or len(pending) >= hp.get("log_every", 10):
+            flush()
+        if save:
             checkpoints.save(train_state, {"next_step": step + 1})
+    flush()
     checkpoints.wait()
     params = jax.tree.map(np.asarray, train_state.params)
     model_dir = os.path.join(directory, "model")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from xlmr_flax.atomic import new_directory
 from xlmr_flax.config import XLMRConfig, load_json
 from xlmr_flax.errors import CheckpointError
 from xlmr_flax.heads import abstract_params
@@ -41,13 +40,7 @@ def save_model_dir(
     head_kwargs: dict[str, Any],
     tokenizer: Any | None = None,
 ) -> None:
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        raise FileExistsError(f"{out_dir}: already exists; choose a new output directory")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".partial-", dir=parent)
-    try:
+    with new_directory(out_dir) as staging:
         checkpointer = ocp.StandardCheckpointer()
         checkpointer.save(os.path.join(staging, "params"), params)
         checkpointer.wait_until_finished()
@@ -58,10 +51,6 @@ def save_model_dir(
         )
         with open(os.path.join(staging, MODEL_FILE), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
-        os.rename(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def read_model_meta(path: str) -> tuple[XLMRConfig, str | None, dict[str, Any]]:

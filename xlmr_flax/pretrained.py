@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import jax
@@ -13,6 +11,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from xlmr_flax import checkpoint, convert, hf_io
+from xlmr_flax.atomic import new_directory
 from xlmr_flax.config import XLMRConfig
 from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
 from xlmr_flax.tokenizer import SPM_FILE, load_tokenizer
@@ -134,18 +133,9 @@ def load_pretrained(
 
 def export_hf(model: PretrainedModel, out_dir: str) -> None:
     """Writes a transformers checkpoint (and tokenizer) that `from_pretrained` loads."""
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        raise FileExistsError(f"{out_dir}: already exists; choose a new output directory")
-    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".partial-", dir=os.path.dirname(out_dir))
-    try:
+    with new_directory(out_dir) as staging:
         state = convert.params_to_hf(model.params, model.config, model.head, model.head_kwargs)
         hf_config = convert.hf_config_for(model.config, model.head, model.head_kwargs)
         hf_io.write_hf_checkpoint(staging, state, hf_config)
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(staging)
-        os.rename(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from typing import Any
 
+from xlmr_flax.atomic import write_file
 from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks.base import Task
@@ -112,9 +112,5 @@ def cached_features(
         with open(path, "rb") as f:
             return pickle.load(f)
     result = featurize(task, split, lang, raw_dir, tokenizer, max_length, **kw)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".partial")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    write_file(path, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 import tensorflow_datasets as tfds
 
+from xlmr_flax.atomic import write_file
 from xlmr_flax.data.readers import NLI_LABELS
 from xlmr_flax.tasks import get_task
 
@@ -165,9 +166,6 @@ def fetch(task: str, raw_dir: str, data_dir: str | None = None) -> list[str]:
     for ours, theirs in source.splits.items():
         for path, text in source.write(ours, list(splits[theirs])).items():
             full = os.path.join(raw_dir, path)
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full + ".partial", "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(full + ".partial", full)
+            write_file(full, text)
             written.append(full)
     return written
