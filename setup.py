@@ -31,7 +31,9 @@ setup(
         "safetensors",
         "sentencepiece",
         "seqeval",
+        "tensorboardX",  # TensorBoard event files without TensorFlow
         "tensorflow-datasets>=4.9.9",
+        "tqdm",
         "transformers>=5.0",
     ],
     extras_require={

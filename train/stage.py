@@ -18,17 +18,25 @@ import jax
 import numpy as np
 from flax import nnx
 
+from train import faults
 from train.checkpoints import TrainCheckpoints
 from train.dag import Stage, StageDag
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
 from train.plan import is_done, stage_dir
+from train.progress import StageProgress
 from train.step import check_finite, init_train_state, make_train_step
 from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
+from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches
-from xlmr_flax.data.cache import cached_features, tag_vocabulary
+from xlmr_flax.data.cache import (
+    cached_features,
+    files_fingerprint,
+    tag_vocabulary,
+    tokenizer_fingerprint,
+)
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import global_batch
 from xlmr_flax.tasks import get_task
@@ -87,13 +95,16 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     return model_config, model, kwargs
 
 
-def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
-    """Trains `stage` (resuming if it was interrupted) and returns its directory."""
+def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: str = "") -> str:
+    """Trains `stage` (resuming if it was interrupted) and returns its directory;
+    `label` names it on the progress bar."""
     directory = stage_dir(workdir, stage.id)
     if is_done(workdir, stage.id):
         return directory
     started = time.time()
     hp, task = dict(stage.hparams), get_task(stage.task)
+    label = label or f"{stage.task} {stage.id}"
+    raw = config.raw_data
     tokenizer = load_tokenizer(tokenizer_path(config))
     model_config, model, kwargs = initial_model(config, dag, stage, workdir)
 
@@ -101,7 +112,7 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
         task,
         "train",
         "en",
-        config.raw_data,
+        raw,
         tokenizer,
         hp["max_length"],
         os.path.join(workdir, "features"),
@@ -128,26 +139,36 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
         graphdef, get_loss(task.head), optimizer, schedule, train_state, mesh, seed=stage.seed
     )
     writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
-    writer.truncate_after(first_step)
+    writer.start(first_step)
+    progress = StageProgress(label, hp["steps"], first_step, hp["batch_size"])
     every = hp.get("checkpoint_every", 0)
     pending: list = []  # metrics still on the devices: fetching syncs, so it is batched
+    last: dict[str, float] = {}
 
     def flush() -> None:
         for done, metrics in jax.device_get(pending):
             check_finite(metrics, done)  # before any save: the last checkpoint stays good
             writer.write(done, metrics)
+            last.update(step=done, **{k: float(v) for k, v in metrics.items()})
+        if pending:
+            progress.advance(len(pending), last["loss"])
         pending.clear()
 
-    for step in range(first_step, hp["steps"]):
-        train_state, metrics = step_fn(train_state, global_batch(batches.batch(step), mesh))
-        pending.append((step + 1, metrics))
-        save = every and (step + 1) % every == 0 and step + 1 < hp["steps"]
-        if save or len(pending) >= hp.get("log_every", 10):
-            flush()
-        if save:
-            checkpoints.save(train_state, {"next_step": step + 1})
-    flush()
-    checkpoints.wait()
+    try:
+        for step in range(first_step, hp["steps"]):
+            train_state, metrics = step_fn(train_state, global_batch(batches.batch(step), mesh))
+            pending.append((step + 1, metrics))
+            save = every and (step + 1) % every == 0 and step + 1 < hp["steps"]
+            if save or len(pending) >= hp.get("log_every", 10):
+                flush()
+            if save:
+                checkpoints.save(train_state, {"next_step": step + 1})
+            faults.reached(f"step:{stage.id}:{step + 1}")
+        flush()
+        checkpoints.wait()
+    finally:
+        progress.close()
+        writer.close()
     params = jax.tree.map(np.asarray, train_state.params)
     model_dir = os.path.join(directory, "model")
     if not os.path.exists(model_dir):
@@ -160,13 +181,17 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh) -> str:
         hparams=hp,
         head=task.head,
         head_kwargs=kwargs,
-        steps=hp["steps"],
-        seconds=time.time() - started,
+        resumed_from_step=first_step,
+        final_metrics=last,
+        seconds_this_run=time.time() - started,
+        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer),
+        data_fingerprint=files_fingerprint(task.data_task("train").files(raw, "train", "en")),
+        config=json.loads(config.to_json_best_effort()),
         versions=_versions(),
     )
-    with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-    open(os.path.join(directory, "DONE"), "w").close()
+    write_file(os.path.join(directory, "manifest.json"), json.dumps(manifest, indent=2))
+    write_file(os.path.join(directory, "DONE"), "")
+    faults.reached(f"stage:{stage.id}")
     return directory
 
 
