@@ -84,11 +84,11 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
     config, dag, workdir, mesh, mnli, _ = trained
     other = str(tmp_path)
     stage_lib.pretrained_root(config, other)
-    real_step = stage_lib.make_train_step
+    real_bind = stage_lib.bind_seed
     calls = {"n": 0}
 
     def crash_after_three(*args, **kwargs):
-        step = real_step(*args, **kwargs)
+        step = real_bind(*args, **kwargs)
 
         def wrapped(state, batch):
             calls["n"] += 1
@@ -98,11 +98,11 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
 
         return wrapped
 
-    monkeypatch.setattr(stage_lib, "make_train_step", crash_after_three)
+    monkeypatch.setattr(stage_lib, "bind_seed", crash_after_three)
     with pytest.raises(KeyboardInterrupt):
         stage_lib.run_stage(config, dag, mnli, other, mesh)
     assert not is_done(other, mnli.id)
-    monkeypatch.setattr(stage_lib, "make_train_step", real_step)
+    monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
     stage_lib.run_stage(config, dag, mnli, other, mesh)  # resumes from the step-2 checkpoint
     _, _, _, resumed = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
     _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))

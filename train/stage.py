@@ -26,7 +26,7 @@ from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
 from train.plan import is_done, stage_dir
 from train.progress import StageProgress
-from train.step import check_finite, init_train_state, make_train_step
+from train.step import bind_seed, check_finite, init_train_state, make_step_program
 from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
@@ -95,6 +95,9 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     return model_config, model, kwargs
 
 
+_PROGRAMS: dict = {}
+
+
 def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: str = "") -> str:
     """Trains `stage` (resuming if it was interrupted) and returns its directory;
     `label` names it on the progress bar."""
@@ -135,9 +138,12 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     if checkpoints.latest_step() is not None:
         train_state, meta = checkpoints.restore(train_state)
         first_step = meta["next_step"]
-    step_fn = make_train_step(
-        graphdef, get_loss(task.head), optimizer, schedule, train_state, mesh, seed=stage.seed
-    )
+    key = (graphdef, task.head, stage.hparams, mesh)
+    if key not in _PROGRAMS:  # stages differing only in parent or seed share one compilation
+        _PROGRAMS[key] = make_step_program(
+            graphdef, get_loss(task.head), optimizer, schedule, train_state, mesh
+        )
+    step_fn = bind_seed(_PROGRAMS[key], stage.seed, mesh)
     writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
     writer.start(first_step)
     progress = StageProgress(label, hp["steps"], first_step, hp["batch_size"])

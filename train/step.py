@@ -101,13 +101,31 @@ def make_train_step(
     accumulation_steps: int = 1,
 ) -> Callable[[TrainState, Mapping[str, jax.Array]], tuple[TrainState, dict[str, jax.Array]]]:
     """Returns `step(state, batch) -> (state, metrics)`; `state` is donated."""
+    program = make_step_program(
+        graphdef, loss_fn, optimizer, schedule, state, mesh, accumulation_steps=accumulation_steps
+    )
+    return bind_seed(program, seed, mesh)
+
+
+def make_step_program(
+    graphdef: nnx.GraphDef,
+    loss_fn: Callable,
+    optimizer: optax.GradientTransformation,
+    schedule: optax.Schedule,
+    state: TrainState,
+    mesh: Mesh,
+    *,
+    accumulation_steps: int = 1,
+) -> Callable:
+    """The jitted `program(state, batch, seed)`: the seed is an argument, not a constant,
+    so stages that differ only in seed (or parent) share one compilation."""
 
     def summed_loss(params, batch, rng):
         return loss_fn(nnx.merge(graphdef, params), batch, rng)
 
     grad_fn = jax.value_and_grad(summed_loss, has_aux=True)
 
-    def step(state: TrainState, batch):
+    def step(state: TrainState, batch, seed):
         rng = jax.random.fold_in(jax.random.key(seed), state.step)
         if accumulation_steps == 1:
             (loss_sum, weight), grads = grad_fn(state.params, batch, rng)
@@ -138,22 +156,26 @@ def make_train_step(
         return new_state, metrics
 
     shardings = state_shardings(state)
-    jitted = jax.jit(
+    return jax.jit(
         step,
-        in_shardings=(shardings, None),  # the batch arrives already sharded
+        in_shardings=(shardings, None, replicated(mesh)),  # the batch arrives sharded
         out_shardings=(shardings, replicated(mesh)),
         donate_argnums=0,
     )
-    if not is_cpu():
-        return jitted
 
-    def step_and_wait(state, batch):
-        # Emulated CPU devices deadlock when sharded steps are queued back to back.
-        state, metrics = jitted(state, batch)
-        jax.block_until_ready(metrics["loss"])
+
+def bind_seed(program: Callable, seed: int, mesh: Mesh) -> Callable:
+    """`step(state, batch)` of a step program for one seed (waiting for each step on CPU)."""
+    seed_array = jax.device_put(jnp.asarray(seed, jnp.uint32), replicated(mesh))
+    wait = is_cpu()
+
+    def bound(state, batch):
+        state, metrics = program(state, batch, seed_array)
+        if wait:  # emulated CPU devices deadlock when sharded steps are queued back to back
+            jax.block_until_ready(metrics["loss"])
         return state, metrics
 
-    return step_and_wait
+    return bound
 
 
 def check_finite(metrics: Mapping[str, Any], step: int) -> None:
