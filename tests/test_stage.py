@@ -6,11 +6,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from flax import nnx
 
 from tests.test_plan import smoke_config
 from train import stage as stage_lib
+from train.checkpoints import TrainCheckpoints
 from train.plan import build_dag, is_done, stage_dir
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
@@ -46,7 +48,8 @@ def trained(tmp_path_factory):
 def test_encoder_is_handed_on_bit_exactly_and_the_head_is_fresh(trained):
     config, dag, workdir, _, mnli, xnli = trained
     _, _, _, parent = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
-    _, model, kwargs = stage_lib.initial_model(config, dag, xnli, workdir)
+    _, model, heads = stage_lib.initial_model(config, dag, xnli, workdir)
+    kwargs = heads["xnli"][1]
     params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     for a, b in zip(leaves(params["encoder"]), leaves(parent["encoder"]), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -110,3 +113,28 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
         np.testing.assert_array_equal(a, b)
     metrics = Path(stage_dir(other, mnli.id), "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in metrics] == [1, 2, 3, 4]  # no step twice
+
+
+def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
+    config = tiny_study(steps=6)
+    config.study.sequences = (("mnli+squad_v1",),)
+    config.hparams.mixture = dict(rate="uniform")
+    dag = build_dag(config)
+    workdir = str(tmp_path)
+    mixture = dag.in_order()[0]
+    assert mixture.task == "mnli+squad_v1" and dict(mixture.hparams)["rate"] == "uniform"
+    _, model, _ = stage_lib.initial_model(config, dag, mixture, workdir)
+    initial = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    stage_lib.run_stage(config, dag, mixture, workdir, make_mesh((8, 1, 1)))
+    _, head, _, handed_on = load_model_dir(os.path.join(stage_dir(workdir, mixture.id), "model"))
+    assert head is None and set(handed_on) == {"encoder"}
+    checkpoints = TrainCheckpoints(os.path.join(stage_dir(workdir, mixture.id), "checkpoints"))
+    assert checkpoints.latest_step() == 6  # the final checkpoint keeps both heads
+    args = ocp.args.Composite(state=ocp.args.StandardRestore())
+    state = checkpoints.manager.restore(6, args=args)["state"]
+    for task in ("mnli", "squad_v1"):
+        before, after = leaves(initial["heads"][task]), leaves(state["params"]["heads"][task])
+        assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True)), task
+    lines = Path(stage_dir(workdir, mixture.id), "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line) for line in lines]
+    assert {s["task"] for s in steps} == {"mnli", "squad_v1"}

@@ -40,15 +40,19 @@ class MetricsWriter:
             # purge_step hides events of steps ≥ it left by an interrupted run.
             self._events = SummaryWriter(logdir, purge_step=step + 1 if step else None)
 
-    def write(self, step: int, metrics: Mapping[str, float]) -> None:
+    def write(self, step: int, metrics: Mapping[str, float], task: str | None = None) -> None:
+        """`task` names the task of a mixture stage's step."""
         if not self.enabled:
             return
         values = {k: float(v) for k, v in metrics.items()}
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, **values}) + "\n")
+            f.write(json.dumps({"step": step, **values, **({"task": task} if task else {})}))
+            f.write("\n")
         if self._events is not None:
             for name, value in values.items():
                 self._events.add_scalar(f"train/{name}", value, step)
+                if task:
+                    self._events.add_scalar(f"train/{name}/{task}", value, step)
 
     def close(self) -> None:
         if self._events is not None:

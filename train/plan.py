@@ -14,6 +14,14 @@ class ConfigError(ValueError):
     """The experiment config cannot be run; raised before any training starts."""
 
 
+MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks
+
+
+def stage_tasks(name: str) -> tuple[str, ...]:
+    """The tasks a stage trains on: one, or every task of a mixture."""
+    return tuple(name.split(MIXTURE))
+
+
 def _check_task(name: str, role: str) -> None:
     if name not in TASKS:
         raise ConfigError(f"{role} task {name!r} is unknown; known: {sorted(TASKS)}")
@@ -28,8 +36,12 @@ def intermediate_paths(study) -> list[tuple[str, ...]]:
         paths = ordered_paths(list(study.intermediate_tasks), study.orders, baseline=False)
     if study.get("include_baseline", True):
         paths = [(), *[p for p in paths if p]]
+    for element in {e for path in paths for e in path}:
+        parts = stage_tasks(element)
+        if len(parts) > 1 and len(set(parts)) != len(parts):
+            raise ConfigError(f"mixture {element!r} names a task twice")
     for path in paths:
-        for name in path:
+        for name in (t for element in path for t in stage_tasks(element)):
             _check_task(name, "intermediate")
             task = get_task(name)
             if task.is_target and task.train_on != (name,):
@@ -41,9 +53,14 @@ def intermediate_paths(study) -> list[tuple[str, ...]]:
 
 
 def stage_hparams(config, task: str) -> dict[str, Any]:
-    """The task's hyperparameters: `hparams.default` updated by `hparams.<task>`."""
+    """The task's hyperparameters: `hparams.default` updated by `hparams.<task>`; a
+    mixture's by `hparams.mixture` (with its `rate` and `cap`, see data/mixture.py)."""
     values = dict(config.hparams.default)
-    values.update(config.hparams.get(task, {}))
+    if len(stage_tasks(task)) > 1:
+        values.update(rate="proportional", cap=2**17)
+        values.update(config.hparams.get("mixture", {}))
+    else:
+        values.update(config.hparams.get(task, {}))
     return values
 
 
@@ -75,7 +92,7 @@ def is_done(workdir: str, stage_id: str) -> bool:
 def missing_data(config, dag: StageDag) -> list[str]:
     """Tasks whose training files are absent from the raw-data folder."""
     raw, missing = config.raw_data, []
-    for name in sorted({s.task for s in dag.stages.values()}):
+    for name in sorted({t for s in dag.stages.values() for t in stage_tasks(s.task)}):
         task = get_task(name)
         if ("train", "en") not in task.data_task("train").available(raw):
             missing.append(name)

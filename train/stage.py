@@ -9,6 +9,7 @@ without it resumes from its latest complete checkpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -24,10 +25,17 @@ from train.dag import Stage, StageDag
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
-from train.plan import is_done, stage_dir
+from train.plan import is_done, stage_dir, stage_tasks
 from train.progress import StageProgress
 from train.step import bind_seed, check_finite, init_train_state, make_step_program
-from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
+from xlmr_flax import (
+    MixtureModel,
+    TaskModel,
+    export_hf,
+    get_model_config,
+    load_pretrained,
+    load_tokenizer,
+)
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches
@@ -37,6 +45,7 @@ from xlmr_flax.data.cache import (
     tag_vocabulary,
     tokenizer_fingerprint,
 )
+from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import global_batch
 from xlmr_flax.tasks import get_task
@@ -83,16 +92,44 @@ def head_kwargs(task, raw_dir: str) -> dict[str, Any]:
 
 
 def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
-    """(model config, model, head arguments): the parent's final encoder with a fresh
-    head for this stage's task, initialised from the stage's seed."""
-    task = get_task(stage.task)
+    """(model config, model, heads): the parent's final encoder with a fresh head per
+    task of the stage (initialised from the stage's seed); `heads` maps each task to
+    (head name, head arguments). A one-task stage is a `TaskModel`, a mixture a
+    `MixtureModel`."""
+    tasks = [get_task(name) for name in stage_tasks(stage.task)]
     model_config, _, _, parent = load_model_dir(parent_model_dir(config, dag, stage, workdir))
-    kwargs = head_kwargs(task, config.raw_data)
-    model = TaskModel(model_config, task.head, rngs=nnx.Rngs(stage.seed), **kwargs)
+    heads = {t.name: (t.head, head_kwargs(t, config.raw_data)) for t in tasks}
+    rngs = nnx.Rngs(stage.seed)
+    if len(tasks) == 1:
+        model = TaskModel(model_config, tasks[0].head, rngs=rngs, **heads[tasks[0].name][1])
+    else:
+        model = MixtureModel(model_config, heads, rngs=rngs)
     state = nnx.state(model, nnx.Param)
     nnx.replace_by_pure_dict(state, {**nnx.to_pure_dict(state), "encoder": parent["encoder"]})
     nnx.update(model, state)
-    return model_config, model, kwargs
+    return model_config, model, heads
+
+
+def stage_batches(config, stage: Stage, tokenizer, workdir: str):
+    """`batch(step) -> (task name, batch)`: the task's own batches, or a mixture's."""
+    hp, loaders = dict(stage.hparams), {}
+    for name in stage_tasks(stage.task):
+        task = get_task(name)
+        features = cached_features(
+            task, "train", "en", config.raw_data, tokenizer, hp["max_length"],
+            os.path.join(workdir, "features"),
+        )  # fmt: skip
+        masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
+        loaders[name] = TrainBatches(
+            features, hp["batch_size"], stage.seed, masking=masking,
+            process_index=jax.process_index(), process_count=jax.process_count(),
+        )  # fmt: skip
+    if len(loaders) == 1:
+        ((name, loader),) = loaders.items()
+        return lambda step: (name, loader.batch(step))
+    sizes = {name: len(loader.features) for name, loader in loaders.items()}
+    rates = mixture_rates(sizes, hp["rate"], hp["cap"])
+    return MixtureBatches(loaders, rates, stage.seed).batch
 
 
 _PROGRAMS: dict = {}
@@ -105,30 +142,11 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     if is_done(workdir, stage.id):
         return directory
     started = time.time()
-    hp, task = dict(stage.hparams), get_task(stage.task)
+    hp = dict(stage.hparams)
     label = label or f"{stage.task} {stage.id}"
-    raw = config.raw_data
     tokenizer = load_tokenizer(tokenizer_path(config))
-    model_config, model, kwargs = initial_model(config, dag, stage, workdir)
-
-    features = cached_features(
-        task,
-        "train",
-        "en",
-        raw,
-        tokenizer,
-        hp["max_length"],
-        os.path.join(workdir, "features"),
-    )
-    masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
-    batches = TrainBatches(
-        features,
-        hp["batch_size"],
-        stage.seed,
-        masking=masking,
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
-    )
+    model_config, model, heads = initial_model(config, dag, stage, workdir)
+    batch_at = stage_batches(config, stage, tokenizer, workdir)
     optimizer, schedule = make_optimizer(
         hp["learning_rate"], hp["steps"], warmup_fraction=hp.get("warmup", 0.1)
     )
@@ -138,12 +156,17 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     if checkpoints.latest_step() is not None:
         train_state, meta = checkpoints.restore(train_state)
         first_step = meta["next_step"]
-    key = (graphdef, task.head, stage.hparams, mesh)
-    if key not in _PROGRAMS:  # stages differing only in parent or seed share one compilation
-        _PROGRAMS[key] = make_step_program(
-            graphdef, get_loss(task.head), optimizer, schedule, train_state, mesh
-        )
-    step_fn = bind_seed(_PROGRAMS[key], stage.seed, mesh)
+    steps = {}  # per task: stages differing only in parent or seed share one compilation
+    for name, (head, _) in heads.items():
+        key = (graphdef, name, stage.hparams, mesh)
+        if key not in _PROGRAMS:
+            loss = get_loss(head)
+            if len(heads) > 1:
+                loss = functools.partial(_mixture_loss, loss, name)
+            _PROGRAMS[key] = make_step_program(
+                graphdef, loss, optimizer, schedule, train_state, mesh
+            )
+        steps[name] = bind_seed(_PROGRAMS[key], stage.seed, mesh)
     writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
     writer.start(first_step)
     progress = StageProgress(label, hp["steps"], first_step, hp["batch_size"])
@@ -152,9 +175,9 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     last: dict[str, float] = {}
 
     def flush() -> None:
-        for done, metrics in jax.device_get(pending):
+        for done, metrics, name in jax.device_get(pending):
             check_finite(metrics, done)  # before any save: the last checkpoint stays good
-            writer.write(done, metrics)
+            writer.write(done, metrics, task=name if len(heads) > 1 else None)
             last.update(step=done, **{k: float(v) for k, v in metrics.items()})
         if pending:
             progress.advance(len(pending), last["loss"])
@@ -162,9 +185,10 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
 
     try:
         for step in range(first_step, hp["steps"]):
-            train_state, metrics = step_fn(train_state, global_batch(batches.batch(step), mesh))
-            pending.append((step + 1, metrics))
-            save = every and (step + 1) % every == 0 and step + 1 < hp["steps"]
+            name, batch = batch_at(step)
+            train_state, metrics = steps[name](train_state, global_batch(batch, mesh))
+            pending.append((step + 1, metrics, name))
+            save = (every and (step + 1) % every == 0) or step + 1 == hp["steps"]
             if save or len(pending) >= hp.get("log_every", 10):
                 flush()
             if save:
@@ -177,21 +201,28 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         writer.close()
     params = jax.tree.map(np.asarray, train_state.params)
     model_dir = os.path.join(directory, "model")
+    # A mixture hands on its encoder alone; its heads stay in its checkpoints.
+    head, kwargs = heads[stage.task] if len(heads) == 1 else (None, {})
     if not os.path.exists(model_dir):
-        PretrainedModel(model_config, params, task.head, kwargs, tokenizer).save(model_dir)
+        params = params if head else {"encoder": params["encoder"]}
+        PretrainedModel(model_config, params, head, kwargs, tokenizer).save(model_dir)
     manifest = dict(
         stage=stage.id,
         parent=stage.parent,
         task=stage.task,
         seed=stage.seed,
         hparams=hp,
-        head=task.head,
-        head_kwargs=kwargs,
+        heads=heads,
         resumed_from_step=first_step,
         final_metrics=last,
         seconds_this_run=time.time() - started,
         tokenizer_fingerprint=tokenizer_fingerprint(tokenizer),
-        data_fingerprint=files_fingerprint(task.data_task("train").files(raw, "train", "en")),
+        data_fingerprint={
+            name: files_fingerprint(
+                get_task(name).data_task("train").files(config.raw_data, "train", "en")
+            )
+            for name in heads
+        },
         config=json.loads(config.to_json_best_effort()),
         versions=_versions(),
     )
@@ -205,3 +236,7 @@ def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     return {p: md.version(p) for p in ("jax", "flax", "optax", "orbax-checkpoint", "transformers")}
+
+
+def _mixture_loss(loss, task: str, model, batch, rng):
+    return loss(model.for_task(task), batch, rng)

@@ -2,7 +2,7 @@
 
 from xlmr_flax.config import XLMRConfig, get_model_config
 from xlmr_flax.errors import CheckpointError
-from xlmr_flax.heads import HEADS, TaskModel
+from xlmr_flax.heads import HEADS, MixtureModel, TaskModel
 from xlmr_flax.model import XLMREncoder
 from xlmr_flax.pretrained import PretrainedModel, export_hf, load_pretrained
 from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
@@ -10,6 +10,7 @@ from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 __all__ = [
     "HEADS",
     "CheckpointError",
+    "MixtureModel",
     "PretrainedModel",
     "TaskModel",
     "XLMRConfig",

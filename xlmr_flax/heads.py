@@ -248,6 +248,28 @@ class TaskModel(nnx.Module):
         return self.head(self.encoder, batch, dropout_rng)
 
 
+class MixtureModel(nnx.Module):
+    """One encoder shared by one head per task: the model of a multi-task stage."""
+
+    def __init__(
+        self,
+        config: XLMRConfig,
+        heads: Mapping[str, tuple[str, Mapping[str, Any]]],
+        *,
+        rngs: nnx.Rngs,
+    ):
+        self.config = config
+        self.encoder = XLMREncoder(config, rngs=rngs)
+        self.heads = nnx.Dict(
+            {task: get_head(head)(config, rngs=rngs, **kw) for task, (head, kw) in heads.items()}
+        )
+
+    def for_task(self, task: str) -> Callable[..., dict[str, jax.Array]]:
+        """`model(batch, dropout_rng=...)` through `task`'s head, as a loss expects."""
+        head = self.heads[task]
+        return lambda batch, *, dropout_rng=None: head(self.encoder, batch, dropout_rng)
+
+
 def abstract_params(
     config: XLMRConfig, head: str | None = None, head_kwargs: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
