@@ -1,0 +1,560 @@
+"""Batched zero-shot prediction: a restored model on a mesh → predictions per task and language.
+
+    model = load_on_mesh("runs/x/stages/<id>/model", mesh)
+    predictor = Predictor(model, mesh, {"batch_size": 64})
+    by_lang = predictor.predict_all("xnli", raw_dir="download/")   # {lang: [label, ...]}
+
+Predictions follow one contract per format (what `eval.metrics` scores):
+
+| task(s) | prediction |
+|---|---|
+| classification (XNLI, ...) | `list[str]` label per example, file order |
+| multiple choice (XCOPA, ...) | `list[int]` chosen choice per example |
+| token tagging (UD-POS, PAN-X, CCG) | `list[list[str]]` one tag per word (its first sub-word's) |
+| span extraction (XQuAD, MLQA, TyDiQA) | `dict[str, str]` question id → answer text |
+| Tatoeba | `list[int]` index of the nearest English sentence per source sentence |
+| LAReQA | `dict[str, list[str]]` question id → 20 best sentence ids (`lareqa_sentence_id`) |
+| Mewsli-X | `dict[str, list[str]]` mention id → 20 best entity ids |
+
+Examples are sorted by length and padded to fixed bucket lengths and a fixed
+number of rows (a multiple of the data-parallel size), so each (output kind,
+bucket shape) compiles once (`Predictor.compilations` counts them); padding rows
+are computed and dropped, padding tokens are masked, so a prediction does not
+depend on the batch size or the bucket boundaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from flax import nnx
+from jax.sharding import Mesh
+
+from eval.decode import best_answer, top_k, word_tags
+from eval.retrieval import data_parallel_size, to_host, to_mesh, top_k_on_mesh
+from xlmr_flax import checkpoint
+from xlmr_flax.data import features as F
+from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up
+from xlmr_flax.data.cache import cached_features, tag_vocabulary
+from xlmr_flax.data.readers import read_lareqa_sentences, read_mewslix_candidates
+from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
+from xlmr_flax.pretrained import PretrainedModel, load_pretrained
+from xlmr_flax.sharding import DEFAULT_RULES, batch_sharding, is_cpu, make_mesh, param_shardings
+from xlmr_flax.tasks import Task, get_task
+from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
+
+# Default maximum lengths in tokens (DESIGN §4: 256, and 384 for QA windows).
+DEFAULT_MAX_LENGTH = {"span_extraction": 384}
+FALLBACK_MAX_LENGTH = 256
+# Formats predicted by the model's own task head.
+HEAD_FORMATS = ("classification", "multiple_choice", "token_tagging", "span_extraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """Evaluation settings; any of them can be given to `Predictor` or per call."""
+
+    max_length: int | None = None  # None: 384 for span extraction, else 256
+    batch_size: int = 32  # global rows per batch, rounded up to the data-parallel size
+    bucket_lengths: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+    doc_stride: int = 128  # QA: context tokens between window starts
+    max_query_length: int = 64  # QA: question tokens kept (at most half a window)
+    max_answer_length: int = 30  # QA: longest answer, in sub-words
+    n_best: int = 20  # QA: start and end candidates per window
+    layer: int = -1  # retrieval from the encoder: hidden state (0 = embeddings)
+    pooling: str = "mean"  # retrieval from the encoder: "mean" or "first"
+    use_embedding_head: bool = True  # LAReQA, Mewsli-X: a sentence_embedding head if any
+    top_k: int = 20  # LAReQA, Mewsli-X: candidates ranked per query
+    device_top_k: bool | None = None  # ranking on the mesh; None: unless the backend is CPU
+    cache_dir: str | None = None  # features cached here (xlmr_flax.data.cache)
+
+    @classmethod
+    def create(cls, options: Any = None, **overrides: Any) -> PredictOptions:
+        """From None, a mapping or an ml_collections ConfigDict, then `overrides`.
+        Unknown keys of `options` are logged and ignored (a config section may hold
+        settings for other code); unknown `overrides` are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        if isinstance(options, PredictOptions):
+            values = dataclasses.asdict(options)
+        elif hasattr(options, "to_dict"):  # ml_collections.ConfigDict
+            values = options.to_dict()
+        else:
+            values = dict(options or {})
+        ignored = sorted(set(values) - known)
+        if ignored:
+            logging.warning("evaluation options ignored by the predictor: %s", ignored)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown prediction option(s) {unknown}; known: {sorted(known)}")
+        values = {k: v for k, v in values.items() if k in known} | overrides
+        if "bucket_lengths" in values:
+            values["bucket_lengths"] = tuple(int(b) for b in values["bucket_lengths"])
+        return cls(**values)
+
+    def length_for(self, task: Task) -> int:
+        return self.max_length or DEFAULT_MAX_LENGTH.get(task.format, FALLBACK_MAX_LENGTH)
+
+    def buckets(self, max_length: int) -> tuple[int, ...]:
+        """The bucket lengths below `max_length`, and `max_length` itself as the last."""
+        return (*sorted({b for b in self.bucket_lengths if b < max_length}), max_length)
+
+
+def lareqa_sentence_id(lang: str, index: int) -> str:
+    """The id of sentence `index` of `read_lareqa_sentences(<lang>.json)` in LAReQA's
+    language-agnostic pool."""
+    return f"{lang}-{index}"
+
+
+def load_on_mesh(
+    path_or_name: str,
+    mesh: Mesh,
+    *,
+    dtype: str | None = None,
+    tokenizer: str | None = None,
+    rules: Mapping[str, Any] = DEFAULT_RULES,
+) -> PretrainedModel:
+    """`load_pretrained` with our model directories restored straight onto `mesh`
+    (each parameter sharded as its logical axes say). Transformers checkpoints
+    load on one device first; `Predictor` then places them (single process only)."""
+    if not checkpoint.is_model_dir(path_or_name):
+        return load_pretrained(path_or_name, dtype=dtype, tokenizer=tokenizer)
+    config, head, head_kwargs = checkpoint.read_model_meta(path_or_name)
+    shardings = _shardings(config, head, head_kwargs, mesh, rules)
+    return load_pretrained(path_or_name, dtype=dtype, tokenizer=tokenizer, shardings=shardings)
+
+
+def _shardings(config, head, head_kwargs, mesh, rules) -> dict[str, Any]:
+    abstract = nnx.eval_shape(lambda: TaskModel(config, head, rngs=nnx.Rngs(0), **head_kwargs))
+    return param_shardings(nnx.state(abstract, nnx.Param), mesh, rules)
+
+
+Batch = dict[str, np.ndarray]
+
+
+class Predictor:
+    """Runs one restored model over tasks and languages with compiled, sharded batches.
+
+    `options` (a mapping, ConfigDict or `PredictOptions`) sets the defaults; every
+    `predict` call can override them. Compiled functions are kept per (output kind,
+    static settings, batch shape) for the predictor's life: `compilations` counts
+    them, `compiled_shapes` lists them.
+    """
+
+    def __init__(
+        self,
+        model: PretrainedModel,
+        mesh: Mesh | None = None,
+        options: Any = None,
+        *,
+        tokenizer: Any | None = None,
+        rules: Mapping[str, Any] = DEFAULT_RULES,
+    ):
+        self.model = model
+        self.mesh = make_mesh() if mesh is None else mesh
+        self.rules = dict(rules)
+        self.options = (
+            options if isinstance(options, PredictOptions) else PredictOptions.create(options)
+        )
+        self.tokenizer = tokenizer if tokenizer is not None else model.tokenizer
+        self.rows_multiple = data_parallel_size(self.mesh, self.rules)
+        self._param_shardings = _shardings(
+            model.config, model.head, model.head_kwargs, self.mesh, self.rules
+        )
+        self._params = jax.device_put(model.params, self._param_shardings)
+        self._executables: dict[tuple, Callable] = {}
+        self._pools: dict[tuple, tuple[list[str], np.ndarray]] = {}
+        self.compilations = 0
+
+    def with_options(self, **overrides: Any) -> PredictOptions:
+        """The predictor's options with `overrides` applied (unknown names are an error)."""
+        if not overrides:
+            return self.options
+        return PredictOptions.create(dataclasses.asdict(self.options), **overrides)
+
+    @property
+    def compiled_shapes(self) -> list[tuple]:
+        return list(self._executables)
+
+    # --- compiled forward passes -------------------------------------------------------
+
+    def _forward(self, kind: str, static: tuple) -> Callable:
+        graphdef, config = self.model.graphdef, self.model.config
+
+        def forward(params, batch):
+            model = nnx.merge(graphdef, params)
+            if kind == "embedding":
+                layer, pooling, use_head = static
+                if use_head:
+                    return {"embedding": model(batch)["embedding"].astype(jnp.float32)}
+                head = SentenceEmbeddingHead(config, pooling=pooling, layer=layer)
+                return {"embedding": head(model.encoder, batch, None)["embedding"]}
+            out = model(batch)
+            if kind == "tags":  # argmax on the devices: [rows, length] ints come back
+                return {"tags": jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)}
+            if kind == "spans":
+                return {k: out[k].astype(jnp.float32) for k in ("start_logits", "end_logits")}
+            return {"logits": out["logits"].astype(jnp.float32)}
+
+        return forward
+
+    def _executable(self, kind: str, static: tuple, shapes: Mapping[str, tuple]) -> Callable:
+        key = (kind, static, tuple(sorted(shapes.items())))
+        if key in self._executables:
+            return self._executables[key]
+        started = time.perf_counter()
+        forward = self._forward(kind, static)
+        in_batch = {k: batch_sharding(self.mesh, len(s), self.rules) for k, s in shapes.items()}
+        abstract = {
+            k: jax.ShapeDtypeStruct(s, jnp.int32, sharding=in_batch[k]) for k, s in shapes.items()
+        }
+        out = jax.eval_shape(forward, self._params, abstract)
+        out_shardings = jax.tree.map(lambda a: batch_sharding(self.mesh, a.ndim, self.rules), out)
+        jitted = jax.jit(
+            forward, in_shardings=(self._param_shardings, in_batch), out_shardings=out_shardings
+        )
+        executable = jitted.lower(self._params, abstract).compile()
+        self._executables[key] = executable
+        self.compilations += 1
+        logging.info(
+            "compiled %s %s for %s in %.1f s (%d so far)",
+            kind,
+            static,
+            dict(shapes),
+            time.perf_counter() - started,
+            self.compilations,
+        )
+        return executable
+
+    def run(
+        self, kind: str, batches: Iterable[tuple[np.ndarray, Batch]], static: tuple = ()
+    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """(indices, outputs) per batch, padding rows dropped. `kind` is "logits",
+        "tags", "spans" or "embedding" (`static` = (layer, pooling, use_head)).
+
+        On CPU each batch is waited for (emulated devices deadlock when sharded calls
+        queue up); elsewhere one batch is in flight while the previous one is fetched.
+        """
+        pending = None
+        for indices, arrays in batches:
+            inputs = {
+                k: to_mesh(v, batch_sharding(self.mesh, v.ndim, self.rules))
+                for k, v in arrays.items()
+            }
+            outputs = self._executable(kind, static, {k: v.shape for k, v in arrays.items()})(
+                self._params, inputs
+            )
+            if is_cpu():
+                jax.block_until_ready(outputs)
+            if pending is not None:
+                yield _fetch(*pending)
+            pending = (indices, outputs)
+        if pending is not None:
+            yield _fetch(*pending)
+
+    # --- batches ----------------------------------------------------------------------
+
+    def _rows(self, options: PredictOptions) -> int:
+        return round_up(max(1, options.batch_size), self.rows_multiple)
+
+    def sequence_batches(
+        self, features: Sequence[F.Feature], options: PredictOptions, max_length: int
+    ) -> Iterator[tuple[np.ndarray, Batch]]:
+        """Length-bucketed `input_ids` / `attention_mask` batches of fixed row count."""
+        for indices, batch in eval_batches(
+            features, self._rows(options), options.buckets(max_length)
+        ):
+            yield indices, {k: batch[k] for k in ("input_ids", "attention_mask")}
+
+    def choice_batches(
+        self, features: Sequence[F.Feature], options: PredictOptions, max_length: int
+    ) -> Iterator[tuple[np.ndarray, Batch]]:
+        """`[rows, choices, length]` batches, grouped by choice count, bucketed by the
+        longest choice sequence of each example."""
+        rows, buckets = self._rows(options), options.buckets(max_length)
+        longest = [max(len(c) for c in f["choices"]) for f in features]
+        for count in sorted({len(f["choices"]) for f in features}):
+            group = [i for i, f in enumerate(features) if len(f["choices"]) == count]
+            group = sorted(group, key=lambda i: longest[i])
+            for start in range(0, len(group), rows):
+                indices = np.asarray(group[start : start + rows])
+                top = max(longest[i] for i in indices)
+                length = next((b for b in buckets if b >= top), buckets[-1])
+                ids = np.full((rows, count, length), PAD_ID, np.int32)
+                for row, i in enumerate(indices):
+                    for j, choice in enumerate(features[i]["choices"]):
+                        ids[row, j, : min(len(choice), length)] = choice[:length]
+                yield (
+                    indices,
+                    {"input_ids": ids, "attention_mask": (ids != PAD_ID).astype(np.int32)},
+                )
+
+    # --- tasks ------------------------------------------------------------------------
+
+    def predict(
+        self,
+        task_name: str,
+        lang: str,
+        raw_dir: str,
+        *,
+        split: str | None = None,
+        **overrides: Any,
+    ) -> Any:
+        """Predictions for one language of a task's `split` (default: its eval split),
+        in the contract of the module docstring. `overrides` are `PredictOptions`."""
+        task = get_task(task_name)
+        split = split or task.eval_split
+        options = self.with_options(**overrides)
+        started = time.perf_counter()
+        compiled = self.compilations
+        if task.format == "retrieval":
+            result = self._retrieval(task, split, lang, raw_dir, options)
+        elif task.format in HEAD_FORMATS:
+            self._check_head(task, raw_dir)
+            predict = getattr(self, f"_{task.format}")
+            result = predict(task, split, lang, raw_dir, options)
+        else:
+            raise ValueError(f"task {task.name}: no predictions for format {task.format!r}")
+        logging.info(
+            "%s %s %s: %d predictions in %.1f s, %d new compilation(s)",
+            task.name,
+            split,
+            lang,
+            len(result),
+            time.perf_counter() - started,
+            self.compilations - compiled,
+        )
+        return result
+
+    def predict_all(
+        self,
+        task_name: str,
+        langs: Sequence[str] | None = None,
+        *,
+        raw_dir: str,
+        split: str | None = None,
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        """{lang: predictions} for `langs` (default: the task's languages of `split`
+        whose files exist under `raw_dir`, in the task's order)."""
+        if isinstance(langs, str):
+            raise TypeError(f"langs={langs!r}: a sequence of language codes (raw_dir= by name)")
+        task = get_task(task_name)
+        split = split or task.eval_split
+        if langs is None:
+            langs = [lang for s, lang in task.available(raw_dir) if s == split]
+        return {
+            lang: self.predict(task_name, lang, raw_dir, split=split, **overrides) for lang in langs
+        }
+
+    def _check_head(self, task: Task, raw_dir: str) -> None:
+        head, kwargs = self.model.head, self.model.head_kwargs
+        if head != task.head:
+            raise ValueError(
+                f"{task.name} needs a {task.head} head; the model has {head or 'none'}"
+            )
+        labels = self._labels(task, raw_dir)
+        if labels is not None and kwargs.get("num_labels") != len(labels):
+            raise ValueError(
+                f"{task.name} has {len(labels)} labels; the model's head has "
+                f"{kwargs.get('num_labels')}"
+            )
+
+    @staticmethod
+    def _labels(task: Task, raw_dir: str) -> tuple[str, ...] | None:
+        if task.format == "classification":
+            return task.labels
+        if task.format == "token_tagging":
+            return tag_vocabulary(task, raw_dir)  # the label indices training used
+        return None
+
+    def _featurize(
+        self,
+        task: Task,
+        split: str,
+        lang: str,
+        raw_dir: str,
+        options: PredictOptions,
+        examples: list[dict],
+        **kw: Any,
+    ) -> list[F.Feature]:
+        tokenizer, max_length = self._tokenizer(), options.length_for(task)
+        if options.cache_dir:
+            return cached_features(
+                task, split, lang, raw_dir, tokenizer, max_length, options.cache_dir, **kw
+            )
+        if task.format == "classification":
+            return F.classification(task, examples, tokenizer, max_length)
+        if task.format == "multiple_choice":
+            return F.multiple_choice(task, examples, tokenizer, max_length)
+        if task.format == "token_tagging":
+            labels = tag_vocabulary(task, raw_dir)
+            return F.token_tagging(task, examples, tokenizer, max_length, labels)
+        return F.span_extraction(task, examples, tokenizer, max_length, **kw)
+
+    def _tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError("the model has no tokenizer; pass tokenizer= to the predictor")
+        return self.tokenizer
+
+    def _classification(self, task, split, lang, raw_dir, options) -> list[str]:
+        examples = list(task.read(raw_dir, split, lang))
+        features = self._featurize(task, split, lang, raw_dir, options, examples)
+        batches = self.sequence_batches(features, options, options.length_for(task))
+        choice = _scatter(len(features), self.run("logits", batches), "logits")
+        return [task.labels[int(np.argmax(x))] for x in choice]
+
+    def _multiple_choice(self, task, split, lang, raw_dir, options) -> list[int]:
+        examples = list(task.read(raw_dir, split, lang))
+        features = self._featurize(task, split, lang, raw_dir, options, examples)
+        batches = self.choice_batches(features, options, options.length_for(task))
+        logits = _scatter(len(features), self.run("logits", batches), "logits")
+        return [int(np.argmax(row)) for row in logits]
+
+    def _token_tagging(self, task, split, lang, raw_dir, options) -> list[list[str]]:
+        examples = list(task.read(raw_dir, split, lang))
+        features = self._featurize(task, split, lang, raw_dir, options, examples)
+        labels = tag_vocabulary(task, raw_dir)
+        batches = self.sequence_batches(features, options, options.length_for(task))
+        tags = _scatter(len(features), self.run("tags", batches), "tags")
+        return [
+            word_tags(t, f["word_ids"], f["num_words"], labels)
+            for t, f in zip(tags, features, strict=True)
+        ]
+
+    def _span_extraction(self, task, split, lang, raw_dir, options) -> dict[str, str]:
+        examples = list(task.read(raw_dir, split, lang))
+        # Questions keep at most half the window, so short windows still hold context.
+        max_query = min(options.max_query_length, (options.length_for(task) - 4) // 2)
+        kw = dict(doc_stride=options.doc_stride, max_query_length=max_query)
+        features = self._featurize(task, split, lang, raw_dir, options, examples, **kw)
+        batches = self.sequence_batches(features, options, options.length_for(task))
+        outputs = list(self.run("spans", batches))
+        start = _scatter(len(features), outputs, "start_logits")
+        end = _scatter(len(features), outputs, "end_logits")
+        windows: dict[int, list[int]] = {}
+        for i, f in enumerate(features):
+            windows.setdefault(f["example_index"], []).append(i)
+        # Unanswerable questions in the data (SQuAD v2.0): "" when <s> outscores every span.
+        no_answer = any(e["is_impossible"] for e in examples)
+        answers = {}
+        for index, e in enumerate(examples):
+            ws = windows.get(index, [])
+            answers[e["id"]] = best_answer(
+                [start[i][: len(features[i]["input_ids"])] for i in ws],
+                [end[i][: len(features[i]["input_ids"])] for i in ws],
+                [features[i]["offsets"] for i in ws],
+                e["context"],
+                n_best=options.n_best,
+                max_answer_length=options.max_answer_length,
+                no_answer=no_answer,
+            )
+        return answers
+
+    # --- retrieval --------------------------------------------------------------------
+
+    def embed_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        use_head: bool = False,
+        options: PredictOptions | None = None,
+        max_length: int | None = None,
+    ) -> np.ndarray:
+        """`[len(texts), hidden]` float32 sentence vectors: the model's sentence_embedding
+        head (`use_head`) or `options.layer` / `options.pooling` of the encoder."""
+        options = options or self.options
+        max_length = max_length or options.max_length or FALLBACK_MAX_LENGTH
+        if use_head and self.model.head != "sentence_embedding":
+            raise ValueError(f"the model has no sentence_embedding head ({self.model.head})")
+        static = (None, None, True) if use_head else (options.layer, options.pooling, False)
+        features = F.sentences(enumerate(texts), self._tokenizer(), max_length)
+        if not features:
+            return np.zeros((0, self.model.config.hidden_size), np.float32)
+        batches = self.sequence_batches(features, options, max_length)
+        return np.stack(
+            _scatter(len(features), self.run("embedding", batches, static), "embedding")
+        )
+
+    def search(
+        self, queries: np.ndarray, candidates: np.ndarray, k: int, options: PredictOptions
+    ) -> np.ndarray:
+        """Indices `[queries, min(k, candidates)]` of the most cosine-similar candidates."""
+        on_device = options.device_top_k if options.device_top_k is not None else not is_cpu()
+        if on_device:
+            return top_k_on_mesh(queries, candidates, k, self.mesh, rules=self.rules)[0]
+        return top_k(queries, candidates, k)[0]
+
+    def _retrieval(self, task: Task, split: str, lang: str, raw_dir: str, options):
+        max_length = options.length_for(task)
+        if task.name == "tatoeba":  # the encoder as it is, whatever head the model carries
+            pairs = list(task.read(raw_dir, split, lang))
+            source = self.embed_texts([p["source"] for p in pairs], options=options)
+            english = self.embed_texts([p["target"] for p in pairs], options=options)
+            return [int(i) for i in self.search(source, english, 1, options)[:, 0]]
+        use_head = options.use_embedding_head and self.model.head == "sentence_embedding"
+        if task.name == "lareqa":
+            questions = list(task.read(raw_dir, split, lang))
+            ids, pool = self._pool(task, split, raw_dir, options, use_head, max_length)
+            queries = [q["question"] for q in questions]
+        elif task.name == "mewslix":
+            mentions = list(task.read(raw_dir, split, lang))
+            ids, pool = self._pool(task, split, raw_dir, options, use_head, max_length)
+            queries = [F.mark_mention(m["context"], m["mention_start"], m["mention_end"])
+                       for m in mentions]  # fmt: skip
+            questions = mentions
+        else:
+            raise ValueError(f"task {task.name}: no retrieval evaluation defined")
+        vectors = self.embed_texts(
+            queries, use_head=use_head, options=options, max_length=max_length
+        )
+        best = self.search(vectors, pool, options.top_k, options)
+        return {q["id"]: [ids[j] for j in row] for q, row in zip(questions, best, strict=True)}
+
+    def _pool(self, task, split, raw_dir, options, use_head, max_length):
+        """(ids, vectors) of the candidates, embedded once per predictor and settings:
+        LAReQA's sentences of every language present, Mewsli-X's entity descriptions."""
+        if task.name == "lareqa":
+            langs = tuple(lang for s, lang in task.available(raw_dir) if s == split)
+        else:
+            langs = ()
+        static = (None, None) if use_head else (options.layer, options.pooling)
+        key = (task.name, split, os.path.abspath(raw_dir), langs, use_head, static, max_length)
+        if key not in self._pools:
+            if task.name == "lareqa":
+                ids, texts = [], []
+                for lang in langs:
+                    sentences = read_lareqa_sentences(task.files(raw_dir, split, lang)[0])
+                    ids += [lareqa_sentence_id(lang, i) for i in range(len(sentences))]
+                    texts += sentences
+            else:
+                entities = list(read_mewslix_candidates(os.path.join(raw_dir, CANDIDATES_PATH)))
+                ids, texts = [c["id"] for c in entities], [c["description"] for c in entities]
+            vectors = self.embed_texts(
+                texts, use_head=use_head, options=options, max_length=max_length
+            )
+            self._pools[key] = (ids, vectors)
+        return self._pools[key]
+
+
+def _fetch(indices: np.ndarray, outputs: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    host = to_host(outputs)
+    return indices, {k: v[: len(indices)] for k, v in host.items()}
+
+
+def _scatter(
+    count: int, results: Iterable[tuple[np.ndarray, dict[str, np.ndarray]]], name: str
+) -> list[np.ndarray]:
+    """Per-feature rows of output `name`, back in feature order."""
+    rows: list[Any] = [None] * count
+    for indices, outputs in results:
+        for row, i in enumerate(indices):
+            rows[int(i)] = outputs[name][row]
+    return rows
