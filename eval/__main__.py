@@ -1,0 +1,41 @@
+"""`python -m eval COMMAND ...`: evaluation commands.
+
+Each command is a module `eval/<name>.py` with `add_arguments(parser)` and
+`run(args) -> int` (the exit status); its docstring is its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("score",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-command per module in `COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"eval.{name}")
+        doc = module.__doc__ or name
+        command = commands.add_parser(
+            name,
+            help=doc.strip().split("\n")[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parses `argv` (default: the command line) and runs the chosen command."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
