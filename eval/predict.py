@@ -156,6 +156,7 @@ class Predictor:
         *,
         tokenizer: Any | None = None,
         rules: Mapping[str, Any] = DEFAULT_RULES,
+        executables: dict[tuple, Callable] | None = None,
     ):
         self.model = model
         self.mesh = make_mesh() if mesh is None else mesh
@@ -169,7 +170,8 @@ class Predictor:
             model.config, model.head, model.head_kwargs, self.mesh, self.rules
         )
         self._params = jax.device_put(model.params, self._param_shardings)
-        self._executables: dict[tuple, Callable] = {}
+        # Shared between predictors of same-shaped models on one mesh (a study's stages).
+        self._executables = {} if executables is None else executables
         self._pools: dict[tuple, tuple[list[str], np.ndarray]] = {}
         self.compilations = 0
 
@@ -181,7 +183,8 @@ class Predictor:
 
     @property
     def compiled_shapes(self) -> list[tuple]:
-        return list(self._executables)
+        """(kind, static settings, batch shapes) of every compiled function."""
+        return [key[1:] for key in self._executables]
 
     # --- compiled forward passes -------------------------------------------------------
 
@@ -206,7 +209,9 @@ class Predictor:
         return forward
 
     def _executable(self, kind: str, static: tuple, shapes: Mapping[str, tuple]) -> Callable:
-        key = (kind, static, tuple(sorted(shapes.items())))
+        shapes_of_params = tuple(x.shape for x in jax.tree.leaves(self._params))
+        model_key = (self.model.graphdef, shapes_of_params, self.mesh)
+        key = (model_key, kind, static, tuple(sorted(shapes.items())))
         if key in self._executables:
             return self._executables[key]
         started = time.perf_counter()

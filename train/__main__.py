@@ -1,28 +1,22 @@
 """The main command: `python -m train --config configs/FILE.py[:ARG] --workdir DIR`.
 
-`--dry-run` prints the study's stage DAG (what is done and pending) and, last, one
-JSON line of counts; `--shard I/N` restricts it to a disjoint part of the DAG.
-
-Until stages are trained here, a run does the foundation end to end:
-tokenizer → model in transformers format → conversion to our Orbax directory
-→ reload → cross-lingual sentence retrieval against English on the parallel
-sample text. Every step is skipped when its output already exists in the workdir.
+Runs the study: every pending stage of the shard in dependency order, each
+followed by its evaluations, then `results.jsonl` and the report. `--dry-run`
+prints the stage DAG (what is done and pending) and, last, one JSON line of
+counts; `--shard I/N` restricts either to a disjoint part of the DAG.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from eval.retrieval import embed_sentences, retrieval_accuracy
-from train.plan import build_dag, print_plan
-from train.stage import pretrained_root, tokenizer_path
-from xlmr_flax import load_pretrained, load_tokenizer
-from xlmr_flax.tokenizer import sample_text_files
+from train.plan import ConfigError, build_dag, print_plan
+from train.study import run_study
+from xlmr_flax.sharding import initialize_distributed
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
@@ -30,51 +24,14 @@ _DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts,
 _SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
 
 
-def sample_sentences() -> dict[str, list[str]]:
-    return {
-        os.path.basename(path).removesuffix(".txt"): open(path, encoding="utf-8")
-        .read()
-        .splitlines()
-        for path in sample_text_files()
-    }
-
-
-def run(config, workdir: str) -> dict:
-    os.makedirs(workdir, exist_ok=True)
-    tokenizer = load_tokenizer(tokenizer_path(config))
-    model = load_pretrained(pretrained_root(config, workdir))
-    print(f"model: {model.describe()}")
-
-    a = config.alignment
-    sentences = sample_sentences()
-    kw = dict(layer=a.layer, pooling=a.pooling, max_length=a.max_length, batch_size=a.batch_size)
-    reference = embed_sentences(model, sentences[a.reference_lang], **kw)
-    rows = {}
-    for lang, lines in sorted(sentences.items()):
-        ids = tokenizer(lines, add_special_tokens=False)["input_ids"]
-        tokens = sum(map(len, ids))
-        rows[lang] = dict(
-            sentences=len(lines),
-            tokens_per_sentence=tokens / len(lines),
-            unk_rate=sum(i == tokenizer.unk_token_id for s in ids for i in s) / tokens,
-            retrieval_accuracy=retrieval_accuracy(embed_sentences(model, lines, **kw), reference),
-        )
-    print(f"{'lang':6}{'sentences':>10}{'tok/sent':>10}{'unk %':>8}{'acc→' + a.reference_lang:>10}")
-    for lang, r in rows.items():
-        print(
-            f"{lang:6}{r['sentences']:>10}{r['tokens_per_sentence']:>10.1f}"
-            f"{100 * r['unk_rate']:>8.2f}{r['retrieval_accuracy']:>10.1f}"
-        )
-    summary = {
-        "model": model.describe(),
-        "chance_accuracy": 100 / len(reference),
-        "languages": rows,
-    }
-    source = config.init_checkpoint or f"a random {config.model} model"
-    print(f"encoder: {source}; chance accuracy is {summary['chance_accuracy']:.1f} %")
-    with open(os.path.join(workdir, "alignment.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, ensure_ascii=False)
-    return summary
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise ValueError(f"--shard {text!r}: expected 0 <= I < N")
+    return index, count
 
 
 def main(argv: list[str]) -> None:
@@ -83,15 +40,22 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every file at INFO
     config = _CONFIG.value
     try:
-        index, count = (int(x) for x in _SHARD.value.split("/"))
-        dag = build_dag(config)
-        stages = dag.shard(index, count)
-    except ValueError as err:  # ConfigError included: reported before anything runs
+        shard = parse_shard(_SHARD.value)
+        dag = build_dag(config)  # ConfigError: reported before anything runs
+    except ValueError as err:
         raise app.UsageError(str(err)) from None
     if _DRY_RUN.value:
-        print_plan(config, dag, _WORKDIR.value, stages)
+        print_plan(config, dag, _WORKDIR.value, dag.shard(*shard))
         return
-    run(config, _WORKDIR.value)
+    if config.get("cpu_devices"):
+        # Emulated CPU devices exercise the sharded code paths without an accelerator
+        # (only the CPU platform is affected; it must be set before JAX starts).
+        jax.config.update("jax_num_cpu_devices", config.cpu_devices)
+    initialize_distributed()
+    try:
+        run_study(config, _WORKDIR.value, shard)
+    except ConfigError as err:
+        raise app.UsageError(str(err)) from None
 
 
 if __name__ == "__main__":

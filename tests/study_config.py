@@ -1,0 +1,17 @@
+"""A three-stage study for the end-to-end tests: MNLI → SQuAD v1.1 → the XQuAD target
+stage (SQuAD again), evaluated on XQuAD and Tatoeba, one seed, tiny model."""
+
+import ml_collections
+
+from configs.smoke import get_config as smoke_config
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    config = smoke_config()
+    config.study.sequences = (("mnli", "squad_v1"),)
+    config.study.include_baseline = False
+    config.study.targets = ("xquad", "tatoeba")
+    config.study.seeds = (0,)
+    config.hparams.default.steps = 4
+    config.hparams.default.checkpoint_every = 2
+    return config

@@ -1,0 +1,96 @@
+"""The main command runs a study to results.jsonl, survives SIGKILL anywhere, and a
+rerun of a finished study changes nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.study_config import get_config
+from train.faults import ENV as KILL_AT
+from train.plan import ConfigError, build_dag
+from train.study import run_study
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(ROOT, "tests", "study_config.py")
+
+
+def main_command(workdir, cache, kill_at=None, extra=()):
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache))
+    env.pop(KILL_AT, None)
+    if kill_at:
+        env[KILL_AT] = kill_at
+    command = [sys.executable, "-m", "train", "--config", CONFIG, "--workdir", str(workdir)]
+    return subprocess.run(
+        [*command, *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def results(workdir):
+    return (workdir / "results.jsonl").read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    base = tmp_path_factory.mktemp("study")
+    run = main_command(base / "run", base / "cache")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return base
+
+
+def test_a_study_writes_one_record_per_path_target_language_seed_metric(uninterrupted):
+    records = [json.loads(line) for line in results(uninterrupted / "run")]
+    zero_shot = [r for r in records if r["kind"] == "zero_shot"]
+    assert {r["target"] for r in zero_shot} == {"xquad", "tatoeba"}
+    assert {tuple(r["path"]) for r in zero_shot} == {("mnli", "squad_v1")}
+    xquad = {(r["lang"], r["metric"]) for r in zero_shot if r["target"] == "xquad"}
+    assert {lang for lang, _ in xquad} >= {"en", "de", "ru", "zh", "ar", "hi"}
+    assert {m for _, m in xquad} == {"exact_match", "f1"}
+    for r in records:
+        assert {"path", "target", "lang", "seed", "metric", "value"} <= set(r)
+        assert 0.0 <= r["value"] <= 100.0
+        assert os.path.exists(uninterrupted / "run" / r["examples"])
+    # Forgetting: MNLI's dev score right after MNLI and again after SQuAD.
+    dev = {tuple(r["path"]) for r in records if r["kind"] == "dev" and r["target"] == "mnli"}
+    assert dev == {("mnli",), ("mnli", "squad_v1")}
+    # Alignment of every encoder: the pretrained one and each of the three stages.
+    alignment = {tuple(r["path"]) for r in records if r["kind"] == "alignment"}
+    assert alignment == {(), ("mnli",), ("mnli", "squad_v1"), ("mnli", "squad_v1", "squad_v1")}
+
+
+def test_killed_anywhere_and_restarted_gives_identical_results(uninterrupted, tmp_path):
+    dag = build_dag(get_config())
+    first, second, third = (s.id for s in dag.in_order())
+    workdir = tmp_path / "run"
+    for point in (
+        f"step:{second}:3",  # inside a stage, after its step-2 checkpoint
+        f"stage:{second}",  # between stages, right after a DONE marker
+        f"eval:{third}:tatoeba",  # between two evaluations of a stage
+    ):
+        killed = main_command(workdir, uninterrupted / "cache", kill_at=point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-3000:])
+    assert os.path.exists(workdir / "stages" / first / "DONE")
+    finished = main_command(workdir, uninterrupted / "cache")
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    assert results(workdir) == results(uninterrupted / "run")
+
+
+def test_rerunning_a_finished_study_retrains_and_reevaluates_nothing(uninterrupted):
+    workdir = uninterrupted / "run"
+    before = {p: p.stat().st_mtime_ns for p in workdir.glob("stages/*/**/*") if p.is_file()}
+    again = main_command(workdir, uninterrupted / "cache")
+    assert again.returncode == 0, again.stderr[-4000:]
+    after = {p: p.stat().st_mtime_ns for p in workdir.glob("stages/*/**/*") if p.is_file()}
+    assert after == before
+    assert "training" not in again.stdout
+
+
+def test_missing_data_stops_the_run_before_anything_is_written(tmp_path):
+    config = get_config()
+    config.raw_data = str(tmp_path / "empty")
+    with pytest.raises(ConfigError, match=r"no English training data under .*: mnli, squad_v1"):
+        run_study(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

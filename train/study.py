@@ -1,0 +1,77 @@
+"""A whole study: every pending stage of the shard in dependency order, each
+followed by its evaluations, then results.jsonl and the report.
+
+Everything is keyed by content (stage ids, evaluation unit files), so running the
+same command again after any interruption — SIGKILL included — continues where
+the first run stopped and ends with the same files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import jax
+
+from train.dag import StageDag
+from train.evaluation import evaluate_stage, write_results
+from train.plan import ConfigError, build_dag, is_done, missing_data
+from train.progress import overall_line
+from train.stage import pretrained_root, run_stage
+from xlmr_flax.sharding import make_mesh
+from xlmr_flax.tasks import get_task
+
+
+def check_study(config, dag: StageDag) -> None:
+    """Config errors that only the data reveals, raised before any training."""
+    missing = missing_data(config, dag)
+    if missing:
+        raise ConfigError(
+            f"no English training data under {config.raw_data} for: {', '.join(missing)}"
+        )
+    for target in sorted(config.study.targets):
+        task = get_task(target)
+        split = task.eval_split
+        if not any(s == split for s, _ in task.available(config.raw_data)):
+            raise ConfigError(
+                f"target {target!r}: no {split} file for any of its languages under "
+                f"{config.raw_data}"
+            )
+
+
+def enable_compilation_cache(workdir: str) -> None:
+    """Stages of one task share their compiled train and eval steps across stages and
+    across restarts (the step's program depends on shapes, not on weights)."""
+    if "://" in workdir or jax.config.jax_compilation_cache_dir:
+        return  # remote workdirs, and caches chosen by JAX_COMPILATION_CACHE_DIR, as they are
+    jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "compilation_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) -> dict[str, Any]:
+    """Trains and evaluates the shard's part of the study; returns a summary."""
+    started = time.time()
+    dag = build_dag(config)
+    stages = dag.shard(*shard)
+    check_study(config, dag)
+    os.makedirs(workdir, exist_ok=True)
+    enable_compilation_cache(workdir)
+    mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
+    pretrained = pretrained_root(config, workdir)
+    say = out if jax.process_index() == 0 else (lambda *_: None)
+
+    ran = 0
+    if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
+        ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh, pretrained))
+    total = len(stages)
+    for number, stage in enumerate(stages, 1):
+        if not is_done(workdir, stage.id):
+            what = f"training {stage.task} (seed {stage.seed}) {stage.id}"
+            say(overall_line(number - 1, total, started, what))
+            run_stage(config, dag, stage, workdir, mesh, label=f"{number}/{total} {stage.task}")
+        ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh, pretrained))
+    records = write_results(config, dag, workdir)
+    say(overall_line(total, total, started, f"{records} records in results.jsonl"))
+    return {"stages": total, "evaluations_run": ran, "records": records}
