@@ -23,6 +23,7 @@ setup(
         "huggingface_hub",
         "importlib_resources",  # tensorflow-datasets needs it for builders of our own
         "jax>=0.10.2",
+        "matplotlib",  # the report's plots (Agg backend, files only)
         "ml_collections",
         "numpy",
         "optax",

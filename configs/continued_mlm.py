@@ -1,0 +1,115 @@
+"""Continued multilingual masked-LM as an intermediate stage, around each task.
+
+    python -m train --config configs/continued_mlm.py --workdir gs://BUCKET/runs/continued_mlm
+
+What it tests: English intermediate-task training may pull XLM-R's representations
+towards English and away from the other languages (the zero-shot targets, and
+Tatoeba alignment, measure that). Continuing the multilingual masked-LM objective
+(task `mlm`: plain text in `RAW/mlm/<lang>.txt`) is the obvious counterweight. The
+original study ran it *during* intermediate training (a multi-task mix of the task
+and MLM) and found no consistent gain; the DAG makes the sequential versions as
+cheap to add, so the question becomes an ordering question of its own:
+
+- `mlm` alone: does more MLM on its own change transfer (the control);
+- `before`: `mlm > T` — a refreshed multilingual encoder, then the English task;
+- `after`: `T > mlm` — English task first, then MLM to win back the other languages
+  before the target is trained;
+- `during`: the mixture `mlm+T` — the original study's variant: each step is an
+  MLM batch or a T batch with equal probability (`uniform`), for twice T's steps,
+  so T sees its usual number of batches;
+
+each against `T` alone and the baseline, for every intermediate task T, all
+XTREME-R targets, three seeds. The model, targets, seeds and per-task
+hyperparameters are those of configs/xtreme_r_sequencing.py; MLM stages train for
+`mlm_steps` (10,000 by default, 82 M tokens at batch 32 x 256).
+
+ARG: as configs/xtreme_r_sequencing.py (comma-separated `key=value` items, a value
+running until the next `key=`), keys: tasks, mlm (placements: before, after,
+during; default before,during), mlm_steps, singles (each task alone, default yes),
+baseline, and seeds, targets, model, steps_scale, max_steps, batch_size, raw_data,
+mesh. Example: `configs/continued_mlm.py:tasks=mnli,squad_v2,mlm=before,after`.
+
+Hyperparameters of a mixture `mlm+T` are in `hparams["mlm+T"]` (rate, steps, max
+length), applied after `hparams.mixture`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import ml_collections
+
+MLM = "mlm"
+PLACEMENTS = ("before", "after", "during")
+
+
+def sequencing():
+    """configs/xtreme_r_sequencing.py, the study this one varies."""
+    name = "xlmr_flax_configs_xtreme_r_sequencing"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xtreme_r_sequencing.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:
+    """(mlm,), then per task: (T,), (mlm, T), (T, mlm), (mlm+T,) as chosen."""
+    paths = [(MLM,)]
+    for task in tasks:
+        if singles:
+            paths.append((task,))
+        if "before" in placements:
+            paths.append((MLM, task))
+        if "after" in placements:
+            paths.append((task, MLM))
+        if "during" in placements:
+            paths.append((f"{MLM}+{task}",))
+    return tuple(paths)
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    base = sequencing()
+    keys = {
+        "tasks": base.KEYS["tasks"],
+        "mlm": f"where MLM goes relative to each task: {', '.join(PLACEMENTS)}",
+        "mlm_steps": f"steps of an MLM stage (default {base.MLM_STEPS})",
+        "singles": "include each task alone: yes or no",
+        "baseline": base.KEYS["baseline"],
+        **{key: base.KEYS[key] for key in base.COMMON_KEYS},
+    }
+    items = base.parse_arg(arg, keys)
+    options = base.common_options(items)
+    config = base.base_config(options)
+    tasks = base.INTERMEDIATE_TASKS
+    if "tasks" in items:
+        tasks = base.task_names("tasks", items["tasks"], base.INTERMEDIATE_TASKS)
+    if MLM in tasks or any("+" in t for t in tasks):
+        raise ValueError(f"config argument tasks: single tasks other than {MLM!r}, got {tasks}")
+    placements = ("before", "during")
+    if "mlm" in items:
+        placements = tuple(base.choice("mlm", [p], PLACEMENTS) for p in items["mlm"])
+    singles = base.flag("singles", items["singles"]) if "singles" in items else True
+    if "mlm_steps" in items:
+        mlm_steps = base.integer("mlm_steps", items["mlm_steps"], 1)
+        config.hparams.mlm.steps = base.scaled_steps(mlm_steps, options)
+    tiny = options["model"] == "tiny"
+    for task in tasks if "during" in placements else ():
+        config.hparams[f"{MLM}+{task}"] = ml_collections.ConfigDict(
+            dict(
+                rate="uniform",
+                steps=min(2 * config.hparams[task].steps, options["max_steps"] or 2**62),
+                max_length=max(base.max_length(task, tiny), base.max_length(MLM, tiny)),
+            )
+        )
+    study = config.study
+    study.intermediate_tasks = (MLM, *tasks)
+    study.orders = ()
+    study.sequences = mlm_paths(tasks, placements, singles)
+    if "baseline" in items:
+        study.include_baseline = base.flag("baseline", items["baseline"])
+    return config

@@ -1,0 +1,94 @@
+"""Multi-task intermediate training: all nine intermediate tasks as one mixture stage.
+
+    python -m train --config configs/multitask.py --workdir gs://BUCKET/runs/multitask
+
+The original study's multi-task variant: one stage trains on a mixture of every
+intermediate task (one shared encoder, a head per task, each step one task's batch
+drawn by rate; see docs/pipeline.md), then each XTREME-R target is trained and
+evaluated as in configs/xtreme_r_sequencing.py, whose model, targets, seeds and
+per-task hyperparameters this config shares. Two paths: the baseline and the
+mixture, whose path element is the task names joined by "+"
+(`anli_plus+mnli+qqp+sst2+squad_v2+hellaswag+ccg+cosmosqa+commonsenseqa`).
+
+Mixture hyperparameters (`hparams.mixture`): the rate (`xlmr_flax/data/mixture.py`)
+is `capped` by default, each task weighted by its number of examples capped at
+`cap` = 2**17 (ANLI+, MNLI and QQP would otherwise take 87 % of the steps);
+`proportional` and `uniform` are the alternatives. Steps: EPOCHS (3) passes over
+the capped examples, 3 * sum(min(examples, cap)) / batch (all examples for
+`proportional`); the maximum length is the longest of its tasks' (384: SQuAD v2.0).
+
+ARG: as configs/xtreme_r_sequencing.py (comma-separated `key=value` items, a value
+running until the next `key=`), keys: tasks (at least two), rate, cap, steps (the
+mixture's steps before steps_scale and max_steps), baseline, and seeds, targets,
+model, steps_scale, max_steps, batch_size, raw_data, mesh. Example:
+`configs/multitask.py:tasks=mnli,squad_v2,hellaswag,rate=uniform,seeds=1`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import ml_collections
+
+RATES = ("capped", "proportional", "uniform")  # xlmr_flax.data.mixture.RATES
+CAP = 2**17
+
+
+def sequencing():
+    """configs/xtreme_r_sequencing.py, the study this one varies."""
+    name = "xlmr_flax_configs_xtreme_r_sequencing"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xtreme_r_sequencing.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    base = sequencing()
+    keys = {
+        "tasks": "the mixture's tasks (at least two), or `all`",
+        "rate": f"mixture rate: {', '.join(RATES)}",
+        "cap": "examples cap of the `capped` rate",
+        "steps": "the mixture stage's steps (default: 3 passes over the capped examples)",
+        "baseline": base.KEYS["baseline"],
+        **{key: base.KEYS[key] for key in base.COMMON_KEYS},
+    }
+    items = base.parse_arg(arg, keys)
+    options = base.common_options(items)
+    config = base.base_config(options)
+    tasks = base.INTERMEDIATE_TASKS
+    if "tasks" in items:
+        tasks = base.task_names("tasks", items["tasks"], base.INTERMEDIATE_TASKS)
+    if len(tasks) < 2 or any("+" in t for t in tasks):
+        raise ValueError(f"config argument tasks: a mixture needs two or more tasks, got {tasks}")
+    rate = base.choice("rate", items["rate"], RATES) if "rate" in items else "capped"
+    cap = base.integer("cap", items["cap"], 1) if "cap" in items else CAP
+    if "steps" in items:
+        raw = base.integer("steps", items["steps"], 1)
+    else:
+        examples = sum(
+            base.TRAIN_SIZES[t] if rate == "proportional" else min(base.TRAIN_SIZES[t], cap)
+            for t in tasks
+        )
+        raw = base.EPOCHS * examples / options["batch_size"]
+    tiny = options["model"] == "tiny"
+    config.hparams.mixture = ml_collections.ConfigDict(
+        dict(
+            rate=rate,
+            cap=cap,
+            steps=base.scaled_steps(raw, options),
+            max_length=max(base.max_length(t, tiny) for t in tasks),
+        )
+    )
+    study = config.study
+    study.intermediate_tasks = tasks
+    study.orders = ()
+    study.sequences = (("+".join(tasks),),)
+    if "baseline" in items:
+        study.include_baseline = base.flag("baseline", items["baseline"])
+    return config

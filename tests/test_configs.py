@@ -1,0 +1,239 @@
+"""Study configs: construction, their argument, and the study sizes they plan.
+
+Counts come from `train.plan.build_dag` and are checked against a count by hand
+that shares no code with it.
+"""
+
+import glob
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from train.plan import build_dag, intermediate_paths, missing_data, stage_hparams
+from xlmr_flax.tasks import TARGETS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NINE = ("anli_plus", "mnli", "qqp", "sst2", "squad_v2", "hellaswag", "ccg", "cosmosqa", "commonsenseqa")  # fmt: skip
+
+# The training stages after an intermediate path, per target (docs/pipeline.md).
+TARGET_STAGES = {
+    "xnli": ("xnli",), "xcopa": ("siqa", "copa"), "udpos": ("udpos",), "panx": ("panx",),
+    "xquad": ("squad_v1",), "mlqa": ("squad_v1",), "tydiqa": ("tydiqa",), "tatoeba": (),
+    "mewslix": ("mewslix",), "lareqa": ("lareqa",),
+}  # fmt: skip
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def sequencing():
+    return load("xtreme_r_sequencing")
+
+
+@pytest.fixture(scope="module")
+def multitask():
+    return load("multitask")
+
+
+@pytest.fixture(scope="module")
+def continued_mlm():
+    return load("continued_mlm")
+
+
+def hand_count(paths, targets, seeds):
+    """(naive stage runs, unique stages), for paths whose elements never equal a target
+    stage (true of these studies: no `squad_v1` and no `siqa` as intermediate tasks)."""
+    target_sequences = [TARGET_STAGES[t] for t in targets]
+    assert not {e for p in paths for e in p} & {s for ts in target_sequences for s in ts}
+    naive = sum(len(p) + len(ts) for p in paths for ts in target_sequences)
+    prefixes = {p[:k] for p in paths for k in range(1, len(p) + 1)}
+    target_prefixes = {ts[:k] for ts in target_sequences for k in range(1, len(ts) + 1)}
+    unique = len(prefixes) + len(paths) * len(target_prefixes)
+    return len(seeds) * naive, len(seeds) * unique
+
+
+def counts(config):
+    dag = build_dag(config)
+    return dag.naive_stage_runs(), len(dag.stages)
+
+
+def test_full_study_is_82_paths_7050_naive_2457_unique(sequencing):
+    config = sequencing.get_config()
+    paths = intermediate_paths(config.study)
+    assert len(paths) == 82 == 1 + 9 + 9 * 8
+    assert paths[0] == () and set(config.study.intermediate_tasks) == set(NINE)
+    assert config.study.targets == TARGETS and len(TARGETS) == 10
+    assert config.study.seeds == (0, 1, 2)
+    assert counts(config) == (7050, 2457) == hand_count(paths, TARGETS, (0, 1, 2))
+    assert config.init_checkpoint == config.tokenizer == "FacebookAI/xlm-roberta-large"
+    assert config.model == "large" and config.mesh == (-1, 1, 1)
+
+
+@pytest.mark.parametrize("arg,paths,naive,unique", [
+    ("tasks=mnli,squad_v2,hellaswag,order=3,seeds=1", 16, 490, 159),
+    ("tasks=mnli,squad_v2,hellaswag;order=3;seeds=1", 16, 490, 159),  # `;` separates too
+    (" tasks = mnli , squad_v2 , order = 2 , seeds = 0-1 ", 5, 220, 98),
+    ("order=1,seeds=4,7,targets=xnli,tatoeba", 10, 2 * (10 + 9 * 2), 2 * (9 + 10)),
+    ("order=0,seeds=1", 1, 10, 9),  # the baseline alone
+    ("tasks=mnli,squad_v2,baseline=no,seeds=2", 4, 2 * (4 * 10 + 60), 2 * (4 + 4 * 9)),
+    ("paths=mnli>squad_v2,squad_v2>mnli,hellaswag,seeds=1", 4, 4 * 10 + 50, 5 + 4 * 9),
+])  # fmt: skip
+def test_narrowed_study_counts(sequencing, arg, paths, naive, unique):
+    config = sequencing.get_config(arg)
+    found = intermediate_paths(config.study)
+    assert len(found) == paths
+    assert counts(config) == (naive, unique)
+    assert (naive, unique) == hand_count(found, config.study.targets, config.study.seeds)
+
+
+def test_argument_values(sequencing):
+    config = sequencing.get_config("tasks=mnli,squad_v2,hellaswag,order=3,seeds=1")
+    assert config.study.intermediate_tasks == ("mnli", "squad_v2", "hellaswag")
+    assert config.study.orders == (1, 2, 3) and config.study.seeds == (0,)
+    assert sequencing.get_config("seeds=3-5").study.seeds == (3, 4, 5)
+    assert sequencing.get_config("seeds=2,9").study.seeds == (2, 9)
+    assert sequencing.get_config("tasks=all,targets=all").study.intermediate_tasks == NINE
+    config = sequencing.get_config("paths=mnli>squad_v2,squad_v2>mnli,baseline=no")
+    assert intermediate_paths(config.study) == [("mnli", "squad_v2"), ("squad_v2", "mnli")]
+    config = sequencing.get_config("model=base,mesh=1,-1,2,raw_data=/data/xtreme")
+    assert config.init_checkpoint == "FacebookAI/xlm-roberta-base" and config.eval.layer == 7
+    assert config.mesh == (1, -1, 2) and config.raw_data == "/data/xtreme"
+    assert sequencing.get_config().eval.layer == 14  # XTREME's retrieval layer of Large
+
+
+def test_hyperparameters_follow_the_original_study(sequencing):
+    config = sequencing.get_config()
+    default = config.hparams.default
+    assert default.learning_rate == 1e-5 and default.warmup == 0.1
+    assert default.batch_size == 32 and default.max_length == 256
+    mnli = stage_hparams(config, "mnli")
+    assert mnli["steps"] == round(3 * 392_702 / 32) and mnli["max_length"] == 256
+    for qa in ("squad_v2", "squad_v1", "tydiqa"):
+        assert stage_hparams(config, qa)["max_length"] == 384
+    assert stage_hparams(config, "copa")["steps"] == round(3 * 400 / 32)
+    # Every stage of the full study has its own steps (none falls back to the default).
+    sized = set(sequencing.TRAIN_SIZES)
+    assert {s.task for s in build_dag(config).stages.values()} <= sized
+    # A larger batch keeps the epochs; the scale and the cap shrink every stage.
+    assert stage_hparams(sequencing.get_config("batch_size=64"), "mnli")["steps"] == 18_408
+    assert stage_hparams(sequencing.get_config("steps_scale=0.01"), "mnli")["steps"] == 368
+    capped = sequencing.get_config("max_steps=5")
+    assert {stage_hparams(capped, t)["steps"] for t in sized} == {5}
+
+
+def test_tiny_branch_runs_on_the_sample_data(sequencing):
+    config = sequencing.get_config("model=tiny")
+    assert config.model == "tiny" and config.init_checkpoint == "" and config.cpu_devices == 8
+    assert stage_hparams(config, "anli_plus")["steps"] == 8
+    assert stage_hparams(config, "squad_v2")["max_length"] == 64
+    assert missing_data(config, build_dag(config)) == []  # every task has sample data
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("order=2,nope=1", r"(?s)unknown key 'nope'; accepted keys:\n  tasks: .*\n  order: .*\n  mesh: "),
+    ("mnli,squad_v2", r"'mnli' has no key; write key=value"),
+    ("tasks=mnli,tasks=qqp", "key 'tasks' is given twice"),
+    ("tasks=", "key 'tasks' has no value"),
+    ("tasks=mnli,nli", "unknown task 'nli'"),
+    ("tasks=mnli,mnli", "named twice"),
+    ("targets=xnli,mnli", "mnli not XTREME-R targets"),
+    ("order=two", "order=two: expected an integer"),
+    ("order=-1", "expected at least 0"),
+    ("tasks=mnli,squad_v2,order=3", "order=3: more than the 2 tasks"),
+    ("seeds=a", "expected a count, a list of seeds or a range"),
+    ("seeds=0", "expected distinct seeds"),
+    ("seeds=1,1", "expected distinct seeds"),
+    ("mesh=2,2", "expected data,fsdp,tensor sizes"),
+    ("mesh=-1,-1,1", "expected data,fsdp,tensor sizes"),
+    ("model=huge", "model=huge: expected one of large, base, tiny"),
+    ("steps_scale=0", "expected a positive number"),
+    ("max_steps=0", "expected at least 1"),
+    ("baseline=maybe", "expected yes or no"),
+    ("paths=mnli>", "has an empty element"),
+    ("paths=mnli>qqp,order=2", "either paths or tasks/order"),
+    ("order=0,baseline=no", "leaves no path"),
+])  # fmt: skip
+def test_bad_arguments(sequencing, arg, message):
+    with pytest.raises(ValueError, match=message):
+        sequencing.get_config(arg)
+
+
+def test_multitask_is_one_mixture_stage(multitask):
+    config = multitask.get_config()
+    mixture = "+".join(NINE)
+    assert mixture.startswith("anli_plus+mnli+")
+    assert intermediate_paths(config.study) == [(), (mixture,)]
+    assert dict(config.hparams.mixture) == dict(
+        rate="capped", cap=2**17, max_length=384,
+        steps=round(3 * sum(min(multitask.sequencing().TRAIN_SIZES[t], 2**17) for t in NINE) / 32),
+    )  # fmt: skip
+    assert stage_hparams(config, mixture)["rate"] == "capped"
+    assert counts(config) == (3 * (10 + 20), 3 * (1 + 2 * 9))
+    config = multitask.get_config("tasks=mnli,sst2,rate=uniform,steps=500,seeds=1,baseline=no")
+    assert intermediate_paths(config.study) == [("mnli+sst2",)]
+    mixture = config.hparams.mixture
+    assert (mixture.rate, mixture.steps, mixture.max_length) == ("uniform", 500, 256)
+    proportional = multitask.get_config("tasks=mnli,sst2,rate=proportional").hparams.mixture
+    assert proportional.steps == round(3 * (392_702 + 67_349) / 32)
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("rate=fast", "rate=fast: expected one of capped, proportional, uniform"),
+    ("tasks=mnli", "a mixture needs two or more tasks"),
+    ("order=2", "unknown key 'order'"),
+])  # fmt: skip
+def test_multitask_bad_arguments(multitask, arg, message):
+    with pytest.raises(ValueError, match=message):
+        multitask.get_config(arg)
+
+
+def test_continued_mlm_paths(continued_mlm):
+    config = continued_mlm.get_config()
+    paths = intermediate_paths(config.study)
+    assert paths[:4] == [(), ("mlm",), ("anli_plus",), ("mlm", "anli_plus")]
+    assert ("mlm+commonsenseqa",) in paths and ("commonsenseqa", "mlm") not in paths
+    assert len(paths) == 2 + 3 * 9
+    naive = 3 * sum(10 * len(p) + 10 for p in paths)
+    assert counts(config) == (naive, 3 * (1 + 9 * 3 + 29 * 9))
+    assert config.hparams.mlm.steps == 10_000
+    during = config.hparams["mlm+mnli"]
+    assert during.rate == "uniform" and during.steps == 2 * config.hparams.mnli.steps
+    config = continued_mlm.get_config("tasks=mnli,squad_v2,mlm=after,mlm_steps=50,singles=no")
+    assert intermediate_paths(config.study) == [(), ("mlm",), ("mnli", "mlm"), ("squad_v2", "mlm")]
+    assert config.hparams.mlm.steps == 50 and "mlm+mnli" not in config.hparams
+    config = continued_mlm.get_config("model=tiny,tasks=mnli,mlm=before,after,during")
+    assert missing_data(config, build_dag(config)) == []
+    with pytest.raises(ValueError, match="mlm=sideways: expected one of before, after, during"):
+        continued_mlm.get_config("mlm=sideways")
+    with pytest.raises(ValueError, match="single tasks other than 'mlm'"):
+        continued_mlm.get_config("tasks=mlm,mnli")
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "configs", "*.py"))))
+def test_every_config_plans(path):
+    module = load(os.path.basename(path)[:-3])
+    assert build_dag(module.get_config()).stages
+
+
+def test_main_command_takes_the_argument(tmp_path):
+    """Through ml_collections' config flag: the `:ARG` suffix and the error it raises."""
+
+    def dry_run(config):
+        command = [sys.executable, "-m", "train", "--config", config, "--workdir", str(tmp_path), "--dry-run"]  # fmt: skip
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+    done = dry_run("configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,hellaswag,order=3,seeds=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert '"paths": 16' in last and '"stage_runs_naive": 490' in last
+    assert '"stage_runs_unique": 159' in last
+    failed = dry_run("configs/xtreme_r_sequencing.py:order=2,taks=mnli")
+    assert failed.returncode != 0 and "unknown key 'taks'" in failed.stderr

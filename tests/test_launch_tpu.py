@@ -1,0 +1,318 @@
+"""launch_tpu.sh against a fake `gcloud` that records its arguments (no cloud, no network).
+
+The remote scripts it sends are checked too: by `bash -n`, and the `run` / `stop`
+pair by running it on this machine as a stand-in worker with a fake Python.
+"""
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "launch_tpu.sh")
+NAME, ZONE = "xlmr-test", "us-central2-b"
+FAKE_GCLOUD = f"""#!{sys.executable}
+import json, os, sys
+with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+if "describe" in sys.argv:
+    print("ACTIVE")
+"""
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    """launch(*args, env=..., path=...) -> (completed process, recorded gcloud calls)."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "gcloud").write_text(FAKE_GCLOUD)
+    (fake_bin / "gcloud").chmod(0o755)
+    log = tmp_path / "gcloud.jsonl"
+
+    def launch(*args, env=None, path=None):
+        environment = {
+            "PATH": path if path is not None else f"{fake_bin}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "TMPDIR": str(tmp_path),
+            "FAKE_GCLOUD_LOG": str(log),
+            "XLMR_TPU_NAME": NAME,
+            "XLMR_TPU_ZONE": ZONE,
+            "XLMR_TPU_BUCKET": "my-bucket",
+        }
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        done = subprocess.run(
+            ["/bin/bash", SCRIPT, *args], cwd=tmp_path, env=environment,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        log.unlink(missing_ok=True)
+        return done, calls
+
+    return launch
+
+
+def remote_command(call):
+    """The --command of a recorded `tpu-vm ssh` call."""
+    assert call[:4] == ["compute", "tpus", "tpu-vm", "ssh"], call
+    (command,) = [a.removeprefix("--command=") for a in call if a.startswith("--command=")]
+    assert subprocess.run(["bash", "-n", "-c", command]).returncode == 0, command
+    return command
+
+
+def python_argv(command):
+    words = shlex.split(command)
+    start = words.index("~/xlmr-venv/bin/python")
+    end = next(i for i in range(start, len(words)) if words[i] in (">", "2>&1", "|"))
+    return words[start + 1 : end]
+
+
+def test_help_and_no_arguments_print_usage(launcher):
+    for args in [(), ("help",), ("--help",)]:
+        done, calls = launcher(*args)
+        assert done.returncode == 0 and not calls
+        for command in ("create", "setup", "run", "stop", "status", "fetch", "delete"):
+            assert f"\n  {command} " in done.stdout
+
+
+def test_create_pod_slice_on_spot(launcher):
+    done, calls = launcher("create", "--accelerator", "v4-32", "--spot")
+    assert done.returncode == 0, done.stderr
+    assert calls == [[
+        "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
+        f"--zone={ZONE}", "--accelerator-type=v4-32", "--runtime-version=tpu-ubuntu2204-base",
+        "--spot",
+    ]]  # fmt: skip
+
+
+def test_create_on_demand_from_environment(launcher):
+    env = {"XLMR_TPU_PROJECT": "my-project", "XLMR_TPU_ACCELERATOR": "v5litepod-16"}
+    done, calls = launcher("create", "--", "--reserved", env=env)
+    assert done.returncode == 0, done.stderr
+    assert calls == [[
+        "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
+        f"--zone={ZONE}", "--project=my-project", "--accelerator-type=v5litepod-16",
+        "--runtime-version=v2-alpha-tpuv5-lite", "--reserved",
+    ]]  # fmt: skip
+    # A flag overrides its variable: XLMR_TPU_SPOT=1 with --on-demand asks for on-demand.
+    _, calls = launcher("create", "--on-demand", env={"XLMR_TPU_SPOT": "1"})
+    assert "--spot" not in calls[0]
+    _, calls = launcher("create", env={"XLMR_TPU_SPOT": "1"})
+    assert calls[0][-1] == "--spot"
+    _, calls = launcher("create", "--accelerator=v6e-8", "--runtime=my-runtime")
+    assert "--runtime-version=my-runtime" in calls[0] and "--accelerator-type=v6e-8" in calls[0]
+
+
+def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
+    done, calls = launcher("setup")
+    assert done.returncode == 0, done.stderr
+    archive = tmp_path / f"xlmr-flax-{NAME}.tar.gz"
+    assert calls[0] == [
+        "compute", "tpus", "tpu-vm", "scp", str(archive), f"{NAME}:xlmr-flax.tar.gz",
+        f"--zone={ZONE}", "--worker=all",
+    ]  # fmt: skip
+    assert calls[1][4:6] == [NAME, f"--zone={ZONE}"] and "--worker=all" in calls[1]
+    command = remote_command(calls[1])
+    assert "tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
+    assert "python3.11 -m venv ~/xlmr-venv" in command
+    assert "~/xlmr-venv/bin/pip install -q -e ~/xlmr-flax 'jax[tpu]'" in command
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {"./launch_tpu.sh", "./setup.py", "./configs/xtreme_r_sequencing.py"} <= names
+    assert not [n for n in names if "/.git/" in n or "__pycache__" in n or n.startswith("./runs/")]
+
+
+def test_setup_from_git_with_data(launcher):
+    repo = "https://example.com/lab/xlmr-flax.git"
+    done, calls = launcher("setup", "--repo", repo, "--ref", "v1.2", "--data", "gs://b/raw/")
+    assert done.returncode == 0, done.stderr
+    (call,) = calls  # nothing copied from here
+    command = remote_command(call)
+    assert f"git clone --quiet {repo} ~/xlmr-flax" in command
+    assert "git -C ~/xlmr-flax checkout --quiet --detach v1.2" in command
+    assert "gcloud storage rsync --recursive gs://b/raw ~/xlmr-flax/download" in command
+    done, _ = launcher("setup", "--data", "/local/raw")
+    assert done.returncode == 2 and "--data must be a gs:// folder" in done.stderr
+
+
+def test_run_starts_the_same_command_on_every_worker(launcher):
+    config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,paths=mnli>squad_v2"
+    done, calls = launcher("run", "--config", config, "--shard", "1/3", "--", "--nodry_run")
+    assert done.returncode == 0, done.stderr
+    (call,) = calls
+    assert "--worker=all" in call
+    command = remote_command(call)
+    assert python_argv(command) == [
+        "-m", "train", "--config", config, "--workdir",
+        "gs://my-bucket/runs/xtreme_r_sequencing", "--shard", "1/3", "--nodry_run",
+    ]  # fmt: skip
+    assert "nohup" in command and "~/xlmr-flax-run.pid" in command
+
+    env = {"XLMR_TPU_WORKDIR": "gs://other/study/", "XLMR_TPU_BUCKET": None}
+    _, calls = launcher("run", "--foreground", "--config=configs/smoke.py", env=env)
+    command = remote_command(calls[0])
+    assert python_argv(command) == [
+        "-m", "train", "--config", "configs/smoke.py", "--workdir", "gs://other/study"
+    ]  # fmt: skip
+    assert "| tee ~/xlmr-flax-run.log" in command and "nohup" not in command
+
+
+def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
+    """The remote scripts, run here with HOME as the worker's home and a fake Python."""
+    worker = tmp_path / "worker"
+    (worker / "xlmr-flax").mkdir(parents=True)
+    (worker / "xlmr-venv" / "bin").mkdir(parents=True)
+    python = worker / "xlmr-venv" / "bin" / "python"
+    python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$HOME/argv"\nexec sleep 30\n')
+    python.chmod(0o755)
+    config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2"
+    _, calls = launcher("run", "--config", config, "--shard", "0/2")
+    start = remote_command(calls[0])
+    _, calls = launcher("stop")
+    stop = remote_command(calls[0])
+    env = {"HOME": str(worker), "PATH": "/usr/bin:/bin"}
+
+    def on_worker(command):
+        return subprocess.run(
+            ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30
+        )
+
+    pid = None
+    try:
+        started = on_worker(start)
+        assert started.returncode == 0 and "started" in started.stdout, started.stderr
+        pid = int((worker / "xlmr-flax-run.pid").read_text())
+        for _ in range(100):
+            if (worker / "argv").exists() and (worker / "argv").read_text().endswith("0/2\n"):
+                break
+            time.sleep(0.05)
+        assert (worker / "argv").read_text().splitlines() == [
+            "-m", "train", "--config", config, "--workdir",
+            "gs://my-bucket/runs/xtreme_r_sequencing", "--shard", "0/2",
+        ]  # fmt: skip
+        again = on_worker(start)  # a second start is refused while the first runs
+        assert again.returncode == 1 and "already going" in again.stderr
+        stopped = on_worker(stop)
+        assert "stopped" in stopped.stdout, stopped.stderr
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run was not stopped")
+        pid = None
+        assert not (worker / "xlmr-flax-run.pid").exists()
+        assert "no run" in on_worker(stop).stdout
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_status_fetch_and_delete(launcher, tmp_path):
+    done, calls = launcher("status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ACTIVE")
+    assert calls[0] == [
+        "compute", "tpus", "queued-resources", "describe", NAME, f"--zone={ZONE}",
+        "--format=value(state.state)",
+    ]  # fmt: skip
+    assert "--worker=0" in calls[1] and "tail -n 5 ~/xlmr-flax-run.log" in remote_command(calls[1])
+    assert len(calls) == 2
+    _, calls = launcher("status", "--config", "configs/continued_mlm.py:tasks=mnli")
+    assert python_argv(remote_command(calls[2]))[-1] == "--dry-run"
+
+    dest = tmp_path / "out"
+    done, calls = launcher("fetch", "--config", "configs/multitask.py", "--dest", str(dest))
+    assert done.returncode == 0, done.stderr
+    source = "gs://my-bucket/runs/multitask"
+    assert calls == [
+        ["storage", "cp", f"{source}/results.jsonl", f"{dest}/results.jsonl"],
+        ["storage", "rsync", "--recursive", f"{source}/report", f"{dest}/report"],
+    ]
+    assert dest.is_dir()
+    _, calls = launcher("fetch", "--workdir", "gs://b/w")
+    assert calls[0][2:] == ["gs://b/w/results.jsonl", "results/w/results.jsonl"]
+
+    done, calls = launcher("delete", "--project", "p")
+    assert done.returncode == 0, done.stderr
+    assert calls == [[
+        "compute", "tpus", "queued-resources", "delete", NAME, f"--zone={ZONE}", "--project=p",
+        "--force", "--quiet",
+    ]]  # fmt: skip
+
+
+def test_stop_runs_on_every_worker(launcher):
+    done, calls = launcher("stop")
+    assert done.returncode == 0 and "--worker=all" in calls[0]
+    assert "kill -9" in remote_command(calls[0])
+
+
+@pytest.mark.parametrize("args", [
+    ("create", "--accelerator", "v4-32", "--spot"),
+    ("setup",),
+    ("setup", "--repo", "https://example.com/r.git", "--data", "gs://b/raw"),
+    ("run", "--config", "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,order=2", "--shard", "0/2", "--", "--nodry_run"),
+    ("stop",),
+    ("status", "--config", "configs/smoke.py"),
+    ("fetch", "--workdir", "gs://b/w", "--dest", "fetched"),
+    ("delete",),
+])  # fmt: skip
+def test_dry_run_prints_exactly_what_a_run_calls_and_runs_nothing(launcher, tmp_path, args):
+    done, calls = launcher("--dry-run", *args)  # options may come before the command
+    assert done.returncode == 0, done.stderr
+    assert not calls
+    lines = [shlex.split(line) for line in done.stdout.splitlines()]
+    assert all(lines)
+    assert not list(tmp_path.glob("*.tar.gz")) and not (tmp_path / "fetched").exists()
+    # The same through the environment, and then for real against the fake gcloud.
+    same, _ = launcher(*args, env={"XLMR_TPU_DRY_RUN": "1"})
+    assert same.stdout == done.stdout
+    real, calls = launcher(*args)
+    assert real.returncode == 0, real.stderr
+    assert [line[1:] for line in lines if line[0] == "gcloud"] == calls
+    assert all(line[0] in ("gcloud", "tar", "mkdir") for line in lines)
+
+
+def test_missing_gcloud_is_reported(launcher, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in [("create",), ("run", "--config", "configs/smoke.py"), ("delete",), ("fetch", "--workdir", "gs://b/w")]:  # fmt: skip
+        done, calls = launcher(*args, path=str(empty))
+        assert done.returncode == 2 and not calls
+        assert "gcloud is not on PATH" in done.stderr and "--dry-run" in done.stderr
+    done, _ = launcher("delete", "--dry-run", path=str(empty))  # a dry run needs no gcloud
+    assert done.returncode == 0 and done.stdout.startswith("gcloud compute tpus")
+
+
+@pytest.mark.parametrize("args,unset,message", [
+    (("create",), "XLMR_TPU_NAME", "XLMR_TPU_NAME is not set: export XLMR_TPU_NAME=... or pass --name NAME"),
+    (("delete", "--dry-run"), "XLMR_TPU_ZONE", "XLMR_TPU_ZONE is not set: export XLMR_TPU_ZONE=... or pass --zone ZONE"),
+    (("run", "--config", "configs/smoke.py"), "XLMR_TPU_BUCKET", "XLMR_TPU_BUCKET is not set: export XLMR_TPU_BUCKET=... or pass --bucket"),
+    (("run",), None, "no config: pass --config"),
+    (("fetch",), None, "no workdir: pass --config"),
+    (("run", "--config", "c.py", "--workdir", "/local/dir"), None, "must be a gs:// URL"),
+    (("run", "--config", "c.py", "--shard", "1-2"), None, "--shard 1-2: expected I/N"),
+    (("create", "--accelerator", "tpu9-8"), None, "no default runtime for accelerator tpu9-8"),
+    (("create", "--zone"), None, "--zone needs a value"),
+    (("create", "--bogus"), None, "unknown option --bogus"),
+    (("launch",), None, "unknown command launch"),
+    (("delete", "--", "--async"), None, "arguments after -- go to `create`"),
+])  # fmt: skip
+def test_errors_name_what_is_missing(launcher, args, unset, message):
+    done, calls = launcher(*args, env={unset: None} if unset else None)
+    assert done.returncode == 2 and not calls
+    assert message in done.stderr
