@@ -6,6 +6,9 @@ Tiny random XLM-R, the bundled sentencepiece tokenizer and the bundled sample
 data of every task (ten languages, six scripts, Swahili and Marathi as the
 low-resource ones): MNLI and SQuAD v1.1 in both orders, each alone and the
 baseline, all ten XTREME-R targets, two seeds, on 8 emulated CPU devices.
+
+ARG `quick` (`configs/smoke.py:quick`): only the baseline and both orders of the
+pair, three targets (a classification, a QA and the alignment task), one seed.
 """
 
 import ml_collections
@@ -48,6 +51,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.eval = ml_collections.ConfigDict(
         dict(batch_size=16, max_length=64, doc_stride=32, bucket_lengths=(32, 64), layer=-1)
     )
+    # The report at the end of the run (eval.report.write_report).
+    config.report = ml_collections.ConfigDict(dict(n_boot=1000, seed=0))
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 8  # emulated on a CPU-only machine; ignored by accelerators
+    if arg == "quick":
+        config.study.orders = (2,)
+        config.study.targets = ("xnli", "xquad", "tatoeba")
+        config.study.seeds = (0,)
+    elif arg:
+        raise ValueError(f"configs/smoke.py: unknown argument {arg!r}; expected 'quick' or none")
     return config

@@ -1,4 +1,4 @@
-"""The README's main command runs end to end on the bundled sample data."""
+"""The README's main command runs a study end to end on the bundled sample data."""
 
 import json
 import os
@@ -8,29 +8,33 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_smoke_config_runs_and_rerun_reuses_outputs(tmp_path):
-    workdir = tmp_path / "smoke"
-    command = [
-        sys.executable,
-        "-m",
-        "train",
-        "--config",
-        "configs/smoke.py",
-        "--workdir",
-        str(workdir),
-    ]
-    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stderr[-3000:]
-    summary = json.loads((workdir / "alignment.json").read_text())
-    languages = summary["languages"]
-    assert {"en", "de", "ru", "ar", "hi", "zh", "ja", "sw"} <= set(languages)
-    assert languages["en"]["retrieval_accuracy"] == 100.0  # English finds itself
-    assert all(row["unk_rate"] == 0.0 for row in languages.values())
-    assert sorted(os.listdir(workdir / "pretrained")) == ["params", "tokenizer", "xlmr_flax.json"]
-    written = (workdir / "pretrained" / "xlmr_flax.json").stat().st_mtime_ns
+def main_command(workdir, *extra):
+    command = [sys.executable, "-m", "train", "--config", "configs/smoke.py:quick"]
+    command += ["--workdir", str(workdir), *extra]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
 
-    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+def test_quick_smoke_study_trains_evaluates_reports_and_rerun_changes_nothing(tmp_path):
+    workdir = tmp_path / "smoke"
+    plan = main_command(workdir, "--dry-run")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = json.loads(plan.stdout.strip().splitlines()[-1])
+    assert counts["paths"] == 3 and counts["seeds"] == 1  # none, mnli>squad_v1, squad_v1>mnli
+
+    first = main_command(workdir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    records = [json.loads(x) for x in (workdir / "results.jsonl").read_text().splitlines()]
+    zero_shot = [r for r in records if r["kind"] == "zero_shot"]
+    assert {tuple(r["path"]) for r in zero_shot} == {(), ("mnli", "squad_v1"), ("squad_v1", "mnli")}
+    assert {r["target"] for r in zero_shot} == {"xnli", "xquad", "tatoeba"}
+    assert {"sw", "zh", "ar"} <= {r["lang"] for r in zero_shot if r["target"] == "xnli"}
+    assert {r["metric"] for r in zero_shot if r["target"] == "xquad"} == {"exact_match", "f1"}
+    assert all(0.0 <= r["value"] <= 100.0 for r in records)
+    assert "ordering effect" in first.stdout
+    report = (workdir / "report" / "report.md").read_text()
+    assert "### mnli → squad_v1 vs squad_v1 → mnli" in report  # the ordering effect
+
+    second = main_command(workdir)
     assert second.returncode == 0, second.stderr[-3000:]
-    # Existing outputs are reused, not rewritten.
-    assert (workdir / "pretrained" / "xlmr_flax.json").stat().st_mtime_ns == written
-    assert json.loads((workdir / "alignment.json").read_text()) == summary
+    assert "training" not in second.stdout  # every stage and unit was already done
+    assert [json.loads(x) for x in (workdir / "results.jsonl").read_text().splitlines()] == records

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 
+from eval.report import format_summary, write_report
 from train.dag import StageDag
 from train.evaluation import evaluate_stage, write_results
 from train.plan import ConfigError, build_dag, is_done, missing_data
@@ -74,4 +75,12 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
         ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh, pretrained))
     records = write_results(config, dag, workdir)
     say(overall_line(total, total, started, f"{records} records in results.jsonl"))
-    return {"stages": total, "evaluations_run": ran, "records": records}
+    summary = {"stages": total, "evaluations_run": ran, "records": records}
+    if jax.process_index() == 0 and records:
+        options = config.get("report") or {}
+        report = write_report(
+            workdir, n_boot=options.get("n_boot", 1000), seed=options.get("seed", 0)
+        )
+        say(format_summary(report))
+        summary["report"] = report["report"]
+    return summary
