@@ -14,7 +14,13 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["xlmr_flax*", "train*", "eval*"]),
     package_data={
-        "xlmr_flax": ["assets/*/*", "assets/*/*/*", "assets/*/*/*/*", "assets/*/*/*/*/*"]
+        "xlmr_flax": [
+            "assets/*",
+            "assets/*/*",
+            "assets/*/*/*",
+            "assets/*/*/*/*",
+            "assets/*/*/*/*/*",
+        ]
     },
     install_requires=[
         "absl-py",

@@ -206,6 +206,9 @@ def test_continued_mlm_paths(continued_mlm):
     assert config.hparams.mlm.steps == 10_000
     during = config.hparams["mlm+mnli"]
     assert during.rate == "uniform" and during.steps == 2 * config.hparams.mnli.steps
+    # The stage takes the mixture's own entry over hparams.mixture and the defaults.
+    assert stage_hparams(config, "mlm+mnli")["rate"] == "uniform"
+    assert stage_hparams(config, "mlm+mnli")["steps"] == during.steps
     config = continued_mlm.get_config("tasks=mnli,squad_v2,mlm=after,mlm_steps=50,singles=no")
     assert intermediate_paths(config.study) == [(), ("mlm",), ("mnli", "mlm"), ("squad_v2", "mlm")]
     assert config.hparams.mlm.steps == 50 and "mlm+mnli" not in config.hparams

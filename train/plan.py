@@ -54,13 +54,13 @@ def intermediate_paths(study) -> list[tuple[str, ...]]:
 
 def stage_hparams(config, task: str) -> dict[str, Any]:
     """The task's hyperparameters: `hparams.default` updated by `hparams.<task>`; a
-    mixture's by `hparams.mixture` (with its `rate` and `cap`, see data/mixture.py)."""
+    mixture's first by `hparams.mixture` (with its `rate` and `cap`, see
+    data/mixture.py), then by its own entry, e.g. `hparams["mlm+xnli"]`."""
     values = dict(config.hparams.default)
     if len(stage_tasks(task)) > 1:
         values.update(rate="proportional", cap=2**17)
         values.update(config.hparams.get("mixture", {}))
-    else:
-        values.update(config.hparams.get(task, {}))
+    values.update(config.hparams.get(task, {}))
     return values
 
 
