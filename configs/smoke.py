@@ -13,13 +13,8 @@ pair, three targets (a classification, a QA and the alignment task), one seed.
 
 import ml_collections
 
+from xlmr_flax.data import sample_data_dir
 from xlmr_flax.tasks import TARGETS
-
-
-def sample_data_dir() -> str:
-    from importlib import resources
-
-    return str(resources.files("xlmr_flax") / "assets" / "sample_data")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

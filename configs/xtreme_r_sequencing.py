@@ -45,6 +45,7 @@ from typing import Any
 
 import ml_collections
 
+from xlmr_flax.data import sample_data_dir
 from xlmr_flax.tasks import TARGETS, TASKS, get_task
 
 # The intermediate tasks of the original study, in its order.
@@ -287,12 +288,6 @@ def common_options(items: Mapping[str, list[str]]) -> dict[str, Any]:
         raw_data=given("raw_data", one, sample_data_dir() if tiny else "download"),
         mesh=given("mesh", lambda _, v: mesh_sizes(v), (-1, 1, 1)),
     )
-
-
-def sample_data_dir() -> str:
-    from importlib import resources
-
-    return str(resources.files("xlmr_flax") / "assets" / "sample_data")
 
 
 def max_length(task: str, tiny: bool = False) -> int:

@@ -1,6 +1,6 @@
 """`python -m eval COMMAND ...`: evaluation commands.
 
-Each command is a module `eval/<name>.py` with `add_arguments(parser)` and
+Each command is a module of `eval/` with `add_arguments(parser)` and
 `run(args) -> int` (the exit status); its docstring is its help text.
 """
 
@@ -10,15 +10,15 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("score",)
+COMMANDS = {"predict": "predict_files", "score": "score", "report": "report"}  # name: module
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-command per module in `COMMANDS`."""
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"eval.{name}")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"eval.{module_name}")
         doc = module.__doc__ or name
         command = commands.add_parser(
             name,

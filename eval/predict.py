@@ -13,7 +13,7 @@ Predictions follow one contract per format (what `eval.metrics` scores):
 | token tagging (UD-POS, PAN-X, CCG) | `list[list[str]]` one tag per word (its first sub-word's) |
 | span extraction (XQuAD, MLQA, TyDiQA) | `dict[str, str]` question id → answer text |
 | Tatoeba | `list[int]` index of the nearest English sentence per source sentence |
-| LAReQA | `dict[str, list[str]]` question id → 20 best sentence ids (`lareqa_sentence_id`) |
+| LAReQA | `dict[str, list[str]]` question id → 20 best sentence ids (`lareqa_candidate_id`) |
 | Mewsli-X | `dict[str, list[str]]` mention id → 20 best entity ids |
 
 Examples are sorted by length and padded to fixed bucket lengths and a fixed
@@ -40,6 +40,7 @@ from jax.sharding import Mesh
 
 from eval.decode import best_answer, top_k, word_tags
 from eval.retrieval import data_parallel_size, to_host, to_mesh, top_k_on_mesh
+from eval.submission import lareqa_candidate_id
 from xlmr_flax import checkpoint
 from xlmr_flax.data import features as F
 from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up
@@ -105,12 +106,6 @@ class PredictOptions:
     def buckets(self, max_length: int) -> tuple[int, ...]:
         """The bucket lengths below `max_length`, and `max_length` itself as the last."""
         return (*sorted({b for b in self.bucket_lengths if b < max_length}), max_length)
-
-
-def lareqa_sentence_id(lang: str, index: int) -> str:
-    """The id of sentence `index` of `read_lareqa_sentences(<lang>.json)` in LAReQA's
-    language-agnostic pool."""
-    return f"{lang}-{index}"
 
 
 def load_on_mesh(
@@ -537,7 +532,7 @@ class Predictor:
                 ids, texts = [], []
                 for lang in langs:
                     sentences = read_lareqa_sentences(task.files(raw_dir, split, lang)[0])
-                    ids += [lareqa_sentence_id(lang, i) for i in range(len(sentences))]
+                    ids += [lareqa_candidate_id(lang, i) for i in range(len(sentences))]
                     texts += sentences
             else:
                 entities = list(read_mewslix_candidates(os.path.join(raw_dir, CANDIDATES_PATH)))

@@ -51,7 +51,7 @@ FILE_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<lang>[a-z]{2,3})\.(?P<ext>tsv|js
 
 def lareqa_candidate_id(lang: str, index: int) -> str:
     """The id of sentence `index` (in `read_lareqa_sentences` order) of LAReQA's `lang`
-    file in the multilingual candidate pool (`eval.predict.lareqa_sentence_id`)."""
+    file in the multilingual candidate pool: the ids the predictor ranks."""
     return f"{lang}-{index}"
 
 

@@ -11,8 +11,9 @@ import pytest
 from flax import nnx
 
 from eval.decode import top_k
-from eval.predict import PredictOptions, Predictor, lareqa_sentence_id, load_on_mesh
+from eval.predict import PredictOptions, Predictor, load_on_mesh
 from eval.retrieval import top_k_on_mesh
+from eval.submission import lareqa_candidate_id
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data.batching import eval_batches
 from xlmr_flax.data.features import classification
@@ -91,7 +92,7 @@ def lareqa_pool():
     count = {
         lang: len(read_lareqa_sentences(f"{RAW}/lareqa/xquad-r/{lang}.json")) for lang in langs
     }
-    return {lareqa_sentence_id(lang, i) for lang in langs for i in range(count[lang])}
+    return {lareqa_candidate_id(lang, i) for lang in langs for i in range(count[lang])}
 
 
 def mewslix_entities():
