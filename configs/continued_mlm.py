@@ -1,6 +1,6 @@
 """Continued multilingual masked-LM as an intermediate stage, around each task.
 
-    python -m train --config configs/continued_mlm.py --workdir gs://BUCKET/runs/continued_mlm
+    python -m train --config configs/continued_mlm.py --workdir /mnt/gcs/BUCKET/runs/continued_mlm
 
 What it tests: English intermediate-task training may pull XLM-R's representations
 towards English and away from the other languages (the zero-shot targets, and

@@ -1,6 +1,6 @@
 """Multi-task intermediate training: all nine intermediate tasks as one mixture stage.
 
-    python -m train --config configs/multitask.py --workdir gs://BUCKET/runs/multitask
+    python -m train --config configs/multitask.py --workdir /mnt/gcs/BUCKET/runs/multitask
 
 The original study's multi-task variant: one stage trains on a mixture of every
 intermediate task (one shared encoder, a head per task, each step one task's batch

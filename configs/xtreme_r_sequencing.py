@@ -1,7 +1,7 @@
 """The full ordering study: XLM-R Large, nine intermediate tasks, all XTREME-R targets.
 
     python -m train --config configs/xtreme_r_sequencing.py \\
-        --workdir gs://BUCKET/runs/xtreme_r_sequencing
+        --workdir /mnt/gcs/BUCKET/runs/xtreme_r_sequencing
     python -m train --config 'configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,order=2' \\
         --workdir runs/two_tasks --dry-run
 

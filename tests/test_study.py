@@ -94,3 +94,8 @@ def test_missing_data_stops_the_run_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match=r"no English training data under .*: mnli, squad_v1"):
         run_study(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_an_object_store_url_is_refused_with_the_way_out():
+    with pytest.raises(ConfigError, match="mount the bucket with Cloud Storage FUSE"):
+        run_study(get_config(), "gs://bucket/runs/x")

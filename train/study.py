@@ -24,8 +24,14 @@ from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import get_task
 
 
-def check_study(config, dag: StageDag) -> None:
-    """Config errors that only the data reveals, raised before any training."""
+def check_study(config, dag: StageDag, workdir: str) -> None:
+    """Config errors that only the data or the workdir reveal, raised before any training."""
+    if "://" in workdir:
+        raise ConfigError(
+            f"--workdir {workdir}: expected a local or mounted folder; outputs are published "
+            "by renaming files into place, which object stores do not offer (on Cloud TPU, "
+            "mount the bucket with Cloud Storage FUSE: ./launch_tpu.sh setup, docs/tpu.md)"
+        )
     missing = missing_data(config, dag)
     if missing:
         raise ConfigError(
@@ -44,8 +50,8 @@ def check_study(config, dag: StageDag) -> None:
 def enable_compilation_cache(workdir: str) -> None:
     """Stages of one task share their compiled train and eval steps across stages and
     across restarts (the step's program depends on shapes, not on weights)."""
-    if "://" in workdir or jax.config.jax_compilation_cache_dir:
-        return  # remote workdirs, and caches chosen by JAX_COMPILATION_CACHE_DIR, as they are
+    if jax.config.jax_compilation_cache_dir:
+        return  # a cache chosen by JAX_COMPILATION_CACHE_DIR stays
     jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "compilation_cache"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
@@ -56,7 +62,7 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
     started = time.time()
     dag = build_dag(config)
     stages = dag.shard(*shard)
-    check_study(config, dag)
+    check_study(config, dag, workdir)
     os.makedirs(workdir, exist_ok=True)
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
