@@ -10,10 +10,13 @@ usage: launch_tpu.sh COMMAND [options] [-- extra arguments]
 commands
   create   request a TPU VM or pod slice through a queued resource (spot or on-demand)
   setup    copy this working tree (or git-clone --repo) to every worker, install it
-           into a Python 3.11 virtual environment with jax[tpu]; --data syncs raw data
-  run      start `python -m train --config CONFIG --workdir gs://...` on every worker
-           (detached, log in ~/xlmr-flax-run.log; --foreground streams it instead);
-           arguments after `--` are passed on to `python -m train`
+           into a Python 3.11 virtual environment with jax[tpu], install Cloud Storage
+           FUSE (gcsfuse) and mount the workdir's bucket at /mnt/gcs/BUCKET (needs
+           --bucket or --workdir); --data syncs raw data
+  run      start `python -m train --config CONFIG --workdir /mnt/gcs/BUCKET/PATH` on
+           every worker, the workdir gs://BUCKET/PATH as mounted by setup (detached,
+           log in ~/xlmr-flax-run.log; --foreground streams it instead); arguments
+           after `--` are passed on to `python -m train`
   stop     stop the run on every worker (a later `run` resumes exactly)
   status   the queued resource's state, the run's last log lines on worker 0 and,
            with --config, the study's done/pending stage counts
@@ -31,7 +34,9 @@ settings (flag, or environment variable)
                                                v5p: v2-alpha-tpuv5, v6e: v2-alpha-tpuv6e)
   --spot / --on-demand   XLMR_TPU_SPOT=1|0     spot capacity (preemptible) or on-demand (default)
   --bucket BUCKET        XLMR_TPU_BUCKET       gs:// bucket of the workdir
-  --workdir URL          XLMR_TPU_WORKDIR      default gs://BUCKET/runs/<config file name>
+  --workdir URL          XLMR_TPU_WORKDIR      gs://BUCKET/PATH, default gs://BUCKET/runs/<config
+                                               file name>; setup mounts its bucket on every
+                                               worker, where it is /mnt/gcs/BUCKET/PATH
   --config FILE[:ARG]                          experiment config (run; status, fetch)
   --shard I/N                                  run the I-th of N disjoint parts of the study
   --repo URL             XLMR_TPU_REPO         setup: git-clone this instead of copying the tree
@@ -58,11 +63,32 @@ die() {
   exit 2
 }
 
-# Remote layout on every worker.
-REMOTE_DIR='~/xlmr-flax'
-REMOTE_VENV='~/xlmr-venv'
-REMOTE_LOG='~/xlmr-flax-run.log'
-REMOTE_PID='~/xlmr-flax-run.pid'
+# Remote layout on every worker; `~` is left for the workers' shell to expand.
+# shellcheck disable=SC2088
+{
+  REMOTE_DIR='~/xlmr-flax'
+  REMOTE_VENV='~/xlmr-venv'
+  REMOTE_LOG='~/xlmr-flax-run.log'
+  REMOTE_PID='~/xlmr-flax-run.pid'
+}
+
+# The workdir is a gs:// URL here, but the pipeline writes it with plain file
+# operations (atomic renames, Orbax), so `setup` mounts its bucket with Cloud Storage
+# FUSE on every worker, at the same path: gs://BUCKET/PATH is /mnt/gcs/BUCKET/PATH there.
+MOUNT_ROOT=/mnt/gcs
+GCSFUSE_OPTIONS=(
+  # Show folders that exist only as a prefix of object names (objects uploaded with
+  # `gcloud storage`, or folders made by other tools), not only those gcsfuse made.
+  --implicit-dirs
+  # The pipeline publishes checkpoints and stage outputs by renaming a finished staging
+  # folder into place, and Orbax renames its checkpoint folders too; gcsfuse renames a
+  # folder only if it holds fewer objects than this (default 0: none).
+  --rename-dir-limit=1000000
+  # No metadata cache: the workers of a slice, and other slices, read done-markers and
+  # files that another one has just written; a cached "not found" would make a worker
+  # redo or wait on finished work. (0 turns off the negative entries too.)
+  --metadata-cache-ttl-secs=0
+)
 
 # ---------------------------------------------------------------------------------
 # Settings: environment first, flags override
@@ -190,7 +216,28 @@ default_runtime() {
   esac
 }
 
-resolve_workdir() {  # WORKDIR, or gs://BUCKET/runs/<config file name>
+workdir_bucket() {  # BUCKET_NAME and MOUNT: the bucket of the workdir (or --bucket), its mount
+  local url=$WORKDIR
+  if [[ -z $url ]]; then
+    need "$BUCKET" XLMR_TPU_BUCKET "--bucket BUCKET, or give the workdir whose bucket the\
+ workers mount (--workdir gs://BUCKET/..., XLMR_TPU_WORKDIR)"
+    url=gs://${BUCKET#gs://}
+  fi
+  [[ $url == gs://* ]] ||
+    die "the workdir must be a gs:// URL that every worker shares, got $url"
+  BUCKET_NAME=${url#gs://}
+  BUCKET_NAME=${BUCKET_NAME%%/*}
+  [[ $BUCKET_NAME =~ ^[a-z0-9][a-z0-9._-]*$ ]] ||
+    die "not a Cloud Storage bucket name: '$BUCKET_NAME' (from $url)"
+  MOUNT=$MOUNT_ROOT/$BUCKET_NAME
+}
+
+mount_check() {  # a remote script that fails unless the workdir's bucket is mounted
+  printf '%s' "if ! mountpoint -q $MOUNT; then echo \"\$(hostname): gs://$BUCKET_NAME is not mounted at\
+ $MOUNT: run ./launch_tpu.sh setup first\" >&2; exit 1; fi"
+}
+
+resolve_workdir() {  # WORKDIR, or gs://BUCKET/runs/<config file name>; LOCAL_WORKDIR
   if [[ -z $WORKDIR ]]; then
     need "$BUCKET" XLMR_TPU_BUCKET "--bucket BUCKET (or --workdir gs://...)"
     [[ -n $CONFIG ]] || die "no workdir: pass --config FILE (workdir gs://BUCKET/runs/FILE)" \
@@ -203,6 +250,9 @@ resolve_workdir() {  # WORKDIR, or gs://BUCKET/runs/<config file name>
   [[ $WORKDIR == gs://* ]] ||
     die "the workdir must be a gs:// URL that every worker shares, got $WORKDIR"
   WORKDIR=${WORKDIR%/}
+  workdir_bucket
+  # What the workers pass to the pipeline: the same folder in the mounted bucket.
+  LOCAL_WORKDIR=$MOUNT_ROOT/${WORKDIR#gs://}
 }
 
 ssh_workers() {  # ssh_workers WORKER SCRIPT: the script on one worker or on all of them
@@ -210,7 +260,7 @@ ssh_workers() {  # ssh_workers WORKER SCRIPT: the script on one worker or on all
 }
 
 train_command() {  # the main command, quoted for the remote shell
-  local words=(python -m train --config "$CONFIG" --workdir "$WORKDIR")
+  local words=(python -m train --config "$CONFIG" --workdir "$LOCAL_WORKDIR")
   if [[ -n $SHARD ]]; then words+=(--shard "$SHARD"); fi
   words+=("$@")
   printf '%s/bin/%s' "$REMOTE_VENV" "$(quote_all "${words[@]}")"
@@ -238,6 +288,7 @@ cmd_create() {
 cmd_setup() {
   need "$NAME" XLMR_TPU_NAME "--name NAME"
   need "$ZONE" XLMR_TPU_ZONE "--zone ZONE"
+  workdir_bucket
   need_gcloud
   location
   local source
@@ -265,12 +316,25 @@ cmd_setup() {
   install+=" && python3.11 -m venv $REMOTE_VENV"
   install+=" && $REMOTE_VENV/bin/pip install -q --upgrade pip"
   install+=" && $REMOTE_VENV/bin/pip install -q -e $REMOTE_DIR 'jax[tpu]'"
+  # Cloud Storage FUSE from Google's apt repository, unless the image has it.
+  local apt='sudo apt-get -o DPkg::Lock::Timeout=600' key=/usr/share/keyrings/cloud.google.asc
+  local fuse="{ command -v gcsfuse >/dev/null || { echo \"deb [signed-by=$key]"
+  fuse+=" https://packages.cloud.google.com/apt gcsfuse-\$(lsb_release -c -s) main\""
+  fuse+=" | sudo tee /etc/apt/sources.list.d/gcsfuse.list >/dev/null"
+  fuse+=" && sudo curl -fsSL -o $key https://packages.cloud.google.com/apt/doc/apt-key.gpg"
+  fuse+=" && $apt update -qq && $apt install -y -qq gcsfuse; }; }"
+  # The bucket at $MOUNT, unless it is mounted already; a gcsfuse that died leaves a
+  # stale mount ("Transport endpoint is not connected"), unmounted first.
+  local mount="{ mountpoint -q $MOUNT || { { sudo umount $MOUNT 2>/dev/null || true; }"
+  mount+=" && sudo mkdir -p $MOUNT && sudo chown \"\$(id -u):\$(id -g)\" $MOUNT"
+  mount+=" && gcsfuse $(quote_all "${GCSFUSE_OPTIONS[@]}") $BUCKET_NAME $MOUNT; }; }"
   local data=''
   if [[ -n $DATA ]]; then
     [[ $DATA == gs://* ]] || die "--data must be a gs:// folder, got $DATA"
     data=" && gcloud storage rsync --recursive $(quote "${DATA%/}") $REMOTE_DIR/download"
   fi
-  ssh_workers all "set -e; $source && $install$data && echo \"\$(hostname): ready\""
+  ssh_workers all "set -e; $source && $install && $fuse && $mount$data\
+ && echo \"\$(hostname): ready, gs://$BUCKET_NAME mounted at $MOUNT\""
 }
 
 cmd_run() {
@@ -287,10 +351,12 @@ cmd_run() {
   main=$(train_command ${EXTRA[@]+"${EXTRA[@]}"})
   local busy="if [ -f $REMOTE_PID ] && kill -0 \"\$(cat $REMOTE_PID)\" 2>/dev/null;"
   busy+=" then echo \"\$(hostname): a run is already going (launch_tpu.sh stop)\" >&2; exit 1; fi"
+  local mounted
+  mounted=$(mount_check)
   if [[ $FOREGROUND == 1 ]]; then
-    ssh_workers all "$busy; cd $REMOTE_DIR && $main 2>&1 | tee $REMOTE_LOG"
+    ssh_workers all "$mounted; $busy; cd $REMOTE_DIR && $main 2>&1 | tee $REMOTE_LOG"
   else
-    ssh_workers all "$busy; cd $REMOTE_DIR && { nohup $main > $REMOTE_LOG 2>&1 < /dev/null &\
+    ssh_workers all "$mounted; $busy; cd $REMOTE_DIR && { nohup $main > $REMOTE_LOG 2>&1 < /dev/null &\
  echo \$! > $REMOTE_PID; } && echo \"\$(hostname): started, log in $REMOTE_LOG\""
   fi
 }
@@ -318,7 +384,7 @@ cmd_status() {
   ssh_workers 0 "$alive" || echo "launch_tpu.sh: worker 0 did not answer (not ACTIVE yet?)" >&2
   if [[ -n $CONFIG ]]; then
     resolve_workdir
-    ssh_workers 0 "cd $REMOTE_DIR && $(train_command --dry-run) | tail -n 1" ||
+    ssh_workers 0 "$(mount_check); cd $REMOTE_DIR && $(train_command --dry-run) | tail -n 1" ||
       echo "launch_tpu.sh: could not read the plan on worker 0" >&2
   fi
 }

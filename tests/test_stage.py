@@ -115,6 +115,36 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
     assert [json.loads(line)["step"] for line in metrics] == [1, 2, 3, 4]  # no step twice
 
 
+def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
+    trained, tmp_path, monkeypatch
+):
+    config, dag, _, mesh, mnli, _ = trained
+    workdir = str(tmp_path)
+    stage_lib.pretrained_root(config, workdir)
+    real_bind = stage_lib.bind_seed
+    calls = {"n": 0}
+
+    def diverge_at_step_three(*args, **kwargs):
+        step = real_bind(*args, **kwargs)
+
+        def wrapped(state, batch):
+            calls["n"] += 1
+            state, metrics = step(state, batch)
+            if calls["n"] == 3:
+                metrics = {**metrics, "loss": metrics["loss"] * np.nan}
+            return state, metrics
+
+        return wrapped
+
+    monkeypatch.setattr(stage_lib, "bind_seed", diverge_at_step_three)
+    message = f"stage {mnli.id} \\(mnli, seed 0\\): step 3: loss is nan.*checkpoint \\(step 2\\)"
+    with pytest.raises(stage_lib.NonFiniteLossError, match=message):
+        stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    assert not is_done(workdir, mnli.id)
+    checkpoints = TrainCheckpoints(os.path.join(stage_dir(workdir, mnli.id), "checkpoints"))
+    assert checkpoints.latest_step() == 2  # the diverged step 4 checkpoint was never written
+
+
 def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
     config = tiny_study(steps=6)
     config.study.sequences = (("mnli+squad_v1",),)

@@ -27,7 +27,13 @@ from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
 from train.plan import is_done, stage_dir, stage_tasks
 from train.progress import StageProgress
-from train.step import bind_seed, check_finite, init_train_state, make_step_program
+from train.step import (
+    NonFiniteLossError,
+    bind_seed,
+    check_finite,
+    init_train_state,
+    make_step_program,
+)
 from xlmr_flax import (
     MixtureModel,
     TaskModel,
@@ -176,7 +182,13 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
 
     def flush() -> None:
         for done, metrics, name in jax.device_get(pending):
-            check_finite(metrics, done)  # before any save: the last checkpoint stays good
+            try:
+                check_finite(metrics, done)  # before any save: the last checkpoint stays good
+            except NonFiniteLossError as err:
+                raise NonFiniteLossError(
+                    f"stage {stage.id} ({stage.task}, seed {stage.seed}): {err}; the last good "
+                    f"checkpoint (step {checkpoints.latest_step()}) stays in {directory}"
+                ) from None
             writer.write(done, metrics, task=name if len(heads) > 1 else None)
             last.update(step=done, **{k: float(v) for k, v in metrics.items()})
         if pending:
@@ -195,8 +207,8 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
                 checkpoints.save(train_state, {"next_step": step + 1})
             faults.reached(f"step:{stage.id}:{step + 1}")
         flush()
-        checkpoints.wait()
     finally:
+        checkpoints.wait()  # also on an error: a save in flight is the last good checkpoint
         progress.close()
         writer.close()
     params = jax.tree.map(np.asarray, train_state.params)
