@@ -10,6 +10,9 @@ import argparse
 import importlib
 import sys
 
+from xlmr_flax.storage import local_path
+
+PATH_ARGUMENTS = ("checkpoint", "data", "out", "predictions", "labels", "json", "workdir")
 COMMANDS = {"predict": "predict_files", "score": "score", "report": "report"}  # name: module
 
 
@@ -34,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parses `argv` (default: the command line) and runs the chosen command."""
     args = build_parser().parse_args(argv)
+    for name in PATH_ARGUMENTS:
+        if getattr(args, name, None):
+            try:
+                setattr(args, name, local_path(getattr(args, name), f"--{name}"))
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
     return args.run(args)
 
 

@@ -53,3 +53,15 @@ def test_predict_names_a_language_the_task_lacks(model_dir, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 1
     assert "xnli has no test language ['xx']" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_gs_paths_are_read_through_the_mounted_bucket(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XLMR_FLAX_GCS_MOUNT", str(tmp_path))
+    argv = ["score", "--predictions", "gs://results/sub", "--labels", str(tmp_path)]
+    assert main(argv) == 1
+    assert (
+        "--predictions gs://results/sub: bucket results is not mounted" in capsys.readouterr().err
+    )
+    (tmp_path / "results" / "sub").mkdir(parents=True)
+    assert main(argv) == 1  # mounted: now the folders are read (and hold no pairs)
+    assert "no (task, language) has both a prediction file" in capsys.readouterr().err

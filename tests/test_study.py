@@ -96,6 +96,8 @@ def test_missing_data_stops_the_run_before_anything_is_written(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_an_object_store_url_is_refused_with_the_way_out():
-    with pytest.raises(ConfigError, match="mount the bucket with Cloud Storage FUSE"):
-        run_study(get_config(), "gs://bucket/runs/x")
+def test_a_gs_workdir_is_its_mounted_bucket(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLMR_FLAX_GCS_MOUNT", str(tmp_path / "gcs"))
+    with pytest.raises(ConfigError, match=r"bucket b is not mounted at .*gcs/b"):
+        run_study(get_config(), "gs://b/runs/x")
+    assert not (tmp_path / "gcs").exists()

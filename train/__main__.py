@@ -17,6 +17,7 @@ from ml_collections import config_flags
 from train.plan import ConfigError, build_dag, print_plan
 from train.study import run_study
 from xlmr_flax.sharding import initialize_distributed
+from xlmr_flax.storage import local_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
@@ -41,11 +42,12 @@ def main(argv: list[str]) -> None:
     config = _CONFIG.value
     try:
         shard = parse_shard(_SHARD.value)
+        workdir = local_path(_WORKDIR.value, "--workdir")
         dag = build_dag(config)  # ConfigError: reported before anything runs
     except ValueError as err:
         raise app.UsageError(str(err)) from None
     if _DRY_RUN.value:
-        print_plan(config, dag, _WORKDIR.value, dag.shard(*shard))
+        print_plan(config, dag, workdir, dag.shard(*shard))
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator
@@ -53,7 +55,7 @@ def main(argv: list[str]) -> None:
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
     initialize_distributed()
     try:
-        run_study(config, _WORKDIR.value, shard)
+        run_study(config, workdir, shard)
     except ConfigError as err:
         raise app.UsageError(str(err)) from None
 

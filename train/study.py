@@ -21,17 +21,12 @@ from train.plan import ConfigError, build_dag, is_done, missing_data
 from train.progress import overall_line
 from train.stage import pretrained_root, run_stage
 from xlmr_flax.sharding import make_mesh
+from xlmr_flax.storage import local_path
 from xlmr_flax.tasks import get_task
 
 
-def check_study(config, dag: StageDag, workdir: str) -> None:
-    """Config errors that only the data or the workdir reveal, raised before any training."""
-    if "://" in workdir:
-        raise ConfigError(
-            f"--workdir {workdir}: expected a local or mounted folder; outputs are published "
-            "by renaming files into place, which object stores do not offer (on Cloud TPU, "
-            "mount the bucket with Cloud Storage FUSE: ./launch_tpu.sh setup, docs/tpu.md)"
-        )
+def check_study(config, dag: StageDag) -> None:
+    """Config errors that only the data reveals, raised before any training."""
     missing = missing_data(config, dag)
     if missing:
         raise ConfigError(
@@ -60,9 +55,15 @@ def enable_compilation_cache(workdir: str) -> None:
 def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary."""
     started = time.time()
+    try:
+        workdir = local_path(workdir, "--workdir")
+        config = config.copy_and_resolve_references()
+        config.raw_data = local_path(config.raw_data, "config.raw_data")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     dag = build_dag(config)
     stages = dag.shard(*shard)
-    check_study(config, dag, workdir)
+    check_study(config, dag)
     os.makedirs(workdir, exist_ok=True)
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
