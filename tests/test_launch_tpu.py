@@ -1,13 +1,15 @@
 """launch_tpu.sh against a fake `gcloud` that records its arguments (no cloud, no network).
 
-The remote scripts it sends are checked too: by `bash -n`, and the `run` / `stop`
-pair by running it on this machine as a stand-in worker with a fake Python.
+The remote scripts it sends are checked too: by `bash -n`, and `setup` and the
+`run` / `stop` pair by running them on this machine as a stand-in worker with fake
+programs (Python, sudo, gcsfuse, mountpoint) that record what they are asked to do.
 """
 
 import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "launch_tpu.sh")
 NAME, ZONE = "xlmr-test", "us-central2-b"
+MOUNT = "/mnt/gcs/my-bucket"  # where the workers mount gs://my-bucket
+GCSFUSE_OPTIONS = ["--implicit-dirs", "--rename-dir-limit=1000000", "--metadata-cache-ttl-secs=0"]
 FAKE_GCLOUD = f"""#!{sys.executable}
 import json, os, sys
 with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
@@ -69,6 +73,34 @@ def remote_command(call):
     (command,) = [a.removeprefix("--command=") for a in call if a.startswith("--command=")]
     assert subprocess.run(["bash", "-n", "-c", command]).returncode == 0, command
     return command
+
+
+def shell_words(command):
+    """The words of a shell script, with `;`, `&&`, `|`, ... as words of their own."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+def program_calls(command, program):
+    """The arguments of every call of `program` in a shell script: where it is the command."""
+    words = shell_words(command)
+    calls = []
+    for i, word in enumerate(words):
+        before = words[i - 1] if i else ";"
+        if word == program and (before in ("{", "!", "then", "else") or before[0] in ";&|"):
+            end = next((j for j in range(i + 1, len(words)) if words[j][0] in ";&|<>(){}"), None)
+            calls.append(words[i + 1 : end])
+    return calls
+
+
+def fake_programs(directory, programs):
+    """Shell scripts that log `NAME ARGS` to $FAKE_LOG, then run their body."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, body in programs.items():
+        path = directory / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "$FAKE_LOG"\n{body}\n')
+        path.chmod(0o755)
 
 
 def python_argv(command):
@@ -127,6 +159,7 @@ def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
     assert "tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
     assert "python3.11 -m venv ~/xlmr-venv" in command
     assert "~/xlmr-venv/bin/pip install -q -e ~/xlmr-flax 'jax[tpu]'" in command
+    assert program_calls(command, "gcsfuse") == [[*GCSFUSE_OPTIONS, "my-bucket", MOUNT]]
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
     assert {"./launch_tpu.sh", "./setup.py", "./configs/xtreme_r_sequencing.py"} <= names
@@ -146,6 +179,83 @@ def test_setup_from_git_with_data(launcher):
     assert done.returncode == 2 and "--data must be a gs:// folder" in done.stderr
 
 
+def test_setup_mounts_the_bucket_of_the_workdir(launcher):
+    def mounts(*args, env=None):
+        done, calls = launcher("setup", "--repo", "https://example.com/r.git", *args, env=env)
+        assert done.returncode == 0, done.stderr
+        command = remote_command(calls[-1])
+        (mount,) = program_calls(command, "gcsfuse")
+        assert f"mountpoint -q {mount[-1]} ||" in command  # mounts only what is not mounted
+        return mount[-2:]
+
+    assert mounts() == ["my-bucket", MOUNT]
+    assert mounts("--bucket", "gs://other/") == ["other", "/mnt/gcs/other"]
+    # The workdir's own bucket, also without --bucket; the workdir wins over --bucket.
+    env = {"XLMR_TPU_WORKDIR": "gs://study-bucket/x/y", "XLMR_TPU_BUCKET": None}
+    assert mounts(env=env) == ["study-bucket", "/mnt/gcs/study-bucket"]
+    assert mounts("--workdir", "gs://b/w") == ["b", "/mnt/gcs/b"]
+
+
+def test_setup_script_installs_gcsfuse_and_mounts_once_on_a_stand_in_worker(launcher, tmp_path):
+    """setup's remote script, run here twice: the second run installs and mounts nothing."""
+    if shutil.which("gcsfuse", path="/usr/bin:/bin"):
+        pytest.skip("gcsfuse is installed here: the first run would not install it")
+    done, calls = launcher("setup")
+    assert done.returncode == 0, done.stderr
+    script = remote_command(calls[-1])
+    worker = tmp_path / "worker"
+    worker.mkdir()
+    shutil.copy(tmp_path / f"xlmr-flax-{NAME}.tar.gz", worker / "xlmr-flax.tar.gz")  # the scp
+    bin_dir, package = tmp_path / "worker-bin", tmp_path / "gcsfuse-package"
+    fake_programs(package, {"gcsfuse": 'touch "$HOME/mounted"'})
+    fake_programs(bin_dir, {
+        "python3.11": 'mkdir -p "$3/bin" && cp "$(dirname "$0")/pip" "$3/bin/pip"',
+        "pip": "",
+        "lsb_release": 'test "$*" = "-c -s" && echo jammy',
+        # sudo runs nothing; `tee` keeps what it is given, `apt-get install gcsfuse` installs it.
+        "sudo": f"""case "$1" in tee) cat > "$HOME/tee-$(basename "$2")" ;; esac
+case "$*" in *"install -y -qq gcsfuse") cp {package}/gcsfuse "$(dirname "$0")/" ;; esac""",
+        "mountpoint": f'test "$*" = "-q {MOUNT}" && test -f "$HOME/mounted"',
+    })  # fmt: skip
+    log = tmp_path / "worker.log"
+    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": str(log)}
+
+    def on_worker():
+        log.unlink(missing_ok=True)
+        done = subprocess.run(
+            ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.endswith(f": ready, gs://my-bucket mounted at {MOUNT}\n")
+        return log.read_text().splitlines()
+
+    ran = on_worker()
+    assert (worker / "xlmr-flax" / "launch_tpu.sh").exists()
+    apt_list = (worker / "tee-gcsfuse.list").read_text()
+    assert apt_list == (
+        "deb [signed-by=/usr/share/keyrings/cloud.google.asc] "
+        "https://packages.cloud.google.com/apt gcsfuse-jammy main\n"
+    )
+    key = "/usr/share/keyrings/cloud.google.asc"
+    user = f"{os.getuid()}:{os.getgid()}"
+    sudo = [line for line in ran if line.startswith("sudo ")]
+    assert sudo == [
+        "sudo tee /etc/apt/sources.list.d/gcsfuse.list",
+        f"sudo curl -fsSL -o {key} https://packages.cloud.google.com/apt/doc/apt-key.gpg",
+        "sudo apt-get -o DPkg::Lock::Timeout=600 update -qq",
+        "sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq gcsfuse",
+        f"sudo umount {MOUNT}",  # a stale mount of a gcsfuse that died
+        f"sudo mkdir -p {MOUNT}",
+        f"sudo chown {user} {MOUNT}",
+    ]
+    mount = " ".join(["gcsfuse", *GCSFUSE_OPTIONS, "my-bucket", MOUNT])
+    assert ran[ran.index(f"sudo chown {user} {MOUNT}") + 1] == mount  # as the user, not root
+    # Again: gcsfuse is installed and the bucket mounted, so neither happens twice.
+    again = on_worker()
+    assert f"mountpoint -q {MOUNT}" in again
+    assert not [line for line in again if line.startswith(("sudo", "gcsfuse"))], again
+
+
 def test_run_starts_the_same_command_on_every_worker(launcher):
     config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,paths=mnli>squad_v2"
     done, calls = launcher("run", "--config", config, "--shard", "1/3", "--", "--nodry_run")
@@ -153,19 +263,29 @@ def test_run_starts_the_same_command_on_every_worker(launcher):
     (call,) = calls
     assert "--worker=all" in call
     command = remote_command(call)
+    # The workdir gs://my-bucket/runs/... as the workers see it: in the mounted bucket.
     assert python_argv(command) == [
         "-m", "train", "--config", config, "--workdir",
-        "gs://my-bucket/runs/xtreme_r_sequencing", "--shard", "1/3", "--nodry_run",
+        f"{MOUNT}/runs/xtreme_r_sequencing", "--shard", "1/3", "--nodry_run",
     ]  # fmt: skip
     assert "nohup" in command and "~/xlmr-flax-run.pid" in command
+    # Nothing starts unless the bucket is mounted (setup mounts it).
+    assert command.startswith(f"if ! mountpoint -q {MOUNT}; then ")
+    assert "run ./launch_tpu.sh setup first" in command
 
     env = {"XLMR_TPU_WORKDIR": "gs://other/study/", "XLMR_TPU_BUCKET": None}
     _, calls = launcher("run", "--foreground", "--config=configs/smoke.py", env=env)
     command = remote_command(calls[0])
     assert python_argv(command) == [
-        "-m", "train", "--config", "configs/smoke.py", "--workdir", "gs://other/study"
+        "-m", "train", "--config", "configs/smoke.py", "--workdir", "/mnt/gcs/other/study"
     ]  # fmt: skip
     assert "| tee ~/xlmr-flax-run.log" in command and "nohup" not in command
+    assert command.startswith("if ! mountpoint -q /mnt/gcs/other; then ")
+
+    _, calls = launcher("run", "--config", "configs/smoke.py", "--workdir", "gs://b/x/y")
+    command = remote_command(calls[0])
+    assert python_argv(command)[-2:] == ["--workdir", "/mnt/gcs/b/x/y"]
+    assert command.startswith("if ! mountpoint -q /mnt/gcs/b; then ")
 
 
 def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
@@ -176,17 +296,28 @@ def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
     python = worker / "xlmr-venv" / "bin" / "python"
     python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$HOME/argv"\nexec sleep 30\n')
     python.chmod(0o755)
+    # `mountpoint` says yes for the workdir's bucket once "setup" has made $HOME/mounted.
+    bin_dir = tmp_path / "worker-bin"
+    fake_programs(bin_dir, {"mountpoint": f'test "$*" = "-q {MOUNT}" && test -f "$HOME/mounted"'})
     config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2"
     _, calls = launcher("run", "--config", config, "--shard", "0/2")
     start = remote_command(calls[0])
     _, calls = launcher("stop")
     stop = remote_command(calls[0])
-    env = {"HOME": str(worker), "PATH": "/usr/bin:/bin"}
+    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": os.devnull}
 
     def on_worker(command):
         return subprocess.run(
             ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30
         )
+
+    unmounted = on_worker(start)
+    assert unmounted.returncode == 1 and not unmounted.stdout
+    assert f"gs://my-bucket is not mounted at {MOUNT}: run ./launch_tpu.sh setup first" in (
+        unmounted.stderr
+    )
+    assert not (worker / "xlmr-flax-run.pid").exists() and not (worker / "argv").exists()
+    (worker / "mounted").touch()
 
     pid = None
     try:
@@ -199,7 +330,7 @@ def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
             time.sleep(0.05)
         assert (worker / "argv").read_text().splitlines() == [
             "-m", "train", "--config", config, "--workdir",
-            "gs://my-bucket/runs/xtreme_r_sequencing", "--shard", "0/2",
+            f"{MOUNT}/runs/xtreme_r_sequencing", "--shard", "0/2",
         ]  # fmt: skip
         again = on_worker(start)  # a second start is refused while the first runs
         assert again.returncode == 1 and "already going" in again.stderr
@@ -233,7 +364,9 @@ def test_status_fetch_and_delete(launcher, tmp_path):
     assert "--worker=0" in calls[1] and "tail -n 5 ~/xlmr-flax-run.log" in remote_command(calls[1])
     assert len(calls) == 2
     _, calls = launcher("status", "--config", "configs/continued_mlm.py:tasks=mnli")
-    assert python_argv(remote_command(calls[2]))[-1] == "--dry-run"
+    plan = remote_command(calls[2])
+    assert python_argv(plan)[-3:] == ["--workdir", f"{MOUNT}/runs/continued_mlm", "--dry-run"]
+    assert plan.startswith(f"if ! mountpoint -q {MOUNT}; then ")  # no plan from an empty folder
 
     dest = tmp_path / "out"
     done, calls = launcher("fetch", "--config", "configs/multitask.py", "--dest", str(dest))
@@ -302,6 +435,10 @@ def test_missing_gcloud_is_reported(launcher, tmp_path):
     (("create",), "XLMR_TPU_NAME", "XLMR_TPU_NAME is not set: export XLMR_TPU_NAME=... or pass --name NAME"),
     (("delete", "--dry-run"), "XLMR_TPU_ZONE", "XLMR_TPU_ZONE is not set: export XLMR_TPU_ZONE=... or pass --zone ZONE"),
     (("run", "--config", "configs/smoke.py"), "XLMR_TPU_BUCKET", "XLMR_TPU_BUCKET is not set: export XLMR_TPU_BUCKET=... or pass --bucket"),
+    (("setup",), "XLMR_TPU_BUCKET", "XLMR_TPU_BUCKET is not set: export XLMR_TPU_BUCKET=... or pass --bucket BUCKET"),
+    (("setup", "--workdir", "/local/dir"), None, "the workdir must be a gs:// URL"),
+    (("setup", "--bucket", "My_Bucket"), None, "not a Cloud Storage bucket name: 'My_Bucket'"),
+    (("run", "--config", "c.py", "--workdir", "gs:///x"), None, "not a Cloud Storage bucket name: ''"),
     (("run",), None, "no config: pass --config"),
     (("fetch",), None, "no workdir: pass --config"),
     (("run", "--config", "c.py", "--workdir", "/local/dir"), None, "must be a gs:// URL"),
