@@ -35,11 +35,11 @@ length), applied after `hparams.mixture`.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 import ml_collections
+
+from train.plan import load_config_file
 
 MLM = "mlm"
 PLACEMENTS = ("before", "after", "during")
@@ -47,14 +47,7 @@ PLACEMENTS = ("before", "after", "during")
 
 def sequencing():
     """configs/xtreme_r_sequencing.py, the study this one varies."""
-    name = "xlmr_flax_configs_xtreme_r_sequencing"
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xtreme_r_sequencing.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return load_config_file(os.path.join(os.path.dirname(__file__), "xtreme_r_sequencing.py"))
 
 
 def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:

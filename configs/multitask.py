@@ -26,11 +26,11 @@ model, steps_scale, max_steps, batch_size, raw_data, mesh. Example:
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 import ml_collections
+
+from train.plan import load_config_file
 
 RATES = ("capped", "proportional", "uniform")  # xlmr_flax.data.mixture.RATES
 CAP = 2**17
@@ -38,14 +38,7 @@ CAP = 2**17
 
 def sequencing():
     """configs/xtreme_r_sequencing.py, the study this one varies."""
-    name = "xlmr_flax_configs_xtreme_r_sequencing"
-    if name not in sys.modules:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xtreme_r_sequencing.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+    return load_config_file(os.path.join(os.path.dirname(__file__), "xtreme_r_sequencing.py"))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

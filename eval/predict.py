@@ -44,7 +44,7 @@ from eval.submission import lareqa_candidate_id
 from xlmr_flax import checkpoint
 from xlmr_flax.data import features as F
 from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up
-from xlmr_flax.data.cache import cached_features, tag_vocabulary
+from xlmr_flax.data.cache import cached_features, featurize, tag_vocabulary
 from xlmr_flax.data.readers import read_lareqa_sentences, read_mewslix_candidates
 from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
 from xlmr_flax.pretrained import PretrainedModel, load_pretrained
@@ -390,14 +390,7 @@ class Predictor:
             return cached_features(
                 task, split, lang, raw_dir, tokenizer, max_length, options.cache_dir, **kw
             )
-        if task.format == "classification":
-            return F.classification(task, examples, tokenizer, max_length)
-        if task.format == "multiple_choice":
-            return F.multiple_choice(task, examples, tokenizer, max_length)
-        if task.format == "token_tagging":
-            labels = tag_vocabulary(task, raw_dir)
-            return F.token_tagging(task, examples, tokenizer, max_length, labels)
-        return F.span_extraction(task, examples, tokenizer, max_length, **kw)
+        return featurize(task, split, lang, raw_dir, tokenizer, max_length, examples, **kw)
 
     def _tokenizer(self):
         if self.tokenizer is None:

@@ -5,14 +5,19 @@ that shares no code with it.
 """
 
 import glob
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
 
-from train.plan import build_dag, intermediate_paths, missing_data, stage_hparams
+from train.plan import (
+    build_dag,
+    intermediate_paths,
+    load_config_file,
+    missing_data,
+    stage_hparams,
+)
 from xlmr_flax.tasks import TARGETS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,10 +32,7 @@ TARGET_STAGES = {
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_config_file(os.path.join(ROOT, "configs", f"{name}.py"))
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,25 @@ def leaves(tree):
     return [np.asarray(x) for x in jax.tree.leaves(tree)]
 
 
+def wrap_steps(monkeypatch, wrapper):
+    """Every train step the stage binds becomes `wrapper(call number, step, state,
+    batch)`; returns the real `bind_seed`."""
+    real_bind = stage_lib.bind_seed
+    calls = {"n": 0}
+
+    def bind(*args, **kwargs):
+        step = real_bind(*args, **kwargs)
+
+        def wrapped(state, batch):
+            calls["n"] += 1
+            return wrapper(calls["n"], step, state, batch)
+
+        return wrapped
+
+    monkeypatch.setattr(stage_lib, "bind_seed", bind)
+    return real_bind
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("study"))
@@ -87,21 +106,13 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
     config, dag, workdir, mesh, mnli, _ = trained
     other = str(tmp_path)
     stage_lib.pretrained_root(config, other)
-    real_bind = stage_lib.bind_seed
-    calls = {"n": 0}
 
-    def crash_after_three(*args, **kwargs):
-        step = real_bind(*args, **kwargs)
+    def crash_at_four(call, step, state, batch):
+        if call == 4:
+            raise KeyboardInterrupt("killed")
+        return step(state, batch)
 
-        def wrapped(state, batch):
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise KeyboardInterrupt("killed")
-            return step(state, batch)
-
-        return wrapped
-
-    monkeypatch.setattr(stage_lib, "bind_seed", crash_after_three)
+    real_bind = wrap_steps(monkeypatch, crash_at_four)
     with pytest.raises(KeyboardInterrupt):
         stage_lib.run_stage(config, dag, mnli, other, mesh)
     assert not is_done(other, mnli.id)
@@ -121,22 +132,14 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
     config, dag, _, mesh, mnli, _ = trained
     workdir = str(tmp_path)
     stage_lib.pretrained_root(config, workdir)
-    real_bind = stage_lib.bind_seed
-    calls = {"n": 0}
 
-    def diverge_at_step_three(*args, **kwargs):
-        step = real_bind(*args, **kwargs)
+    def diverge_at_three(call, step, state, batch):
+        state, metrics = step(state, batch)
+        if call == 3:
+            metrics = {**metrics, "loss": metrics["loss"] * np.nan}
+        return state, metrics
 
-        def wrapped(state, batch):
-            calls["n"] += 1
-            state, metrics = step(state, batch)
-            if calls["n"] == 3:
-                metrics = {**metrics, "loss": metrics["loss"] * np.nan}
-            return state, metrics
-
-        return wrapped
-
-    monkeypatch.setattr(stage_lib, "bind_seed", diverge_at_step_three)
+    wrap_steps(monkeypatch, diverge_at_three)
     message = f"stage {mnli.id} \\(mnli, seed 0\\): step 3: loss is nan.*checkpoint \\(step 2\\)"
     with pytest.raises(stage_lib.NonFiniteLossError, match=message):
         stage_lib.run_stage(config, dag, mnli, workdir, mesh)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
+from types import ModuleType
 from typing import Any
 
 from train.dag import StageDag, ordered_paths, stable_hash
@@ -12,6 +15,19 @@ from xlmr_flax.tasks import TASKS, get_task
 
 class ConfigError(ValueError):
     """The experiment config cannot be run; raised before any training starts."""
+
+
+def load_config_file(path: str) -> ModuleType:
+    """An experiment config file as a module, loaded once (configs/ is not a package,
+    so a config that varies another loads it by path)."""
+    path = os.path.abspath(path)
+    name = "xlmr_flax_config_" + os.path.splitext(os.path.basename(path))[0]
+    if sys.modules.get(name) is None or sys.modules[name].__file__ != path:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
 MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks

@@ -46,8 +46,19 @@ def tag_vocabulary(task: Task, raw_dir: str) -> tuple[str, ...]:
     return tuple(sorted({t for e in task.read(raw_dir, "train", "en") for t in e["tags"]}))
 
 
-def featurize(task: Task, split: str, lang: str, raw_dir: str, tokenizer, max_length: int, **kw):
-    examples = task.data_task(split).read(raw_dir, split, lang)
+def featurize(
+    task: Task,
+    split: str,
+    lang: str,
+    raw_dir: str,
+    tokenizer,
+    max_length: int,
+    examples: list[dict] | None = None,
+    **kw,
+):
+    """Features of one file (`examples`: its examples, if already read)."""
+    if examples is None:
+        examples = list(task.data_task(split).read(raw_dir, split, lang))
     if task.format == "classification":
         return F.classification(task, examples, tokenizer, max_length)
     if task.format == "multiple_choice":
