@@ -319,7 +319,7 @@ cmd_setup() {
   # Cloud Storage FUSE from Google's apt repository, unless the image has it.
   local apt='sudo apt-get -o DPkg::Lock::Timeout=600' key=/usr/share/keyrings/cloud.google.asc
   local fuse="{ command -v gcsfuse >/dev/null || { echo \"deb [signed-by=$key]"
-  fuse+=" https://packages.cloud.google.com/apt gcsfuse-jammy main\""
+  fuse+=" https://packages.cloud.google.com/apt gcsfuse-\$(lsb_release -c -s) main\""
   fuse+=" | sudo tee /etc/apt/sources.list.d/gcsfuse.list >/dev/null"
   fuse+=" && sudo curl -fsSL -o $key https://packages.cloud.google.com/apt/doc/apt-key.gpg"
   fuse+=" && $apt update -qq && $apt install -y -qq gcsfuse; }; }"

@@ -211,7 +211,7 @@ def test_setup_script_installs_gcsfuse_and_mounts_once_on_a_stand_in_worker(laun
     fake_programs(bin_dir, {
         "python3.11": 'mkdir -p "$3/bin" && cp "$(dirname "$0")/pip" "$3/bin/pip"',
         "pip": "",
-        "lsb_release": 'test "$*" = "-c -s" && echo jammy',
+        "lsb_release": 'test "$*" = "-c -s" && echo noble',  # the image's own codename
         # sudo runs nothing; `tee` keeps what it is given, `apt-get install gcsfuse` installs it.
         "sudo": f"""case "$1" in tee) cat > "$HOME/tee-$(basename "$2")" ;; esac
 case "$*" in *"install -y -qq gcsfuse") cp {package}/gcsfuse "$(dirname "$0")/" ;; esac""",
@@ -234,7 +234,7 @@ case "$*" in *"install -y -qq gcsfuse") cp {package}/gcsfuse "$(dirname "$0")/" 
     apt_list = (worker / "tee-gcsfuse.list").read_text()
     assert apt_list == (
         "deb [signed-by=/usr/share/keyrings/cloud.google.asc] "
-        "https://packages.cloud.google.com/apt gcsfuse-jammy main\n"
+        "https://packages.cloud.google.com/apt gcsfuse-noble main\n"
     )
     key = "/usr/share/keyrings/cloud.google.asc"
     user = f"{os.getuid()}:{os.getgid()}"
