@@ -116,6 +116,10 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         stage_lib.run_stage(config, dag, mnli, other, mesh)
     assert not is_done(other, mnli.id)
+    # A model folder without DONE (a rename cut short on a bucket mount) is not trusted.
+    partial = Path(stage_dir(other, mnli.id), "model")
+    partial.mkdir()
+    (partial / "xlmr_flax.json").write_text("{}")
     monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
     stage_lib.run_stage(config, dag, mnli, other, mesh)  # resumes from the step-2 checkpoint
     _, _, _, resumed = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
@@ -124,6 +128,19 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
         np.testing.assert_array_equal(a, b)
     metrics = Path(stage_dir(other, mnli.id), "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in metrics] == [1, 2, 3, 4]  # no step twice
+
+
+def test_a_pretrained_folder_without_its_done_marker_is_written_again(trained, tmp_path):
+    config = trained[0]
+    partial = tmp_path / "pretrained"
+    partial.mkdir()
+    (partial / "xlmr_flax.json").write_text("{}")  # a copy cut short
+    root = stage_lib.pretrained_root(config, str(tmp_path))
+    _, _, _, params = load_model_dir(root)
+    _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained"))
+    for a, b in zip(leaves(params), leaves(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "pretrained.DONE").exists()
 
 
 def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(

@@ -21,7 +21,13 @@ from train.step import TrainState, state_shardings
 class TrainCheckpoints:
     def __init__(self, directory: str, *, max_to_keep: int = 2):
         self.directory = os.path.abspath(directory)
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+        # Complete when a commit file is written last, not when a folder is renamed:
+        # a rename on a bucket mount copies file by file and can stop half-way.
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep,
+            create=True,
+            temporary_path_class=ocp.path.atomicity.CommitFileTemporaryPath,
+        )
         self.manager = ocp.CheckpointManager(
             self.directory, options=options, item_names=("state", "meta")
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import time
 from typing import Any
 
@@ -67,19 +68,22 @@ def pretrained_root(config, workdir: str) -> str:
     checkpoint (`config.init_checkpoint`), or a random `config.model` of the tokenizer's
     vocabulary written in transformers format first (the CPU smoke runs)."""
     root = os.path.join(workdir, "pretrained")
-    if os.path.exists(root):
+    done = os.path.join(workdir, "pretrained.DONE")  # written last (see run_stage's DONE)
+    if os.path.exists(done):
         return root
+    shutil.rmtree(root, ignore_errors=True)
     source = config.init_checkpoint
     if not source:
         tokenizer = load_tokenizer(tokenizer_path(config))
         source = os.path.join(workdir, "init_hf")
-        if not os.path.exists(source):
-            model_config = get_model_config(config.model, vocab_size=len(tokenizer))
-            params = nnx.to_pure_dict(
-                nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
-            )
-            export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
+        shutil.rmtree(source, ignore_errors=True)  # the same again: a function of the seed
+        model_config = get_model_config(config.model, vocab_size=len(tokenizer))
+        params = nnx.to_pure_dict(
+            nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
+        )
+        export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
     load_pretrained(source, tokenizer=tokenizer_path(config)).save(root)
+    write_file(done, "")
     return root
 
 
@@ -215,9 +219,11 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     model_dir = os.path.join(directory, "model")
     # A mixture hands on its encoder alone; its heads stay in its checkpoints.
     head, kwargs = heads[stage.task] if len(heads) == 1 else (None, {})
-    if not os.path.exists(model_dir):
-        params = params if head else {"encoder": params["encoder"]}
-        PretrainedModel(model_config, params, head, kwargs, tokenizer).save(model_dir)
+    # Without DONE a model folder may be a half-finished rename (bucket mounts copy
+    # file by file): it is written again.
+    shutil.rmtree(model_dir, ignore_errors=True)
+    params = params if head else {"encoder": params["encoder"]}
+    PretrainedModel(model_config, params, head, kwargs, tokenizer).save(model_dir)
     manifest = dict(
         stage=stage.id,
         parent=stage.parent,
