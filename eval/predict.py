@@ -39,7 +39,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from eval.decode import best_answer, top_k, word_tags
-from eval.retrieval import data_parallel_size, to_host, to_mesh, top_k_on_mesh
+from eval.retrieval import data_parallel_size, top_k_on_mesh
 from eval.submission import lareqa_candidate_id
 from xlmr_flax import checkpoint
 from xlmr_flax.data import features as F
@@ -48,7 +48,15 @@ from xlmr_flax.data.cache import cached_features, featurize, tag_vocabulary
 from xlmr_flax.data.readers import read_lareqa_sentences, read_mewslix_candidates
 from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
 from xlmr_flax.pretrained import PretrainedModel, load_pretrained
-from xlmr_flax.sharding import DEFAULT_RULES, batch_sharding, is_cpu, make_mesh, param_shardings
+from xlmr_flax.sharding import (
+    DEFAULT_RULES,
+    batch_sharding,
+    is_cpu,
+    make_mesh,
+    param_shardings,
+    to_host,
+    to_mesh,
+)
 from xlmr_flax.tasks import Task, get_task
 from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
 

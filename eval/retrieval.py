@@ -16,12 +16,19 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import Mesh
 
 from eval.decode import normalize_rows, top_k
 from xlmr_flax.data.batching import round_up
 from xlmr_flax.pretrained import PretrainedModel
-from xlmr_flax.sharding import DEFAULT_RULES, batch_sharding, is_cpu, replicated
+from xlmr_flax.sharding import (
+    DEFAULT_RULES,
+    batch_sharding,
+    is_cpu,
+    replicated,
+    to_host,
+    to_mesh,
+)
 
 
 def embed_sentences(
@@ -74,22 +81,6 @@ def data_parallel_size(mesh: Mesh, rules: Mapping[str, Any] = DEFAULT_RULES) -> 
     axes = rules["batch"]
     axes = (axes,) if isinstance(axes, str) else tuple(axes or ())
     return int(np.prod([mesh.shape[a] for a in axes]))
-
-
-def to_mesh(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """A global array from the same host array on every process: each process
-    fills only the shards its devices hold (any mesh layout, any process count)."""
-    array = np.asarray(array)
-    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
-
-
-def to_host(tree: Any) -> Any:
-    """NumPy copies of (possibly multi-process) global arrays, whole on every process."""
-    if jax.process_count() == 1:
-        return jax.tree.map(np.asarray, tree)
-    from jax.experimental.multihost_utils import process_allgather
-
-    return process_allgather(tree, tiled=True)
 
 
 # --- top-k on the mesh -------------------------------------------------------------------

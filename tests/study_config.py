@@ -15,3 +15,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.hparams.default.steps = 4
     config.hparams.default.checkpoint_every = 2
     return config
+
+
+def two_stage_config() -> ml_collections.ConfigDict:
+    """MNLI, then the XNLI target stage (MNLI again); XNLI and Tatoeba evaluated."""
+    config = get_config()
+    config.study.sequences = (("mnli",),)
+    config.study.targets = ("xnli", "tatoeba")
+    config.hparams.default.steps = 2
+    return config

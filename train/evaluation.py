@@ -20,7 +20,6 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import jax
 import numpy as np
 
 from eval.metrics import example_stats, metric_from_stats
@@ -32,6 +31,7 @@ from train.plan import MIXTURE, stage_dir
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.pretrained import PretrainedModel
+from xlmr_flax.sharding import is_primary
 from xlmr_flax.tasks import get_task
 
 ALIGNMENT = "tatoeba"
@@ -154,7 +154,7 @@ def evaluate_stage(
         else:
             unit_predictor = own
         records = evaluate_unit(unit_predictor, unit, stage_id, config, workdir)
-        if jax.process_index() == 0:
+        if is_primary():
             write_file(unit_file(workdir, stage_id, unit), json.dumps({"records": records}))
         faults.reached(f"eval:{stage_id}:{unit}")
     return pending
@@ -214,6 +214,6 @@ def result_records(config, dag: StageDag, workdir: str) -> Iterator[dict[str, An
 def write_results(config, dag: StageDag, workdir: str) -> int:
     """Rewrites `results.jsonl` whole; returns the number of records."""
     lines = [json.dumps(r, ensure_ascii=False) for r in result_records(config, dag, workdir)]
-    if jax.process_index() == 0:
+    if is_primary():
         write_file(os.path.join(workdir, "results.jsonl"), "".join(f"{x}\n" for x in lines))
     return len(lines)

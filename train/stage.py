@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import jax
-import numpy as np
 from flax import nnx
 
 from train import faults
@@ -54,7 +53,7 @@ from xlmr_flax.data.cache import (
 )
 from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
 from xlmr_flax.pretrained import PretrainedModel
-from xlmr_flax.sharding import global_batch
+from xlmr_flax.sharding import global_batch, is_primary, sync_processes, to_host
 from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path
 
@@ -71,19 +70,22 @@ def pretrained_root(config, workdir: str) -> str:
     done = os.path.join(workdir, "pretrained.DONE")  # written last (see run_stage's DONE)
     if os.path.exists(done):
         return root
-    shutil.rmtree(root, ignore_errors=True)
-    source = config.init_checkpoint
-    if not source:
-        tokenizer = load_tokenizer(tokenizer_path(config))
-        source = os.path.join(workdir, "init_hf")
-        shutil.rmtree(source, ignore_errors=True)  # the same again: a function of the seed
-        model_config = get_model_config(config.model, vocab_size=len(tokenizer))
-        params = nnx.to_pure_dict(
-            nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
-        )
-        export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
+    source = config.init_checkpoint or os.path.join(workdir, "init_hf")
+    if is_primary():
+        shutil.rmtree(root, ignore_errors=True)
+        if not config.init_checkpoint:  # the same again: a function of the seed
+            shutil.rmtree(source, ignore_errors=True)
+            tokenizer = load_tokenizer(tokenizer_path(config))
+            model_config = get_model_config(config.model, vocab_size=len(tokenizer))
+            params = nnx.to_pure_dict(
+                nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
+            )
+            export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
+    sync_processes("pretrained: source ready")
     load_pretrained(source, tokenizer=tokenizer_path(config)).save(root)
-    write_file(done, "")
+    if is_primary():
+        write_file(done, "")
+    sync_processes("pretrained: done")
     return root
 
 
@@ -215,13 +217,15 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         checkpoints.wait()  # also on an error: a save in flight is the last good checkpoint
         progress.close()
         writer.close()
-    params = jax.tree.map(np.asarray, train_state.params)
+    params = to_host(train_state.params)  # whole on every process
     model_dir = os.path.join(directory, "model")
     # A mixture hands on its encoder alone; its heads stay in its checkpoints.
     head, kwargs = heads[stage.task] if len(heads) == 1 else (None, {})
     # Without DONE a model folder may be a half-finished rename (bucket mounts copy
     # file by file): it is written again.
-    shutil.rmtree(model_dir, ignore_errors=True)
+    if is_primary():
+        shutil.rmtree(model_dir, ignore_errors=True)
+    sync_processes(f"stage {stage.id}: model folder cleared")
     params = params if head else {"encoder": params["encoder"]}
     PretrainedModel(model_config, params, head, kwargs, tokenizer).save(model_dir)
     manifest = dict(
@@ -244,8 +248,9 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         config=json.loads(config.to_json_best_effort()),
         versions=_versions(),
     )
-    write_file(os.path.join(directory, "manifest.json"), json.dumps(manifest, indent=2))
-    write_file(os.path.join(directory, "DONE"), "")
+    if is_primary():
+        write_file(os.path.join(directory, "manifest.json"), json.dumps(manifest, indent=2))
+        write_file(os.path.join(directory, "DONE"), "")
     faults.reached(f"stage:{stage.id}")
     return directory
 

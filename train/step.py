@@ -21,7 +21,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from xlmr_flax.heads import TaskModel
-from xlmr_flax.sharding import DEFAULT_RULES, is_cpu, param_shardings, replicated
+from xlmr_flax.sharding import DEFAULT_RULES, is_cpu, param_shardings, replicated, to_mesh
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -44,7 +44,10 @@ def init_train_state(
     """Places the model's parameters on the mesh and builds the optimizer state there."""
     graphdef, state = nnx.split(model)
     shardings = param_shardings(nnx.state(model, nnx.Param), mesh, rules)
-    params = jax.device_put(nnx.to_pure_dict(state), shardings)
+    if jax.process_count() == 1:
+        params = jax.device_put(nnx.to_pure_dict(state), shardings)
+    else:  # each process holds the whole model and fills the shards of its devices
+        params = jax.tree.map(to_mesh, nnx.to_pure_dict(state), shardings)
     abstract_opt_state = jax.eval_shape(optimizer.init, params)
     opt_shardings = optimizer_shardings(abstract_opt_state, shardings, mesh)
     opt_state = jax.jit(optimizer.init, out_shardings=opt_shardings)(params)

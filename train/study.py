@@ -20,7 +20,7 @@ from train.evaluation import evaluate_stage, write_results
 from train.plan import ConfigError, build_dag, is_done, missing_data
 from train.progress import overall_line
 from train.stage import pretrained_root, run_stage
-from xlmr_flax.sharding import make_mesh
+from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
 from xlmr_flax.storage import local_path
 from xlmr_flax.tasks import get_task
 
@@ -68,7 +68,7 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
     pretrained = pretrained_root(config, workdir)
-    say = out if jax.process_index() == 0 else (lambda *_: None)
+    say = out if is_primary() else (lambda *_: None)
 
     ran = 0
     if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
@@ -80,10 +80,11 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
             say(overall_line(number - 1, total, started, what))
             run_stage(config, dag, stage, workdir, mesh, label=f"{number}/{total} {stage.task}")
         ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh, pretrained))
+    sync_processes("study: every unit written")  # process 0 writes them
     records = write_results(config, dag, workdir)
     say(overall_line(total, total, started, f"{records} records in results.jsonl"))
     summary = {"stages": total, "evaluations_run": ran, "records": records}
-    if jax.process_index() == 0 and records:
+    if is_primary() and records:
         options = config.get("report") or {}
         report = write_report(
             workdir, n_boot=options.get("n_boot", 1000), seed=options.get("seed", 0)

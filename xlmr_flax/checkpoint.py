@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 import jax
@@ -23,6 +24,7 @@ from xlmr_flax.atomic import new_directory
 from xlmr_flax.config import XLMRConfig, load_json
 from xlmr_flax.errors import CheckpointError
 from xlmr_flax.heads import abstract_params
+from xlmr_flax.sharding import is_primary, sync_processes
 
 MODEL_FILE = "xlmr_flax.json"
 FORMAT_VERSION = 1
@@ -40,17 +42,37 @@ def save_model_dir(
     head_kwargs: dict[str, Any],
     tokenizer: Any | None = None,
 ) -> None:
-    with new_directory(out_dir) as staging:
-        checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save(os.path.join(staging, "params"), params)
-        checkpointer.wait_until_finished()
-        if tokenizer is not None:
-            tokenizer.save_pretrained(os.path.join(staging, "tokenizer"))
-        meta = dict(
-            format=FORMAT_VERSION, model=config.to_dict(), head=head, head_kwargs=head_kwargs
-        )
-        with open(os.path.join(staging, MODEL_FILE), "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2, sort_keys=True)
+    """Writes the directory whole. Every process calls it: the Orbax save is collective,
+    so the staging folder has one name on all of them, and process 0 writes the rest."""
+    out_dir = os.path.abspath(out_dir)
+    if jax.process_count() == 1:
+        with new_directory(out_dir) as staging:
+            _write_model_files(staging, params, config, head, head_kwargs, tokenizer)
+        return
+    if os.path.exists(out_dir):
+        raise FileExistsError(f"{out_dir}: already exists; choose a new output directory")
+    staging = os.path.join(os.path.dirname(out_dir), f".partial-{os.path.basename(out_dir)}")
+    if is_primary():
+        shutil.rmtree(staging, ignore_errors=True)  # left by an earlier, killed run
+        os.makedirs(staging)
+    sync_processes(f"model dir {out_dir}: staging")
+    _write_model_files(staging, params, config, head, head_kwargs, tokenizer)
+    if is_primary():
+        os.rename(staging, out_dir)
+    sync_processes(f"model dir {out_dir}: written")
+
+
+def _write_model_files(staging, params, config, head, head_kwargs, tokenizer) -> None:
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(os.path.join(staging, "params"), params)
+    checkpointer.wait_until_finished()
+    if not is_primary():
+        return
+    if tokenizer is not None:
+        tokenizer.save_pretrained(os.path.join(staging, "tokenizer"))
+    meta = dict(format=FORMAT_VERSION, model=config.to_dict(), head=head, head_kwargs=head_kwargs)
+    with open(os.path.join(staging, MODEL_FILE), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2, sort_keys=True)
 
 
 def read_model_meta(path: str) -> tuple[XLMRConfig, str | None, dict[str, Any]]:

@@ -131,6 +131,35 @@ def initialize_distributed() -> None:
         jax.distributed.initialize()
 
 
+def to_mesh(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from the same host array on every process: each process
+    fills only the shards its devices hold (any mesh layout, any process count)."""
+    array = np.asarray(array)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
+def to_host(tree: Any) -> Any:
+    """NumPy copies of (possibly multi-process) global arrays, whole on every process."""
+    if jax.process_count() == 1:
+        return jax.tree.map(np.asarray, tree)
+    from jax.experimental.multihost_utils import process_allgather
+
+    return process_allgather(tree, tiled=True)
+
+
+def is_primary() -> bool:
+    """Process 0 writes what all processes share (metadata, markers, results)."""
+    return jax.process_index() == 0
+
+
+def sync_processes(name: str) -> None:
+    """Waits until every process reaches the point called `name` (one process: no-op)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def is_cpu() -> bool:
     """Emulated CPU devices deadlock when sharded steps queue up: callers wait per step."""
     return jax.default_backend() == "cpu"
