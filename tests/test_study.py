@@ -4,13 +4,13 @@ rerun of a finished study changes nothing."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from tests.study_config import get_config, two_stage_config
+from tests.two_process_cluster import launch
 from train.faults import ENV as KILL_AT
 from train.plan import ConfigError, build_dag
 from train.study import run_study
@@ -107,22 +107,8 @@ def test_a_gs_workdir_is_its_mounted_bucket(tmp_path, monkeypatch):
 def test_two_processes_run_a_study_that_one_process_finds_complete(tmp_path):
     """Multi-host: process 0 alone publishes shared files, Orbax saves collectively,
     and the result is a study that a single process has nothing left to do in."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
     workdir = tmp_path / "run"
-    command = [sys.executable, "tests/multihost_study_worker.py"]
-    workers = [
-        subprocess.Popen([*command, str(i), port, str(workdir)], cwd=ROOT, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        for i in range(2)
-    ]  # fmt: skip
-    try:
-        logs = [w.communicate(timeout=600)[0] for w in workers]
-    finally:
-        for w in workers:  # jax.distributed traps SIGTERM: a hung worker needs SIGKILL
-            w.kill()
-    assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    launch("tests/multihost_study_worker.py", str(workdir), timeout_s=600)
     records = (workdir / "results.jsonl").read_text()
     assert not list(workdir.glob("**/.partial-*"))
     summary = run_study(two_stage_config(), str(workdir), out=lambda *_: None)

@@ -2,10 +2,6 @@
 gradient accumulation, hand-checked losses, and a loud stop on a non-finite loss."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import jax
@@ -14,12 +10,11 @@ import numpy as np
 import pytest
 
 from tests.train_fixtures import tiny_state, train_tiny
+from tests.two_process_cluster import launch
 from train.checkpoints import TrainCheckpoints
 from train.losses import IGNORE, get_loss
 from train.optimizer import decay_mask, linear_warmup_decay
 from train.step import NonFiniteLossError, check_finite
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -46,37 +41,11 @@ def test_accumulating_four_micro_batches_equals_one_big_batch():
 
 
 def test_two_processes_match_one_process(one_device_run, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = str(s.getsockname()[1])
-    outs = [tmp_path / f"process{i}.json" for i in range(2)]
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "tests/multihost_worker.py",
-                str(i),
-                port,
-                str(outs[i]),
-                str(tmp_path),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    try:
-        logs = [w.communicate(timeout=300)[0] for w in workers]
-    finally:
-        for w in workers:  # jax.distributed traps SIGTERM: a hung worker needs SIGKILL
-            w.kill()
-    assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-2000:] for log in logs)
+    launch("tests/multihost_worker.py", str(tmp_path), timeout_s=300)
     expected_losses, expected_params = one_device_run
     kernel_sum = float(expected_params["encoder"]["layers"][1]["output"]["kernel"].sum())
-    for out in outs:
-        result = json.loads(out.read_text())
+    for i in range(2):
+        result = json.loads((tmp_path / f"process{i}.json").read_text())
         np.testing.assert_allclose(result["losses"], expected_losses, rtol=1e-5)
         np.testing.assert_allclose(result["kernel_sum"], kernel_sum, rtol=1e-4, atol=1e-4)
     # Process 0 alone wrote the metrics; both wrote one checkpoint, which one process reads.
