@@ -6,13 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def launch(script: str, *args: str, timeout_s: int) -> list[str]:
-    """Run `python SCRIPT PROCESS_ID PORT *ARGS` as processes 0 and 1; their logs."""
+def launch(script: str, *args: str, timeout_s: int) -> None:
+    """Runs `python SCRIPT PROCESS_ID PORT *ARGS` as processes 0 and 1; both must succeed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
@@ -27,7 +26,6 @@ def launch(script: str, *args: str, timeout_s: int) -> list[str]:
         for w in workers:  # jax.distributed traps SIGTERM: a hung worker needs SIGKILL
             w.kill()
     assert [w.returncode for w in workers] == [0, 0], "\n".join(log[-3000:] for log in logs)
-    return logs
 
 
 def join(process_id: int, port: str, collective_timeout_s: int) -> None:
