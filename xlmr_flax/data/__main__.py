@@ -34,6 +34,19 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
+def _layout_for(task, name: str | None, n_files: int):
+    """The layout named `name`, or the first that reads `n_files` files."""
+    for layout in task.layouts:
+        split = (layout.splits or task.splits)[-1]
+        if (name is None or layout.name == name) and len(layout.paths(split, "en")) == n_files:
+            return layout
+    accepted = "; ".join(
+        f"{x.name}: {len(x.paths((x.splits or task.splits)[-1], 'en'))} file(s)"
+        for x in task.layouts
+    )
+    raise DataError(f"{task.name}: no layout reads {n_files} --file(s) (layouts: {accepted})")
+
+
 def write_corpus(raw_dir: str, out: str) -> int:
     from xlmr_flax.data.corpus import task_texts
 
@@ -72,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--file", required=True, action="append", help="repeat for multi-file tasks"
     )
+    validate.add_argument("--layout", help="the task's layout the files are in (default: by count)")
     args = parser.parse_args(argv)
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
@@ -91,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task.name} {name}: {split.num_examples} examples")
             print(f"wrote {builder.data_dir}")
         else:
-            count, labels = summarize(task, task.reader(*args.file))
+            layout = _layout_for(task, args.layout, len(args.file))
+            count, labels = summarize(task, layout.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
                 print(f"  {label}\t{n}")

@@ -74,8 +74,11 @@ class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
         raw = str(dl_manager.manual_dir)
         available = self.task.available(raw)
         if not available:
-            expected = self.task.paths(self.task.splits[-1], (self.task.eval_langs or ("en",))[0])
-            raise DataError(f"{raw}: no files of task {self.task.name} (expected e.g. {expected})")
+            split, lang = self.task.splits[-1], (self.task.eval_langs or ("en",))[0]
+            raise DataError(
+                f"{raw}: no files of task {self.task.name} "
+                f"(expected e.g. {self.task.expected(split, lang)})"
+            )
         return {
             f"{split}_{lang}": self._generate_examples(raw, split, lang)
             for split, lang in available
