@@ -25,7 +25,10 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     count = 0
     for example in examples:
         count += 1
-        if "label" in example:
+        gold = [k for k in ("label", "tags", "answers") if k in example]
+        if gold and example[gold[0]] is None:
+            labels["(no gold)"] += 1
+        elif "label" in example:
             labels[str(example["label"])] += 1
         elif "tags" in example:
             labels.update(example["tags"])
