@@ -11,7 +11,7 @@ A submission folder holds `<task>/<split>-<lang>.<ext>` (XTREME's leaderboard la
 | task | ext | one file holds |
 |---|---|---|
 | XNLI (classification) | tsv | one label per line, example order |
-| XCOPA (multiple choice) | jsonl | one `{"label": choice index}` per line (evaluate.py reads `label`) |
+| XCOPA (multiple choice) | jsonl | one `{"label": choice index}` per line |
 | UD-POS, PAN-X (tagging) | tsv | one tag per line per word, a blank line after each sentence |
 | Tatoeba | tsv | one index per line: the English sentence retrieved |
 | XQuAD, MLQA, TyDiQA | json | `{"id": "answer", ...}`; labels `{"id": ["answer", ...]}` |
