@@ -160,7 +160,7 @@ def _glue(root: str) -> dict[str, str]:
 
     def mnli(labels: int | None, prefix: str) -> str:
         label_columns = ["label1", "label2", "label3", "label4", "label5"][: labels or 0]
-        header = front + (label_columns + ["gold_label"] if labels else [])
+        header = front + ([*label_columns, "gold_label"] if labels else [])
         rows = [
             dict(
                 index=n,

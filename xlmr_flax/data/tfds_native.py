@@ -128,8 +128,9 @@ def _xnli(part: str, records: Records) -> dict[str, str]:
         rows: dict[str, list[list[str]]] = collections.defaultdict(list)
         for r in records[theirs]:
             premise = {_s(k): v for k, v in r["premise"].items()}
-            hypotheses = zip(r["hypothesis"]["language"], r["hypothesis"]["translation"], strict=True)
-            for lang, hypothesis in hypotheses:
+            hypotheses = r["hypothesis"]
+            pairs = zip(hypotheses["language"], hypotheses["translation"], strict=True)
+            for lang, hypothesis in pairs:
                 lang = _s(lang)
                 row = [_one_line(premise[lang]), _one_line(hypothesis), NLI_LABELS[r["label"]]]
                 rows[lang].append(row)
@@ -147,7 +148,10 @@ def _mnli(part: str, records: Records) -> dict[str, str]:
                 for r in _in_file_order(recs)
             ),
         )
-        for ours, recs in [("train", records["train"]), ("dev_matched", records["validation_matched"])]
+        for ours, recs in [
+            ("train", records["train"]),
+            ("dev_matched", records["validation_matched"]),
+        ]
     }
 
 
@@ -263,9 +267,7 @@ def _panx(lang: str, records: Records) -> dict[str, str]:
     }
 
 
-UPOS = (
-    "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
-)
+UPOS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
 
 
 def _udpos(lang: str, records: Records) -> dict[str, str]:
@@ -398,9 +400,9 @@ NATIVE: dict[str, NativeSource] = {
     "hellaswag": NativeSource(_single("text.hellaswag", "Hellaswag"), _hellaswag),
     "cosmosqa": NativeSource(_single("question_answering.cosmos_qa", "CosmosQA"), _cosmosqa),
     "panx": NativeSource(
-        lambda langs: _per_language(
-            "panx", PANX, "Wikiann", str, _tfds_languages(PANX, "LANGS")
-        )(langs),
+        lambda langs: _per_language("panx", PANX, "Wikiann", str, _tfds_languages(PANX, "LANGS"))(
+            langs
+        ),
         _panx,
     ),
     "udpos": NativeSource(
