@@ -189,6 +189,9 @@ def _snli(part: str, records: Records) -> dict[str, str]:
 
 
 def _anli(part: str, records: Records) -> dict[str, str]:
+    """TFDS builds ANLI from the v0.1 archive; the rounds go where the release's
+    folders lie (`anli_v1.0/R{1,2,3}`), with the same files and fields."""
+
     def rows(recs):
         for r in recs:
             labels = ("e", "n", "c")
@@ -200,7 +203,7 @@ def _anli(part: str, records: Records) -> dict[str, str]:
             )
 
     return {
-        f"anli/{part}/{ours}.jsonl": _jsonl(rows(records[theirs]))
+        f"anli_v1.0/{part}/{ours}.jsonl": _jsonl(rows(records[theirs]))
         for ours, theirs in [("train", "train"), ("dev", "validation"), ("test", "test")]
     }
 
