@@ -42,6 +42,7 @@ def test_each_builder_downloads_exactly_the_files_served(fetched):
 
 
 @pytest.mark.parametrize("task,split,lang,count,check", [
+    ("xnli", "train", "en", 3, lambda e: e["text_a"].startswith("A dog runs in the tr park")),
     ("xnli", "dev", "en", 3, lambda e: e["label"] in ("entailment", "neutral", "contradiction")),
     ("xnli", "test", "sw", 3, lambda e: e["text_a"].startswith("Mto ni baridi")),
     ("xnli", "test", "zh", 3, lambda e: e["text_b"].startswith("水很冷")),

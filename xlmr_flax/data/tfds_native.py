@@ -123,6 +123,12 @@ Writer = Callable[[str, Records], dict[str, str]]
 
 
 def _xnli(part: str, records: Records) -> dict[str, str]:
+    if part == "train":  # XTREME trains on MultiNLI's English training set (XNLI-MT's copy)
+        rows = (
+            [_one_line(r["premise"]), _one_line(r["hypothesis"]), NLI_LABELS[r["label"]]]
+            for r in _in_file_order(records["train"])
+        )
+        return {"xnli/train-en.tsv": _tsv(rows)}
     files = {}
     for ours, theirs in {"dev": "validation", "test": "test"}.items():
         rows: dict[str, list[list[str]]] = collections.defaultdict(list)
@@ -376,7 +382,13 @@ UDPOS_CONFIG = {"ta": "tl", "tl": "ta"}
 GLUE = "text.glue"
 
 NATIVE: dict[str, NativeSource] = {
-    "xnli": NativeSource(_single("text.xnli", "Xnli"), _xnli),
+    "xnli": NativeSource(
+        lambda langs: {
+            "dev-test": BuilderRef("text.xnli", "Xnli"),
+            "train": BuilderRef(GLUE, "Glue", "mnli"),
+        },
+        _xnli,
+    ),
     "mnli": NativeSource(_single(GLUE, "Glue", "mnli"), _mnli),
     "snli": NativeSource(_single("datasets.snli.snli_dataset_builder", "Builder"), _snli),
     "anli": NativeSource(
