@@ -357,13 +357,16 @@ def _single(module: str, cls: str, config: str | None = None):
     return lambda langs: {"": BuilderRef(module, cls, config)}
 
 
-def _per_language(task: str, module: str, cls: str, config: Callable[[str], str], has):
+def _per_language(task: str, module: str, cls: str, config: Callable[[str], str], has: str):
+    """One builder per language of the task that TFDS's `module.<has>` lists."""
+
     def parts(langs):
+        available = _tfds_languages(module, has)
         wanted = langs or get_task(task).eval_langs
-        missing = [lang for lang in wanted if lang not in has]
+        missing = [lang for lang in wanted if lang not in available]
         if langs and missing:
             raise ValueError(f"TFDS's {module} has no {task} data for {', '.join(missing)}")
-        return {lang: BuilderRef(module, cls, config(lang)) for lang in wanted if lang in has}
+        return {lang: BuilderRef(module, cls, config(lang)) for lang in wanted if lang in available}
 
     return parts
 
@@ -414,43 +417,22 @@ NATIVE: dict[str, NativeSource] = {
     "copa": NativeSource(_single("text.super_glue", "SuperGlue", "copa"), _copa),
     "hellaswag": NativeSource(_single("text.hellaswag", "Hellaswag"), _hellaswag),
     "cosmosqa": NativeSource(_single("question_answering.cosmos_qa", "CosmosQA"), _cosmosqa),
-    "panx": NativeSource(
-        lambda langs: _per_language("panx", PANX, "Wikiann", str, _tfds_languages(PANX, "LANGS"))(
-            langs
-        ),
-        _panx,
-    ),
+    "panx": NativeSource(_per_language("panx", PANX, "Wikiann", str, "LANGS"), _panx),
     "udpos": NativeSource(
-        lambda langs: _per_language(
+        _per_language(
             "udpos",
             UDPOS,
             "Builder",
             lambda lang: f"xtreme_pos_{UDPOS_CONFIG.get(lang, lang)}",
-            _tfds_languages(UDPOS, "_LANGS"),
-        )(langs),
+            "_LANGS",
+        ),
         _udpos,
     ),
-    "xquad": NativeSource(
-        lambda langs: _per_language(
-            "xquad", XQUAD, "Xquad", str, _tfds_languages(XQUAD, "LANGUAGES")
-        )(langs),
-        _xquad,
-    ),
-    "mlqa": NativeSource(
-        lambda langs: _per_language(
-            "mlqa", MLQA, "Builder", str, _tfds_languages(MLQA, "LANGUAGES")
-        )(langs),
-        _mlqa,
-    ),
+    "xquad": NativeSource(_per_language("xquad", XQUAD, "Xquad", str, "LANGUAGES"), _xquad),
+    "mlqa": NativeSource(_per_language("mlqa", MLQA, "Builder", str, "LANGUAGES"), _mlqa),
     "tydiqa": NativeSource(_single("question_answering.tydi_qa", "TydiQA", "goldp"), _tydiqa),
     "tatoeba": NativeSource(
-        lambda langs: _per_language(
-            "tatoeba",
-            TATOEBA,
-            "Builder",
-            lambda lang: f"tatoeba_{lang}",
-            _tfds_languages(TATOEBA, "_LANGS"),
-        )(langs),
+        _per_language("tatoeba", TATOEBA, "Builder", lambda lang: f"tatoeba_{lang}", "_LANGS"),
         _tatoeba,
     ),
 }
