@@ -118,6 +118,7 @@ PAIRS = {
     "ar": ("النهر بارد في الربيع.", "الماء بارد."),
     "sw": ("Mto ni baridi wakati wa masika.", "Maji ni baridi."),
     "zh": ("春天河水很冷。", "水很冷。"),
+    "de": ('Er sagte "kalt" am Fluss.', "Es ist kalt."),  # quotes, as csv.writer quotes them
 }
 XNLI_LANGS = "ar bg de el en es fr hi ru sw th tr ur vi zh".split()
 NLI_ROWS = [("entailment", 0), ("contradiction", 1), ("neutral", 2)]
@@ -166,7 +167,7 @@ def _glue(root: str) -> dict[str, str]:
                 index=n,
                 pairID=f"{prefix}{n}",
                 genre="fiction",
-                sentence1=f"A dog runs in the {prefix} park {n}.",
+                sentence1=f'A "dog" runs in the {prefix} park {n}.',  # GLUE: no quoting
                 sentence2=f"An animal {prefix} moves {n}.",
                 label1=label,
                 gold_label=label,
