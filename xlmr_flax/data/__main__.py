@@ -93,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
     if args.command == "fetch":
+        from xlmr_flax.data.tf_stand_in import NeedsTensorFlow
         from xlmr_flax.data.tfds_native import fetch as fetch_raw
 
         langs = args.langs.split(",") if args.langs else None
         try:
             written = fetch_raw(args.task, args.raw, args.tfds_dir, langs)
-        except ValueError as err:
+        except (ValueError, NeedsTensorFlow) as err:
             print(err, file=sys.stderr)
             return 1
         for path in written:

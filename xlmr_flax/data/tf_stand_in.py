@@ -6,7 +6,8 @@ call TensorFlow only to open, list and glob files (`tf.io.gfile`), to decode a n
 Python. Without TensorFlow their lazy `tf` raises on first use, so no archive can be
 extracted. `tensorflow_stand_in(*modules)` gives those modules these few names for the
 duration of a fetch, so TFDS's own code runs unchanged. Anything else a builder
-asks of it is an AttributeError naming the builder, never a silent substitute.
+asks of it raises NeedsTensorFlow, one line naming what it used: never a silent
+substitute.
 """
 
 from __future__ import annotations
@@ -38,9 +39,13 @@ GFILE = types.SimpleNamespace(
 )
 
 
+class NeedsTensorFlow(AttributeError):
+    """A TFDS builder asked for more of TensorFlow than the stand-in has."""
+
+
 class _StandIn(types.SimpleNamespace):
     def __getattr__(self, name: str):
-        raise AttributeError(
+        raise NeedsTensorFlow(
             f"this TFDS builder uses tf.{name}, which needs TensorFlow: pip install tensorflow"
         )
 
