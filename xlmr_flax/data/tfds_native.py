@@ -29,7 +29,7 @@ from xlmr_flax.data.readers import NLI_LABELS
 from xlmr_flax.data.tf_stand_in import tensorflow_stand_in
 from xlmr_flax.tasks import get_task
 
-Records = Mapping[str, Sequence[dict]]  # TFDS split -> records as the data source gives them
+Records = Mapping[str, Iterable[dict]]  # TFDS split -> its data source (records, decoded)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,15 +40,16 @@ class BuilderRef:
     cls: str
     config: str | None = None
 
-    def records(self, data_dir: str | None) -> dict[str, list[dict]]:
-        """Downloads and prepares the builder (array_record); its records by TFDS split."""
+    def records(self, data_dir: str | None) -> Records:
+        """Downloads and prepares the builder (array_record); its records by TFDS split,
+        read from disk only for the splits a writer uses."""
         module = importlib.import_module(f"tensorflow_datasets.{self.module}")
         with tensorflow_stand_in(module, extractor):
             builder = getattr(module, self.cls)(
                 config=self.config, data_dir=data_dir, file_format="array_record"
             )
             builder.download_and_prepare()
-            return {split: list(source) for split, source in builder.as_data_source().items()}
+            return dict(builder.as_data_source())
 
 
 # ---- records -> text -------------------------------------------------------------------
