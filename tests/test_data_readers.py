@@ -77,7 +77,7 @@ def squad_with(**qa_changes):
 
 MALFORMED = [
     # (file name, content, reader, expected message)
-    ("x.tsv", "a\tb\n", readers.read_xnli_tsv, r"x\.tsv:1: expected 3 tab-separated columns"),
+    ("x.tsv", "a\tb\tneutral\nc\td\n", readers.read_xnli_tsv, r"x\.tsv:2: expected 3 tab-separated columns"),
     ("x.tsv", "a\tb\tentailment\nc\td\tmaybe\n", readers.read_xnli_tsv, r"x\.tsv:2: label 'maybe' not in"),
     ("x.tsv", "", readers.read_xnli_tsv, r"x\.tsv: no examples"),
     ("x.tsv", b"a\tb\tneutral\n\xff\xfe\tb\tneutral\n", readers.read_xnli_tsv, r"x\.tsv:2: not valid UTF-8"),
