@@ -131,16 +131,17 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
 
 
 def test_a_pretrained_folder_without_its_done_marker_is_written_again(trained, tmp_path):
-    config = trained[0]
-    partial = tmp_path / "pretrained"
-    partial.mkdir()
+    config, dag = trained[:2]
+    partial = tmp_path / "pretrained" / dag.root  # keyed by the root id
+    partial.mkdir(parents=True)
     (partial / "xlmr_flax.json").write_text("{}")  # a copy cut short
     root = stage_lib.pretrained_root(config, str(tmp_path))
+    assert root == str(partial)
     _, _, _, params = load_model_dir(root)
-    _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained"))
+    _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained", dag.root))
     for a, b in zip(leaves(params), leaves(reference), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert (tmp_path / "pretrained.DONE").exists()
+    assert (tmp_path / "pretrained" / f"{dag.root}.DONE").exists()
 
 
 def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
@@ -172,7 +173,7 @@ def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
     dag = build_dag(config)
     workdir = str(tmp_path)
     mixture = dag.in_order()[0]
-    assert mixture.task == "mnli+squad_v1" and dict(mixture.hparams)["rate"] == "uniform"
+    assert mixture.task == "mnli+squad_v1" and mixture.hparams.rate == "uniform"
     _, model, _ = stage_lib.initial_model(config, dag, mixture, workdir)
     initial = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     stage_lib.run_stage(config, dag, mixture, workdir, make_mesh((8, 1, 1)))
