@@ -108,9 +108,7 @@ def stage_settings(
             raise HparamsError(f"{where('rate')}: expected one of {MIXTURE_RATES}, got {hp.rate!r}")
         _integer(where("cap"), hp.cap, 1)
     run = RunOptions(
-        checkpoint_every=_integer(
-            where("checkpoint_every"), values.get("checkpoint_every", 0), 0
-        ),
+        checkpoint_every=_integer(where("checkpoint_every"), values.get("checkpoint_every", 0), 0),
         log_every=_integer(where("log_every"), values.get("log_every", 10), 1),
         progress=values.get("progress", True),
     )

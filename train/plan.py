@@ -136,7 +136,7 @@ def check_study_keys(config) -> None:
     for k in orders:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"config.study.orders: expected integers >= 1, got {k!r}")
-    for name in config.hparams.keys():
+    for name in dict(config.hparams):
         if name in ("default", "mixture"):
             continue
         for part in stage_tasks(name):

@@ -69,10 +69,15 @@ def weight_files(directory: str) -> list[str]:
             except (ValueError, KeyError, AttributeError, TypeError) as err:
                 raise CheckpointError(f"{index}: not a valid weight index ({err})") from None
             for name in names:
-                if not isinstance(name, str) or os.path.basename(name) != name or name in (
-                    "",
-                    ".",
-                    "..",
+                if (
+                    not isinstance(name, str)
+                    or os.path.basename(name) != name
+                    or name
+                    in (
+                        "",
+                        ".",
+                        "..",
+                    )
                 ):
                     raise CheckpointError(
                         f"{index}: weight file {name!r} is not a file name in {directory}"
