@@ -16,7 +16,7 @@ import jax
 
 from eval.report import format_summary, write_report
 from train.dag import StageDag
-from train.evaluation import evaluate_stage, write_results
+from train.evaluation import evaluate_stage, result_records, write_results
 from train.lock import workdir_lock
 from train.plan import ConfigError, build_dag, is_done, missing_data
 from train.progress import overall_line
@@ -90,6 +90,9 @@ def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict
     for note in notes:
         say(note)
 
+    # Reading every unit file drops the corrupt ones, so they are evaluated again below.
+    sum(1 for _ in result_records(config, dag, workdir))
+    sync_processes("study: corrupt units dropped")
     ran = 0
     if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
         ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh, pretrained))
