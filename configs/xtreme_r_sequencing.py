@@ -34,8 +34,9 @@ sizes in TRAIN_SIZES:
     steps = max(1, round(EPOCHS * examples / batch_size * steps_scale)), at most max_steps
 
 A stage task without a size here has no steps: a config error before anything runs
-(never a silent default). Question-answering sizes count questions; their windows (stride 128) are a few
-percent more, so an "epoch" is slightly short of a full pass there.
+(never a silent default). Question-answering sizes count questions; their windows
+(stride 128) are a few percent more, so an "epoch" is slightly short of a full pass
+there.
 """
 
 from __future__ import annotations
