@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -16,6 +17,7 @@ from train.checkpoints import TrainCheckpoints
 from train.plan import build_dag, is_done, stage_dir
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.errors import CheckpointError
 from xlmr_flax.sharding import make_mesh
 
 
@@ -164,6 +166,73 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
     assert not is_done(workdir, mnli.id)
     checkpoints = TrainCheckpoints(os.path.join(stage_dir(workdir, mnli.id), "checkpoints"))
     assert checkpoints.latest_step() == 2  # the diverged step 4 checkpoint was never written
+
+
+def damage(folder: Path) -> None:
+    """Overwrites the middle of every array data file with 0xFF bytes (NaN as float32;
+    undecodable if compressed): what a flipped disk block or a bad copy leaves."""
+    files = [f for f in folder.rglob("*") if f.is_file() and f.parent.name == "d"]
+    assert files
+    for f in files:
+        data = bytearray(f.read_bytes())
+        middle = len(data) // 2
+        data[middle // 2 : middle + middle // 2] = b"\xff" * (2 * (middle // 2))
+        f.write_bytes(bytes(data))
+
+
+def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
+    trained, tmp_path, monkeypatch, caplog
+):
+    config, dag, workdir, mesh, mnli, _ = trained
+    other = str(tmp_path)
+    stage_lib.pretrained_root(config, other)
+
+    def crash_at_four(call, step, state, batch):
+        if call == 4:
+            raise KeyboardInterrupt("killed")
+        return step(state, batch)
+
+    real_bind = wrap_steps(monkeypatch, crash_at_four)
+    with pytest.raises(KeyboardInterrupt):
+        stage_lib.run_stage(config, dag, mnli, other, mesh)
+    checkpoint = Path(stage_dir(other, mnli.id), "checkpoints", "2")
+    damage(checkpoint / "state")
+    monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
+    stage_lib.run_stage(config, dag, mnli, other, mesh)
+    assert f"checkpoint {checkpoint} is corrupt" in caplog.text
+    assert is_done(other, mnli.id)
+    _, _, _, retrained = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
+    _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
+    for a, b in zip(leaves(retrained), leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)  # trained from step 0 again, exactly
+
+
+def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch):
+    config, dag, _, mesh, mnli, _ = trained
+    workdir = str(tmp_path)
+    stage_lib.pretrained_root(config, workdir)
+
+    def poison_last(call, step, state, batch):
+        state, metrics = step(state, batch)
+        if call == 4:  # the loss stays finite: only the weights are broken
+            state = state.replace(params=jax.tree.map(lambda x: x * np.nan, state.params))
+        return state, metrics
+
+    wrap_steps(monkeypatch, poison_last)
+    with pytest.raises(CheckpointError, match=r"non-finite final weights in .*nothing was marked"):
+        stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    assert not is_done(workdir, mnli.id)
+
+
+def test_a_parent_model_damaged_after_it_was_written_stops_its_children(trained, tmp_path):
+    config, dag, workdir, mesh, mnli, xnli = trained
+    copy = tmp_path / "stages" / mnli.id
+    shutil.copytree(stage_dir(workdir, mnli.id), copy)
+    shutil.copytree(os.path.join(workdir, "pretrained"), tmp_path / "pretrained")
+    damage(copy / "model" / "params")
+    with pytest.raises(CheckpointError, match=f"{copy / 'model'}: .*delete {copy}"):
+        stage_lib.run_stage(config, dag, xnli, str(tmp_path), mesh)
+    assert not is_done(str(tmp_path), xnli.id)
 
 
 def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):

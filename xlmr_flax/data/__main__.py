@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 
 from xlmr_flax.errors import DataError
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         "--file", required=True, action="append", help="repeat for multi-file tasks"
     )
     args = parser.parse_args(argv)
+    raw = getattr(args, "raw", None)
+    if args.command in ("prepare", "corpus") and not os.path.isdir(raw):
+        return _usage_error(
+            f"--raw {raw}: no such folder (the XTREME download layout, docs/data.md)"
+        )
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
     if args.command == "fetch":
@@ -91,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task.name} {name}: {split.num_examples} examples")
             print(f"wrote {builder.data_dir}")
         else:
+            expected = len(task.files("", task.splits[0], task.languages(task.splits[0])[0]))
+            if len(args.file) != expected:
+                return _usage_error(
+                    f"validate --task {task.name}: expected {expected} --file (one per file "
+                    f"the task reads), got {len(args.file)}"
+                )
             count, labels = summarize(task, task.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
@@ -99,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
