@@ -171,7 +171,9 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
 def damage(folder: Path) -> None:
     """Overwrites the middle of every array data file with 0xFF bytes (NaN as float32;
     undecodable if compressed): what a flipped disk block or a bad copy leaves."""
-    files = [f for f in folder.rglob("*") if f.is_file() and f.parent.name == "d"]
+    files = [
+        f for f in folder.rglob("*") if f.is_file() and f.parent.parent.name.startswith("ocdbt")
+    ]
     assert files
     for f in files:
         data = bytearray(f.read_bytes())

@@ -198,3 +198,72 @@ def test_storage_errors_are_found_behind_other_exceptions():
     assert storage_message(found).startswith("/w/stages/x/model: disk full; free space")
     assert storage_error(ValueError("INTERNAL: ... No space left on device")).errno == errno.ENOSPC
     assert storage_error(ValueError("shape mismatch")) is None
+
+
+# ----------------------------------------------------------------------------------
+# End to end: another config in the same workdir, and a scheme-1 workdir migrated
+# ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    from tests.study_config import two_stage_config
+    from train import study as study_lib
+    from train.plan import stage_dir
+    from train.study import run_study
+    from xlmr_flax.data import sample_data_dir
+
+    trained = []
+    real_run_stage = study_lib.run_stage
+
+    def counting(config, dag, stage, *args, **kwargs):
+        trained.append(stage.id)
+        return real_run_stage(config, dag, stage, *args, **kwargs)
+
+    monkeypatch.setattr(study_lib, "run_stage", counting)
+    raw = tmp_path / "raw"
+    shutil.copytree(sample_data_dir(), raw)
+    config = two_stage_config()
+    config.raw_data = str(raw)
+    workdir = tmp_path / "run"
+    notes = []
+    run_study(config, str(workdir), out=notes.append)
+    first = (workdir / "results.jsonl").read_text()
+    assert len(trained) == 2
+
+    # Checkpoint and log cadence: the same study, nothing trained or evaluated again.
+    config.hparams.default.update(checkpoint_every=1, log_every=1)
+    summary = run_study(config, str(workdir), out=notes.append)
+    assert len(trained) == 2 and summary["evaluations_run"] == 0
+    assert (workdir / "results.jsonl").read_text() == first
+
+    # Other MNLI labels: MNLI trains again, and XNLI on top of it.
+    train = raw / "mnli" / "train.tsv"
+    train.write_text(train.read_text().replace("entailment", "neutral"), encoding="utf-8")
+    notes.clear()
+    run_study(config, str(workdir), out=notes.append)
+    assert len(trained) == 4 and not set(trained[:2]) & set(trained[2:])
+    assert any("differs in training data (mnli)" in n for n in notes), notes
+    stages = {json.loads(line)["stage"] for line in (workdir / "results.jsonl").open()}
+    assert stages.isdisjoint(trained[:2]) and set(trained[2:]) <= stages
+
+    # The same workdir as id scheme 1 left it: migrated, verified, nothing retrained.
+    dag = build_dag(config, resolve=True)
+    old = scheme_1_ids(config, dag)
+    for stage in dag.in_order():
+        os.rename(stage_dir(str(workdir), stage.id), stage_dir(str(workdir), old[stage.id]))
+    os.rename(workdir / "pretrained" / f"{dag.root}.DONE", workdir / "pretrained.DONE")
+    os.rename(workdir / "pretrained" / dag.root, workdir / "pretrained-old")
+    shutil.rmtree(workdir / "pretrained")
+    os.rename(workdir / "pretrained-old", workdir / "pretrained")
+    os.unlink(workdir / WORKDIR_FILE)
+    before = (workdir / "results.jsonl").read_text()
+    with pytest.raises(WorkdirError, match="older id scheme"):
+        run_study(config, str(workdir))
+    notes.clear()
+    run_study(config, str(workdir), out=notes.append, migrate=True)
+    assert len(trained) == 4, "a verified stage was trained again"
+    assert any("2 of 2 trained stages of this study verified" in n for n in notes), notes
+    assert (workdir / "results.jsonl").read_text() == before

@@ -110,13 +110,16 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     `MixtureModel`."""
     tasks = [get_task(name) for name in stage_tasks(stage.task)]
     parent_dir = parent_model_dir(config, dag, stage, workdir)
-    model_config, _, _, parent = load_model_dir(parent_dir)
+    again = f"delete {os.path.dirname(parent_dir)} to train it again"
+    try:
+        model_config, _, _, parent = load_model_dir(parent_dir)
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}; {again}") from None
     bad = nonfinite_leaves(parent["encoder"])
     if bad:
         raise CheckpointError(
-            f"{parent_dir}: non-finite weights in {', '.join(bad[:3])}; the files were "
-            f"damaged after they were written: delete {os.path.dirname(parent_dir)} to "
-            "train it again"
+            f"{parent_dir}: non-finite weights in {', '.join(bad[:3])} (damaged after it "
+            f"was written); {again}"
         )
     heads = {t.name: (t.head, head_kwargs(t, config.raw_data)) for t in tasks}
     rngs = nnx.Rngs(stage.seed)
