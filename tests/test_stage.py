@@ -14,7 +14,9 @@ from flax import nnx
 from tests.test_plan import smoke_config
 from train import stage as stage_lib
 from train.checkpoints import TrainCheckpoints
+from train.optimizer import make_optimizer
 from train.plan import build_dag, is_done, stage_dir
+from train.step import init_train_state
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.errors import CheckpointError
@@ -207,6 +209,20 @@ def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
     _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
     for a, b in zip(leaves(retrained), leaves(uninterrupted), strict=True):
         np.testing.assert_array_equal(a, b)  # trained from step 0 again, exactly
+
+
+def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tmp_path, caplog):
+    config, dag, workdir, mesh, mnli, _ = trained
+    _, model, _ = stage_lib.initial_model(config, dag, mnli, workdir)
+    _, state = init_train_state(model, make_optimizer(1e-4, 4)[0], mesh)
+    checkpoints = TrainCheckpoints(str(tmp_path / "checkpoints"))
+    checkpoints.save(state, {"next_step": 0})
+    nan = jax.tree.map(lambda x: x * np.nan, state.params)
+    checkpoints.save(state.replace(step=state.step + 1, params=nan), {"next_step": 1})
+    checkpoints.wait()
+    _, meta = checkpoints.restore_good(state)
+    assert meta == {"next_step": 0} and checkpoints.manager.all_steps() == [0]
+    assert "is corrupt (non-finite values in" in caplog.text
 
 
 def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch):

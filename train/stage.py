@@ -113,8 +113,8 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     again = f"delete {os.path.dirname(parent_dir)} to train it again"
     try:
         model_config, _, _, parent = load_model_dir(parent_dir)
-    except CheckpointError as err:
-        raise CheckpointError(f"{err}; {again}") from None
+    except CheckpointError as err:  # the first line: TensorStore appends pages of detail
+        raise CheckpointError(f"{str(err).splitlines()[0][:400]}; {again}") from None
     bad = nonfinite_leaves(parent["encoder"])
     if bad:
         raise CheckpointError(
