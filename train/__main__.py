@@ -24,6 +24,7 @@ from ml_collections import config_flags
 from train.lock import WorkdirLocked
 from train.plan import ConfigError, build_dag, print_plan
 from train.study import run_study
+from train.workdir import needs_migration
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
 
@@ -75,6 +76,8 @@ def main(argv: list[str]) -> None:
     except ValueError as err:
         fail(str(err), EXIT_USAGE)
     if _DRY_RUN.value:
+        if needs_migration(workdir):
+            print(f"{workdir} holds results of id scheme 1: a run needs --migrate or a new workdir")
         print_plan(config, dag, workdir, dag.shard(*shard))
         return
     if config.get("cpu_devices"):
