@@ -42,17 +42,16 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
+def _file_count(task, layout) -> int:
+    return len(layout.paths((layout.splits or task.splits)[-1], "en"))
+
+
 def _layout_for(task, name: str | None, n_files: int):
-    """The layout named `name`, or the first that reads `n_files` files."""
+    """The layout named `name`, or the first that reads `n_files` files (None: none)."""
     for layout in task.layouts:
-        split = (layout.splits or task.splits)[-1]
-        if (name is None or layout.name == name) and len(layout.paths(split, "en")) == n_files:
+        if (name is None or layout.name == name) and _file_count(task, layout) == n_files:
             return layout
-    accepted = "; ".join(
-        f"{x.name}: {len(x.paths((x.splits or task.splits)[-1], 'en'))} file(s)"
-        for x in task.layouts
-    )
-    raise DataError(f"{task.name}: no layout reads {n_files} --file(s) (layouts: {accepted})")
+    return None
 
 
 def run_doctor(raw_dir: str, config_arg: str | None) -> int:
@@ -134,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return run_doctor(args.raw, args.config)
+    raw = getattr(args, "raw", None)
+    if args.command in ("prepare", "corpus") and not os.path.isdir(raw):
+        return _usage_error(
+            f"--raw {raw}: no such folder (the XTREME download layout, docs/data.md)"
+        )
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
     if args.command == "fetch":
@@ -160,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {builder.data_dir}")
         else:
             layout = _layout_for(task, args.layout, len(args.file))
+            if layout is None:
+                counts = sorted({_file_count(task, x) for x in task.layouts})
+                return _usage_error(
+                    f"validate --task {task.name}: expected {' or '.join(map(str, counts))} "
+                    f"--file (one per file the task reads), got {len(args.file)}"
+                )
             count, labels = summarize(task, layout.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
@@ -168,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
