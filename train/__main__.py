@@ -3,7 +3,10 @@
 Runs the study: every pending stage of the shard in dependency order, each
 followed by its evaluations, then `results.jsonl` and the report. `--dry-run`
 prints the stage DAG (what is done and pending) and, last, one JSON line of
-counts; `--shard I/N` restricts either to a disjoint part of the DAG.
+counts; `--shard I/N` restricts either to a disjoint part of the DAG. `--dry-run` also
+prints what the study costs (train/cost.py) on `--topology` (default: v4-32 and
+v5litepod-16) for each execution layout. `--compile-only --topology v4-32`
+compiles every program of the study for that topology (train/compile.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from train.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.plan import ConfigError, build_dag, print_plan
 from train.study import run_study
 from xlmr_flax.sharding import initialize_distributed
@@ -23,6 +27,19 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config fil
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts, run nothing")
 _SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
+_COMPILE_ONLY = flags.DEFINE_bool(
+    "compile_only", False, "compile every program of the study for --topology, run nothing"
+)
+_TOPOLOGY = flags.DEFINE_list(
+    "topology",
+    [],
+    "targets (v4-32, v5litepod-16, v5p-32, v6e-16, h100x8, cpu-8) to compile "
+    "for or to cost (--dry-run; default v4-32,v5litepod-16)",
+)
+_COMPILE_FILTER = flags.DEFINE_string(
+    "compile_filter", None, "--compile-only: only programs whose name matches this regex"
+)
+_MFU = flags.DEFINE_float("mfu", None, "--dry-run: model FLOPs utilisation to assume")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -35,6 +52,34 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def absl_spelling(arg: str) -> str:
+    """absl spells flags with underscores; the documented `--dry-run` style works too."""
+    name, equals, value = arg.partition("=")
+    if name.startswith("--") and name in ("--dry-run", "--compile-only", "--compile-filter"):
+        name = name.replace("-", "_").replace("__", "--", 1)
+    return name + equals + value
+
+
+def compile_only(config, dag, topologies: list[str], only: str | None) -> None:
+    """Compiles on this machine's CPU for another topology (no accelerator used)."""
+    from train.compile import ProgramTooLarge, compile_study
+    from train.targets import CompilerMissing, parse_target
+
+    if len(topologies) != 1:
+        raise app.UsageError("--compile-only needs one --topology, e.g. --topology v4-32")
+    try:
+        target = parse_target(topologies[0])
+    except ValueError as err:
+        raise app.UsageError(str(err)) from None
+    if target.platform == "cpu":
+        jax.config.update("jax_num_cpu_devices", target.devices)
+    jax.config.update("jax_platforms", "cpu")  # the target's compiler runs without its chips
+    try:
+        compile_study(config, dag, target, only=only)
+    except (ProgramTooLarge, CompilerMissing) as err:
+        sys.exit(f"compile-only: {err}")
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -42,12 +87,18 @@ def main(argv: list[str]) -> None:
     config = _CONFIG.value
     try:
         shard = parse_shard(_SHARD.value)
-        workdir = local_path(_WORKDIR.value, "--workdir")
         dag = build_dag(config)  # ConfigError: reported before anything runs
+        if _COMPILE_ONLY.value:  # needs no workdir
+            compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value)
+            return
+        if not _WORKDIR.value:
+            raise ValueError("--workdir is required (except with --compile-only)")
+        workdir = local_path(_WORKDIR.value, "--workdir")
     except ValueError as err:
         raise app.UsageError(str(err)) from None
     if _DRY_RUN.value:
         print_plan(config, dag, workdir, dag.shard(*shard))
+        print_cost(config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value)
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator
@@ -61,6 +112,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["config", "workdir"])
-    # absl spells flags with underscores; accept the documented `--dry-run` too.
-    app.run(main, argv=[a.replace("--dry-run", "--dry_run", 1) for a in sys.argv])
+    flags.mark_flags_as_required(["config"])
+    app.run(main, argv=[absl_spelling(a) for a in sys.argv])
