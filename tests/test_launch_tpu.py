@@ -50,6 +50,7 @@ def launcher(tmp_path):
             "XLMR_TPU_NAME": NAME,
             "XLMR_TPU_ZONE": ZONE,
             "XLMR_TPU_BUCKET": "my-bucket",
+            "XLMR_TPU_RUN_ID": "r0",  # else the time: a dry run and a real one would differ
         }
         for key, value in (env or {}).items():
             if value is None:
@@ -118,37 +119,48 @@ def test_help_and_no_arguments_print_usage(launcher):
             assert f"\n  {command} " in done.stdout
 
 
-def test_create_pod_slice_on_spot(launcher):
+def test_create_pod_slice_on_spot(launcher, tmp_path):
     done, calls = launcher("create", "--accelerator", "v4-32", "--spot")
     assert done.returncode == 0, done.stderr
+    startup = tmp_path / f"xlmr-flax-{NAME}-startup.sh"
     assert calls == [[
         "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
         f"--zone={ZONE}", "--accelerator-type=v4-32", "--runtime-version=tpu-ubuntu2204-base",
-        "--spot",
+        "--spot", f"--metadata-from-file=startup-script={startup}",
     ]]  # fmt: skip
+    # At every boot the startup script resumes the run that `run` left on the worker.
+    script = startup.read_text()
+    assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0
+    assert 'bash "$home/xlmr-flax-autostart.sh"' in script
+    # Without a bucket there is nothing to remount: no startup script.
+    _, calls = launcher("create", env={"XLMR_TPU_BUCKET": None})
+    assert not [a for a in calls[0] if a.startswith("--metadata")]
 
 
-def test_create_on_demand_from_environment(launcher):
+def test_create_on_demand_from_environment(launcher, tmp_path):
     env = {"XLMR_TPU_PROJECT": "my-project", "XLMR_TPU_ACCELERATOR": "v5litepod-16"}
     done, calls = launcher("create", "--", "--reserved", env=env)
     assert done.returncode == 0, done.stderr
     assert calls == [[
         "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
         f"--zone={ZONE}", "--project=my-project", "--accelerator-type=v5litepod-16",
-        "--runtime-version=v2-alpha-tpuv5-lite", "--reserved",
+        "--runtime-version=v2-alpha-tpuv5-lite",
+        f"--metadata-from-file=startup-script={tmp_path}/xlmr-flax-{NAME}-startup.sh", "--reserved",
     ]]  # fmt: skip
     # A flag overrides its variable: XLMR_TPU_SPOT=1 with --on-demand asks for on-demand.
     _, calls = launcher("create", "--on-demand", env={"XLMR_TPU_SPOT": "1"})
     assert "--spot" not in calls[0]
     _, calls = launcher("create", env={"XLMR_TPU_SPOT": "1"})
-    assert calls[0][-1] == "--spot"
+    assert "--spot" in calls[0]
     _, calls = launcher("create", "--accelerator=v6e-8", "--runtime=my-runtime")
     assert "--runtime-version=my-runtime" in calls[0] and "--accelerator-type=v6e-8" in calls[0]
 
 
-def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
+def test_setup_uploads_the_commit_and_installs_the_lock_file_on_every_worker(launcher, tmp_path):
     done, calls = launcher("setup")
     assert done.returncode == 0, done.stderr
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
     archive = tmp_path / f"xlmr-flax-{NAME}.tar.gz"
     assert calls[0] == [
         "compute", "tpus", "tpu-vm", "scp", str(archive), f"{NAME}:xlmr-flax.tar.gz",
@@ -156,14 +168,18 @@ def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
     ]  # fmt: skip
     assert calls[1][4:6] == [NAME, f"--zone={ZONE}"] and "--worker=all" in calls[1]
     command = remote_command(calls[1])
-    assert "tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
+    assert "rm -rf ~/xlmr-flax && mkdir -p ~/xlmr-flax && tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
+    assert f"echo {commit} > ~/xlmr-flax/COMMIT" in command  # the manifests name it
     assert "python3.11 -m venv ~/xlmr-venv" in command
-    assert "~/xlmr-venv/bin/pip install -q -e ~/xlmr-flax 'jax[tpu]'" in command
+    assert "~/xlmr-venv/bin/pip install -q -r ~/xlmr-flax/requirements-tpu.lock" in command
+    assert "~/xlmr-venv/bin/pip install -q --no-deps -e ~/xlmr-flax" in command
     assert program_calls(command, "gcsfuse") == [[*GCSFUSE_OPTIONS, "my-bucket", MOUNT]]
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
-    assert {"./launch_tpu.sh", "./setup.py", "./configs/xtreme_r_sequencing.py"} <= names
-    assert not [n for n in names if "/.git/" in n or "__pycache__" in n or n.startswith("./runs/")]
+    committed = subprocess.run(["git", "-C", ROOT, "ls-tree", "-r", "--name-only", "HEAD"],
+                               capture_output=True, text=True).stdout.split()  # fmt: skip
+    assert {"launch_tpu.sh", "requirements-tpu.lock", "configs/xtreme_r_sequencing.py"} <= names
+    assert names >= set(committed) and not [n for n in names if n.startswith(("runs/", "download/"))]
 
 
 def test_setup_from_git_with_data(launcher):
@@ -288,32 +304,58 @@ def test_run_starts_the_same_command_on_every_worker(launcher):
     assert command.startswith("if ! mountpoint -q /mnt/gcs/b; then ")
 
 
-def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
-    """The remote scripts, run here with HOME as the worker's home and a fake Python."""
+def stand_in_worker(tmp_path, python_body):
+    """A worker's home with the launcher, a fake Python and fake programs; returns
+    (home, environment, mount folder). The bucket "mounts" under tmp_path/mnt."""
     worker = tmp_path / "worker"
     (worker / "xlmr-flax").mkdir(parents=True)
+    shutil.copy(SCRIPT, worker / "xlmr-flax" / "launch_tpu.sh")
     (worker / "xlmr-venv" / "bin").mkdir(parents=True)
     python = worker / "xlmr-venv" / "bin" / "python"
-    python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$HOME/argv"\nexec sleep 30\n')
+    python.write_text(f"#!/bin/sh\n{python_body}\n")
     python.chmod(0o755)
-    # `mountpoint` says yes for the workdir's bucket once "setup" has made $HOME/mounted.
+    mount = tmp_path / "mnt" / "my-bucket"
+    # `mountpoint` says yes for the workdir's bucket once "setup" has made $HOME/mounted;
+    # the metadata server answers from $HOME/metadata/KEY (none: not a TPU VM).
     bin_dir = tmp_path / "worker-bin"
-    fake_programs(bin_dir, {"mountpoint": f'test "$*" = "-q {MOUNT}" && test -f "$HOME/mounted"'})
+    fake_programs(bin_dir, {
+        "mountpoint": f'test "$*" = "-q {mount}" && test -f "$HOME/mounted"',
+        "curl": 'key="${6##*/}"; test -f "$HOME/metadata/$key" && cat "$HOME/metadata/$key"',
+    })  # fmt: skip
+    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": os.devnull,
+           "XLMR_TPU_HEARTBEAT": "1"}  # fmt: skip
+    return worker, env, mount
+
+
+def on_worker(command, env, timeout=30):
+    return subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def wait_for(predicate, what, seconds=20.0):
+    for _ in range(int(seconds / 0.05)):
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
+    """The remote scripts, run here with HOME as the worker's home and a fake Python."""
+    worker, env, mount = stand_in_worker(
+        tmp_path, 'printf "%s\\n" "$@" > "$HOME/argv"\nenv > "$HOME/env"\nexec sleep 30'
+    )
+    root = {"XLMR_TPU_MOUNT_ROOT": str(tmp_path / "mnt"), "XLMR_TPU_RUN_ID": "r1"}
     config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2"
-    _, calls = launcher("run", "--config", config, "--shard", "0/2")
+    _, calls = launcher("run", "--config", config, "--shard", "0/2", env=root)
     start = remote_command(calls[0])
     _, calls = launcher("stop")
     stop = remote_command(calls[0])
-    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": os.devnull}
 
-    def on_worker(command):
-        return subprocess.run(
-            ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30
-        )
-
-    unmounted = on_worker(start)
+    unmounted = on_worker(start, env)
     assert unmounted.returncode == 1 and not unmounted.stdout
-    assert f"gs://my-bucket is not mounted at {MOUNT}: run ./launch_tpu.sh setup first" in (
+    assert f"gs://my-bucket is not mounted at {mount}: run ./launch_tpu.sh setup first" in (
         unmounted.stderr
     )
     assert not (worker / "xlmr-flax-run.pid").exists() and not (worker / "argv").exists()
@@ -321,36 +363,94 @@ def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
 
     pid = None
     try:
-        started = on_worker(start)
-        assert started.returncode == 0 and "started" in started.stdout, started.stderr
+        started = on_worker(start, env)
+        assert started.returncode == 0 and "started run r1" in started.stdout, started.stderr
         pid = int((worker / "xlmr-flax-run.pid").read_text())
-        for _ in range(100):
-            if (worker / "argv").exists() and (worker / "argv").read_text().endswith("0/2\n"):
-                break
-            time.sleep(0.05)
-        assert (worker / "argv").read_text().splitlines() == [
+        argv = worker / "argv"
+        wait_for(lambda: argv.exists() and argv.read_text().endswith("0/2\n"), "the run")
+        assert argv.read_text().splitlines() == [
             "-m", "train", "--config", config, "--workdir",
-            f"{MOUNT}/runs/xtreme_r_sequencing", "--shard", "0/2",
+            f"{mount}/runs/xtreme_r_sequencing", "--shard", "0/2",
         ]  # fmt: skip
-        again = on_worker(start)  # a second start is refused while the first runs
+        assert "XLMR_TPU_WORKERS=1\n" in (worker / "env").read_text()  # one host: no peers
+        # The log and a heartbeat go to the bucket, by run.
+        logs = mount / "runs" / "xtreme_r_sequencing" / "logs" / "r1"
+        wait_for(lambda: (logs / "worker-0.heartbeat").exists(), "the heartbeat")
+        wait_for(lambda: (logs / "worker-0.log").exists(), "the log copy")
+        assert "=== run r1: worker 0 of 1" in (logs / "worker-0.log").read_text()
+        # What the startup script runs at boot: the same start, after mounting the bucket.
+        autostart = (worker / "xlmr-flax-autostart.sh").read_text()
+        assert "gcsfuse" in autostart and "launch_tpu.sh worker" in autostart
+        again = on_worker(start, env)  # a second start is refused while the first runs
         assert again.returncode == 1 and "already going" in again.stderr
-        stopped = on_worker(stop)
+        stopped = on_worker(stop, env)
         assert "stopped" in stopped.stdout, stopped.stderr
-        for _ in range(100):
+
+        def gone():
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the run was not stopped")
+                return True
+            return False
+
+        wait_for(gone, "the run to stop")
         pid = None
         assert not (worker / "xlmr-flax-run.pid").exists()
-        assert "no run" in on_worker(stop).stdout
+        assert not (worker / "xlmr-flax-autostart.sh").exists()  # stopped: no resume at boot
+        assert "no run" in on_worker(stop, env).stdout
     finally:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
+
+
+def worker_verb(tmp_path, python_body, *options, metadata=None):
+    """Runs `launch_tpu.sh worker` on a stand-in TPU VM; returns (process, log folder)."""
+    worker, env, _ = stand_in_worker(tmp_path, python_body)
+    for key, value in (metadata or {}).items():
+        (worker / "metadata").mkdir(exist_ok=True)
+        (worker / "metadata" / key).write_text(value)
+    logs = tmp_path / "logs"
+    command = ["bash", str(worker / "xlmr-flax" / "launch_tpu.sh"), "worker", "--log-dir",
+               str(logs), "--run-id", "r1", *options, "--",
+               str(worker / "xlmr-venv" / "bin" / "python"), "-m", "train"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return done, logs / "r1", worker
+
+
+def test_a_pod_worker_tells_jax_its_slice_and_records_its_exit_code(tmp_path):
+    """Worker 2 of a 4-host slice (from the metadata server, as on a TPU VM)."""
+    metadata = {"agent-worker-number": "2", "worker-network-endpoints": "a,b,c,d"}
+    done, logs, worker = worker_verb(tmp_path, 'env > "$HOME/env"; echo trained', metadata=metadata)
+    assert done.returncode == 0, done.stderr
+    assert "XLMR_TPU_WORKERS=4\n" in (worker / "env").read_text()  # jax.distributed starts
+    assert (logs / "worker-2.exit").read_text() == "0\n"
+    assert "trained" in (logs / "worker-2.log").read_text()
+    assert "=== exit 0" in (worker / "xlmr-flax-run.log").read_text()
+
+
+def test_the_host_layout_runs_one_shard_per_host_on_its_own_chips(tmp_path):
+    metadata = {"agent-worker-number": "3", "worker-network-endpoints": "a,b,c,d"}
+    done, _, worker = worker_verb(
+        tmp_path, 'printf "%s\\n" "$@" > "$HOME/argv"; env > "$HOME/env"',
+        "--layout", "host", "--shard", "1/2", metadata=metadata,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (worker / "argv").read_text().split()[-2:] == ["--shard", "7/8"]  # 1 * 4 + 3 of 2 * 4
+    env = (worker / "env").read_text()
+    for variable in ("XLMR_TPU_WORKERS=1", "TPU_PROCESS_BOUNDS=1,1,1",
+                     "TPU_CHIPS_PER_PROCESS_BOUNDS=2,2,1", "TPU_VISIBLE_CHIPS=0,1,2,3"):  # fmt: skip
+        assert variable + "\n" in env
+
+
+def test_a_worker_stops_when_another_worker_of_its_run_failed(tmp_path):
+    """All or nothing: the others would wait for the failed one in every collective."""
+    (tmp_path / "logs" / "r1").mkdir(parents=True)
+    (tmp_path / "logs" / "r1" / "worker-1.exit").write_text("1\n")
+    done, logs, worker = worker_verb(tmp_path, "exec sleep 30")
+    assert done.returncode != 0
+    assert (logs / "worker-0.exit").read_text() != "0\n"
+    assert "worker-1.exit says a worker failed" in (worker / "xlmr-flax-run.log").read_text()
 
 
 def test_status_fetch_and_delete(launcher, tmp_path):
@@ -375,6 +475,7 @@ def test_status_fetch_and_delete(launcher, tmp_path):
     assert calls == [
         ["storage", "cp", f"{source}/results.jsonl", f"{dest}/results.jsonl"],
         ["storage", "rsync", "--recursive", f"{source}/report", f"{dest}/report"],
+        ["storage", "rsync", "--recursive", f"{source}/logs", f"{dest}/logs"],  # every worker's
     ]
     assert dest.is_dir()
     _, calls = launcher("fetch", "--workdir", "gs://b/w")
@@ -417,7 +518,7 @@ def test_dry_run_prints_exactly_what_a_run_calls_and_runs_nothing(launcher, tmp_
     real, calls = launcher(*args)
     assert real.returncode == 0, real.stderr
     assert [line[1:] for line in lines if line[0] == "gcloud"] == calls
-    assert all(line[0] in ("gcloud", "tar", "mkdir") for line in lines)
+    assert all(line[0] in ("gcloud", "git", "mkdir") for line in lines)
 
 
 def test_missing_gcloud_is_reported(launcher, tmp_path):

@@ -60,9 +60,9 @@ def absl_spelling(arg: str) -> str:
     return name + equals + value
 
 
-def compile_only(config, dag, topologies: list[str], only: str | None) -> None:
+def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
     """Compiles on this machine's CPU for another topology (no accelerator used)."""
-    from train.compile import ProgramTooLarge, compile_study
+    from train.compile import ProgramTooLarge, compile_study, compiled_file, write_compiled
     from train.targets import CompilerMissing, parse_target
 
     if len(topologies) != 1:
@@ -75,9 +75,11 @@ def compile_only(config, dag, topologies: list[str], only: str | None) -> None:
         jax.config.update("jax_num_cpu_devices", target.devices)
     jax.config.update("jax_platforms", "cpu")  # the target's compiler runs without its chips
     try:
-        compile_study(config, dag, target, only=only)
+        results = compile_study(config, dag, target, only=only)
     except (ProgramTooLarge, CompilerMissing) as err:
         sys.exit(f"compile-only: {err}")
+    if workdir:
+        write_compiled(compiled_file(workdir, target.name), target, results)
 
 
 def main(argv: list[str]) -> None:
@@ -88,8 +90,9 @@ def main(argv: list[str]) -> None:
     try:
         shard = parse_shard(_SHARD.value)
         dag = build_dag(config)  # ConfigError: reported before anything runs
-        if _COMPILE_ONLY.value:  # needs no workdir
-            compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value)
+        if _COMPILE_ONLY.value:  # needs no workdir; with one, the results are kept there
+            workdir = _WORKDIR.value and local_path(_WORKDIR.value, "--workdir")
+            compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value, workdir)
             return
         if not _WORKDIR.value:
             raise ValueError("--workdir is required (except with --compile-only)")
@@ -98,7 +101,9 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(str(err)) from None
     if _DRY_RUN.value:
         print_plan(config, dag, workdir, dag.shard(*shard))
-        print_cost(config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value)
+        print_cost(
+            config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
+        )
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from train.dag import StageDag
 from train.programs import Program, study_programs
 from train.targets import GIB, Target, compile_devices
+from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import make_mesh
 
 
@@ -134,3 +136,21 @@ def compile_study(
     }
     out(json.dumps(summary))
     return results
+
+
+def compiled_file(workdir: str, topology: str) -> str:
+    """Where `--compile-only --workdir` records its results (`--dry-run` reads them)."""
+    return os.path.join(workdir, "compiled", f"{topology}.json")
+
+
+def write_compiled(path: str, target: Target, results: Sequence[Compiled]) -> None:
+    record = {"topology": target.name, "programs": [dataclasses.asdict(r) for r in results]}
+    write_file(path, json.dumps(record, indent=1))
+
+
+def read_compiled(path: str) -> dict[str, float]:
+    """{program name: FLOPs of one call} of a recorded compilation ({} if none)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {p["program"]: p["flops"] for p in json.load(f)["programs"] if p["flops"]}

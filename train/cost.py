@@ -164,7 +164,33 @@ def layout_costs(
     return results
 
 
-def study_cost(config, dag: StageDag, topologies: Sequence[str], mfu: float | None = None):
+def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
+    """({stage id: FLOPs of one train step}, topology) from the first of `topologies`
+    compiled with `--compile-only --workdir` (train/compile.py), else ({}, None)."""
+    from train.compile import compiled_file, read_compiled
+    from train.programs import train_programs
+
+    for name in topologies if workdir else ():
+        topology = parse_target(name).name
+        flops = read_compiled(compiled_file(workdir, topology))
+        if flops:
+            by_stage = {
+                stage_id: flops[p.name]
+                for p in train_programs(config, dag)
+                if p.name in flops
+                for stage_id in p.stages
+            }
+            return by_stage, topology
+    return {}, None
+
+
+def study_cost(
+    config,
+    dag: StageDag,
+    topologies: Sequence[str],
+    mfu: float | None = None,
+    workdir: str | None = None,
+):
     """Per stage kind and per topology x layout; a JSON-ready dict."""
     from train.programs import choice_count
 
@@ -176,6 +202,10 @@ def study_cost(config, dag: StageDag, topologies: Sequence[str], mfu: float | No
         return choices_cache[task.name]
 
     stages = [(s.id, stage_work(config, s, choices)) for s in dag.in_order()]
+    step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
+    for stage_id, w in stages:
+        if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
+            w.flops = step_flops[stage_id] * dict(dag.stages[stage_id].hparams)["steps"]
     kinds: dict[str, Work] = collections.OrderedDict()
     for _, w in stages:
         k = kinds.setdefault(w.kind, Work(w.kind))
@@ -199,6 +229,8 @@ def study_cost(config, dag: StageDag, topologies: Sequence[str], mfu: float | No
         mfu_source=mfu_source,
         costs=costs,
         stages=len(stages),
+        flops_compiled_on=compiled_on,
+        stages_with_compiled_flops=sum(s in step_flops for s, _ in stages),
     )
 
 
@@ -207,9 +239,14 @@ def _row(w: Work) -> str:
 
 
 def print_cost(
-    config, dag: StageDag, topologies: Sequence[str], mfu: float | None = None, out=print
+    config,
+    dag: StageDag,
+    topologies: Sequence[str],
+    mfu: float | None = None,
+    workdir: str | None = None,
+    out=print,
 ) -> dict[str, Any]:
-    result = study_cost(config, dag, topologies, mfu)
+    result = study_cost(config, dag, topologies, mfu, workdir)
     out("cost of the whole study (stages done or not):")
     out(f"  {'stage kind':<28} {'examples':>14} {'tokens (max len)':>18} {'FLOPs':>11}")
     for w in result["kinds"] + result["evaluations"]:
@@ -221,6 +258,13 @@ def print_cost(
         sum(w.flops for w in result["kinds"] + result["evaluations"]),
     )
     out(_row(total))
+    if result["flops_compiled_on"]:
+        out(
+            f"  (train FLOPs of {result['stages_with_compiled_flops']} stages from their "
+            f"programs compiled for {result['flops_compiled_on']}; the rest 6 N tokens + attention)"
+        )
+    else:
+        out("  (FLOPs: 6 x parameters x tokens + attention; compile with --workdir to use XLA's)")
     if result["eval_examples_assumed"]:
         out(
             f"  (evaluation data absent: {ASSUMED_EVAL_EXAMPLES} examples per language assumed; "

@@ -53,6 +53,7 @@ class Program:
     tokens: int  # tokens one call processes (rows x length x choices)
     build: Callable[[Mesh], tuple[Callable, tuple]]  # mesh -> (jitted, abstract args)
     assumed: str = ""  # what was assumed for lack of data
+    stages: tuple[str, ...] = ()  # train: the ids of the stages that run it
 
 
 def model_config(config):
@@ -158,15 +159,17 @@ def train_programs(config, dag: StageDag) -> list[Program]:
             kwargs, note = head_kwargs(task, config.raw_data)
             heads[name] = (task.head, kwargs)
             notes += [note] if note else []
-        shaping = (hp["batch_size"], hp["max_length"], hp.get("learning_rate"))
+        shaping = (hp["batch_size"], hp["max_length"])  # the learning rate shapes nothing
         for name in tasks:
             task = get_task(name)
             choices = choice_count(task, config.raw_data) if task.format == "multiple_choice" else 1
             key = (tasks, tuple(sorted((k, str(v)) for k, v in heads.items())), name, shaping,
                    choices)  # fmt: skip
-            entry = found.setdefault(key, dict(users=0, hp=hp, heads=heads, choices=choices,
-                                               notes=notes, tasks=tasks, name=name))  # fmt: skip
+            new = dict(users=0, hp=hp, heads=heads, choices=choices, notes=notes, tasks=tasks,
+                       name=name, stages=[])  # fmt: skip
+            entry = found.setdefault(key, new)
             entry["users"] += 1
+            entry["stages"].append(stage.id)
     programs = []
     for entry in found.values():
         hp, name, tasks = entry["hp"], entry["name"], entry["tasks"]
@@ -175,7 +178,7 @@ def train_programs(config, dag: StageDag) -> list[Program]:
         label += f" {rows}x{choices}x{length}" if choices > 1 else f" {rows}x{length}"
         build = functools.partial(build_train, config, tasks, entry["heads"], hp, name, choices)
         programs.append(Program(label, "train", entry["users"], rows * choices * length, build,
-                                "; ".join(entry["notes"])))  # fmt: skip
+                                "; ".join(entry["notes"]), tuple(entry["stages"])))  # fmt: skip
     return programs
 
 
