@@ -53,9 +53,13 @@ def test_each_stage_kind_counts_steps_times_batch_at_its_maximum_length():
 def test_the_host_layout_costs_fewer_chip_hours_than_one_stage_per_slice():
     config, dag = study("tasks=mnli,squad_v2,order=2,targets=xnli,seeds=1")
     for name in DEFAULT_TOPOLOGIES:
-        costs = {c.layout: c for c in study_cost(config, dag, [name])["costs"][parse_target(name).name]}
+        costs = {
+            c.layout: c for c in study_cost(config, dag, [name])["costs"][parse_target(name).name]
+        }
         assert costs["host"].chip_hours < costs["slice"].chip_hours
-        assert costs["slice"].usd == costs["slice"].chip_hours * parse_target(name).price_per_chip_hour
+        assert (
+            costs["slice"].usd == costs["slice"].chip_hours * parse_target(name).price_per_chip_hour
+        )
         assert costs["host"].parallel == 4 and costs["host"].chips_per_stage == 4
 
 

@@ -168,7 +168,10 @@ def test_setup_uploads_the_commit_and_installs_the_lock_file_on_every_worker(lau
     ]  # fmt: skip
     assert calls[1][4:6] == [NAME, f"--zone={ZONE}"] and "--worker=all" in calls[1]
     command = remote_command(calls[1])
-    assert "rm -rf ~/xlmr-flax && mkdir -p ~/xlmr-flax && tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
+    assert (
+        "rm -rf ~/xlmr-flax && mkdir -p ~/xlmr-flax && tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax"
+        in command
+    )
     assert f"echo {commit} > ~/xlmr-flax/COMMIT" in command  # the manifests name it
     assert "python3.11 -m venv ~/xlmr-venv" in command
     assert "~/xlmr-venv/bin/pip install -q -r ~/xlmr-flax/requirements-tpu.lock" in command
@@ -179,7 +182,9 @@ def test_setup_uploads_the_commit_and_installs_the_lock_file_on_every_worker(lau
     committed = subprocess.run(["git", "-C", ROOT, "ls-tree", "-r", "--name-only", "HEAD"],
                                capture_output=True, text=True).stdout.split()  # fmt: skip
     assert {"launch_tpu.sh", "requirements-tpu.lock", "configs/xtreme_r_sequencing.py"} <= names
-    assert names >= set(committed) and not [n for n in names if n.startswith(("runs/", "download/"))]
+    assert names >= set(committed) and not [
+        n for n in names if n.startswith(("runs/", "download/"))
+    ]
 
 
 def test_setup_from_git_with_data(launcher):
