@@ -558,6 +558,7 @@ cmd_watch() {
   need_gcloud
   location
   local hosts base=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)} restarts=0 installed='' running=''
+  local deleted=''  # watch deleted the slice itself: its absence is expected
   hosts=$(hosts_of "$ACCELERATOR")
   say() { printf 'launch_tpu.sh watch: %s: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
   recover() {  # counts one recovery and waits, doubling the wait each time
@@ -609,17 +610,17 @@ cmd_watch() {
         fi
         ;;
       NOT_FOUND)
-        if ((restarts > 0)) || [[ -n $installed ]]; then recover "the slice is gone"; fi
+        if [[ -n $installed && -z $deleted ]]; then recover "the slice is gone"; fi
         say "creating $NAME"
         (cmd_create) || recover "create failed"
-        installed='' running=''
+        installed='' running='' deleted=''
         ;;
       FAILED | SUSPENDED | SUSPENDING | PREEMPTED)
         # Spot capacity taken back, maintenance, or a request that cannot be met: the
         # slice will not come back by itself. Everything finished is in the bucket.
         say "$NAME is $state: deleting it to create it again"
         (cmd_delete) || true
-        installed='' running=''
+        installed='' running='' deleted=1
         recover "$NAME was $state"
         ;;
       *) say "$NAME is $state" ;;  # WAITING_FOR_RESOURCES, ACCEPTED, PROVISIONING, DELETING, ...

@@ -559,3 +559,144 @@ def test_errors_name_what_is_missing(launcher, args, unset, message):
     done, calls = launcher(*args, env={unset: None} if unset else None)
     assert done.returncode == 2 and not calls
     assert message in done.stderr
+
+
+# ---------------------------------------------------------------------------------
+# Unattended runs: `watch` against a fake gcloud that plays a queued resource's life
+# ---------------------------------------------------------------------------------
+
+SIMULATED_GCLOUD = f"""#!{sys.executable}
+import glob, json, os, re, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+
+
+def pop(name, default):
+    # The next line of a script file; its last line stays.
+    path = os.environ[name]
+    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    if len(lines) > 1:
+        open(path, "w").write("\\n".join(lines[1:]) + "\\n")
+    return lines[0] if lines else default
+
+
+bucket = os.environ["FAKE_BUCKET"]
+if "describe" in args:
+    state = pop("FAKE_STATES", "ACTIVE")
+    if state == "NOT_FOUND":
+        sys.exit("ERROR: NOT_FOUND")
+    print(state)
+elif args[:2] == ["storage", "cat"]:
+    files = sorted(glob.glob(os.path.join(bucket, args[2].removeprefix("gs://"))))
+    if not files:
+        sys.exit("ERROR: no URLs matched")
+    for f in files:
+        print(open(f).read(), end="")
+elif args[:4] == ["compute", "tpus", "tpu-vm", "ssh"]:
+    command = next(a for a in args if a.startswith("--command="))
+    if "launch_tpu.sh worker" in command:  # a run starts: how it will end, per worker
+        outcome = pop("FAKE_RUNS", "")
+        if outcome == "fail-start":
+            sys.exit("worker 2: a run is already going")
+        logs = re.search(r"--log-dir (\\S+)", command)[1].removeprefix(os.environ["FAKE_MOUNT_ROOT"])
+        run = re.search(r"--run-id (\\S+)", command)[1]
+        folder = os.path.join(bucket, logs.lstrip("/"), run)
+        os.makedirs(folder, exist_ok=True)
+        for worker, code in enumerate(outcome.split()):
+            open(os.path.join(folder, f"worker-{{worker}}.exit"), "w").write(code + "\\n")
+"""
+
+
+@pytest.fixture
+def supervised(tmp_path, launcher):
+    """watch(states, runs, *args) -> (process, gcloud calls): `states` are what describe
+    answers in turn, `runs` how each started run ends (exit codes per worker, "" for
+    still running, "fail-start" for a worker that refuses to start)."""
+    (tmp_path / "bin" / "gcloud").write_text(SIMULATED_GCLOUD)
+
+    def watch(states, runs, *args, command="watch"):
+        (tmp_path / "states").write_text("\n".join(states) + "\n")
+        (tmp_path / "runs").write_text("\n".join(runs) + "\n")
+        env = {
+            "FAKE_STATES": str(tmp_path / "states"), "FAKE_RUNS": str(tmp_path / "runs"),
+            "FAKE_BUCKET": str(tmp_path / "bucket"), "FAKE_MOUNT_ROOT": "/mnt/gcs",
+            "XLMR_TPU_POLL": "0", "XLMR_TPU_BACKOFF": "0", "XLMR_TPU_ACCELERATOR": "v4-32",
+        }  # fmt: skip
+        return launcher(command, "--config", "configs/smoke.py", *args, env=env)
+
+    return watch
+
+
+def verbs(calls):
+    """What each gcloud call did: create, delete, describe, setup, run, stop, cat, scp."""
+    named = []
+    for call in calls:
+        text = " ".join(call)
+        if "tpu-vm ssh" in text:
+            name = (
+                "run"
+                if "launch_tpu.sh worker" in text
+                else "stop"
+                if "kill -9" in text
+                else "setup"
+            )
+            named.append(name)
+        elif call[:2] == ["storage", "cat"]:
+            named.append("cat")
+        else:
+            named.append(call[3] if call[2] in ("queued-resources", "tpu-vm") else call[1])
+    return [v for v in named if v != "describe"]
+
+
+def test_watch_waits_for_the_queue_runs_the_study_and_deletes_the_slice(supervised):
+    done, calls = supervised(
+        ["NOT_FOUND", "WAITING_FOR_RESOURCES", "PROVISIONING", "ACTIVE"], ["0 0 0 0"]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == ["create", "scp", "setup", "run", "cat", "delete"]
+    assert "is WAITING_FOR_RESOURCES" in done.stdout and "the study is done" in done.stdout
+    run = next(c for c in calls if "launch_tpu.sh worker" in " ".join(c))
+    assert "--run-id r0-0" in " ".join(run)
+    # --keep leaves the slice.
+    done, calls = supervised(["ACTIVE"], ["0 0 0 0"], "--keep")
+    assert done.returncode == 0 and "delete" not in verbs(calls)
+
+
+def test_watch_recreates_a_preempted_slice_and_resumes_the_run(supervised):
+    states = ["ACTIVE", "ACTIVE", "SUSPENDED", "DELETING", "NOT_FOUND", "WAITING_FOR_RESOURCES",
+              "ACTIVE"]  # fmt: skip
+    done, calls = supervised(states, ["", "0 0 0 0"], "--spot")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == [
+        "scp", "setup", "run", "cat",  # the first run, then the slice is taken back
+        "delete", "create", "scp", "setup", "run", "cat", "delete",
+    ]  # fmt: skip
+    create = next(c for c in calls if c[:4] == ["compute", "tpus", "queued-resources", "create"])
+    assert "--spot" in create and "--accelerator-type=v4-32" in create
+    assert "was SUSPENDED; recovery 1 of 10" in done.stdout
+
+
+def test_watch_reruns_after_a_worker_failed_and_every_worker_stopped(supervised):
+    done, calls = supervised(["ACTIVE"], ["1 137 137 137", "0 0 0 0"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == ["scp", "setup", "run", "cat", "stop", "run", "cat", "delete"]
+    runs = [" ".join(c) for c in calls if "launch_tpu.sh worker" in " ".join(c)]
+    assert "--run-id r0-0" in runs[0] and "--run-id r0-1" in runs[1]
+    assert "run r0-0 failed on 4 worker(s)" in done.stdout
+
+
+def test_watch_gives_up_after_the_maximum_number_of_recoveries(supervised):
+    done, calls = supervised(["FAILED"], [], "--max-restarts", "2")
+    assert done.returncode == 1
+    assert verbs(calls) == ["delete", "delete", "delete"]
+    assert "giving up after 2 recoveries" in done.stdout
+
+
+def test_run_is_all_or_nothing_when_a_worker_refuses_to_start(supervised):
+    done, calls = supervised([], ["fail-start"], command="run")
+    assert done.returncode == 1
+    assert verbs(calls) == ["run", "stop"]
+    assert "a worker did not start run r0; stopping it on every worker" in done.stderr
+    stop = remote_command(calls[-1])
+    assert "fuser -k -9" in stop  # leftover holders of the TPU chips go too
