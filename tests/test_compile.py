@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from train.compile import ProgramTooLarge, compile_study
+from train.compile import ProgramFailed, ProgramTooLarge, compile_study
 from train.plan import build_dag, load_config_file
 from train.programs import study_programs, train_batch_shapes
 from train.targets import GIB, parse_target
@@ -96,6 +96,16 @@ def test_a_program_that_does_not_fit_fails_naming_it():
     with pytest.raises(ProgramTooLarge, match=r"program 'train mnli 8x64' needs .* GiB per device"):
         compile_study(config, dag, parse_target("cpu-8"), only="train mnli",
                       device_memory=GIB // 1024, out=lambda line: None)  # fmt: skip
+
+
+def test_a_batch_that_does_not_divide_over_the_devices_fails_naming_its_program():
+    path = os.path.join(ROOT, "configs", "xtreme_r_sequencing.py")
+    config = load_config_file(path).get_config(
+        "model=tiny,batch_size=4,tasks=mnli,order=1,targets=xnli,seeds=1"
+    )
+    with pytest.raises(ProgramFailed, match=r"program 'train mnli 4x64' does not compile"):
+        compile_study(config, build_dag(config), parse_target("cpu-8"), only="train mnli",
+                      out=lambda line: None)  # fmt: skip
 
 
 @pytest.mark.skipif(importlib.util.find_spec("libtpu") is None, reason="libtpu not installed")

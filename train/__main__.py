@@ -62,7 +62,7 @@ def absl_spelling(arg: str) -> str:
 
 def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
     """Compiles on this machine's CPU for another topology (no accelerator used)."""
-    from train.compile import ProgramTooLarge, compile_study, compiled_file, write_compiled
+    from train.compile import ProgramFailed, compile_study, compiled_file, write_compiled
     from train.targets import CompilerMissing, parse_target
 
     if len(topologies) != 1:
@@ -76,7 +76,7 @@ def compile_only(config, dag, topologies: list[str], only: str | None, workdir: 
     jax.config.update("jax_platforms", "cpu")  # the target's compiler runs without its chips
     try:
         results = compile_study(config, dag, target, only=only)
-    except (ProgramTooLarge, CompilerMissing) as err:
+    except (ProgramFailed, CompilerMissing) as err:
         sys.exit(f"compile-only: {err}")
     if workdir:
         write_compiled(compiled_file(workdir, target.name), target, results)

@@ -29,7 +29,12 @@ from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import make_mesh
 
 
-class ProgramTooLarge(RuntimeError):
+class ProgramFailed(RuntimeError):
+    """A program of the study does not compile for the target (e.g. a batch that does
+    not divide over its devices)."""
+
+
+class ProgramTooLarge(ProgramFailed):
     """A program of the study does not fit the target's device memory."""
 
 
@@ -70,14 +75,14 @@ def peak_bytes(memory) -> int:
 
 def compile_program(program: Program, mesh, devices: int) -> Compiled:
     started = time.perf_counter()
-    jitted, args = program.build(mesh)
     try:
+        jitted, args = program.build(mesh)
         compiled = jitted.lower(*args).compile()
     except Exception as err:  # XLA reports memory exhaustion as a generic runtime error
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:400]
         if "RESOURCE_EXHAUSTED" in str(err) or "out of memory" in str(err).lower():
-            first = str(err).strip().splitlines()[0][:300]
             raise ProgramTooLarge(f"program {program.name!r} does not fit: {first}") from None
-        raise
+        raise ProgramFailed(f"program {program.name!r} does not compile: {first}") from err
     seconds = time.perf_counter() - started
     memory = compiled.memory_analysis()
     cost = compiled.cost_analysis()

@@ -57,9 +57,9 @@ class Program:
 
 
 def model_config(config):
-    """The study's model configuration (vocabulary of the named size, compute dtype)."""
-    overrides = {"dtype": config.dtype} if config.get("dtype") else {}
-    return get_model_config(config.model, **overrides)
+    """The study's model as train/stage.py builds it: the named size, its vocabulary, and
+    the default compute dtype (the study trains in float32 today)."""
+    return get_model_config(config.model)
 
 
 def head_kwargs(task, raw_dir: str) -> tuple[dict[str, Any], str]:
