@@ -48,6 +48,10 @@ setup(
     extras_require={
         # torch: the PyTorch reference model; this exact CPU build installs quickly.
         "test": ["pytest", "ruff", "torch==2.13.0"],
+        # `python -m train --compile-only --topology ...`: the TPU compiler (libtpu, ~700 MB)
+        # and the CUDA plugin compile for those chips on a CPU-only machine. Pinned to
+        # the jax of the lock file (requirements-tpu.lock); libtpu must match jax exactly.
+        "compile": ["jax[tpu]==0.10.2", "jax-cuda12-plugin==0.10.2", "jax-cuda12-pjrt==0.10.2"],
     },
     entry_points={
         "console_scripts": [

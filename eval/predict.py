@@ -139,6 +139,29 @@ def _shardings(config, head, head_kwargs, mesh, rules) -> dict[str, Any]:
     return param_shardings(nnx.state(abstract, nnx.Param), mesh, rules)
 
 
+def forward_function(graphdef: nnx.GraphDef, config: Any, kind: str, static: tuple) -> Callable:
+    """`forward(params, batch)` of one output kind ("logits", "tags", "spans",
+    "embedding" with `static` = (layer, pooling, use_head)): what one evaluation
+    bucket compiles (`train.compile` compiles it for other topologies too)."""
+
+    def forward(params, batch):
+        model = nnx.merge(graphdef, params)
+        if kind == "embedding":
+            layer, pooling, use_head = static
+            if use_head:
+                return {"embedding": model(batch)["embedding"].astype(jnp.float32)}
+            head = SentenceEmbeddingHead(config, pooling=pooling, layer=layer)
+            return {"embedding": head(model.encoder, batch, None)["embedding"]}
+        out = model(batch)
+        if kind == "tags":  # argmax on the devices: [rows, length] ints come back
+            return {"tags": jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)}
+        if kind == "spans":
+            return {k: out[k].astype(jnp.float32) for k in ("start_logits", "end_logits")}
+        return {"logits": out["logits"].astype(jnp.float32)}
+
+    return forward
+
+
 Batch = dict[str, np.ndarray]
 
 
@@ -192,24 +215,7 @@ class Predictor:
     # --- compiled forward passes -------------------------------------------------------
 
     def _forward(self, kind: str, static: tuple) -> Callable:
-        graphdef, config = self.model.graphdef, self.model.config
-
-        def forward(params, batch):
-            model = nnx.merge(graphdef, params)
-            if kind == "embedding":
-                layer, pooling, use_head = static
-                if use_head:
-                    return {"embedding": model(batch)["embedding"].astype(jnp.float32)}
-                head = SentenceEmbeddingHead(config, pooling=pooling, layer=layer)
-                return {"embedding": head(model.encoder, batch, None)["embedding"]}
-            out = model(batch)
-            if kind == "tags":  # argmax on the devices: [rows, length] ints come back
-                return {"tags": jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)}
-            if kind == "spans":
-                return {k: out[k].astype(jnp.float32) for k in ("start_logits", "end_logits")}
-            return {"logits": out["logits"].astype(jnp.float32)}
-
-        return forward
+        return forward_function(self.model.graphdef, self.model.config, kind, static)
 
     def _executable(self, kind: str, static: tuple, shapes: Mapping[str, tuple]) -> Callable:
         shapes_of_params = tuple(x.shape for x in jax.tree.leaves(self._params))

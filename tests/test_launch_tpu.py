@@ -50,6 +50,7 @@ def launcher(tmp_path):
             "XLMR_TPU_NAME": NAME,
             "XLMR_TPU_ZONE": ZONE,
             "XLMR_TPU_BUCKET": "my-bucket",
+            "XLMR_TPU_RUN_ID": "r0",  # else the time: a dry run and a real one would differ
         }
         for key, value in (env or {}).items():
             if value is None:
@@ -118,37 +119,48 @@ def test_help_and_no_arguments_print_usage(launcher):
             assert f"\n  {command} " in done.stdout
 
 
-def test_create_pod_slice_on_spot(launcher):
+def test_create_pod_slice_on_spot(launcher, tmp_path):
     done, calls = launcher("create", "--accelerator", "v4-32", "--spot")
     assert done.returncode == 0, done.stderr
+    startup = tmp_path / f"xlmr-flax-{NAME}-startup.sh"
     assert calls == [[
         "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
         f"--zone={ZONE}", "--accelerator-type=v4-32", "--runtime-version=tpu-ubuntu2204-base",
-        "--spot",
+        "--spot", f"--metadata-from-file=startup-script={startup}",
     ]]  # fmt: skip
+    # At every boot the startup script resumes the run that `run` left on the worker.
+    script = startup.read_text()
+    assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0
+    assert 'bash "$home/xlmr-flax-autostart.sh"' in script
+    # Without a bucket there is nothing to remount: no startup script.
+    _, calls = launcher("create", env={"XLMR_TPU_BUCKET": None})
+    assert not [a for a in calls[0] if a.startswith("--metadata")]
 
 
-def test_create_on_demand_from_environment(launcher):
+def test_create_on_demand_from_environment(launcher, tmp_path):
     env = {"XLMR_TPU_PROJECT": "my-project", "XLMR_TPU_ACCELERATOR": "v5litepod-16"}
     done, calls = launcher("create", "--", "--reserved", env=env)
     assert done.returncode == 0, done.stderr
     assert calls == [[
         "compute", "tpus", "queued-resources", "create", NAME, f"--node-id={NAME}",
         f"--zone={ZONE}", "--project=my-project", "--accelerator-type=v5litepod-16",
-        "--runtime-version=v2-alpha-tpuv5-lite", "--reserved",
+        "--runtime-version=v2-alpha-tpuv5-lite",
+        f"--metadata-from-file=startup-script={tmp_path}/xlmr-flax-{NAME}-startup.sh", "--reserved",
     ]]  # fmt: skip
     # A flag overrides its variable: XLMR_TPU_SPOT=1 with --on-demand asks for on-demand.
     _, calls = launcher("create", "--on-demand", env={"XLMR_TPU_SPOT": "1"})
     assert "--spot" not in calls[0]
     _, calls = launcher("create", env={"XLMR_TPU_SPOT": "1"})
-    assert calls[0][-1] == "--spot"
+    assert "--spot" in calls[0]
     _, calls = launcher("create", "--accelerator=v6e-8", "--runtime=my-runtime")
     assert "--runtime-version=my-runtime" in calls[0] and "--accelerator-type=v6e-8" in calls[0]
 
 
-def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
+def test_setup_uploads_the_commit_and_installs_the_lock_file_on_every_worker(launcher, tmp_path):
     done, calls = launcher("setup")
     assert done.returncode == 0, done.stderr
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
     archive = tmp_path / f"xlmr-flax-{NAME}.tar.gz"
     assert calls[0] == [
         "compute", "tpus", "tpu-vm", "scp", str(archive), f"{NAME}:xlmr-flax.tar.gz",
@@ -156,14 +168,23 @@ def test_setup_copies_the_tree_and_installs_on_every_worker(launcher, tmp_path):
     ]  # fmt: skip
     assert calls[1][4:6] == [NAME, f"--zone={ZONE}"] and "--worker=all" in calls[1]
     command = remote_command(calls[1])
-    assert "tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax" in command
+    assert (
+        "rm -rf ~/xlmr-flax && mkdir -p ~/xlmr-flax && tar -xzf ~/xlmr-flax.tar.gz -C ~/xlmr-flax"
+        in command
+    )
+    assert f"echo {commit} > ~/xlmr-flax/COMMIT" in command  # the manifests name it
     assert "python3.11 -m venv ~/xlmr-venv" in command
-    assert "~/xlmr-venv/bin/pip install -q -e ~/xlmr-flax 'jax[tpu]'" in command
+    assert "~/xlmr-venv/bin/pip install -q -r ~/xlmr-flax/requirements-tpu.lock" in command
+    assert "~/xlmr-venv/bin/pip install -q --no-deps -e ~/xlmr-flax" in command
     assert program_calls(command, "gcsfuse") == [[*GCSFUSE_OPTIONS, "my-bucket", MOUNT]]
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
-    assert {"./launch_tpu.sh", "./setup.py", "./configs/xtreme_r_sequencing.py"} <= names
-    assert not [n for n in names if "/.git/" in n or "__pycache__" in n or n.startswith("./runs/")]
+    committed = subprocess.run(["git", "-C", ROOT, "ls-tree", "-r", "--name-only", "HEAD"],
+                               capture_output=True, text=True).stdout.split()  # fmt: skip
+    assert {"launch_tpu.sh", "requirements-tpu.lock", "configs/xtreme_r_sequencing.py"} <= names
+    assert names >= set(committed) and not [
+        n for n in names if n.startswith(("runs/", "download/"))
+    ]
 
 
 def test_setup_from_git_with_data(launcher):
@@ -288,32 +309,58 @@ def test_run_starts_the_same_command_on_every_worker(launcher):
     assert command.startswith("if ! mountpoint -q /mnt/gcs/b; then ")
 
 
-def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
-    """The remote scripts, run here with HOME as the worker's home and a fake Python."""
+def stand_in_worker(tmp_path, python_body):
+    """A worker's home with the launcher, a fake Python and fake programs; returns
+    (home, environment, mount folder). The bucket "mounts" under tmp_path/mnt."""
     worker = tmp_path / "worker"
     (worker / "xlmr-flax").mkdir(parents=True)
+    shutil.copy(SCRIPT, worker / "xlmr-flax" / "launch_tpu.sh")
     (worker / "xlmr-venv" / "bin").mkdir(parents=True)
     python = worker / "xlmr-venv" / "bin" / "python"
-    python.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$HOME/argv"\nexec sleep 30\n')
+    python.write_text(f"#!/bin/sh\n{python_body}\n")
     python.chmod(0o755)
-    # `mountpoint` says yes for the workdir's bucket once "setup" has made $HOME/mounted.
+    mount = tmp_path / "mnt" / "my-bucket"
+    # `mountpoint` says yes for the workdir's bucket once "setup" has made $HOME/mounted;
+    # the metadata server answers from $HOME/metadata/KEY (none: not a TPU VM).
     bin_dir = tmp_path / "worker-bin"
-    fake_programs(bin_dir, {"mountpoint": f'test "$*" = "-q {MOUNT}" && test -f "$HOME/mounted"'})
+    fake_programs(bin_dir, {
+        "mountpoint": f'test "$*" = "-q {mount}" && test -f "$HOME/mounted"',
+        "curl": 'key="${6##*/}"; test -f "$HOME/metadata/$key" && cat "$HOME/metadata/$key"',
+    })  # fmt: skip
+    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": os.devnull,
+           "XLMR_TPU_HEARTBEAT": "1"}  # fmt: skip
+    return worker, env, mount
+
+
+def on_worker(command, env, timeout=30):
+    return subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def wait_for(predicate, what, seconds=20.0):
+    for _ in range(int(seconds / 0.05)):
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
+    """The remote scripts, run here with HOME as the worker's home and a fake Python."""
+    worker, env, mount = stand_in_worker(
+        tmp_path, 'printf "%s\\n" "$@" > "$HOME/argv"\nenv > "$HOME/env"\nexec sleep 30'
+    )
+    root = {"XLMR_TPU_MOUNT_ROOT": str(tmp_path / "mnt"), "XLMR_TPU_RUN_ID": "r1"}
     config = "configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2"
-    _, calls = launcher("run", "--config", config, "--shard", "0/2")
+    _, calls = launcher("run", "--config", config, "--shard", "0/2", env=root)
     start = remote_command(calls[0])
     _, calls = launcher("stop")
     stop = remote_command(calls[0])
-    env = {"HOME": str(worker), "PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE_LOG": os.devnull}
 
-    def on_worker(command):
-        return subprocess.run(
-            ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30
-        )
-
-    unmounted = on_worker(start)
+    unmounted = on_worker(start, env)
     assert unmounted.returncode == 1 and not unmounted.stdout
-    assert f"gs://my-bucket is not mounted at {MOUNT}: run ./launch_tpu.sh setup first" in (
+    assert f"gs://my-bucket is not mounted at {mount}: run ./launch_tpu.sh setup first" in (
         unmounted.stderr
     )
     assert not (worker / "xlmr-flax-run.pid").exists() and not (worker / "argv").exists()
@@ -321,36 +368,94 @@ def test_run_and_stop_scripts_work_on_a_stand_in_worker(launcher, tmp_path):
 
     pid = None
     try:
-        started = on_worker(start)
-        assert started.returncode == 0 and "started" in started.stdout, started.stderr
+        started = on_worker(start, env)
+        assert started.returncode == 0 and "started run r1" in started.stdout, started.stderr
         pid = int((worker / "xlmr-flax-run.pid").read_text())
-        for _ in range(100):
-            if (worker / "argv").exists() and (worker / "argv").read_text().endswith("0/2\n"):
-                break
-            time.sleep(0.05)
-        assert (worker / "argv").read_text().splitlines() == [
+        argv = worker / "argv"
+        wait_for(lambda: argv.exists() and argv.read_text().endswith("0/2\n"), "the run")
+        assert argv.read_text().splitlines() == [
             "-m", "train", "--config", config, "--workdir",
-            f"{MOUNT}/runs/xtreme_r_sequencing", "--shard", "0/2",
+            f"{mount}/runs/xtreme_r_sequencing", "--shard", "0/2",
         ]  # fmt: skip
-        again = on_worker(start)  # a second start is refused while the first runs
+        assert "XLMR_TPU_WORKERS=1\n" in (worker / "env").read_text()  # one host: no peers
+        # The log and a heartbeat go to the bucket, by run.
+        logs = mount / "runs" / "xtreme_r_sequencing" / "logs" / "r1"
+        wait_for(lambda: (logs / "worker-0.heartbeat").exists(), "the heartbeat")
+        wait_for(lambda: (logs / "worker-0.log").exists(), "the log copy")
+        assert "=== run r1: worker 0 of 1" in (logs / "worker-0.log").read_text()
+        # What the startup script runs at boot: the same start, after mounting the bucket.
+        autostart = (worker / "xlmr-flax-autostart.sh").read_text()
+        assert "gcsfuse" in autostart and "launch_tpu.sh worker" in autostart
+        again = on_worker(start, env)  # a second start is refused while the first runs
         assert again.returncode == 1 and "already going" in again.stderr
-        stopped = on_worker(stop)
+        stopped = on_worker(stop, env)
         assert "stopped" in stopped.stdout, stopped.stderr
-        for _ in range(100):
+
+        def gone():
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the run was not stopped")
+                return True
+            return False
+
+        wait_for(gone, "the run to stop")
         pid = None
         assert not (worker / "xlmr-flax-run.pid").exists()
-        assert "no run" in on_worker(stop).stdout
+        assert not (worker / "xlmr-flax-autostart.sh").exists()  # stopped: no resume at boot
+        assert "no run" in on_worker(stop, env).stdout
     finally:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
+
+
+def worker_verb(tmp_path, python_body, *options, metadata=None):
+    """Runs `launch_tpu.sh worker` on a stand-in TPU VM; returns (process, log folder)."""
+    worker, env, _ = stand_in_worker(tmp_path, python_body)
+    for key, value in (metadata or {}).items():
+        (worker / "metadata").mkdir(exist_ok=True)
+        (worker / "metadata" / key).write_text(value)
+    logs = tmp_path / "logs"
+    command = ["bash", str(worker / "xlmr-flax" / "launch_tpu.sh"), "worker", "--log-dir",
+               str(logs), "--run-id", "r1", *options, "--",
+               str(worker / "xlmr-venv" / "bin" / "python"), "-m", "train"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return done, logs / "r1", worker
+
+
+def test_a_pod_worker_tells_jax_its_slice_and_records_its_exit_code(tmp_path):
+    """Worker 2 of a 4-host slice (from the metadata server, as on a TPU VM)."""
+    metadata = {"agent-worker-number": "2", "worker-network-endpoints": "a,b,c,d"}
+    done, logs, worker = worker_verb(tmp_path, 'env > "$HOME/env"; echo trained', metadata=metadata)
+    assert done.returncode == 0, done.stderr
+    assert "XLMR_TPU_WORKERS=4\n" in (worker / "env").read_text()  # jax.distributed starts
+    assert (logs / "worker-2.exit").read_text() == "0\n"
+    assert "trained" in (logs / "worker-2.log").read_text()
+    assert "=== exit 0" in (worker / "xlmr-flax-run.log").read_text()
+
+
+def test_the_host_layout_runs_one_shard_per_host_on_its_own_chips(tmp_path):
+    metadata = {"agent-worker-number": "3", "worker-network-endpoints": "a,b,c,d"}
+    done, _, worker = worker_verb(
+        tmp_path, 'printf "%s\\n" "$@" > "$HOME/argv"; env > "$HOME/env"',
+        "--layout", "host", "--shard", "1/2", metadata=metadata,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (worker / "argv").read_text().split()[-2:] == ["--shard", "7/8"]  # 1 * 4 + 3 of 2 * 4
+    env = (worker / "env").read_text()
+    for variable in ("XLMR_TPU_WORKERS=1", "TPU_PROCESS_BOUNDS=1,1,1",
+                     "TPU_CHIPS_PER_PROCESS_BOUNDS=2,2,1", "TPU_VISIBLE_CHIPS=0,1,2,3"):  # fmt: skip
+        assert variable + "\n" in env
+
+
+def test_a_worker_stops_when_another_worker_of_its_run_failed(tmp_path):
+    """All or nothing: the others would wait for the failed one in every collective."""
+    (tmp_path / "logs" / "r1").mkdir(parents=True)
+    (tmp_path / "logs" / "r1" / "worker-1.exit").write_text("1\n")
+    done, logs, worker = worker_verb(tmp_path, "exec sleep 30")
+    assert done.returncode != 0
+    assert (logs / "worker-0.exit").read_text() != "0\n"
+    assert "worker-1.exit says a worker failed" in (worker / "xlmr-flax-run.log").read_text()
 
 
 def test_status_fetch_and_delete(launcher, tmp_path):
@@ -375,6 +480,7 @@ def test_status_fetch_and_delete(launcher, tmp_path):
     assert calls == [
         ["storage", "cp", f"{source}/results.jsonl", f"{dest}/results.jsonl"],
         ["storage", "rsync", "--recursive", f"{source}/report", f"{dest}/report"],
+        ["storage", "rsync", "--recursive", f"{source}/logs", f"{dest}/logs"],  # every worker's
     ]
     assert dest.is_dir()
     _, calls = launcher("fetch", "--workdir", "gs://b/w")
@@ -417,7 +523,7 @@ def test_dry_run_prints_exactly_what_a_run_calls_and_runs_nothing(launcher, tmp_
     real, calls = launcher(*args)
     assert real.returncode == 0, real.stderr
     assert [line[1:] for line in lines if line[0] == "gcloud"] == calls
-    assert all(line[0] in ("gcloud", "tar", "mkdir") for line in lines)
+    assert all(line[0] in ("gcloud", "git", "mkdir") for line in lines)
 
 
 def test_missing_gcloud_is_reported(launcher, tmp_path):
@@ -453,3 +559,144 @@ def test_errors_name_what_is_missing(launcher, args, unset, message):
     done, calls = launcher(*args, env={unset: None} if unset else None)
     assert done.returncode == 2 and not calls
     assert message in done.stderr
+
+
+# ---------------------------------------------------------------------------------
+# Unattended runs: `watch` against a fake gcloud that plays a queued resource's life
+# ---------------------------------------------------------------------------------
+
+SIMULATED_GCLOUD = f"""#!{sys.executable}
+import glob, json, os, re, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+
+
+def pop(name, default):
+    # The next line of a script file; its last line stays.
+    path = os.environ[name]
+    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    if len(lines) > 1:
+        open(path, "w").write("\\n".join(lines[1:]) + "\\n")
+    return lines[0] if lines else default
+
+
+bucket = os.environ["FAKE_BUCKET"]
+if "describe" in args:
+    state = pop("FAKE_STATES", "ACTIVE")
+    if state == "NOT_FOUND":
+        sys.exit("ERROR: NOT_FOUND")
+    print(state)
+elif args[:2] == ["storage", "cat"]:
+    files = sorted(glob.glob(os.path.join(bucket, args[2].removeprefix("gs://"))))
+    if not files:
+        sys.exit("ERROR: no URLs matched")
+    for f in files:
+        print(open(f).read(), end="")
+elif args[:4] == ["compute", "tpus", "tpu-vm", "ssh"]:
+    command = next(a for a in args if a.startswith("--command="))
+    if "launch_tpu.sh worker" in command:  # a run starts: how it will end, per worker
+        outcome = pop("FAKE_RUNS", "")
+        if outcome == "fail-start":
+            sys.exit("worker 2: a run is already going")
+        logs = re.search(r"--log-dir (\\S+)", command)[1].removeprefix(os.environ["FAKE_MOUNT_ROOT"])
+        run = re.search(r"--run-id (\\S+)", command)[1]
+        folder = os.path.join(bucket, logs.lstrip("/"), run)
+        os.makedirs(folder, exist_ok=True)
+        for worker, code in enumerate(outcome.split()):
+            open(os.path.join(folder, f"worker-{{worker}}.exit"), "w").write(code + "\\n")
+"""
+
+
+@pytest.fixture
+def supervised(tmp_path, launcher):
+    """watch(states, runs, *args) -> (process, gcloud calls): `states` are what describe
+    answers in turn, `runs` how each started run ends (exit codes per worker, "" for
+    still running, "fail-start" for a worker that refuses to start)."""
+    (tmp_path / "bin" / "gcloud").write_text(SIMULATED_GCLOUD)
+
+    def watch(states, runs, *args, command="watch"):
+        (tmp_path / "states").write_text("\n".join(states) + "\n")
+        (tmp_path / "runs").write_text("\n".join(runs) + "\n")
+        env = {
+            "FAKE_STATES": str(tmp_path / "states"), "FAKE_RUNS": str(tmp_path / "runs"),
+            "FAKE_BUCKET": str(tmp_path / "bucket"), "FAKE_MOUNT_ROOT": "/mnt/gcs",
+            "XLMR_TPU_POLL": "0", "XLMR_TPU_BACKOFF": "0", "XLMR_TPU_ACCELERATOR": "v4-32",
+        }  # fmt: skip
+        return launcher(command, "--config", "configs/smoke.py", *args, env=env)
+
+    return watch
+
+
+def verbs(calls):
+    """What each gcloud call did: create, delete, describe, setup, run, stop, cat, scp."""
+    named = []
+    for call in calls:
+        text = " ".join(call)
+        if "tpu-vm ssh" in text:
+            name = (
+                "run"
+                if "launch_tpu.sh worker" in text
+                else "stop"
+                if "kill -9" in text
+                else "setup"
+            )
+            named.append(name)
+        elif call[:2] == ["storage", "cat"]:
+            named.append("cat")
+        else:
+            named.append(call[3] if call[2] in ("queued-resources", "tpu-vm") else call[1])
+    return [v for v in named if v != "describe"]
+
+
+def test_watch_waits_for_the_queue_runs_the_study_and_deletes_the_slice(supervised):
+    done, calls = supervised(
+        ["NOT_FOUND", "WAITING_FOR_RESOURCES", "PROVISIONING", "ACTIVE"], ["0 0 0 0"]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == ["create", "scp", "setup", "run", "cat", "delete"]
+    assert "is WAITING_FOR_RESOURCES" in done.stdout and "the study is done" in done.stdout
+    run = next(c for c in calls if "launch_tpu.sh worker" in " ".join(c))
+    assert "--run-id r0-0" in " ".join(run)
+    # --keep leaves the slice.
+    done, calls = supervised(["ACTIVE"], ["0 0 0 0"], "--keep")
+    assert done.returncode == 0 and "delete" not in verbs(calls)
+
+
+def test_watch_recreates_a_preempted_slice_and_resumes_the_run(supervised):
+    states = ["ACTIVE", "ACTIVE", "SUSPENDED", "DELETING", "NOT_FOUND", "WAITING_FOR_RESOURCES",
+              "ACTIVE"]  # fmt: skip
+    done, calls = supervised(states, ["", "0 0 0 0"], "--spot")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == [
+        "scp", "setup", "run", "cat",  # the first run, then the slice is taken back
+        "delete", "create", "scp", "setup", "run", "cat", "delete",
+    ]  # fmt: skip
+    create = next(c for c in calls if c[:4] == ["compute", "tpus", "queued-resources", "create"])
+    assert "--spot" in create and "--accelerator-type=v4-32" in create
+    assert "was SUSPENDED; recovery 1 of 10" in done.stdout
+
+
+def test_watch_reruns_after_a_worker_failed_and_every_worker_stopped(supervised):
+    done, calls = supervised(["ACTIVE"], ["1 137 137 137", "0 0 0 0"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert verbs(calls) == ["scp", "setup", "run", "cat", "stop", "run", "cat", "delete"]
+    runs = [" ".join(c) for c in calls if "launch_tpu.sh worker" in " ".join(c)]
+    assert "--run-id r0-0" in runs[0] and "--run-id r0-1" in runs[1]
+    assert "run r0-0 failed on 4 worker(s)" in done.stdout
+
+
+def test_watch_gives_up_after_the_maximum_number_of_recoveries(supervised):
+    done, calls = supervised(["FAILED"], [], "--max-restarts", "2")
+    assert done.returncode == 1
+    assert verbs(calls) == ["delete", "delete", "delete"]
+    assert "giving up after 2 recoveries" in done.stdout
+
+
+def test_run_is_all_or_nothing_when_a_worker_refuses_to_start(supervised):
+    done, calls = supervised([], ["fail-start"], command="run")
+    assert done.returncode == 1
+    assert verbs(calls) == ["run", "stop"]
+    assert "a worker did not start run r0; stopping it on every worker" in done.stderr
+    stop = remote_command(calls[-1])
+    assert "fuser -k -9" in stop  # leftover holders of the TPU chips go too

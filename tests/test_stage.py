@@ -96,6 +96,8 @@ def test_stage_writes_manifest_metrics_and_done(trained):
         os.listdir(directory)
     )
     assert len(Path(directory, "metrics.jsonl").read_text().splitlines()) == 4
+    code = json.loads(Path(directory, "manifest.json").read_text())["code"]
+    assert code["commit"] and any(p.startswith("jax==") for p in code["packages"])
 
 
 def test_a_done_stage_is_not_trained_again(trained, monkeypatch):

@@ -3,7 +3,10 @@
 Runs the study: every pending stage of the shard in dependency order, each
 followed by its evaluations, then `results.jsonl` and the report. `--dry-run`
 prints the stage DAG (what is done and pending) and, last, one JSON line of
-counts; `--shard I/N` restricts either to a disjoint part of the DAG.
+counts; `--shard I/N` restricts either to a disjoint part of the DAG. `--dry-run` also
+prints what the study costs (train/cost.py) on `--topology` (default: v4-32 and
+v5litepod-16) for each execution layout. `--compile-only --topology v4-32`
+compiles every program of the study for that topology (train/compile.py).
 
 Exit codes: 0 done; 2 the command, config, data or workdir cannot be used
 (nothing was trained; one line on stderr says why); 3 the workdir is in use by
@@ -21,6 +24,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from train.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.lock import WorkdirLocked
 from train.plan import ConfigError, build_dag, print_plan
 from train.study import run_study
@@ -40,6 +44,19 @@ _MIGRATE = flags.DEFINE_bool(
 _BREAK_LOCK = flags.DEFINE_bool(
     "break_lock", False, "break the workdir's lock: only when the run holding it is gone"
 )
+_COMPILE_ONLY = flags.DEFINE_bool(
+    "compile_only", False, "compile every program of the study for --topology, run nothing"
+)
+_TOPOLOGY = flags.DEFINE_list(
+    "topology",
+    [],
+    "targets (v4-32, v5litepod-16, v5p-32, v6e-16, h100x8, cpu-8) to compile "
+    "for or to cost (--dry-run; default v4-32,v5litepod-16)",
+)
+_COMPILE_FILTER = flags.DEFINE_string(
+    "compile_filter", None, "--compile-only: only programs whose name matches this regex"
+)
+_MFU = flags.DEFINE_float("mfu", None, "--dry-run: model FLOPs utilisation to assume")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -64,6 +81,39 @@ def storage_message(err: OSError) -> str:
     return f"{where}: {what}; free space or fix the folder, then run the same command again"
 
 
+DASHED_FLAGS = ("--dry-run", "--compile-only", "--compile-filter", "--break-lock")
+
+
+def absl_spelling(arg: str) -> str:
+    """absl spells flags with underscores; the documented `--dry-run` style works too."""
+    name, equals, value = arg.partition("=")
+    if name in DASHED_FLAGS:
+        name = name.replace("-", "_").replace("__", "--", 1)
+    return name + equals + value
+
+
+def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
+    """Compiles on this machine's CPU for another topology (no accelerator used)."""
+    from train.compile import ProgramFailed, compile_study, compiled_file, write_compiled
+    from train.targets import CompilerMissing, parse_target
+
+    if len(topologies) != 1:
+        fail("--compile-only needs one --topology, e.g. --topology v4-32", EXIT_USAGE)
+    try:
+        target = parse_target(topologies[0])
+    except ValueError as err:
+        fail(str(err), EXIT_USAGE)
+    if target.platform == "cpu":
+        jax.config.update("jax_num_cpu_devices", target.devices)
+    jax.config.update("jax_platforms", "cpu")  # the target's compiler runs without its chips
+    try:
+        results = compile_study(config, dag, target, only=only)
+    except (ProgramFailed, CompilerMissing) as err:
+        sys.exit(f"compile-only: {err}")
+    if workdir:
+        write_compiled(compiled_file(workdir, target.name), target, results)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments: {argv[1:]}", EXIT_USAGE)
@@ -71,14 +121,23 @@ def main(argv: list[str]) -> None:
     config = _CONFIG.value
     try:
         shard = parse_shard(_SHARD.value)
-        workdir = local_path(_WORKDIR.value, "--workdir")
         dag = build_dag(config)  # ConfigError: reported before anything runs
+        if _COMPILE_ONLY.value:  # needs no workdir; with one, the results are kept there
+            workdir = _WORKDIR.value and local_path(_WORKDIR.value, "--workdir")
+            compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value, workdir)
+            return
+        if not _WORKDIR.value:
+            raise ValueError("--workdir is required (except with --compile-only)")
+        workdir = local_path(_WORKDIR.value, "--workdir")
     except ValueError as err:
         fail(str(err), EXIT_USAGE)
     if _DRY_RUN.value:
         if needs_migration(workdir):
             print(f"{workdir} holds results of id scheme 1: a run needs --migrate or a new workdir")
         print_plan(config, dag, workdir, dag.shard(*shard))
+        print_cost(
+            config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
+        )
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator
@@ -118,6 +177,5 @@ def storage_error(err: BaseException) -> OSError | None:
 
 
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["config", "workdir"])
-    # absl spells flags with underscores; accept the documented `--dry-run` too.
-    app.run(main, argv=[a.replace("--dry-run", "--dry_run", 1) for a in sys.argv])
+    flags.mark_flags_as_required(["config"])
+    app.run(main, argv=[absl_spelling(a) for a in sys.argv])

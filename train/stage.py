@@ -50,6 +50,7 @@ from xlmr_flax.data.cache import cached_features, tag_vocabulary, tokenizer_fing
 from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
 from xlmr_flax.errors import CheckpointError
 from xlmr_flax.pretrained import PretrainedModel
+from xlmr_flax.provenance import provenance
 from xlmr_flax.sharding import global_batch, is_primary, sync_processes, to_host
 from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path
@@ -259,6 +260,7 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         data_fingerprint=dict(stage.data),
         config=json.loads(config.to_json_best_effort()),
         versions=_versions(),
+        code=provenance(),  # commit and every installed package (pip freeze)
     )
     if is_primary():
         write_file(os.path.join(directory, "manifest.json"), json.dumps(manifest, indent=2))

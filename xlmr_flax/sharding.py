@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -112,23 +112,89 @@ def global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str,
     }
 
 
-def initialize_distributed() -> None:
-    """Starts multi-process JAX when the environment describes several processes.
+# The launcher (launch_tpu.sh) exports the slice's worker count here; JAX itself
+# finds the workers from the TPU environment variables (GKE) or the metadata server.
+WORKERS_VARIABLE = "XLMR_TPU_WORKERS"
+_METADATA_URL = "http://{host}/computeMetadata/v1/instance/attributes/{key}"
 
-    On Cloud TPU VMs JAX finds its peers itself (`JAX_PLATFORMS` unset, TPU
-    metadata); elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
-    JAX_PROCESS_ID.
+
+def gce_metadata(key: str, timeout: float = 5.0) -> str | None:
+    """An attribute of this Cloud VM's metadata server (None where there is none)."""
+    import urllib.request
+
+    host = os.environ.get("GCE_METADATA_IP", "metadata.google.internal")
+    request = urllib.request.Request(
+        _METADATA_URL.format(host=host, key=key), headers={"Metadata-Flavor": "Google"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def on_tpu_vm() -> bool:
+    """TPU chips are attached to this machine (as JAX checks: /dev/accel*, /dev/vfio)."""
+    import glob
+
+    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
+
+
+def tpu_worker_count(
+    environ: Mapping[str, str] | None = None,
+    metadata: Callable[[str], str | None] | None = None,
+    tpu_vm: bool | None = None,
+) -> int:
+    """How many hosts (workers) the TPU slice of this machine has; 1 off TPU.
+
+    In order: the launcher's XLMR_TPU_WORKERS; GKE's TPU_PROCESS_ADDRESSES or
+    TPU_WORKER_HOSTNAMES (comma-separated hosts); on a TPU VM, the metadata
+    server's `worker-network-endpoints` (one entry per worker).
     """
+    environ = os.environ if environ is None else environ
+    if environ.get(WORKERS_VARIABLE):
+        try:
+            return int(environ[WORKERS_VARIABLE])
+        except ValueError:
+            raise ValueError(
+                f"{WORKERS_VARIABLE}={environ[WORKERS_VARIABLE]!r}: expected a worker count"
+            ) from None
+    for name in ("TPU_PROCESS_ADDRESSES", "TPU_WORKER_HOSTNAMES"):
+        if environ.get(name):
+            return len([h for h in environ[name].split(",") if h.strip()])
+    if environ.get("TPU_SKIP_MDS_QUERY") is not None:
+        return 1
+    if not (on_tpu_vm() if tpu_vm is None else tpu_vm):
+        return 1
+    endpoints = (metadata or gce_metadata)("worker-network-endpoints")
+    return len([e for e in (endpoints or "").split(",") if e.strip()]) or 1
+
+
+def initialize_distributed(
+    environ: Mapping[str, str] | None = None,
+    worker_count: Callable[[Mapping[str, str]], int] | None = None,
+) -> bool:
+    """Starts multi-process JAX when this process is one of several; True if it did.
+
+    Explicit settings (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)
+    start it anywhere (the CPU tests, GPU hosts); on a TPU slice of more than one
+    worker it starts with JAX's own discovery (`jax.distributed.initialize()`).
+    Orbax needs it on every multi-host slice, even for one process per host.
+    """
+    environ = os.environ if environ is None else environ
     if jax.distributed.is_initialized():
-        return
-    if "JAX_COORDINATOR_ADDRESS" in os.environ:
+        return False
+    if "JAX_COORDINATOR_ADDRESS" in environ:
         jax.distributed.initialize(
-            coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
-            num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
-            process_id=int(os.environ["JAX_PROCESS_ID"]),
+            coordinator_address=environ["JAX_COORDINATOR_ADDRESS"],
+            num_processes=int(environ["JAX_NUM_PROCESSES"]),
+            process_id=int(environ["JAX_PROCESS_ID"]),
         )
-    elif os.environ.get("TPU_WORKER_HOSTNAMES", "").count(",") > 0:
+        return True
+    if (worker_count or tpu_worker_count)(environ) > 1:
         jax.distributed.initialize()
+        return True
+    return False
 
 
 def to_mesh(array: np.ndarray, sharding: NamedSharding) -> jax.Array:

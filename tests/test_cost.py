@@ -1,0 +1,104 @@
+"""The study's cost before it runs: examples, tokens, FLOPs, chip-hours, wall-clock and
+list price per stage kind and execution layout, and the price table kept in the docs."""
+
+import json
+import os
+import re
+
+from train.compile import compiled_file, write_compiled
+from train.cost import (
+    ASSUMED_MFU,
+    DEFAULT_TOPOLOGIES,
+    mfu_at,
+    print_cost,
+    study_cost,
+    train_flops_per_token,
+)
+from train.plan import build_dag, load_config_file
+from train.programs import train_programs
+from train.targets import LIST_PRICE, PRICES_AS_OF, parse_target
+from xlmr_flax import get_model_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def study(arg):
+    config = load_config_file(os.path.join(ROOT, "configs", "xtreme_r_sequencing.py"))
+    config = config.get_config(arg)
+    return config, build_dag(config)
+
+
+def test_flops_per_token_of_xlmr_large_follow_six_n_plus_attention():
+    large = get_model_config("large")
+    non_embedding = 24 * (4 * 1024**2 + 2 * 1024 * 4096)  # about 302 million
+    assert train_flops_per_token(large, 256) == 6 * non_embedding + 12 * 24 * 1024 * 256
+
+
+def test_a_chip_fed_few_tokens_per_step_is_busy_in_proportion():
+    assert mfu_at(8192, 0.4) == 0.4
+    assert mfu_at(512, 0.4) == 0.4 * 512 / 4096
+
+
+def test_each_stage_kind_counts_steps_times_batch_at_its_maximum_length():
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    result = study_cost(config, dag, ["v4-32"])
+    kinds = {w.kind: w for w in result["kinds"]}
+    mnli = dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
+    assert kinds["mnli"].examples == mnli["steps"] * 32
+    assert kinds["mnli"].tokens == mnli["steps"] * 32 * 256
+    assert kinds["xnli"].examples == 2 * mnli["steps"] * 32  # baseline and after MNLI
+    assert {w.kind for w in result["evaluations"]} >= {"eval xnli", "eval tatoeba", "eval dev-mnli"}
+
+
+def test_the_host_layout_costs_fewer_chip_hours_than_one_stage_per_slice():
+    config, dag = study("tasks=mnli,squad_v2,order=2,targets=xnli,seeds=1")
+    for name in DEFAULT_TOPOLOGIES:
+        costs = {
+            c.layout: c for c in study_cost(config, dag, [name])["costs"][parse_target(name).name]
+        }
+        assert costs["host"].chip_hours < costs["slice"].chip_hours
+        assert (
+            costs["slice"].usd == costs["slice"].chip_hours * parse_target(name).price_per_chip_hour
+        )
+        assert costs["host"].parallel == 4 and costs["host"].chips_per_stage == 4
+
+
+def test_dry_run_output_names_the_mfu_prices_and_layouts_of_both_default_topologies():
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    lines = []
+    print_cost(config, dag, DEFAULT_TOPOLOGIES, out=lines.append)
+    text = "\n".join(lines)
+    assert f"MFU {ASSUMED_MFU:.0%} (assumed" in text and PRICES_AS_OF in text
+    for name in ("v4-32:", "v5litepod-16:"):
+        assert name in text
+    assert len(re.findall(r"layout (slice|host|chip) .* chip-hours .* h wall", text)) == 6
+    summary = json.loads(lines[-1])["cost"]
+    assert summary["v4-32"]["recommended"] == "host"
+
+
+def test_compiled_flops_replace_the_formula_for_their_stages(tmp_path):
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    program = next(p for p in train_programs(config, dag) if p.name.startswith("train mnli"))
+
+    class Result:  # what compile_study returns, for one program
+        def __init__(self):
+            self.program, self.flops = program.name, 1.0e12
+
+    target = parse_target("v4-32")
+    path = compiled_file(str(tmp_path), target.name)
+    write_compiled(path, target, [])
+    with open(path, "w") as f:
+        json.dump({"topology": target.name, "programs": [vars(Result())]}, f)
+    result = study_cost(config, dag, ["v4-32"], workdir=str(tmp_path))
+    mnli = next(s for s in dag.in_order() if s.task == "mnli")
+    kinds = {w.kind: w for w in result["kinds"]}
+    assert kinds["mnli"].flops == 1.0e12 * dict(mnli.hparams)["steps"]
+    assert result["flops_compiled_on"] == "v4-32"
+
+
+def test_the_price_table_in_the_docs_is_the_one_the_planner_uses():
+    with open(os.path.join(ROOT, "docs", "tpu.md"), encoding="utf-8") as f:
+        docs = f.read()
+    assert f"as of {PRICES_AS_OF}" in docs
+    for generation, price in LIST_PRICE.items():
+        assert re.search(rf"\| `{generation}` \|[^\n]*\| \$?{price:.2f} \|", docs), generation

@@ -1,0 +1,161 @@
+"""Compile before you rent: every program of a study, compiled for a target topology.
+
+    python -m train --config configs/xtreme_r_sequencing.py --compile-only --topology v4-32
+
+Each distinct train step and evaluation bucket (train/programs.py) is lowered on
+a mesh of the target's devices and compiled by the target's own compiler: TPU
+devices come from libtpu and GPU devices from the CUDA plugin as compile-only
+devices, so no accelerator is needed (`pip install -e ".[compile]"`); `cpu-N`
+compiles for this machine's CPU devices. Per program it reports the memory one
+device needs (arguments, temporaries, peak) against the device's memory, the
+FLOPs of one call and the compile time; a program that does not fit fails the
+command, named, whether the compiler refuses it (RESOURCE_EXHAUSTED on TPU) or
+its peak exceeds the device's memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+
+from train.dag import StageDag
+from train.programs import Program, study_programs
+from train.targets import GIB, Target, compile_devices
+from xlmr_flax.atomic import write_file
+from xlmr_flax.sharding import make_mesh
+
+
+class ProgramFailed(RuntimeError):
+    """A program of the study does not compile for the target (e.g. a batch that does
+    not divide over its devices)."""
+
+
+class ProgramTooLarge(ProgramFailed):
+    """A program of the study does not fit the target's device memory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Compiled:
+    program: str
+    users: int
+    argument_bytes: int
+    output_bytes: int
+    temp_bytes: int
+    peak_bytes: int
+    flops: float | None  # one call, all devices together
+    seconds: float
+
+    def row(self, capacity: int | None) -> str:
+        peak = f"{self.peak_bytes / GIB:7.2f}"
+        of = f" / {capacity / GIB:.2f}" if capacity else ""
+        flops = f"{self.flops:.3g}" if self.flops else "n/a"
+        return (
+            f"{self.program:<48} args {self.argument_bytes / GIB:7.2f}  temp "
+            f"{self.temp_bytes / GIB:7.2f}  peak {peak}{of} GiB  flops {flops:>9}  "
+            f"{self.seconds:6.1f} s  ({self.users} uses)"
+        )
+
+
+def peak_bytes(memory) -> int:
+    """A device's peak: what the compiler reports, else arguments + outputs not aliased
+    to arguments (the donated state) + temporaries."""
+    reported = getattr(memory, "peak_memory_in_bytes", 0) or 0
+    estimate = (
+        memory.argument_size_in_bytes
+        + memory.output_size_in_bytes
+        - memory.alias_size_in_bytes
+        + memory.temp_size_in_bytes
+    )
+    return int(max(reported, estimate))
+
+
+def compile_program(program: Program, mesh, devices: int) -> Compiled:
+    started = time.perf_counter()
+    try:
+        jitted, args = program.build(mesh)
+        compiled = jitted.lower(*args).compile()
+    except Exception as err:  # XLA reports memory exhaustion as a generic runtime error
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:400]
+        if "RESOURCE_EXHAUSTED" in str(err) or "out of memory" in str(err).lower():
+            raise ProgramTooLarge(f"program {program.name!r} does not fit: {first}") from None
+        raise ProgramFailed(f"program {program.name!r} does not compile: {first}") from err
+    seconds = time.perf_counter() - started
+    memory = compiled.memory_analysis()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) and cost else cost
+    flops = float(cost["flops"]) * devices if cost and cost.get("flops", -1) > 0 else None
+    return Compiled(
+        program=program.name,
+        users=program.users,
+        argument_bytes=int(memory.argument_size_in_bytes),
+        output_bytes=int(memory.output_size_in_bytes),
+        temp_bytes=int(memory.temp_size_in_bytes),
+        peak_bytes=peak_bytes(memory),
+        flops=flops,
+        seconds=seconds,
+    )
+
+
+def compile_study(
+    config,
+    dag: StageDag,
+    target: Target,
+    *,
+    only: str | None = None,
+    device_memory: int | None = None,
+    out: Callable[[str], None] = print,
+    devices: Sequence | None = None,
+) -> list[Compiled]:
+    """Compiles the study's programs (those whose name matches the regex `only`) for
+    `target`; raises ProgramTooLarge naming the first that does not fit."""
+    capacity = device_memory or target.device_memory
+    devices = list(devices if devices is not None else compile_devices(target))
+    mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))), devices=devices)
+    dp = mesh.shape["data"] * mesh.shape["fsdp"]
+    programs = [p for p in study_programs(config, dag, dp) if not only or re.search(only, p.name)]
+    out(f"{target.describe()}; mesh {dict(mesh.shape)}; {len(programs)} programs")
+    results = []
+    for program in programs:
+        result = compile_program(program, mesh, len(devices))
+        out(result.row(capacity))
+        if program.assumed:
+            out(f"  assumed: {program.assumed}")
+        results.append(result)
+        if capacity and result.peak_bytes > capacity:
+            raise ProgramTooLarge(
+                f"program {program.name!r} needs {result.peak_bytes / GIB:.2f} GiB per device, "
+                f"{target.name} devices hold {capacity / GIB:.2f} GiB"
+            )
+    worst = max(results, key=lambda r: r.peak_bytes, default=None)
+    summary = {
+        "topology": target.name,
+        "programs": len(results),
+        "largest_peak_gib": round(worst.peak_bytes / GIB, 3) if worst else 0,
+        "largest_program": worst.program if worst else None,
+        "device_memory_gib": round(capacity / GIB, 3) if capacity else None,
+        "compile_seconds": round(sum(r.seconds for r in results), 1),
+    }
+    out(json.dumps(summary))
+    return results
+
+
+def compiled_file(workdir: str, topology: str) -> str:
+    """Where `--compile-only --workdir` records its results (`--dry-run` reads them)."""
+    return os.path.join(workdir, "compiled", f"{topology}.json")
+
+
+def write_compiled(path: str, target: Target, results: Sequence[Compiled]) -> None:
+    record = {"topology": target.name, "programs": [dataclasses.asdict(r) for r in results]}
+    write_file(path, json.dumps(record, indent=1))
+
+
+def read_compiled(path: str) -> dict[str, float]:
+    """{program name: FLOPs of one call} of a recorded compilation ({} if none)."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {p["program"]: p["flops"] for p in json.load(f)["programs"] if p["flops"]}

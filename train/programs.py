@@ -1,0 +1,272 @@
+"""Every distinct compiled program of a study, described without data or weights.
+
+A train step is one program per (tasks of the stage, their heads, batch shape,
+hyperparameters that shape it); an evaluation is one program per (output kind,
+static settings, bucket shape). Stages that differ in seed, parent or learning
+rate share a program (train/stage.py compiles them once), so a study of
+thousands of stages has a few dozen programs. Each is built here on any mesh
+from abstract arrays (`jax.ShapeDtypeStruct` with shardings), so it can be
+lowered and compiled for a topology this machine does not have.
+
+Shapes: a train step is described at the stage's maximum length (its largest
+shape; batches of shorter length bucket compile smaller programs of the same
+kind); evaluation buckets are those of `eval.predict.PredictOptions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.sharding import Mesh
+
+from eval.predict import PredictOptions, forward_function
+from train.dag import StageDag
+from train.evaluation import units
+from train.losses import get_loss
+from train.optimizer import make_optimizer
+from train.plan import stage_tasks
+from train.step import TrainState, make_step_program, optimizer_shardings
+from xlmr_flax import MixtureModel, TaskModel, get_model_config
+from xlmr_flax.data.batching import round_up
+from xlmr_flax.data.cache import tag_vocabulary
+from xlmr_flax.sharding import batch_sharding, param_shardings, replicated
+from xlmr_flax.tasks import get_task
+
+# Answer choices per multiple-choice task (the datasets' own counts), used when the
+# task's data is not present to count them.
+CHOICES = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5, "siqa": 3, "copa": 2, "xcopa": 2}
+# Supertags when CCG's training data is absent (its label set is read from the data).
+ASSUMED_TAGS = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    name: str  # e.g. "train mnli 32x256", "eval logits 128x64 (classification)"
+    kind: str  # "train" or "eval"
+    users: int  # stages (train) or stage evaluations (eval) that run it
+    tokens: int  # tokens one call processes (rows x length x choices)
+    build: Callable[[Mesh], tuple[Callable, tuple]]  # mesh -> (jitted, abstract args)
+    assumed: str = ""  # what was assumed for lack of data
+    stages: tuple[str, ...] = ()  # train: the ids of the stages that run it
+
+
+def model_config(config):
+    """The study's model as train/stage.py builds it: the named size, its vocabulary, and
+    the default compute dtype (the study trains in float32 today)."""
+    return get_model_config(config.model)
+
+
+def head_kwargs(task, raw_dir: str) -> tuple[dict[str, Any], str]:
+    """(head arguments, assumption) as train/stage.py derives them, without data if need be."""
+    if task.format == "classification":
+        return {"num_labels": len(task.labels)}, ""
+    if task.format == "token_tagging":
+        try:
+            return {"num_labels": len(tag_vocabulary(task, raw_dir))}, ""
+        except (OSError, ValueError):
+            return {"num_labels": ASSUMED_TAGS}, f"{task.name}: {ASSUMED_TAGS} tags assumed"
+    return {}, ""
+
+
+def choice_count(task, raw_dir: str) -> int:
+    split = "train" if not task.is_target else task.eval_split
+    lang = "en" if split == "train" else task.eval_langs[0]
+    try:
+        return len(next(task.read(raw_dir, split, lang))["choices"])
+    except (OSError, ValueError, StopIteration):
+        return CHOICES[task.name]
+
+
+def _sds(shape, dtype, sharding):
+    return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=sharding)
+
+
+def train_batch_shapes(task, rows: int, length: int, choices: int) -> dict[str, tuple]:
+    """Array shapes of one training batch of `task` (xlmr_flax.data.batching's layout)."""
+    seq = (rows, length)
+    if task.format == "multiple_choice":
+        return {"input_ids": (rows, choices, length), "attention_mask": (rows, choices, length),
+                "labels": (rows,), "example_weight": (rows,)}  # fmt: skip
+    shapes = {"input_ids": seq, "attention_mask": seq, "example_weight": (rows,)}
+    if task.format == "retrieval":
+        shapes |= {"candidate_input_ids": seq, "candidate_attention_mask": seq}
+    elif task.format == "span_extraction":
+        shapes |= {"start_positions": (rows,), "end_positions": (rows,)}
+    elif task.format in ("token_tagging", "masked_lm"):
+        shapes |= {"labels": seq}
+    else:
+        shapes |= {"labels": (rows,)}
+    return shapes
+
+
+def _abstract_batch(shapes: Mapping[str, tuple], mesh: Mesh) -> dict[str, Any]:
+    return {
+        k: _sds(s, jnp.float32 if k == "example_weight" else jnp.int32,
+                batch_sharding(mesh, len(s)))
+        for k, s in shapes.items()
+    }  # fmt: skip
+
+
+def build_train(config, tasks, heads, hp, train_task, choices, mesh: Mesh):
+    """(jitted step, abstract (state, batch, seed)) of `train_task`'s step in a stage."""
+    mc = model_config(config)
+    if len(tasks) == 1:
+        make = lambda: TaskModel(mc, heads[tasks[0]][0], rngs=nnx.Rngs(0), **heads[tasks[0]][1])  # noqa: E731
+    else:
+        make = lambda: MixtureModel(mc, heads, rngs=nnx.Rngs(0))  # noqa: E731
+    abstract_model = nnx.eval_shape(make)
+    graphdef, _ = nnx.split(abstract_model)
+    param_state = nnx.state(abstract_model, nnx.Param)
+    shardings = param_shardings(param_state, mesh)
+    params = jax.tree.map(
+        lambda a, s: _sds(a.shape, a.dtype, s), nnx.to_pure_dict(param_state), shardings
+    )
+    optimizer, schedule = make_optimizer(hp["learning_rate"], hp["steps"],
+                                         warmup_fraction=hp.get("warmup", 0.1))  # fmt: skip
+    opt_abstract = jax.eval_shape(optimizer.init, params)
+    opt_shardings = optimizer_shardings(opt_abstract, shardings, mesh)
+    opt_state = jax.tree.map(lambda a, s: _sds(a.shape, a.dtype, s), opt_abstract, opt_shardings)
+    state = TrainState(step=_sds((), jnp.int32, replicated(mesh)), params=params,
+                       opt_state=opt_state)  # fmt: skip
+    head = heads[train_task][0]
+    loss = get_loss(head)
+    if len(tasks) > 1:
+        loss = functools.partial(_mixture_loss, loss, train_task)
+    program = make_step_program(graphdef, loss, optimizer, schedule, state, mesh)
+    shapes = train_batch_shapes(get_task(train_task), hp["batch_size"], hp["max_length"], choices)
+    seed = _sds((), jnp.uint32, replicated(mesh))
+    return program, (state, _abstract_batch(shapes, mesh), seed)
+
+
+def _mixture_loss(loss, task: str, model, batch, rng):
+    return loss(model.for_task(task), batch, rng)
+
+
+def train_programs(config, dag: StageDag) -> list[Program]:
+    found: dict[tuple, dict[str, Any]] = {}
+    for stage in dag.in_order():
+        hp = dict(stage.hparams)
+        tasks = stage_tasks(stage.task)
+        heads, notes = {}, []
+        for name in tasks:
+            task = get_task(name)
+            kwargs, note = head_kwargs(task, config.raw_data)
+            heads[name] = (task.head, kwargs)
+            notes += [note] if note else []
+        shaping = (hp["batch_size"], hp["max_length"])  # the learning rate shapes nothing
+        for name in tasks:
+            task = get_task(name)
+            choices = choice_count(task, config.raw_data) if task.format == "multiple_choice" else 1
+            key = (tasks, tuple(sorted((k, str(v)) for k, v in heads.items())), name, shaping,
+                   choices)  # fmt: skip
+            new = dict(users=0, hp=hp, heads=heads, choices=choices, notes=notes, tasks=tasks,
+                       name=name, stages=[])  # fmt: skip
+            entry = found.setdefault(key, new)
+            entry["users"] += 1
+            entry["stages"].append(stage.id)
+    programs = []
+    for entry in found.values():
+        hp, name, tasks = entry["hp"], entry["name"], entry["tasks"]
+        rows, length, choices = hp["batch_size"], hp["max_length"], entry["choices"]
+        label = f"train {'+'.join(tasks)}" + (f" ({name} head)" if len(tasks) > 1 else "")
+        label += f" {rows}x{choices}x{length}" if choices > 1 else f" {rows}x{length}"
+        build = functools.partial(build_train, config, tasks, entry["heads"], hp, name, choices)
+        programs.append(Program(label, "train", entry["users"], rows * choices * length, build,
+                                "; ".join(entry["notes"]), tuple(entry["stages"])))  # fmt: skip
+    return programs
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+def eval_options(config) -> PredictOptions:
+    return PredictOptions.create(config.get("eval"))
+
+
+def eval_kind(task, options: PredictOptions, model_head: str | None) -> tuple[str, tuple]:
+    """(output kind, static settings) that `eval.predict.Predictor` runs for `task`."""
+    if task.format == "retrieval":
+        use_head = (
+            task.name != "tatoeba"
+            and options.use_embedding_head
+            and model_head == "sentence_embedding"
+        )
+        return "embedding", (None, None, True) if use_head else (
+            options.layer, options.pooling, False)  # fmt: skip
+    return {"token_tagging": "tags", "span_extraction": "spans"}.get(task.format, "logits"), ()
+
+
+def build_eval(config, head, kwargs, kind, static, shapes, mesh: Mesh):
+    mc = model_config(config)
+    abstract_model = nnx.eval_shape(lambda: TaskModel(mc, head, rngs=nnx.Rngs(0), **kwargs))
+    graphdef, _ = nnx.split(abstract_model)
+    param_state = nnx.state(abstract_model, nnx.Param)
+    shardings = param_shardings(param_state, mesh)
+    params = jax.tree.map(
+        lambda a, s: _sds(a.shape, a.dtype, s), nnx.to_pure_dict(param_state), shardings
+    )
+    forward = forward_function(graphdef, mc, kind, static)
+    in_batch = {k: batch_sharding(mesh, len(s)) for k, s in shapes.items()}
+    batch = {k: _sds(s, jnp.int32, in_batch[k]) for k, s in shapes.items()}
+    out = jax.eval_shape(forward, params, batch)
+    out_shardings = jax.tree.map(lambda a: batch_sharding(mesh, a.ndim), out)
+    jitted = jax.jit(forward, in_shardings=(shardings, in_batch), out_shardings=out_shardings)
+    return jitted, (params, batch)
+
+
+def _stage_head(dag: StageDag, stage_id: str, config) -> tuple[str | None, dict]:
+    if stage_id == dag.root:
+        return None, {}
+    tasks = stage_tasks(dag.stages[stage_id].task)
+    if len(tasks) > 1:  # a mixture hands on its encoder alone
+        return None, {}
+    task = get_task(tasks[0])
+    return task.head, head_kwargs(task, config.raw_data)[0]
+
+
+def eval_programs(config, dag: StageDag, data_parallel: int) -> list[Program]:
+    """One program per (output kind, static settings, bucket shape) of the evaluations.
+    Models that differ only in a head's label count share the first one's program
+    (the label count changes a few kilobytes of the program's memory)."""
+    options = eval_options(config)
+    rows = round_up(max(1, options.batch_size), data_parallel)
+    found: dict[tuple, dict[str, Any]] = {}
+    for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
+        own_head = _stage_head(dag, stage_id, config)
+        for unit in units(dag, stage_id):
+            name = unit.removeprefix("dev-")
+            task = get_task(name)
+            head, kwargs = own_head
+            if unit.startswith("dev-") or task.format != "retrieval":
+                head, kwargs = task.head, head_kwargs(task, config.raw_data)[0]
+                if task.format == "retrieval":
+                    head, kwargs = own_head
+            kind, static = eval_kind(task, options, head)
+            choices = choice_count(task, config.raw_data) if task.format == "multiple_choice" else 0
+            for length in options.buckets(options.length_for(task)):
+                shape = (rows, choices, length) if choices else (rows, length)
+                key = (kind, static, shape)
+                entry = found.setdefault(key, dict(users=0, head=head, kwargs=kwargs,
+                                                   format=task.format))  # fmt: skip
+                entry["users"] += 1
+    programs = []
+    for (kind, static, shape), entry in sorted(found.items(), key=lambda kv: str(kv[0])):
+        shapes = {"input_ids": shape, "attention_mask": shape}
+        label = f"eval {kind} {'x'.join(map(str, shape))} ({entry['format']})"
+        build = functools.partial(build_eval, config, entry["head"], entry["kwargs"], kind,
+                                  static, shapes)  # fmt: skip
+        tokens = 1
+        for s in shape:
+            tokens *= s
+        programs.append(Program(label, "eval", entry["users"], tokens, build))
+    return programs
+
+
+def study_programs(config, dag: StageDag, mesh_data_parallel: int) -> list[Program]:
+    return train_programs(config, dag) + eval_programs(config, dag, mesh_data_parallel)
