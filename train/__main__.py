@@ -134,10 +134,10 @@ def main(argv: list[str]) -> None:
     if _DRY_RUN.value:
         if needs_migration(workdir):
             print(f"{workdir} holds results of id scheme 1: a run needs --migrate or a new workdir")
-        print_plan(config, dag, workdir, dag.shard(*shard))
         print_cost(
             config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
         )
+        print_plan(config, dag, workdir, dag.shard(*shard))  # its counts line comes last
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator

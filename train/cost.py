@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from train.dag import StageDag
+from train.dag import StageDag, hparams_dict
 from train.evaluation import units
 from train.plan import stage_tasks
 from train.targets import PRICES_AS_OF, Target, parse_target
@@ -72,7 +72,7 @@ def _sequences_per_example(task) -> int:
 
 
 def stage_work(config, stage, choices: Callable[[Any], int]) -> Work:
-    hp = dict(stage.hparams)
+    hp = hparams_dict(stage.hparams)
     model = get_model_config(config.model)
     tasks = [get_task(t) for t in stage_tasks(stage.task)]
     task = tasks[0]
@@ -205,7 +205,7 @@ def study_cost(
     step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
     for stage_id, w in stages:
         if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
-            w.flops = step_flops[stage_id] * dict(dag.stages[stage_id].hparams)["steps"]
+            w.flops = step_flops[stage_id] * hparams_dict(dag.stages[stage_id].hparams)["steps"]
     kinds: dict[str, Work] = collections.OrderedDict()
     for _, w in stages:
         k = kinds.setdefault(w.kind, Work(w.kind))

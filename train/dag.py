@@ -78,7 +78,7 @@ def target_stage_tasks(target: str) -> tuple[str, ...]:
     return (source.name,) if source.format == task.format else (target,)
 
 
-def _identity(hparams: Any) -> Any:
+def hparams_dict(hparams: Any) -> Any:
     if hasattr(hparams, "identity"):
         return hparams.identity()
     return dict(hparams)
@@ -110,7 +110,7 @@ class StageDag:
                 "task": task,
                 "data": dict(data_items),
                 "seed": seed,
-                "hparams": _identity(hparams),
+                "hparams": hparams_dict(hparams),
             }
         )
         depth = 1 if parent == self.root else self.stages[parent].depth + 1
