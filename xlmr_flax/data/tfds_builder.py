@@ -3,18 +3,21 @@ array_record files from local raw data, with no TensorFlow needed.
 
 Splits are named `{split}_{lang}` (e.g. `train_en`, `test_sw`). TFDS writes into
 an `incomplete.*` folder and renames it when done, so a failed preparation never
-leaves a dataset that looks complete.
+leaves a dataset that looks complete. A split without gold (XTREME's test copies)
+stores an empty label, tag list or answer list (multiple choice: label -1).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import TASKS, get_task
+from xlmr_flax.tasks.base import GOLD_FIELDS
 
 _text = tfds.features.Text
 
@@ -45,10 +48,20 @@ def _features(task_format: str) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(dict(id=_text(), **spec))
 
 
-def _record(task_format: str, example: dict) -> dict:
+# What a split without gold (gold field None) stores in place of its gold.
+_NO_GOLD = {"classification": "", "multiple_choice": -1, "span_extraction": [], "token_tagging": []}
+
+
+def _record(task_format: str, example: dict, keys: Sequence[str]) -> dict:
+    """The example's feature `keys` (a reader's extra fields, such as the language of a
+    file holding several, are left out)."""
     if task_format in ("retrieval", "masked_lm"):
         return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
-    return example
+    record = {k: example[k] for k in keys}
+    gold = GOLD_FIELDS.get(task_format)
+    if gold in record and record[gold] is None:
+        record[gold] = _NO_GOLD[task_format]
+    return record
 
 
 class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
@@ -85,8 +98,9 @@ class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, raw, split, lang):
+        keys = list(self.info.features.keys())
         for example in self.task.read(raw, split, lang):
-            yield example["id"], _record(self.task.format, example)
+            yield example["id"], _record(self.task.format, example, keys)
 
 
 def prepare(task: str, raw_dir: str, data_dir: str) -> tfds.core.DatasetBuilder:
