@@ -97,3 +97,24 @@ def test_a_utf8_byte_order_mark_is_not_text(tmp_path):
     )
     path = write(tmp_path, "x.json", bom + json.dumps(squad))
     assert next(readers.read_squad_json(path))["answers"][0]["text"] == "Berlin"
+
+
+def test_examples_without_gold_are_featurised_with_ignored_labels():
+    from xlmr_flax.data import features as F
+    from xlmr_flax.data.tfds_builder import _record
+    from xlmr_flax.tasks import get_task
+    from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
+
+    tokenizer = load_tokenizer(sample_tokenizer_path())
+    nli = dict(id="1", text_a="Er kommt.", text_b="Er geht.", label=None)
+    [feature] = F.classification(get_task("xnli"), [nli], tokenizer, 32)
+    assert feature["label"] == F.IGNORE
+    tagged = dict(id="2", tokens=["Anna", "lacht"], tags=None)
+    [feature] = F.token_tagging(get_task("panx"), [tagged], tokenizer, 32, ("O", "B-PER"))
+    assert set(feature["labels"].tolist()) == {F.IGNORE}
+    choice = dict(id="3", context="c", question="q", choices=["a", "b"], label=None)
+    [feature] = F.multiple_choice(get_task("xcopa"), [choice], tokenizer, 32)
+    assert feature["label"] == F.IGNORE
+    assert _record("classification", nli)["label"] == ""
+    assert _record("token_tagging", tagged)["tags"] == []
+    assert _record("multiple_choice", choice)["label"] == -1

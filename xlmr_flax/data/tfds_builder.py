@@ -3,8 +3,7 @@ array_record files from local raw data, with no TensorFlow needed.
 
 Splits are named `{split}_{lang}` (e.g. `train_en`, `test_sw`). TFDS writes into
 an `incomplete.*` folder and renames it when done, so a failed preparation never
-leaves a dataset that looks complete. A split without gold (XTREME's test copies)
-stores an empty label, tag list or answer list (multiple choice: label -1).
+leaves a dataset that looks complete.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import tensorflow_datasets as tfds
 
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import TASKS, get_task
-from xlmr_flax.tasks.base import GOLD_FIELDS
 
 _text = tfds.features.Text
 
@@ -48,20 +46,20 @@ def _features(task_format: str) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(dict(id=_text(), **spec))
 
 
-# What a split without gold (gold field None) stores in place of its gold.
-_NO_GOLD = {"classification": "", "multiple_choice": -1, "span_extraction": [], "token_tagging": []}
+# How a split without gold stores its missing gold field (TFDS features are not optional).
+NO_GOLD = {"label": {"classification": "", "multiple_choice": -1}, "tags": [], "answers": []}
 
 
-def _record(task_format: str, example: dict, keys: Sequence[str]) -> dict:
-    """The example's feature `keys` (a reader's extra fields, such as the language of a
-    file holding several, are left out)."""
+def _record(task_format: str, example: dict, keys: Sequence[str] | None = None) -> dict:
+    """The record TFDS stores; with `keys`, only those fields (a reader's extra fields,
+    such as the language of a file holding several, are left out)."""
     if task_format in ("retrieval", "masked_lm"):
         return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
-    record = {k: example[k] for k in keys}
-    gold = GOLD_FIELDS.get(task_format)
-    if gold in record and record[gold] is None:
-        record[gold] = _NO_GOLD[task_format]
-    return record
+    missing = {k: v for k, v in NO_GOLD.items() if k in example and example[k] is None}
+    if "label" in missing:
+        missing["label"] = missing["label"][task_format]
+    record = {**example, **missing}
+    return {k: record[k] for k in keys} if keys else record
 
 
 class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
