@@ -128,8 +128,7 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_validate_cli_prints_counts_or_the_problem(tmp_path, capsys):
-    sample = f"{SAMPLE}/xnli/test-sw.tsv"
-    assert data_main(["validate", "--task", "xnli", "--layout", "xtreme", "--file", sample]) == 0
+    assert data_main(["validate", "--task", "xnli", "--file", f"{SAMPLE}/xnli/test-sw.tsv"]) == 0
     out = capsys.readouterr().out
     assert "9 examples" in out and "entailment\t3" in out
     bad = write(tmp_path, "bad.tsv", "a\tb\tentailment\nonly one column\n")

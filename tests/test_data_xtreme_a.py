@@ -82,6 +82,16 @@ def test_prepare_writes_every_split_of_either_folder(folders, tmp_path, capsys, 
     assert f"{name} test_" in capsys.readouterr().out
 
 
+def test_validate_picks_the_layout_whose_file_names_fit(folders, capsys):
+    originals, xtreme = folders
+    for path in (f"{xtreme}/panx/test-sw.tsv", f"{originals}/panx/sw/test"):
+        assert data_main(["validate", "--task", "panx", "--file", path]) == 0
+    assert "(no gold)\t2" in capsys.readouterr().out  # XTREME's untagged test copy
+    tatoeba_files = [f"{xtreme}/tatoeba/de-en.de", f"{xtreme}/tatoeba/de-en.en"]
+    assert data_main(["validate", "--task", "tatoeba", "--file", tatoeba_files[0],
+                      "--file", tatoeba_files[1]]) == 0  # fmt: skip
+
+
 # --- XNLI -------------------------------------------------------------------------------
 
 

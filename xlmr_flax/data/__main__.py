@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import os
 import sys
 
@@ -42,17 +43,33 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
-def _layout_for(task, name: str | None, n_files: int):
-    """The layout named `name`, or the first that reads `n_files` files."""
+def _layout_for(task, name: str | None, files: list[str]):
+    """The layout named `name`, else the first whose file names fit `files` (for any
+    split and language; `*` in a layout's names matches anything), else the first
+    that reads as many files."""
+    given = [os.path.basename(f) for f in files]
+    fitting, named = [], []
     for layout in task.layouts:
-        split = (layout.splits or task.splits)[-1]
-        if (name is None or layout.name == name) and len(layout.paths(split, "en")) == n_files:
-            return layout
-    accepted = "; ".join(
-        f"{x.name}: {len(x.paths((x.splits or task.splits)[-1], 'en'))} file(s)"
-        for x in task.layouts
+        if name is not None and layout.name != name:
+            continue
+        shapes = [
+            [os.path.basename(p) for p in layout.paths(split, lang)]
+            for split in layout.splits or task.splits
+            if split in task.splits
+            for lang in task.languages(split)
+        ]
+        shapes = [shape for shape in shapes if len(shape) == len(files)]
+        if shapes:
+            fitting.append(layout)
+        if any(all(map(fnmatch.fnmatch, given, shape)) for shape in shapes):
+            named.append(layout)
+    if named or fitting:
+        return (named or fitting)[0]
+    layouts = ", ".join(x.name for x in task.layouts)
+    raise DataError(
+        f"{task.name}: no layout{f' named {name!r}' if name else ''} reads {len(files)} "
+        f"--file(s) (layouts: {layouts})"
     )
-    raise DataError(f"{task.name}: no layout reads {n_files} --file(s) (layouts: {accepted})")
 
 
 def run_doctor(raw_dir: str, config_arg: str | None) -> int:
@@ -149,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task.name} {name}: {split.num_examples} examples")
             print(f"wrote {builder.data_dir}")
         else:
-            layout = _layout_for(task, args.layout, len(args.file))
+            layout = _layout_for(task, args.layout, args.file)
             count, labels = summarize(task, layout.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
