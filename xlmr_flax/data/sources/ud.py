@@ -131,7 +131,8 @@ def _xtreme_words(
 
 def _span_head(words: dict, members: list[int], preference: Sequence[str]) -> int:
     """The word of a multiword token closest to the root (fewest ancestors); among
-    several, the first with the most preferred UPOS (unlisted UPOS rank last)."""
+    several, the first with the most preferred UPOS. An unlisted UPOS ranks last
+    (ud-conversion-tools stops there, and XTREME's files then lack that treebank)."""
     depth = {m: len(_ancestors(words, m)) for m in members}
     highest = [m for m in members if depth[m] == min(depth.values())]
     if len(highest) == 1:
