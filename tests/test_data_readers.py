@@ -97,7 +97,7 @@ MALFORMED = [
     ("s.json", squad_with(answers=[]), readers.read_squad_json,
      r"s\.json: question 'q1': no answers and not marked is_impossible"),
     ("s.json", '{"data": [', readers.read_squad_json, r"s\.json:1: invalid JSON"),
-    ("u.tsv", "The\tDET\ncat\tNOUN\tEXTRA\n", readers.read_conll, r"u\.tsv:2: expected 'token<TAB>tag' or 'token'"),
+    ("u.tsv", "The\tDET\ncat\tNOUN\tEXTRA\n", readers.read_conll, r"u\.tsv:2: expected 'token<TAB>tag', found"),
     ("u.tsv", "The\tDET\ncat\tNOUN\n\nDogs\tNONSENSE\n",
      lambda p: readers.read_conll(p, allowed_tags=("DET", "NOUN")), r"u\.tsv:4: tag 'NONSENSE' not in"),
     ("m.jsonl", '{"example_id": "a", "lang": "de", "context": "Hallo", "mention_span": {"start": 2, "end": 9}, '

@@ -8,6 +8,7 @@ import pytest
 
 from eval.submission import gold_from_raw
 from tests.raw_fixtures import part_a
+from xlmr_flax.data import readers
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.data.sources import tatoeba, ud, wikiann, xnli
 from xlmr_flax.errors import DataError
@@ -208,6 +209,8 @@ MALFORMED = [
     ("en/dev", "en:Paulo\n", wikiann.read_wikiann, r"en/dev:1: expected 'en:token<TAB>tag'"),
     ("test-en.tsv", "Dogs\tNOUN\nbark\n", lambda p: get_task("udpos").layouts[-1].reader(p),
      r"test-en\.tsv:2: no tag here, but every token before has one"),
+    ("train.tsv", "The\tNP[nb]/N\ncat\n", readers.read_conll,  # only XTREME's layouts allow untagged
+     r"train\.tsv:2: expected 'token<TAB>tag', found 'cat'"),
     ("en_x-ud-dev.conllu", "# text = Hi\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\n", ud.read_treebanks,
      r"en_x-ud-dev\.conllu:2: expected 10 tab-separated CoNLL-U columns, found 9"),
     ("en_x-ud-dev.conllu", "1\tHi\thi\tHELLO\t_\t_\t0\troot\t_\t_\n",

@@ -292,11 +292,13 @@ def read_squad_json(path: str) -> Iterator[Example]:
 # --- token tagging ---------------------------------------------------------------------
 
 
-def read_conll(path: str, allowed_tags: Sequence[str] | None = None) -> Iterator[Example]:
+def read_conll(
+    path: str, allowed_tags: Sequence[str] | None = None, untagged: bool = False
+) -> Iterator[Example]:
     """`token \\t tag` lines, a blank line between sentences.
 
-    XTREME's test files have the token alone on each line: a file has a tag on every
-    token (gold) or on none (every example's `tags` is None); a mix is an error."""
+    With `untagged`, a file may have the token alone on every line (XTREME's test
+    files): every example's `tags` is then None; a mix is an error."""
     tokens: list[str] = []
     tags: list[str] = []
     start_line, count, tagged = 1, 0, None
@@ -315,8 +317,9 @@ def read_conll(path: str, allowed_tags: Sequence[str] | None = None) -> Iterator
             start_line = (number or 0) + 1
             continue
         fields = line.split("\t")
-        if len(fields) > 2 or not all(fields):
-            raise DataError(f"{path}:{number}: expected 'token<TAB>tag' or 'token', found {line!r}")
+        if len(fields) > 2 or not all(fields) or (len(fields) == 1 and not untagged):
+            shapes = "'token<TAB>tag' or 'token'" if untagged else "'token<TAB>tag'"
+            raise DataError(f"{path}:{number}: expected {shapes}, found {line!r}")
         if tagged is None:
             tagged = len(fields) == 2
         elif tagged != (len(fields) == 2):

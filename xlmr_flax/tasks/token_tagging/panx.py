@@ -32,7 +32,7 @@ TASK = register(
             Layout(
                 "xtreme",
                 paths=lambda split, lang: [f"panx/{split}-{lang}.tsv"],
-                reader=partial(read_conll, allowed_tags=TAGS),
+                reader=partial(read_conll, allowed_tags=TAGS, untagged=True),
             ),
         ),
     )

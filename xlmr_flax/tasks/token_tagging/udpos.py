@@ -55,7 +55,7 @@ TASK = register(
             Layout(
                 "xtreme",
                 paths=lambda split, lang: [f"udpos/{split}-{lang}.tsv"],
-                reader=partial(read_conll, allowed_tags=UPOS),
+                reader=partial(read_conll, allowed_tags=UPOS, untagged=True),
             ),
         ),
     )
