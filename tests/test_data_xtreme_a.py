@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from eval.submission import gold_from_raw
+from eval.gold import plan_evaluation
+from eval.submission import gold_from_raw, write_labels
 from tests.raw_fixtures import part_a
 from xlmr_flax.data import readers
 from xlmr_flax.data.__main__ import main as data_main
@@ -186,6 +187,16 @@ def test_tatoeba_candidates_are_the_english_side_in_xtremes_sorted_order(folders
     # Two sentences with one English translation each point at their own copy of it.
     assert [e["target_index"] for e in read(originals, "tatoeba", "test", "sw")][3:] == [2, 3]
     assert "sorts the English side" in get_task("tatoeba").gold(xtreme, "test", "de")
+
+
+def test_xtremes_tatoeba_copy_is_scored_with_labels_counting_its_sorted_english(folders, tmp_path):
+    originals, xtreme = folders
+    for lang in part_a.TATOEBA:  # the labels XTREME keeps: indices into the sorted side
+        write_labels(str(tmp_path), "tatoeba", lang, gold_from_raw("tatoeba", lang, originals))
+    assert plan_evaluation("tatoeba", xtreme).split is None
+    plan = plan_evaluation("tatoeba", xtreme, str(tmp_path))
+    assert plan.split == "test" and {s.origin for s in plan.scored.values()} == {"labels"}
+    assert plan.scored["sw"].load("tatoeba", xtreme) == [1, 0, 4, 2, 3]
 
 
 # --- errors -----------------------------------------------------------------------------
