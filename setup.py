@@ -25,6 +25,7 @@ setup(
     install_requires=[
         "absl-py",
         "array_record",
+        "conllu",  # TFDS's xtreme_pos builder parses the UD treebanks with it (fetch --task udpos)
         "flax>=0.12.8",  # NNX with out_sharding metadata and nnx.List
         "huggingface_hub",
         "importlib_resources",  # tensorflow-datasets needs it for builders of our own

@@ -74,6 +74,7 @@ def squad_with(**qa_changes):
 MALFORMED = [
     # (file name, content, reader, expected message)
     ("x.tsv", "a\n", xnli.read_xtreme_tsv, r"x\.tsv:1: expected premise, hypothesis and .* found 1"),
+    ("x.tsv", "a\tb\tneutral\nc\td\n", xnli.read_xtreme_tsv, r"x\.tsv:2: 2 columns, but the file's first row has 3"),
     ("x.tsv", "a\tb\tentailment\nc\td\tmaybe\n", xnli.read_xtreme_tsv, r"x\.tsv:2: label 'maybe' not in"),
     ("x.tsv", "", xnli.read_xtreme_tsv, r"x\.tsv: no examples"),
     ("x.tsv", b"a\tb\tneutral\n\xff\xfe\tb\tneutral\n", xnli.read_xtreme_tsv, r"x\.tsv:2: not valid UTF-8"),

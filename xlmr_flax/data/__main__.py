@@ -3,7 +3,7 @@
     python -m xlmr_flax.data prepare --task xnli --raw download/ --data-dir tfds/
     python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
     python -m xlmr_flax.data corpus --raw download/ --out corpus.txt
-    python -m xlmr_flax.data fetch --task squad_v1 --raw download/   # needs the network
+    python -m xlmr_flax.data fetch --task panx --langs en,de,sw --raw download/   # network
     python -m xlmr_flax.data doctor --raw download/ [--config configs/FILE.py[:ARG]]
 
 `validate` reads one split's files (several `--file` for tasks that need more,
@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--task", required=True)
     fetch.add_argument("--raw", required=True, help="folder to write the raw files into")
     fetch.add_argument("--tfds-dir", help="where TFDS keeps its downloads and datasets")
+    fetch.add_argument(
+        "--langs", help="comma-separated languages (default: every one TFDS has for the task)"
+    )
     corpus = sub.add_parser("corpus", help="write all text of the tasks' raw data, one per line")
     corpus.add_argument("--raw", required=True, help="the XTREME download folder")
     corpus.add_argument("--out", required=True, help="text file to write")
@@ -151,9 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
     if args.command == "fetch":
+        from xlmr_flax.data.tf_stand_in import NeedsTensorFlow
         from xlmr_flax.data.tfds_native import fetch as fetch_raw
 
-        for path in fetch_raw(args.task, args.raw, args.tfds_dir):
+        langs = args.langs.split(",") if args.langs else None
+        try:
+            written = fetch_raw(args.task, args.raw, args.tfds_dir, langs)
+        except (ValueError, NeedsTensorFlow) as err:
+            print(err, file=sys.stderr)
+            return 1
+        for path in written:
             print(f"wrote {path}")
         return 0
     task = get_task(args.task)

@@ -1,171 +1,471 @@
-"""Raw files from TFDS's own builders, for the tasks TFDS already has.
+"""Raw files from TFDS's own builders, for the tasks TFDS has a builder for.
 
-On a machine that can download, `python -m xlmr_flax.data fetch --task T --raw DIR`
-prepares TFDS's builder (array_record, no TensorFlow) and writes its records
-into DIR in the layout and formats of docs/data.md. `prepare` then builds our
-dataset from DIR exactly as from files fetched by XTREME's download script, so
-one reader per format serves both routes.
+`python -m xlmr_flax.data fetch --task T --raw DIR` runs TFDS's builder for T
+(download, its own split and example generators, array_record, no TensorFlow) and
+writes the records into DIR in a layout the task reads (docs/data.md, "Fetching
+with TFDS"): XTREME's file names and formats, with the gold TFDS has kept.
+
+Most text builders cannot be found by name without TensorFlow (`tfds.builder("xnli")`
+stops registering at a module that needs h5py), so each source names the module that
+defines its builder. A few builders touch `tf.io.gfile` or `tf.int32`; they run with
+the stand-in of `xlmr_flax.data.tf_stand_in`.
 """
 
 from __future__ import annotations
 
+import collections
+import csv
 import dataclasses
+import importlib
+import io
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-import tensorflow_datasets as tfds
+from tensorflow_datasets.core.download import extractor
 
 from xlmr_flax.atomic import write_file
 from xlmr_flax.data.readers import NLI_LABELS
+from xlmr_flax.data.tf_stand_in import tensorflow_stand_in
 from xlmr_flax.tasks import get_task
+
+Records = Mapping[str, Iterable[dict]]  # TFDS split -> its data source (records, decoded)
+
+
+@dataclasses.dataclass(frozen=True)
+class BuilderRef:
+    """One TFDS builder (and config), found by importing the module that defines it."""
+
+    module: str  # under tensorflow_datasets
+    cls: str
+    config: str | None = None
+
+    def records(self, data_dir: str | None) -> Records:
+        """Downloads and prepares the builder (array_record); its records by TFDS split,
+        read from disk only for the splits a writer uses."""
+        module = importlib.import_module(f"tensorflow_datasets.{self.module}")
+        with tensorflow_stand_in(module, extractor):
+            builder = getattr(module, self.cls)(
+                config=self.config, data_dir=data_dir, file_format="array_record"
+            )
+            builder.download_and_prepare()
+            return dict(builder.as_data_source())
+
+
+# ---- records -> text -------------------------------------------------------------------
 
 
 def _s(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _clean(text) -> str:  # TSV cells cannot hold tabs or newlines
+def _one_line(text) -> str:  # a TSV cell holds no tab or newline
     return " ".join(_s(text).split())
+
+
+def _in_file_order(records: Iterable[dict]) -> list[dict]:
+    """TFDS stores examples shuffled; where it keeps the line index, restore the order."""
+    return sorted(records, key=lambda r: int(r["idx"]))
 
 
 def _jsonl(records: Iterable[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
-def _xnli(split: str, records: list[dict]) -> dict[str, str]:
+def _tsv(rows: Iterable[Sequence[str]]) -> str:
+    """Rows as XTREME's preprocessing writes them: csv.writer, tab-delimited."""
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _glue_tsv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """GLUE's TSV: a header line, no quoting (GLUE's files are read with QUOTE_NONE)."""
+    lines = ["\t".join(header)] + ["\t".join(_one_line(c) for c in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _squad_json(records: Iterable[dict], version: str) -> str:
+    """SQuAD JSON with one paragraph per (title, context), questions in TFDS's order."""
+    articles: dict[str, dict[str, list[dict]]] = collections.defaultdict(dict)
+    for r in records:
+        spans = zip(r["answers"]["text"], r["answers"]["answer_start"], strict=True)
+        qa = dict(
+            id=_s(r["id"]),
+            question=_s(r["question"]),
+            answers=[dict(text=_s(t), answer_start=int(s)) for t, s in spans],
+        )
+        if "is_impossible" in r:  # SQuAD v2.0
+            qa["is_impossible"] = bool(r["is_impossible"])
+            plausible = r["plausible_answers"]
+            spans = zip(plausible["text"], plausible["answer_start"], strict=True)
+            qa["plausible_answers"] = [dict(text=_s(t), answer_start=int(s)) for t, s in spans]
+        articles[_s(r["title"])].setdefault(_s(r["context"]), []).append(qa)
+    data = [
+        dict(title=title, paragraphs=[dict(context=c, qas=qas) for c, qas in paragraphs.items()])
+        for title, paragraphs in articles.items()
+    ]
+    return json.dumps(dict(version=version, data=data), ensure_ascii=False)
+
+
+def _conll(records: Iterable[dict], tags: str, names: Sequence[str] | None) -> str:
+    """One `token<TAB>tag` line per token, a blank line after each sentence."""
+    lines = []
+    for r in records:
+        for token, tag in zip(r["tokens"], r[tags], strict=True):
+            lines.append(f"{_s(token)}\t{names[int(tag)] if names else _s(tag)}\n")
+        lines.append("\n")
+    return "".join(lines)
+
+
+# ---- one writer per task: (part, records) -> {path under raw: text} ---------------------
+
+Writer = Callable[[str, Records], dict[str, str]]
+
+
+def _xnli(part: str, records: Records) -> dict[str, str]:
+    if part == "train":  # XTREME trains on MultiNLI's English training set (XNLI-MT's copy)
+        rows = (
+            [_one_line(r["premise"]), _one_line(r["hypothesis"]), NLI_LABELS[r["label"]]]
+            for r in _in_file_order(records["train"])
+        )
+        return {"xnli/train-en.tsv": _tsv(rows)}
     files = {}
-    for lang in get_task("xnli").eval_langs:
-        rows = []
-        for r in records:
-            hyp = dict(
-                zip(
-                    map(_s, r["hypothesis"]["language"]),
-                    r["hypothesis"]["translation"],
-                    strict=True,
-                )
-            )
+    for ours, theirs in {"dev": "validation", "test": "test"}.items():
+        rows: dict[str, list[list[str]]] = collections.defaultdict(list)
+        for r in records[theirs]:
             premise = {_s(k): v for k, v in r["premise"].items()}
-            rows.append(f"{_clean(premise[lang])}\t{_clean(hyp[lang])}\t{NLI_LABELS[r['label']]}\n")
-        files[f"xnli/{split}-{lang}.tsv"] = "".join(rows)
+            hypotheses = r["hypothesis"]
+            pairs = zip(hypotheses["language"], hypotheses["translation"], strict=True)
+            for lang, hypothesis in pairs:
+                lang = _s(lang)
+                row = [_one_line(premise[lang]), _one_line(hypothesis), NLI_LABELS[r["label"]]]
+                rows[lang].append(row)
+        files.update({f"xnli/{ours}-{lang}.tsv": _tsv(r) for lang, r in rows.items()})
     return files
 
 
-def _glue(path: str, columns: dict[str, str], label_column: str, label_names=None):
-    """GLUE-style TSV with a header; `columns` maps TFDS fields to our column names."""
-
-    def write(split: str, records: list[dict]) -> dict[str, str]:
-        rows = ["\t".join(["id", *columns.values(), label_column]) + "\n"]
-        for i, r in enumerate(records):
-            if r["label"] < 0:  # unlabelled (GLUE test sets)
-                continue
-            label = label_names[r["label"]] if label_names else str(r["label"])
-            rows.append("\t".join([str(i), *(_clean(r[c]) for c in columns), label]) + "\n")
-        return {path.format(split=split): "".join(rows)}
-
-    return write
-
-
-def _snli(split: str, records: list[dict]) -> dict[str, str]:
-    def convert(i, r):
-        label = NLI_LABELS[r["label"]] if r["label"] >= 0 else "-"
-        return dict(
-            pairID=str(i),
-            sentence1=_s(r["premise"]),
-            sentence2=_s(r["hypothesis"]),
-            gold_label=label,
+def _mnli(part: str, records: Records) -> dict[str, str]:
+    header = ["index", "sentence1", "sentence2", "gold_label"]
+    return {
+        f"mnli/{ours}.tsv": _glue_tsv(
+            header,
+            (
+                [str(r["idx"]), r["premise"], r["hypothesis"], NLI_LABELS[r["label"]]]
+                for r in _in_file_order(recs)
+            ),
         )
-
-    return {f"snli/snli_1.0_{split}.jsonl": _jsonl(convert(i, r) for i, r in enumerate(records))}
-
-
-def _squad(path: str):
-    def write(split: str, records: list[dict]) -> dict[str, str]:
-        paragraphs: dict[tuple[str, str], list[dict]] = {}
-        for r in records:
-            spans = zip(r["answers"]["text"], r["answers"]["answer_start"], strict=True)
-            answers = [dict(text=_s(t), answer_start=int(s)) for t, s in spans]
-            qa = dict(id=_s(r["id"]), question=_s(r["question"]), answers=answers)
-            qa["is_impossible"] = bool(r.get("is_impossible", not answers))
-            paragraphs.setdefault((_s(r["title"]), _s(r["context"])), []).append(qa)
-        data = [
-            dict(title=t, paragraphs=[dict(context=c, qas=q)]) for (t, c), q in paragraphs.items()
+        for ours, recs in [
+            ("train", records["train"]),
+            ("dev_matched", records["validation_matched"]),
         ]
-        return {path.format(split=split): json.dumps(dict(data=data), ensure_ascii=False)}
+    }
+
+
+def _glue(name: str, text: Sequence[str], header: Sequence[str]) -> Writer:
+    def write(part: str, records: Records) -> dict[str, str]:
+        return {
+            f"{name}/{ours}.tsv": _glue_tsv(
+                header,
+                (
+                    [str(r["idx"]), *(r[t] for t in text), str(r["label"])]
+                    for r in _in_file_order(recs)
+                ),
+            )
+            for ours, recs in [("train", records["train"]), ("dev", records["validation"])]
+        }
 
     return write
 
 
-def _copa(path: str):
-    def write(split: str, records: list[dict]) -> dict[str, str]:
+def _snli(part: str, records: Records) -> dict[str, str]:
+    def rows(split, recs):
+        for i, r in enumerate(recs):
+            label = NLI_LABELS[r["label"]] if r["label"] >= 0 else "-"
+            yield dict(
+                pairID=f"{split}-{i}",
+                sentence1=_s(r["premise"]),
+                sentence2=_s(r["hypothesis"]),
+                gold_label=label,
+            )
+
+    return {
+        f"snli/snli_1.0_{ours}.jsonl": _jsonl(rows(ours, records[theirs]))
+        for ours, theirs in [("train", "train"), ("dev", "validation"), ("test", "test")]
+    }
+
+
+def _anli(part: str, records: Records) -> dict[str, str]:
+    """TFDS builds ANLI from the v0.1 archive; the rounds go where the release's
+    folders lie (`anli_v1.0/R{1,2,3}`), with the same files and fields."""
+
+    def rows(recs):
+        for r in recs:
+            labels = ("e", "n", "c")
+            yield dict(
+                uid=_s(r["uid"]),
+                context=_s(r["context"]),
+                hypothesis=_s(r["hypothesis"]),
+                label=labels[r["label"]],
+            )
+
+    return {
+        f"anli_v1.0/{part}/{ours}.jsonl": _jsonl(rows(records[theirs]))
+        for ours, theirs in [("train", "train"), ("dev", "validation"), ("test", "test")]
+    }
+
+
+def _squad(version: str) -> Writer:
+    def write(part: str, records: Records) -> dict[str, str]:
+        return {
+            f"squad/{ours}-v{version}.json": _squad_json(records[theirs], version)
+            for ours, theirs in [("train", "train"), ("dev", "validation")]
+        }
+
+    return write
+
+
+def _copa(part: str, records: Records) -> dict[str, str]:
+    def rows(recs):
         keys = ("premise", "choice1", "choice2", "question")
-        out = (
-            {**{k: _s(r[k]) for k in keys}, "label": int(r["label"]), "idx": int(r["idx"])}
-            for r in records
+        for r in _in_file_order(recs):
+            yield {**{k: _s(r[k]) for k in keys}, "label": int(r["label"]), "idx": int(r["idx"])}
+
+    return {
+        f"copa/{ours}.jsonl": _jsonl(rows(records[theirs]))
+        for ours, theirs in [("train", "train"), ("val", "validation")]
+    }
+
+
+def _hellaswag(part: str, records: Records) -> dict[str, str]:
+    def rows(recs):
+        for i, r in enumerate(recs):
+            yield dict(
+                ind=i,
+                activity_label=_s(r["activity_label"]),
+                ctx=_s(r["context"]),
+                endings=[_s(e) for e in r["endings"]],
+                source_id=_s(r["source_id"]),
+                split_type=_s(r["split_type"]),
+                label=int(r["label"]),
+            )
+
+    return {
+        f"hellaswag/hellaswag_{ours}.jsonl": _jsonl(rows(records[theirs]))
+        for ours, theirs in [("train", "train"), ("val", "validation")]
+    }
+
+
+def _cosmosqa(part: str, records: Records) -> dict[str, str]:
+    keys = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3")
+
+    def rows(recs):
+        for r in recs:
+            yield {**{k: _s(r[k]) for k in keys}, "label": int(r["label"])}
+
+    return {
+        f"cosmosqa/{ours}.jsonl": _jsonl(rows(records[theirs]))
+        for ours, theirs in [("train", "train"), ("valid", "validation")]
+    }
+
+
+def _panx(lang: str, records: Records) -> dict[str, str]:
+    names = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+    return {
+        f"panx/{ours}-{lang}.tsv": _conll(records[theirs], "tags", names)
+        for ours, theirs in [("train", "train"), ("dev", "validation"), ("test", "test")]
+    }
+
+
+UPOS = "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
+
+
+def _udpos(lang: str, records: Records) -> dict[str, str]:
+    return {
+        f"udpos/{ours}-{lang}.tsv": _conll(records[theirs], "upos", UPOS)
+        for ours, theirs in [("train", "train"), ("dev", "dev"), ("test", "test")]
+        if theirs in records  # Kazakh has no dev split, Tagalog, Thai and Yoruba only test
+    }
+
+
+def _xquad(lang: str, records: Records) -> dict[str, str]:
+    return {f"xquad/xquad.{lang}.json": _squad_json(records["test"], "1.0")}
+
+
+def _mlqa(lang: str, records: Records) -> dict[str, str]:
+    return {
+        f"mlqa/MLQA_V1/{ours}/{ours}-context-{lang}-question-{lang}.json": _squad_json(
+            records[theirs], "1.0"
         )
-        return {path.format(split=split): _jsonl(out)}
+        for ours, theirs in [("dev", "validation"), ("test", "test")]
+    }
 
-    return write
+
+TYDIQA_LANGS = {
+    "arabic": "ar",
+    "bengali": "bn",
+    "english": "en",
+    "finnish": "fi",
+    "indonesian": "id",
+    "korean": "ko",
+    "russian": "ru",
+    "swahili": "sw",
+    "telugu": "te",
+}
 
 
-def _hellaswag(split: str, records: list[dict]) -> dict[str, str]:
-    out = (
-        dict(
-            ind=i,
-            ctx=_s(r["context"]),
-            endings=[_s(e) for e in r["endings"]],
-            label=int(r["label"]),
-            activity_label=_s(r.get("activity_label", "")),
-        )
-        for i, r in enumerate(records)
-    )
-    return {f"hellaswag/hellaswag_{split}.jsonl": _jsonl(out)}
+def _tydiqa(part: str, records: Records) -> dict[str, str]:
+    train: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in records["train"]:  # ids start with the language's English name
+        train[TYDIQA_LANGS[_s(r["id"]).split("-")[0]]].append(r)
+    files = {
+        f"tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json": _squad_json(recs, "1.1")
+        for lang, recs in train.items()
+    }
+    for lang in TYDIQA_LANGS.values():
+        path = f"tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"
+        files[path] = _squad_json(records[f"validation-{lang}"], "1.1")
+    return files
+
+
+def _tatoeba(lang: str, records: Records) -> dict[str, str]:
+    from xlmr_flax.tasks.retrieval.tatoeba import ISO3
+
+    recs = records["train"]  # TFDS names Tatoeba's only split "train"; it is the test set
+    stem = f"tatoeba/tatoeba.{ISO3[lang]}-eng"
+    return {
+        f"{stem}.{ISO3[lang]}": "".join(_one_line(r["source_sentence"]) + "\n" for r in recs),
+        f"{stem}.eng": "".join(_one_line(r["target_sentence"]) + "\n" for r in recs),
+    }
+
+
+# ---- sources ---------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class NativeSource:
-    builder: str  # TFDS name, with config
-    splits: dict[str, str]  # our split name in file names → TFDS split
-    write: Callable[[str, list[dict]], dict[str, str]]
+    """Where a task's records come from in TFDS and how they become its raw files.
+
+    `parts(langs)` gives one builder per part: a language for builders with a config per
+    language (None: every language TFDS has for the task), else a fixed name.
+    """
+
+    parts: Callable[[Sequence[str] | None], dict[str, BuilderRef]]
+    write: Writer
 
 
-MNLI_COLUMNS = {"premise": "sentence1", "hypothesis": "sentence2"}
-QQP_COLUMNS = {"question1": "question1", "question2": "question2"}
-TRAIN_DEV = {"train": "train", "dev": "validation"}
-TRAIN_VAL = {"train": "train", "val": "validation"}
-NATIVE = {
-    "xnli": NativeSource("xnli", {"dev": "validation", "test": "test"}, _xnli),
-    "mnli": NativeSource(
-        "multi_nli",
-        {"train": "train", "dev_matched": "validation_matched"},
-        _glue("mnli/{split}.tsv", MNLI_COLUMNS, "gold_label", NLI_LABELS),
+def _single(module: str, cls: str, config: str | None = None):
+    return lambda langs: {"": BuilderRef(module, cls, config)}
+
+
+def _per_language(task: str, module: str, cls: str, config: Callable[[str], str], has: str):
+    """One builder per language of the task that TFDS's `module.<has>` lists."""
+
+    def parts(langs):
+        available = _tfds_languages(module, has)
+        wanted = langs or get_task(task).eval_langs
+        missing = [lang for lang in wanted if lang not in available]
+        if langs and missing:
+            raise ValueError(f"TFDS's {module} has no {task} data for {', '.join(missing)}")
+        return {lang: BuilderRef(module, cls, config(lang)) for lang in wanted if lang in available}
+
+    return parts
+
+
+def _tfds_languages(module: str, name: str) -> tuple[str, ...]:
+    return tuple(getattr(importlib.import_module(f"tensorflow_datasets.{module}"), name))
+
+
+PANX = "text.wikiann.wikiann"
+UDPOS = "datasets.xtreme_pos.xtreme_pos_dataset_builder"
+XQUAD = "question_answering.xquad"
+MLQA = "datasets.mlqa.mlqa_dataset_builder"
+TATOEBA = "datasets.tatoeba.tatoeba_dataset_builder"
+# TFDS's xtreme_pos swaps two codes ("ta": Tagalog, "tl": Tamil); ask for the other one.
+UDPOS_CONFIG = {"ta": "tl", "tl": "ta"}
+GLUE = "text.glue"
+
+NATIVE: dict[str, NativeSource] = {
+    "xnli": NativeSource(
+        lambda langs: {
+            "dev-test": BuilderRef("text.xnli", "Xnli"),
+            "train": BuilderRef(GLUE, "Glue", "mnli"),
+        },
+        _xnli,
     ),
-    "snli": NativeSource("snli", TRAIN_DEV, _snli),
+    "mnli": NativeSource(_single(GLUE, "Glue", "mnli"), _mnli),
+    "snli": NativeSource(_single("datasets.snli.snli_dataset_builder", "Builder"), _snli),
+    "anli": NativeSource(
+        lambda langs: {
+            f"R{r}": BuilderRef("datasets.anli.anli_dataset_builder", "Builder", f"r{r}")
+            for r in (1, 2, 3)
+        },
+        _anli,
+    ),
     "qqp": NativeSource(
-        "glue/qqp", TRAIN_DEV, _glue("qqp/{split}.tsv", QQP_COLUMNS, "is_duplicate")
+        _single(GLUE, "Glue", "qqp"),
+        _glue("qqp", ("question1", "question2"), ("id", "question1", "question2", "is_duplicate")),
     ),
     "sst2": NativeSource(
-        "glue/sst2", TRAIN_DEV, _glue("sst2/{split}.tsv", {"sentence": "sentence"}, "label")
+        _single(GLUE, "Glue", "sst2"), _glue("sst2", ("sentence",), ("index", "sentence", "label"))
     ),
-    "squad_v1": NativeSource("squad/v1.1", TRAIN_DEV, _squad("squad/{split}-v1.1.json")),
-    "squad_v2": NativeSource("squad/v2.0", TRAIN_DEV, _squad("squad/{split}-v2.0.json")),
-    "copa": NativeSource("super_glue/copa", TRAIN_VAL, _copa("copa/{split}.jsonl")),
-    "hellaswag": NativeSource("hellaswag", TRAIN_VAL, _hellaswag),
+    "squad_v1": NativeSource(
+        _single("datasets.squad.squad_dataset_builder", "Builder", "v1.1"), _squad("1.1")
+    ),
+    "squad_v2": NativeSource(
+        _single("datasets.squad.squad_dataset_builder", "Builder", "v2.0"), _squad("2.0")
+    ),
+    "copa": NativeSource(_single("text.super_glue", "SuperGlue", "copa"), _copa),
+    "hellaswag": NativeSource(_single("text.hellaswag", "Hellaswag"), _hellaswag),
+    "cosmosqa": NativeSource(_single("question_answering.cosmos_qa", "CosmosQA"), _cosmosqa),
+    "panx": NativeSource(_per_language("panx", PANX, "Wikiann", str, "LANGS"), _panx),
+    "udpos": NativeSource(
+        _per_language(
+            "udpos",
+            UDPOS,
+            "Builder",
+            lambda lang: f"xtreme_pos_{UDPOS_CONFIG.get(lang, lang)}",
+            "_LANGS",
+        ),
+        _udpos,
+    ),
+    "xquad": NativeSource(_per_language("xquad", XQUAD, "Xquad", str, "LANGUAGES"), _xquad),
+    "mlqa": NativeSource(_per_language("mlqa", MLQA, "Builder", str, "LANGUAGES"), _mlqa),
+    "tydiqa": NativeSource(_single("question_answering.tydi_qa", "TydiQA", "goldp"), _tydiqa),
+    "tatoeba": NativeSource(
+        _per_language("tatoeba", TATOEBA, "Builder", lambda lang: f"tatoeba_{lang}", "_LANGS"),
+        _tatoeba,
+    ),
 }
+# ANLI+ is three of the sources above, read together.
+COMBINED = {"anli_plus": ("anli", "mnli", "snli")}
 
 
-def fetch(task: str, raw_dir: str, data_dir: str | None = None) -> list[str]:
-    """Writes the task's raw files from TFDS's builder; returns the paths written."""
-    if task not in NATIVE:
-        raise ValueError(f"TFDS has no builder used for {task!r}; TFDS sources: {sorted(NATIVE)}")
-    source = NATIVE[task]
-    builder = tfds.builder(source.builder, data_dir=data_dir, file_format="array_record")
-    builder.download_and_prepare()
-    splits = builder.as_data_source()
+def sources() -> list[str]:
+    return sorted([*NATIVE, *COMBINED])
+
+
+def fetch(
+    task: str,
+    raw_dir: str,
+    data_dir: str | None = None,
+    langs: Sequence[str] | None = None,
+) -> list[str]:
+    """Writes the task's raw files from TFDS's builders; returns the paths written.
+
+    Every builder runs before the first file is written, so a failed download or
+    build leaves the raw folder as it was.
+    """
+    if task not in NATIVE and task not in COMBINED:
+        raise ValueError(f"TFDS has no builder used for {task!r}; TFDS sources: {sources()}")
+    files: dict[str, str] = {}
+    for name in COMBINED.get(task, (task,)):
+        source = NATIVE[name]
+        for part, ref in source.parts(langs).items():
+            files.update(source.write(part, ref.records(data_dir)))
     written = []
-    for ours, theirs in source.splits.items():
-        for path, text in source.write(ours, list(splits[theirs])).items():
-            full = os.path.join(raw_dir, path)
-            write_file(full, text)
-            written.append(full)
+    for path, text in sorted(files.items()):
+        full = os.path.join(raw_dir, path)
+        write_file(full, text)
+        written.append(full)
     return written
