@@ -32,6 +32,7 @@ setup(
         "jax>=0.10.2",
         "matplotlib",  # the report's plots (Agg backend, files only)
         "ml_collections",
+        "msgpack",  # the feature cache: data only, never code (xlmr_flax/data/cache.py)
         "numpy",
         "optax",
         "orbax-checkpoint>=0.12",

@@ -33,8 +33,10 @@ sizes in TRAIN_SIZES:
 
     steps = max(1, round(EPOCHS * examples / batch_size * steps_scale)), at most max_steps
 
-Question-answering sizes count questions; their windows (stride 128) are a few
-percent more, so an "epoch" is slightly short of a full pass there.
+A stage task without a size here has no steps: a config error before anything runs
+(never a silent default). Question-answering sizes count questions; their windows
+(stride 128) are a few percent more, so an "epoch" is slightly short of a full pass
+there.
 """
 
 from __future__ import annotations
@@ -344,7 +346,6 @@ def base_config(options: Mapping[str, Any]) -> ml_collections.ConfigDict:
         warmup=0.1,
         batch_size=options["batch_size"],
         max_length=max_length("mnli", tiny),
-        steps=scaled_steps(1000, options),  # tasks without an entry below
         checkpoint_every=0 if tiny else 1000,  # a preempted stage loses at most 1000 steps
     )
     config.hparams = ml_collections.ConfigDict(dict(default=default, **task_hparams(options)))

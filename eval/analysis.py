@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from xlmr_flax.languages import RESOURCE_CLASSES, UnknownLanguageError, language
+from xlmr_flax.storage import confined
 
 KINDS = ("zero_shot", "dev", "alignment")
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
@@ -613,7 +614,7 @@ def load_example_stats(
     """An examples file `{"ids": [...], "stats": {metric: list}}` (path relative to
     `workdir`), with the statistics of `metrics` only (default: all); ValueError or
     OSError when it is absent or malformed."""
-    path = os.path.join(workdir, relative)
+    path = confined(workdir, relative, "examples file")  # never outside the workdir
     with open(path, encoding="utf-8") as f:
         raw = json.load(f)
     if not isinstance(raw, dict) or not isinstance(raw.get("ids"), list):

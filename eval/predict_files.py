@@ -22,6 +22,7 @@ from xlmr_flax.data import sample_data_dir
 from xlmr_flax.errors import DataError
 from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import TARGETS, get_task
+from xlmr_flax.tasks.base import SPLITS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--langs", help="comma-separated languages (default: every one found)")
     parser.add_argument("--out", required=True, help="submission folder: TASK/SPLIT-LANG.*")
     parser.add_argument("--data", default=None, help="raw-data folder (default: sample data)")
-    parser.add_argument("--split", help="split to predict (default: the task's eval split)")
+    parser.add_argument(
+        "--split", choices=SPLITS, help="split to predict (default: the task's eval split)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="global rows per batch")
     parser.add_argument("--max-length", type=int, help="sub-words per example or QA window")
     parser.add_argument("--layer", type=int, default=-1, help="retrieval: encoder layer")

@@ -1,11 +1,14 @@
 """Featurisation: QA windows map answers back exactly, tags sit on first sub-words,
 pairs and choices are encoded the XLM-R way."""
 
+import os
+import pickle
+
 import numpy as np
 import pytest
 
 from xlmr_flax.data import features as F
-from xlmr_flax.data.cache import cached_features
+from xlmr_flax.data.cache import CacheFormatError, cached_features, dump_features, load_features
 from xlmr_flax.tasks import TASKS, get_task
 from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
@@ -123,17 +126,56 @@ def test_pairs_and_choices_use_xlmr_separators(tokenizer):
 def test_features_are_cached_per_tokenizer_and_length(tokenizer, tmp_path):
     task = get_task("xnli")
     first = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
-    files = list(tmp_path.rglob("*.pkl"))
+    files = list(tmp_path.rglob("*.msgpack"))
     assert len(files) == 1 and not list(tmp_path.rglob("*.partial"))
     again = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
     assert [f["input_ids"].tolist() for f in again] == [f["input_ids"].tolist() for f in first]
     cached_features(task, "test", "sw", SAMPLE, tokenizer, 32, str(tmp_path))
-    assert len(list(tmp_path.rglob("*.pkl"))) == 2
+    assert len(list(tmp_path.rglob("*.msgpack"))) == 2
     assert all(
         len(f["input_ids"]) <= 32
         for f in cached_features(task, "test", "sw", SAMPLE, tokenizer, 32, str(tmp_path))
     )
     np.testing.assert_array_equal(first[0]["input_ids"], again[0]["input_ids"])
+
+
+def test_a_planted_pickle_is_never_executed_and_corrupt_caches_are_rebuilt(
+    tokenizer, tmp_path, caplog
+):
+    """Whoever can write to the workdir cannot make a run execute code: the cache is
+    data only, and bytes that are not a cache are replaced, with a warning."""
+    task = get_task("xnli")
+    first = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
+    (path,) = tmp_path.rglob("*.msgpack")
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    planted = pickle.dumps([Payload()])
+    for victim in (path, path.with_suffix(".pkl")):  # the cache file, and the old name
+        victim.write_bytes(planted)
+        again = cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))
+        assert [f["input_ids"].tolist() for f in again] == [f["input_ids"].tolist() for f in first]
+    assert not marker.exists()
+    assert f"feature cache {path} is corrupt" in caplog.text
+    path.write_bytes(path.read_bytes()[:-7])  # truncated
+    assert len(cached_features(task, "test", "sw", SAMPLE, tokenizer, 64, str(tmp_path))) == len(
+        first
+    )
+    assert load_features(path.read_bytes())[0]["id"] == first[0]["id"]
+
+
+def test_the_cache_stores_numbers_and_text_only():
+    features = [dict(id="a", n=3, x=np.arange(6, dtype=np.int32).reshape(2, 3), c=[np.ones(2)])]
+    (back,) = load_features(dump_features(features))
+    assert back["id"] == "a" and back["n"] == 3 and back["x"].dtype == np.int32
+    np.testing.assert_array_equal(back["x"], features[0]["x"])
+    with pytest.raises(TypeError, match="must hold numbers"):
+        dump_features([dict(x=np.array([object()], dtype=object))])
+    with pytest.raises(CacheFormatError):
+        load_features(b"\x80\x04garbage")
 
 
 def test_dual_encoder_training_pairs(tokenizer, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -13,9 +14,12 @@ from flax import nnx
 from tests.test_plan import smoke_config
 from train import stage as stage_lib
 from train.checkpoints import TrainCheckpoints
+from train.optimizer import make_optimizer
 from train.plan import build_dag, is_done, stage_dir
+from train.step import init_train_state
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.errors import CheckpointError
 from xlmr_flax.sharding import make_mesh
 
 
@@ -131,16 +135,17 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
 
 
 def test_a_pretrained_folder_without_its_done_marker_is_written_again(trained, tmp_path):
-    config = trained[0]
-    partial = tmp_path / "pretrained"
-    partial.mkdir()
+    config, dag = trained[:2]
+    partial = tmp_path / "pretrained" / dag.root  # keyed by the root id
+    partial.mkdir(parents=True)
     (partial / "xlmr_flax.json").write_text("{}")  # a copy cut short
     root = stage_lib.pretrained_root(config, str(tmp_path))
+    assert root == str(partial)
     _, _, _, params = load_model_dir(root)
-    _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained"))
+    _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained", dag.root))
     for a, b in zip(leaves(params), leaves(reference), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert (tmp_path / "pretrained.DONE").exists()
+    assert (tmp_path / "pretrained" / f"{dag.root}.DONE").exists()
 
 
 def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
@@ -165,6 +170,89 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
     assert checkpoints.latest_step() == 2  # the diverged step 4 checkpoint was never written
 
 
+def damage(folder: Path) -> None:
+    """Overwrites the middle of every array data file with 0xFF bytes (NaN as float32;
+    undecodable if compressed): what a flipped disk block or a bad copy leaves."""
+    files = [
+        f for f in folder.rglob("*") if f.is_file() and f.parent.parent.name.startswith("ocdbt")
+    ]
+    assert files
+    for f in files:
+        data = bytearray(f.read_bytes())
+        middle = len(data) // 2
+        data[middle // 2 : middle + middle // 2] = b"\xff" * (2 * (middle // 2))
+        f.write_bytes(bytes(data))
+
+
+def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
+    trained, tmp_path, monkeypatch, caplog
+):
+    config, dag, workdir, mesh, mnli, _ = trained
+    other = str(tmp_path)
+    stage_lib.pretrained_root(config, other)
+
+    def crash_at_four(call, step, state, batch):
+        if call == 4:
+            raise KeyboardInterrupt("killed")
+        return step(state, batch)
+
+    real_bind = wrap_steps(monkeypatch, crash_at_four)
+    with pytest.raises(KeyboardInterrupt):
+        stage_lib.run_stage(config, dag, mnli, other, mesh)
+    checkpoint = Path(stage_dir(other, mnli.id), "checkpoints", "2")
+    damage(checkpoint / "state")
+    monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
+    stage_lib.run_stage(config, dag, mnli, other, mesh)
+    assert f"checkpoint {checkpoint} is corrupt" in caplog.text
+    assert is_done(other, mnli.id)
+    _, _, _, retrained = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
+    _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
+    for a, b in zip(leaves(retrained), leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)  # trained from step 0 again, exactly
+
+
+def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tmp_path, caplog):
+    config, dag, workdir, mesh, mnli, _ = trained
+    _, model, _ = stage_lib.initial_model(config, dag, mnli, workdir)
+    _, state = init_train_state(model, make_optimizer(1e-4, 4)[0], mesh)
+    checkpoints = TrainCheckpoints(str(tmp_path / "checkpoints"))
+    checkpoints.save(state, {"next_step": 0})
+    nan = jax.tree.map(lambda x: x * np.nan, state.params)
+    checkpoints.save(state.replace(step=state.step + 1, params=nan), {"next_step": 1})
+    checkpoints.wait()
+    _, meta = checkpoints.restore_good(state)
+    assert meta == {"next_step": 0} and checkpoints.manager.all_steps() == [0]
+    assert "is corrupt (non-finite values in" in caplog.text
+
+
+def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch):
+    config, dag, _, mesh, mnli, _ = trained
+    workdir = str(tmp_path)
+    stage_lib.pretrained_root(config, workdir)
+
+    def poison_last(call, step, state, batch):
+        state, metrics = step(state, batch)
+        if call == 4:  # the loss stays finite: only the weights are broken
+            state = state.replace(params=jax.tree.map(lambda x: x * np.nan, state.params))
+        return state, metrics
+
+    wrap_steps(monkeypatch, poison_last)
+    with pytest.raises(CheckpointError, match=r"non-finite final weights in .*nothing was marked"):
+        stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    assert not is_done(workdir, mnli.id)
+
+
+def test_a_parent_model_damaged_after_it_was_written_stops_its_children(trained, tmp_path):
+    config, dag, workdir, mesh, mnli, xnli = trained
+    copy = tmp_path / "stages" / mnli.id
+    shutil.copytree(stage_dir(workdir, mnli.id), copy)
+    shutil.copytree(os.path.join(workdir, "pretrained"), tmp_path / "pretrained")
+    damage(copy / "model" / "params")
+    with pytest.raises(CheckpointError, match=f"{copy / 'model'}: .*delete {copy}"):
+        stage_lib.run_stage(config, dag, xnli, str(tmp_path), mesh)
+    assert not is_done(str(tmp_path), xnli.id)
+
+
 def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
     config = tiny_study(steps=6)
     config.study.sequences = (("mnli+squad_v1",),)
@@ -172,7 +260,7 @@ def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
     dag = build_dag(config)
     workdir = str(tmp_path)
     mixture = dag.in_order()[0]
-    assert mixture.task == "mnli+squad_v1" and dict(mixture.hparams)["rate"] == "uniform"
+    assert mixture.task == "mnli+squad_v1" and mixture.hparams.rate == "uniform"
     _, model, _ = stage_lib.initial_model(config, dag, mixture, workdir)
     initial = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     stage_lib.run_stage(config, dag, mixture, workdir, make_mesh((8, 1, 1)))

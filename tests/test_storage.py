@@ -27,3 +27,32 @@ def test_an_unmounted_bucket_names_the_setting_and_the_way_out(tmp_path, monkeyp
 def test_other_urls_are_refused(url):
     with pytest.raises(ValueError, match="expected a local folder or gs://BUCKET/PATH"):
         local_path(url)
+
+
+def test_paths_read_from_records_stay_inside_their_folder(tmp_path):
+    from xlmr_flax.storage import confined
+
+    assert confined(str(tmp_path), "stages/a/eval/x.json") == str(
+        tmp_path.resolve() / "stages/a/eval/x.json"
+    )
+    for bad in ("/etc/passwd", "../outside.json", "stages/../../x", ""):
+        with pytest.raises(ValueError, match="examples"):
+            confined(str(tmp_path), bad, "examples")
+    (tmp_path / "link").symlink_to("/etc")
+    with pytest.raises(ValueError, match="leaves"):
+        confined(str(tmp_path), "link/passwd", "examples")
+
+
+def test_a_weight_index_names_files_of_its_own_folder_only(tmp_path):
+    import json
+
+    from xlmr_flax.errors import CheckpointError
+    from xlmr_flax.hf_io import SAFETENSORS_INDEX, weight_files
+
+    index = tmp_path / SAFETENSORS_INDEX
+    index.write_text(json.dumps({"weight_map": {"a": "model-1.safetensors"}}))
+    assert weight_files(str(tmp_path)) == [str(tmp_path / "model-1.safetensors")]
+    for bad in ("../../etc/x.safetensors", "/abs/x.safetensors", ".."):
+        index.write_text(json.dumps({"weight_map": {"a": bad}}))
+        with pytest.raises(CheckpointError, match="is not a file name in"):
+            weight_files(str(tmp_path))

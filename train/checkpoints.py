@@ -4,7 +4,10 @@ multi-host run together: each writes its own shards, the primary the metadata.
 A checkpoint holds the TrainState (parameters, optimizer state, step) and a
 small JSON of metadata (data position, seed, ...). Saving is asynchronous;
 Orbax writes under a temporary name and commits by renaming, so a checkpoint cut
-off by a crash is never listed, let alone restored.
+off by a crash is never listed, let alone restored. A complete checkpoint whose
+bytes were damaged later is not trusted either: `restore_good` restores the
+newest one that Orbax reads without error and whose every parameter and optimizer
+value is finite, deleting (with a warning) the ones that fail.
 """
 
 from __future__ import annotations
@@ -13,9 +16,27 @@ import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
+from absl import logging
 
 from train.step import TrainState, state_shardings
+from xlmr_flax.sharding import to_host
+
+
+def nonfinite_leaves(tree: Any) -> list[str]:
+    """The paths of the floating-point leaves holding a NaN or an infinity."""
+    leaves = [
+        (jax.tree_util.keystr(path), x)
+        for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
+    if not leaves:
+        return []
+    flags = jax.jit(lambda xs: jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))(
+        [x for _, x in leaves]
+    )
+    return [name for (name, _), ok in zip(leaves, to_host(flags), strict=True) if not ok]
 
 
 class TrainCheckpoints:
@@ -62,6 +83,25 @@ class TrainCheckpoints:
             ),
         )
         return restored["state"], restored["meta"]
+
+    def restore_good(self, like: TrainState) -> tuple[TrainState, dict] | None:
+        """The newest checkpoint that restores and holds finite values, or None. A bad
+        one is deleted with a warning naming it, so training redoes its steps."""
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            where = os.path.join(self.directory, str(step))
+            try:
+                state, meta = self.restore(like, step)
+                bad = nonfinite_leaves((state.params, state.opt_state))
+                problem = f"non-finite values in {', '.join(bad[:3])}" if bad else None
+                if not problem and not isinstance(meta.get("next_step"), int):
+                    problem = "its metadata has no next_step"
+            except Exception as err:  # Orbax and TensorStore raise many types on bad bytes
+                problem = f"unreadable ({type(err).__name__}: {str(err)[:200]})"
+            if not problem:
+                return state, meta
+            logging.warning("checkpoint %s is corrupt (%s); deleting it", where, problem)
+            self.manager.delete(step)
+        return None
 
     def wait(self) -> None:
         self.manager.wait_until_finished()

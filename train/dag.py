@@ -1,9 +1,12 @@
 """The stage DAG: sequences of stages that share prefixes share their stages.
 
 A stage is (task, hyperparameters, seed) trained on top of its parent. Its id
-hashes its own config together with its parent's id, so `A→B→T1` and `A→B→T2`
-share the stages `A` and `A→B`: each distinct prefix trains once per seed.
-The root is the pretrained model (its id hashes the model and tokenizer names).
+hashes exactly what its weights depend on: the parent's id, the task and its
+training data's fingerprint, the seed and the typed hyperparameters (not how the
+run goes: checkpoint and log cadence stay out). So `A→B→T1` and `A→B→T2` share
+the stages `A` and `A→B`: each distinct prefix trains once per seed. The root is
+the pretrained model; its id hashes its weights' and its tokenizer's content
+(train/identity.py). ID_SCHEME names this scheme in every workdir.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from xlmr_flax.tasks import get_task
 
 ROOT = "root"
+ID_SCHEME = 2  # 1: ids of names and every hparams key (before workdir.json existed)
 
 
 def stable_hash(value: Any) -> str:
@@ -30,8 +34,9 @@ class Stage:
     parent: str  # a stage id, or the root's id
     task: str
     seed: int
-    hparams: tuple[tuple[str, Any], ...]  # sorted items, hashable
+    hparams: Any  # train.hparams.Hyperparameters (hashable), or a mapping in tests
     depth: int  # 1 for the first stage on the pretrained model
+    data: tuple[tuple[str, str | None], ...] = ()  # (task, training data fingerprint)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,27 +78,67 @@ def target_stage_tasks(target: str) -> tuple[str, ...]:
     return (source.name,) if source.format == task.format else (target,)
 
 
+def _identity(hparams: Any) -> Any:
+    if hasattr(hparams, "identity"):
+        return hparams.identity()
+    return dict(hparams)
+
+
+def _hashable(hparams: Any) -> Any:
+    return hparams if hasattr(hparams, "identity") else tuple(sorted(dict(hparams).items()))
+
+
 class StageDag:
-    def __init__(self, root_id: str):
-        self.root = root_id
+    def __init__(self, root: str | Mapping[str, Any]):
+        """`root`: the pretrained model's identity (train/identity.py), or an id."""
+        if isinstance(root, str):
+            self.root, self.root_identity, self.resolved = root, {"id": root}, True
+        else:
+            from train.identity import is_resolved
+
+            self.root = stable_hash({"scheme": ID_SCHEME, "pretrained": dict(root)})
+            self.root_identity, self.resolved = dict(root), is_resolved(root)
         self.stages: dict[str, Stage] = {}
         self.sequences: list[StageSequence] = []
 
-    def _add(self, parent: str, task: str, seed: int, hparams: Mapping[str, Any]) -> str:
-        items = tuple(sorted(hparams.items()))
-        stage_id = stable_hash([parent, task, seed, items])
+    def _add(self, parent: str, task: str, seed: int, hparams: Any, data: Mapping) -> str:
+        data_items = tuple(sorted(data.items()))
+        stage_id = stable_hash(
+            {
+                "scheme": ID_SCHEME,
+                "parent": parent,
+                "task": task,
+                "data": dict(data_items),
+                "seed": seed,
+                "hparams": _identity(hparams),
+            }
+        )
         depth = 1 if parent == self.root else self.stages[parent].depth + 1
-        self.stages.setdefault(stage_id, Stage(stage_id, parent, task, seed, items, depth))
+        stage = Stage(stage_id, parent, task, seed, _hashable(hparams), depth, data_items)
+        self.stages.setdefault(stage_id, stage)
         return stage_id
 
-    def add_sequence(self, path, target, seed, hparams_of) -> StageSequence:
+    def add_sequence(self, path, target, seed, hparams_of, data_of=lambda task: {}):
+        """`hparams_of(task)`: the stage's hyperparameters; `data_of(task)`: its training
+        data's fingerprint per task (a mixture has several)."""
         parent, ids = self.root, []
         for task in (*path, *target_stage_tasks(target)):
-            parent = self._add(parent, task, seed, hparams_of(task))
+            parent = self._add(parent, task, seed, hparams_of(task), data_of(task))
             ids.append(parent)
         sequence = StageSequence(tuple(path), target, seed, tuple(ids))
         self.sequences.append(sequence)
         return sequence
+
+    def identity(self) -> str:
+        """The study's identity: the root, every stage and every sequence."""
+        return stable_hash(
+            {
+                "scheme": ID_SCHEME,
+                "root": self.root,
+                "stages": sorted(self.stages),
+                "sequences": [[list(s.path), s.target, s.seed] for s in self.sequences],
+            }
+        )
 
     def children(self, stage_id: str) -> list[Stage]:
         found = (s for s in self.stages.values() if s.parent == stage_id)

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from absl import logging
 
 from eval.gold import AUTO, GoldSource, file_states, plan_evaluation
 from eval.metrics import example_stats, metric_from_stats
@@ -262,11 +263,24 @@ def _ancestor_with_task(dag: StageDag, stage_id: str, task: str) -> str:
 
 
 def _unit_records(config, workdir: str, stage_id: str, unit: str) -> list[dict] | None:
+    """A unit's records; None if it is not written yet. A unit file that does not
+    read back (cut short, damaged) is removed with a warning naming it, so the unit
+    runs again."""
     path = unit_file(workdir, stage_id, unit, unit_key(config, unit))
     if not os.path.exists(path):
         return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)["records"]
+    try:
+        with open(path, encoding="utf-8") as f:
+            records = json.load(f)["records"]
+        if isinstance(records, list) and all(isinstance(r, dict) for r in records):
+            return records
+        problem = "its records are not a list of objects"
+    except (ValueError, KeyError, TypeError) as err:
+        problem = f"{type(err).__name__}: {err}"
+    logging.warning("evaluation unit %s is corrupt (%s); it runs again", path, problem)
+    if is_primary():
+        os.unlink(path)
+    return None
 
 
 def result_records(config, dag: StageDag, workdir: str) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,9 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from train.dag import StageDag, ordered_paths, stable_hash
+from train.dag import StageDag, ordered_paths
+from train.hparams import HparamsError, Hyperparameters, RunOptions, stage_settings
+from train.identity import root_identity, training_data_fingerprint
 from xlmr_flax.tasks import TASKS, get_task
 
 
@@ -68,33 +70,135 @@ def intermediate_paths(study) -> list[tuple[str, ...]]:
     return paths
 
 
+def _merged_hparams(config, task: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values, the config entry each came from) of a stage's settings."""
+    values, sources = {}, {}
+
+    def apply(entry, name: str) -> None:
+        for key, value in dict(entry).items():
+            values[key], sources[key] = value, name
+
+    apply(config.hparams.get("default", {}), "config.hparams.default")
+    if len(stage_tasks(task)) > 1:
+        apply(dict(rate="proportional", cap=2**17), "config.hparams.mixture")
+        apply(config.hparams.get("mixture", {}), "config.hparams.mixture")
+    own = f"config.hparams[{task!r}]" if MIXTURE in task else f"config.hparams.{task}"
+    apply(config.hparams.get(task, {}), own)
+    return values, sources
+
+
 def stage_hparams(config, task: str) -> dict[str, Any]:
-    """The task's hyperparameters: `hparams.default` updated by `hparams.<task>`; a
+    """The task's settings as given: `hparams.default` updated by `hparams.<task>`; a
     mixture's first by `hparams.mixture` (with its `rate` and `cap`, see
     data/mixture.py), then by its own entry, e.g. `hparams["mlm+xnli"]`."""
-    values = dict(config.hparams.default)
-    if len(stage_tasks(task)) > 1:
-        values.update(rate="proportional", cap=2**17)
-        values.update(config.hparams.get("mixture", {}))
-    values.update(config.hparams.get(task, {}))
-    return values
+    return _merged_hparams(config, task)[0]
 
 
-def build_dag(config) -> StageDag:
+def stage_records(config, task: str) -> tuple[Hyperparameters, RunOptions]:
+    """The stage's typed hyperparameters (its id) and run options (not its id)."""
+    values, sources = _merged_hparams(config, task)
+    try:
+        return stage_settings(values, sources, task, mixture=len(stage_tasks(task)) > 1)
+    except HparamsError as err:
+        raise ConfigError(str(err)) from None
+
+
+def run_options(config, task: str) -> RunOptions:
+    return stage_records(config, task)[1]
+
+
+def _check_unique(values, key: str) -> None:
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise ConfigError(f"{key}: {value!r} is listed twice")
+        seen.add(value)
+
+
+def check_study_keys(config) -> None:
+    """The study and hyperparameter entries of a config: known keys, no duplicates."""
     study = config.study
+    unknown = sorted(set(study.keys()) - set(STUDY_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"config.study.{unknown[0]}: unknown key; expected {', '.join(STUDY_KEYS)}"
+        )
+    seeds = list(study.seeds)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"config.study.seeds: expected integers >= 0, got {seed!r}")
+    _check_unique(seeds, "config.study.seeds")
+    _check_unique(list(study.targets), "config.study.targets")
+    _check_unique(list(study.get("intermediate_tasks", ())), "config.study.intermediate_tasks")
+    _check_unique([tuple(s) for s in study.get("sequences", ())], "config.study.sequences")
+    orders = list(study.get("orders", ()))
+    _check_unique(orders, "config.study.orders")
+    for k in orders:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"config.study.orders: expected integers >= 1, got {k!r}")
+    for name in dict(config.hparams):
+        if name in ("default", "mixture"):
+            continue
+        for part in stage_tasks(name):
+            if part not in TASKS:
+                raise ConfigError(
+                    f"config.hparams.{name}: no task {part!r}; expected default, mixture "
+                    "or a task (or mixture `a+b`) name"
+                )
+
+
+STUDY_KEYS = (
+    "intermediate_tasks",
+    "orders",
+    "include_baseline",
+    "sequences",
+    "targets",
+    "seeds",
+)
+
+
+def build_dag(config, resolve: bool = False) -> StageDag:
+    """The study's DAG, every stage's settings checked. Stage ids cover the training
+    data's bytes (`config.raw_data`) and the root id the pretrained weights and the
+    tokenizer; `resolve` downloads a hub checkpoint to identify it (the run does,
+    a dry run does not: its ids are then marked provisional)."""
+    study = config.study
+    check_study_keys(config)
     for name in study.targets:
         _check_task(name, "target")
         if not get_task(name).is_target:
             raise ConfigError(f"target {name!r} is not an XTREME-R target task")
     if not study.targets or not study.seeds:
         raise ConfigError("study.targets and study.seeds must not be empty")
-    root = stable_hash([config.init_checkpoint or config.model, config.tokenizer])
-    dag = StageDag(root)
+    try:
+        identity = root_identity(config, resolve=resolve)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    dag = StageDag(identity)
+    records = {}
+
+    def hparams_of(task: str) -> Hyperparameters:
+        if task not in records:
+            records[task] = stage_records(config, task)[0]
+        return records[task]
+
+    def data_of(task: str) -> dict[str, str | None]:
+        return {t: training_data_fingerprint(config.raw_data, t) for t in stage_tasks(task)}
+
+    paths = intermediate_paths(study)
     for seed in study.seeds:
-        for path in intermediate_paths(study):
+        for path in paths:
             for target in study.targets:
-                dag.add_sequence(path, target, seed, lambda task: stage_hparams(config, task))
+                dag.add_sequence(path, target, seed, hparams_of, data_of)
     return dag
+
+
+def root_id(config, resolve: bool = True) -> str:
+    """The pretrained model's id (its weights' and tokenizer's content)."""
+    try:
+        return StageDag(root_identity(config, resolve=resolve)).root
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def stage_dir(workdir: str, stage_id: str) -> str:
@@ -143,6 +247,8 @@ def print_plan(config, dag: StageDag, workdir: str, stages=None, out=print) -> d
             show(child.id, indent + "  ")
 
     out(f"pretrained {config.init_checkpoint or config.model} {dag.root}")
+    if not dag.resolved:
+        out("pretrained weights not downloaded yet: the ids above are provisional")
     show(dag.root, "  ")
     missing = missing_data(config, dag)
     if missing:

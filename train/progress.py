@@ -12,7 +12,9 @@ from tqdm import tqdm
 class StageProgress:
     """Step, loss, examples/s and ETA of one stage (process 0 only, on stderr)."""
 
-    def __init__(self, label: str, total: int, first: int, examples_per_step: int):
+    def __init__(
+        self, label: str, total: int, first: int, examples_per_step: int, enabled: bool = True
+    ):
         self.examples_per_step = examples_per_step
         self.bar = tqdm(
             total=total,
@@ -21,7 +23,7 @@ class StageProgress:
             unit="step",
             file=sys.stderr,
             dynamic_ncols=True,
-            disable=jax.process_index() != 0,
+            disable=not enabled or jax.process_index() != 0,
         )
         self._since, self._steps = time.perf_counter(), 0
 

@@ -9,6 +9,7 @@ without it resumes from its latest complete checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -20,12 +21,12 @@ import jax
 from flax import nnx
 
 from train import faults
-from train.checkpoints import TrainCheckpoints
+from train.checkpoints import TrainCheckpoints, nonfinite_leaves
 from train.dag import Stage, StageDag
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
-from train.plan import is_done, stage_dir, stage_tasks
+from train.plan import is_done, root_id, run_options, stage_dir, stage_tasks
 from train.progress import StageProgress
 from train.step import (
     NonFiniteLossError,
@@ -45,13 +46,9 @@ from xlmr_flax import (
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches
-from xlmr_flax.data.cache import (
-    cached_features,
-    files_fingerprint,
-    tag_vocabulary,
-    tokenizer_fingerprint,
-)
+from xlmr_flax.data.cache import cached_features, tag_vocabulary, tokenizer_fingerprint
 from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
+from xlmr_flax.errors import CheckpointError
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import global_batch, is_primary, sync_processes, to_host
 from xlmr_flax.tasks import get_task
@@ -62,17 +59,20 @@ def tokenizer_path(config) -> str:
     return config.tokenizer or sample_tokenizer_path()
 
 
-def pretrained_root(config, workdir: str) -> str:
-    """Our model directory of the pretrained model every path starts from: a converted
+def pretrained_root(config, workdir: str, root: str | None = None) -> str:
+    """Our model directory of the pretrained model every path starts from, keyed by
+    the root id (`root`; computed from the config if not given): a converted
     checkpoint (`config.init_checkpoint`), or a random `config.model` of the tokenizer's
     vocabulary written in transformers format first (the CPU smoke runs)."""
-    root = os.path.join(workdir, "pretrained")
-    done = os.path.join(workdir, "pretrained.DONE")  # written last (see run_stage's DONE)
+    root = root or root_id(config)
+    folder = os.path.join(workdir, "pretrained")
+    model_dir = os.path.join(folder, root)
+    done = os.path.join(folder, f"{root}.DONE")  # written last (see run_stage's DONE)
     if os.path.exists(done):
-        return root
-    source = config.init_checkpoint or os.path.join(workdir, "init_hf")
+        return model_dir
+    source = config.init_checkpoint or os.path.join(folder, f"{root}.init_hf")
     if is_primary():
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(model_dir, ignore_errors=True)
         if not config.init_checkpoint:  # the same again: a function of the seed
             shutil.rmtree(source, ignore_errors=True)
             tokenizer = load_tokenizer(tokenizer_path(config))
@@ -82,16 +82,16 @@ def pretrained_root(config, workdir: str) -> str:
             )
             export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
     sync_processes("pretrained: source ready")
-    load_pretrained(source, tokenizer=tokenizer_path(config)).save(root)
+    load_pretrained(source, tokenizer=tokenizer_path(config)).save(model_dir)
     if is_primary():
         write_file(done, "")
     sync_processes("pretrained: done")
-    return root
+    return model_dir
 
 
 def parent_model_dir(config, dag: StageDag, stage: Stage, workdir: str) -> str:
     if stage.parent == dag.root:
-        return pretrained_root(config, workdir)
+        return pretrained_root(config, workdir, dag.root)
     return os.path.join(stage_dir(workdir, stage.parent), "model")
 
 
@@ -109,7 +109,18 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     (head name, head arguments). A one-task stage is a `TaskModel`, a mixture a
     `MixtureModel`."""
     tasks = [get_task(name) for name in stage_tasks(stage.task)]
-    model_config, _, _, parent = load_model_dir(parent_model_dir(config, dag, stage, workdir))
+    parent_dir = parent_model_dir(config, dag, stage, workdir)
+    again = f"delete {os.path.dirname(parent_dir)} to train it again"
+    try:
+        model_config, _, _, parent = load_model_dir(parent_dir)
+    except CheckpointError as err:  # the first line: TensorStore appends pages of detail
+        raise CheckpointError(f"{str(err).splitlines()[0][:400]}; {again}") from None
+    bad = nonfinite_leaves(parent["encoder"])
+    if bad:
+        raise CheckpointError(
+            f"{parent_dir}: non-finite weights in {', '.join(bad[:3])} (damaged after it "
+            f"was written); {again}"
+        )
     heads = {t.name: (t.head, head_kwargs(t, config.raw_data)) for t in tasks}
     rngs = nnx.Rngs(stage.seed)
     if len(tasks) == 1:
@@ -124,23 +135,23 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
 
 def stage_batches(config, stage: Stage, tokenizer, workdir: str):
     """`batch(step) -> (task name, batch)`: the task's own batches, or a mixture's."""
-    hp, loaders = dict(stage.hparams), {}
+    hp, loaders = stage.hparams, {}
     for name in stage_tasks(stage.task):
         task = get_task(name)
         features = cached_features(
-            task, "train", "en", config.raw_data, tokenizer, hp["max_length"],
+            task, "train", "en", config.raw_data, tokenizer, hp.max_length,
             os.path.join(workdir, "features"),
         )  # fmt: skip
         masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
         loaders[name] = TrainBatches(
-            features, hp["batch_size"], stage.seed, masking=masking,
+            features, hp.batch_size, stage.seed, masking=masking,
             process_index=jax.process_index(), process_count=jax.process_count(),
         )  # fmt: skip
     if len(loaders) == 1:
         ((name, loader),) = loaders.items()
         return lambda step: (name, loader.batch(step))
     sizes = {name: len(loader.features) for name, loader in loaders.items()}
-    rates = mixture_rates(sizes, hp["rate"], hp["cap"])
+    rates = mixture_rates(sizes, hp.rate, hp.cap)
     return MixtureBatches(loaders, rates, stage.seed).batch
 
 
@@ -154,19 +165,18 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
     if is_done(workdir, stage.id):
         return directory
     started = time.time()
-    hp = dict(stage.hparams)
+    hp, run = stage.hparams, run_options(config, stage.task)
     label = label or f"{stage.task} {stage.id}"
     tokenizer = load_tokenizer(tokenizer_path(config))
     model_config, model, heads = initial_model(config, dag, stage, workdir)
     batch_at = stage_batches(config, stage, tokenizer, workdir)
-    optimizer, schedule = make_optimizer(
-        hp["learning_rate"], hp["steps"], warmup_fraction=hp.get("warmup", 0.1)
-    )
+    optimizer, schedule = make_optimizer(hp.learning_rate, hp.steps, warmup_fraction=hp.warmup)
     graphdef, train_state = init_train_state(model, optimizer, mesh)
     checkpoints = TrainCheckpoints(os.path.join(directory, "checkpoints"))
     first_step = 0
-    if checkpoints.latest_step() is not None:
-        train_state, meta = checkpoints.restore(train_state)
+    restored = checkpoints.restore_good(train_state)  # None: none, or none that is sound
+    if restored is not None:
+        train_state, meta = restored
         first_step = meta["next_step"]
     steps = {}  # per task: stages differing only in parent or seed share one compilation
     for name, (head, _) in heads.items():
@@ -181,8 +191,8 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         steps[name] = bind_seed(_PROGRAMS[key], stage.seed, mesh)
     writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
     writer.start(first_step)
-    progress = StageProgress(label, hp["steps"], first_step, hp["batch_size"])
-    every = hp.get("checkpoint_every", 0)
+    progress = StageProgress(label, hp.steps, first_step, hp.batch_size, enabled=run.progress)
+    every = run.checkpoint_every
     pending: list = []  # metrics still on the devices: fetching syncs, so it is batched
     last: dict[str, float] = {}
 
@@ -202,12 +212,12 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         pending.clear()
 
     try:
-        for step in range(first_step, hp["steps"]):
+        for step in range(first_step, hp.steps):
             name, batch = batch_at(step)
             train_state, metrics = steps[name](train_state, global_batch(batch, mesh))
             pending.append((step + 1, metrics, name))
-            save = (every and (step + 1) % every == 0) or step + 1 == hp["steps"]
-            if save or len(pending) >= hp.get("log_every", 10):
+            save = (every and (step + 1) % every == 0) or step + 1 == hp.steps
+            if save or len(pending) >= run.log_every:
                 flush()
             if save:
                 checkpoints.save(train_state, {"next_step": step + 1})
@@ -218,6 +228,12 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         progress.close()
         writer.close()
     params = to_host(train_state.params)  # whole on every process
+    bad = nonfinite_leaves(params)
+    if bad:  # never DONE on weights that are not numbers
+        raise CheckpointError(
+            f"stage {stage.id} ({stage.task}): non-finite final weights in "
+            f"{', '.join(bad[:3])}; nothing was marked done in {directory}"
+        )
     model_dir = os.path.join(directory, "model")
     # A mixture hands on its encoder alone; its heads stay in its checkpoints.
     head, kwargs = heads[stage.task] if len(heads) == 1 else (None, {})
@@ -233,18 +249,14 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         parent=stage.parent,
         task=stage.task,
         seed=stage.seed,
-        hparams=hp,
+        hparams=hp.identity(),
+        run_options=dataclasses.asdict(run),
         heads=heads,
         resumed_from_step=first_step,
         final_metrics=last,
         seconds_this_run=time.time() - started,
         tokenizer_fingerprint=tokenizer_fingerprint(tokenizer),
-        data_fingerprint={
-            name: files_fingerprint(
-                get_task(name).data_task("train").files(config.raw_data, "train", "en")
-            )
-            for name in heads
-        },
+        data_fingerprint=dict(stage.data),
         config=json.loads(config.to_json_best_effort()),
         versions=_versions(),
     )

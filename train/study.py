@@ -16,10 +16,12 @@ import jax
 
 from eval.report import format_summary, write_report
 from train.data_check import check_study_data
-from train.evaluation import evaluate_stage, write_results
+from train.evaluation import evaluate_stage, result_records, write_results
+from train.lock import workdir_lock
 from train.plan import ConfigError, build_dag, is_done
 from train.progress import overall_line
 from train.stage import pretrained_root, run_stage
+from train.workdir import open_workdir, prepare_workdir
 from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
 from xlmr_flax.storage import local_path
 
@@ -34,8 +36,18 @@ def enable_compilation_cache(workdir: str) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) -> dict[str, Any]:
-    """Trains and evaluates the shard's part of the study; returns a summary."""
+def run_study(
+    config,
+    workdir: str,
+    shard: tuple[int, int] = (0, 1),
+    out=print,
+    *,
+    migrate: bool = False,
+    break_lock: bool = False,
+) -> dict[str, Any]:
+    """Trains and evaluates the shard's part of the study; returns a summary. The
+    workdir is locked for the run (train/lock.py) and records the study
+    (train/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")
@@ -43,15 +55,26 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
         config.raw_data = local_path(config.raw_data, "config.raw_data")
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    dag = build_dag(config)
+    dag = build_dag(config, resolve=True)
     stages = dag.shard(*shard)
     check_study_data(config, dag)
-    os.makedirs(workdir, exist_ok=True)
+    prepare_workdir(workdir)
+    with workdir_lock(workdir, shard, break_lock):
+        notes = open_workdir(config, dag, workdir, migrate)
+        return _run_study(config, dag, stages, workdir, shard, started, out, notes)
+
+
+def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict[str, Any]:
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
-    pretrained = pretrained_root(config, workdir)
+    pretrained = pretrained_root(config, workdir, dag.root)
     say = out if is_primary() else (lambda *_: None)
+    for note in notes:
+        say(note)
 
+    # Reading every unit file drops the corrupt ones, so they are evaluated again below.
+    sum(1 for _ in result_records(config, dag, workdir))
+    sync_processes("study: corrupt units dropped")
     ran = 0
     if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
         ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh, pretrained))

@@ -57,15 +57,32 @@ def read_hf_config(directory: str) -> dict[str, Any]:
         raise CheckpointError(str(err)) from None
 
 
-def _weight_files(directory: str) -> list[str]:
+def weight_files(directory: str) -> list[str]:
+    """The checkpoint's weight files; a sharded index may name only files of its own
+    folder (never an absolute path or one that leaves the folder)."""
     for index_name, single in ((SAFETENSORS_INDEX, SAFETENSORS), (TORCH_BIN_INDEX, TORCH_BIN)):
         index = os.path.join(directory, index_name)
         if os.path.exists(index):
             try:
                 weight_map = load_json(index)["weight_map"]
-            except (ValueError, KeyError) as err:
+                names = sorted(set(weight_map.values()))
+            except (ValueError, KeyError, AttributeError, TypeError) as err:
                 raise CheckpointError(f"{index}: not a valid weight index ({err})") from None
-            return [os.path.join(directory, f) for f in sorted(set(weight_map.values()))]
+            for name in names:
+                if (
+                    not isinstance(name, str)
+                    or os.path.basename(name) != name
+                    or name
+                    in (
+                        "",
+                        ".",
+                        "..",
+                    )
+                ):
+                    raise CheckpointError(
+                        f"{index}: weight file {name!r} is not a file name in {directory}"
+                    )
+            return [os.path.join(directory, f) for f in names]
         if os.path.exists(os.path.join(directory, single)):
             return [os.path.join(directory, single)]
     raise CheckpointError(
@@ -104,7 +121,7 @@ def _read_torch_bin(path: str) -> dict[str, np.ndarray]:
 def read_hf_weights(directory: str) -> dict[str, np.ndarray]:
     """All tensors of a checkpoint as float32 NumPy arrays, by transformers name."""
     state: dict[str, np.ndarray] = {}
-    for path in _weight_files(directory):
+    for path in weight_files(directory):
         read = _read_safetensors if path.endswith(".safetensors") else _read_torch_bin
         state.update(read(path))
     return state

@@ -32,3 +32,16 @@ def local_path(path: str, what: str = "path") -> str:
             f"{MOUNT_ROOT_VARIABLE} to the folder that holds the mounted buckets)"
         )
     return os.path.join(root, rest)
+
+
+def confined(root: str, relative: str, what: str = "path") -> str:
+    """`root/relative`, refused (ValueError) unless it stays inside `root`: a path read
+    from a record or an index is relative and cannot leave its folder, not even
+    through a link."""
+    if not isinstance(relative, str) or not relative or os.path.isabs(relative):
+        raise ValueError(f"{what} {relative!r}: expected a path relative to {root}")
+    base = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(base, relative))
+    if os.path.commonpath([base, path]) != base:
+        raise ValueError(f"{what} {relative!r}: leaves {root}")
+    return path

@@ -43,33 +43,31 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
+def _shapes(task, layout) -> list[list[str]]:
+    """The file names `layout` reads, for every split and language of the task."""
+    return [
+        [os.path.basename(p) for p in layout.paths(split, lang)]
+        for split in layout.splits or task.splits
+        if split in task.splits
+        for lang in task.languages(split)
+    ]
+
+
 def _layout_for(task, name: str | None, files: list[str]):
     """The layout named `name`, else the first whose file names fit `files` (for any
     split and language; `*` in a layout's names matches anything), else the first
-    that reads as many files."""
+    that reads as many files (None: none does)."""
     given = [os.path.basename(f) for f in files]
     fitting, named = [], []
     for layout in task.layouts:
         if name is not None and layout.name != name:
             continue
-        shapes = [
-            [os.path.basename(p) for p in layout.paths(split, lang)]
-            for split in layout.splits or task.splits
-            if split in task.splits
-            for lang in task.languages(split)
-        ]
-        shapes = [shape for shape in shapes if len(shape) == len(files)]
+        shapes = [shape for shape in _shapes(task, layout) if len(shape) == len(files)]
         if shapes:
             fitting.append(layout)
         if any(all(map(fnmatch.fnmatch, given, shape)) for shape in shapes):
             named.append(layout)
-    if named or fitting:
-        return (named or fitting)[0]
-    layouts = ", ".join(x.name for x in task.layouts)
-    raise DataError(
-        f"{task.name}: no layout{f' named {name!r}' if name else ''} reads {len(files)} "
-        f"--file(s) (layouts: {layouts})"
-    )
+    return (named or fitting or [None])[0]
 
 
 def run_doctor(raw_dir: str, config_arg: str | None) -> int:
@@ -151,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return run_doctor(args.raw, args.config)
+    raw = getattr(args, "raw", None)
+    if args.command in ("prepare", "corpus") and not os.path.isdir(raw):
+        return _usage_error(
+            f"--raw {raw}: no such folder (the XTREME download layout, docs/data.md)"
+        )
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
     if args.command == "fetch":
@@ -177,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {builder.data_dir}")
         else:
             layout = _layout_for(task, args.layout, args.file)
+            if layout is None:
+                counts = sorted({len(shape) for x in task.layouts for shape in _shapes(task, x)})
+                return _usage_error(
+                    f"validate --task {task.name}: expected {' or '.join(map(str, counts))} "
+                    f"--file (one per file the task reads), got {len(args.file)}"
+                )
             count, labels = summarize(task, layout.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
@@ -185,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -9,11 +9,15 @@ leaves a dataset that looks complete.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 
+from xlmr_flax.atomic import write_file
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import TASKS, get_task
 
@@ -101,11 +105,41 @@ class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
             yield example["id"], _record(self.task.format, example, keys)
 
 
+RAW_FINGERPRINT = "raw_fingerprint.json"  # next to TFDS's files: what they were built from
+
+
+def raw_fingerprint(task: str, raw_dir: str) -> dict[str, str]:
+    """`{split_lang: hash of its files' bytes}` of every split the raw folder holds."""
+    from xlmr_flax.data.cache import files_fingerprint
+
+    t = get_task(task)
+    return {
+        f"{split}_{lang}": files_fingerprint(t.files(raw_dir, split, lang))
+        for split, lang in t.available(raw_dir)
+    }
+
+
 def prepare(task: str, raw_dir: str, data_dir: str) -> tfds.core.DatasetBuilder:
-    """Builds (once) the array_record dataset of `task` from `raw_dir`."""
+    """Builds the array_record dataset of `task` from `raw_dir`: once, and again when
+    the raw files changed since (a dataset without its fingerprint is built again)."""
     builder = XtremeRTasks(config=task, data_dir=data_dir, file_format="array_record")
+    fingerprint = raw_fingerprint(task, raw_dir)
+    record = os.path.join(builder.data_dir, RAW_FINGERPRINT)
+    if os.path.isdir(builder.data_dir) and _read_fingerprint(record) != fingerprint:
+        print(f"{builder.data_dir}: its raw files changed; building it again", file=sys.stderr)
+        shutil.rmtree(builder.data_dir)
+        builder = XtremeRTasks(config=task, data_dir=data_dir, file_format="array_record")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=raw_dir))
+    write_file(record, json.dumps(fingerprint, sort_keys=True))
     return builder
+
+
+def _read_fingerprint(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def data_source(task: str, data_dir: str) -> dict:
