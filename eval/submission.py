@@ -332,7 +332,7 @@ def gold_from_raw(task: str, lang: str, raw_dir: str, split: str | None = None) 
         # A question without answers (SQuAD 2.0) has the empty answer, as SQuAD's script.
         return Answers({e["id"]: [a["text"] for a in e["answers"]] or [""] for e in examples}, lang)
     if task == "tatoeba":
-        return list(range(len(examples)))
+        return [e["target_index"] for e in examples]
     if task == "mewslix":
         return {e["id"]: [e["entity_id"]] for e in examples}
     if task == "lareqa":

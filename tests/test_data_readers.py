@@ -7,6 +7,7 @@ import pytest
 
 from xlmr_flax.data import readers
 from xlmr_flax.data.__main__ import main as data_main
+from xlmr_flax.data.sources import tatoeba, xnli
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import TARGETS, TASKS, get_task
 from xlmr_flax.tasks.base import FORMATS
@@ -50,11 +51,6 @@ def test_samples_cover_scripts_and_a_low_resource_language():
     assert "sw" in langs  # Joshi class 2
 
 
-def test_panx_language_prefixes_are_removed():
-    tokens = [t for e in get_task("panx").read(SAMPLE, "test", "de") for t in e["tokens"]]
-    assert not any(t.startswith("de:") for t in tokens)
-
-
 def write(tmp_path, name, text, mode="w"):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,10 +73,11 @@ def squad_with(**qa_changes):
 
 MALFORMED = [
     # (file name, content, reader, expected message)
-    ("x.tsv", "a\tb\tneutral\nc\td\n", readers.read_xnli_tsv, r"x\.tsv:2: expected 3 tab-separated columns"),
-    ("x.tsv", "a\tb\tentailment\nc\td\tmaybe\n", readers.read_xnli_tsv, r"x\.tsv:2: label 'maybe' not in"),
-    ("x.tsv", "", readers.read_xnli_tsv, r"x\.tsv: no examples"),
-    ("x.tsv", b"a\tb\tneutral\n\xff\xfe\tb\tneutral\n", readers.read_xnli_tsv, r"x\.tsv:2: not valid UTF-8"),
+    ("x.tsv", "a\n", xnli.read_xtreme_tsv, r"x\.tsv:1: expected premise, hypothesis and .* found 1"),
+    ("x.tsv", "a\tb\tneutral\nc\td\n", xnli.read_xtreme_tsv, r"x\.tsv:2: 2 columns, but the file's first row has 3"),
+    ("x.tsv", "a\tb\tentailment\nc\td\tmaybe\n", xnli.read_xtreme_tsv, r"x\.tsv:2: label 'maybe' not in"),
+    ("x.tsv", "", xnli.read_xtreme_tsv, r"x\.tsv: no examples"),
+    ("x.tsv", b"a\tb\tneutral\n\xff\xfe\tb\tneutral\n", xnli.read_xtreme_tsv, r"x\.tsv:2: not valid UTF-8"),
     ("q.tsv", "id\tqid1\tquestion1\tquestion2\tis_duplicate\n1\t2\ta\t1\n",
      lambda p: readers.read_glue_tsv(p, "question1", "question2", "is_duplicate", ("0", "1")),
      r"q\.tsv:2: expected 5 columns, found 4"),
@@ -101,7 +98,7 @@ MALFORMED = [
     ("s.json", squad_with(answers=[]), readers.read_squad_json,
      r"s\.json: question 'q1': no answers and not marked is_impossible"),
     ("s.json", '{"data": [', readers.read_squad_json, r"s\.json:1: invalid JSON"),
-    ("u.tsv", "The\tDET\ncat\tNOUN\tEXTRA\n", readers.read_conll, r"u\.tsv:2: expected 'token<TAB>tag'"),
+    ("u.tsv", "The\tDET\ncat\tNOUN\tEXTRA\n", readers.read_conll, r"u\.tsv:2: expected 'token<TAB>tag', found"),
     ("u.tsv", "The\tDET\ncat\tNOUN\n\nDogs\tNONSENSE\n",
      lambda p: readers.read_conll(p, allowed_tags=("DET", "NOUN")), r"u\.tsv:4: tag 'NONSENSE' not in"),
     ("m.jsonl", '{"example_id": "a", "lang": "de", "context": "Hallo", "mention_span": {"start": 2, "end": 9}, '
@@ -123,7 +120,7 @@ def test_siqa_label_count_mismatch_and_tatoeba_length_mismatch(tmp_path):
         list(readers.read_siqa(examples, labels))
     a, b = write(tmp_path, "t.deu", "Hallo\nTschüss\n"), write(tmp_path, "t.eng", "Hello\n")
     with pytest.raises(DataError, match=r"t\.deu: 2 lines but .*t\.eng has 1"):
-        list(readers.read_parallel(a, b))
+        list(tatoeba.read_laser_pairs(a, b))
 
 
 def test_missing_file_is_named(tmp_path):
@@ -136,8 +133,8 @@ def test_validate_cli_prints_counts_or_the_problem(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "9 examples" in out and "entailment\t3" in out
     bad = write(tmp_path, "bad.tsv", "a\tb\tentailment\nonly one column\n")
-    assert data_main(["validate", "--task", "xnli", "--file", bad]) == 1
-    assert "bad.tsv:2: expected 3 tab-separated columns" in capsys.readouterr().err
+    assert data_main(["validate", "--task", "xnli", "--layout", "xtreme", "--file", bad]) == 1
+    assert "bad.tsv:2: expected premise, hypothesis" in capsys.readouterr().err
 
 
 def test_lareqa_answers_point_into_the_sentence_pool():

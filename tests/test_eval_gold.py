@@ -39,7 +39,7 @@ def xtreme_xnli(tmp_path):
 def test_auto_scores_test_where_it_has_gold_and_dev_where_only_dev_has():
     plan = plan_evaluation("xnli", sample_data_dir())
     assert plan.split == "test" and set(plan.scored) == set(LANGS)
-    assert {s.origin for s in plan.scored.values()} == {"raw:project"}
+    assert {s.origin for s in plan.scored.values()} == {"raw:xtreme"}
     assert plan.test_langs == tuple(get_task("xnli").eval_langs[i] for i in _order())
 
 
@@ -92,7 +92,7 @@ def test_doctor_prints_every_split_found_and_fails_on_what_a_study_lacks(xtreme_
     raw, _ = xtreme_xnli
     assert data_main(["doctor", "--raw", raw]) == 0
     table = capsys.readouterr().out
-    assert re.search(r"\nxnli +test +sw +project +9 +no +.*no gold label", table)
+    assert re.search(r"\nxnli +test +sw +xtreme +9 +no +.*no gold label", table)
     config = "tests/study_config.py"
     assert data_main(["doctor", "--raw", raw, "--config", config]) == 0
     with open(raw + "/xnli/dev-sw.tsv", "a", encoding="utf-8") as f:
@@ -112,7 +112,7 @@ def test_a_study_on_test_files_without_labels_scores_dev_and_writes_submissions(
     run_study(config, str(workdir), out=lambda *_: None)
     records = [json.loads(x) for x in (workdir / "results.jsonl").read_text().splitlines()]
     xnli = [r for r in records if r["kind"] == "zero_shot" and r["target"] == "xnli"]
-    assert {(r["split"], r["gold"]) for r in xnli} == {("dev", "raw:project")}
+    assert {(r["split"], r["gold"]) for r in xnli} == {("dev", "raw:xtreme")}
     [stage] = {r["stage"] for r in xnli}
     submissions = workdir / "stages" / stage / "submission" / "xnli"
     assert sorted(p.name for p in submissions.iterdir()) == [f"test-{x}.tsv" for x in LANGS]

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from xlmr_flax.data import readers
+from xlmr_flax.data.sources import xnli
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks.base import Layout, Task
 
@@ -73,7 +74,7 @@ def test_a_missing_split_names_every_accepted_layout(tmp_path):
 def test_a_utf8_byte_order_mark_is_not_text(tmp_path):
     bom = "\ufeff"
     tsv = write(tmp_path, "x.tsv", f"{bom}Hallo\tWelt\tneutral\n")
-    assert next(readers.read_xnli_tsv(tsv))["text_a"] == "Hallo"
+    assert next(xnli.read_xtreme_tsv(tsv))["text_a"] == "Hallo"
     line = dict(premise="p", choice1="a", choice2="b", question="cause", label=0, idx=1)
     jsonl = write(tmp_path, "x.jsonl", bom + json.dumps(line) + "\n")
     assert next(readers.read_copa_jsonl(jsonl))["context"] == "p"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import os
 import sys
 
@@ -42,16 +43,31 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     return count, labels
 
 
-def _file_count(task, layout) -> int:
-    return len(layout.paths((layout.splits or task.splits)[-1], "en"))
+def _shapes(task, layout) -> list[list[str]]:
+    """The file names `layout` reads, for every split and language of the task."""
+    return [
+        [os.path.basename(p) for p in layout.paths(split, lang)]
+        for split in layout.splits or task.splits
+        if split in task.splits
+        for lang in task.languages(split)
+    ]
 
 
-def _layout_for(task, name: str | None, n_files: int):
-    """The layout named `name`, or the first that reads `n_files` files (None: none)."""
+def _layout_for(task, name: str | None, files: list[str]):
+    """The layout named `name`, else the first whose file names fit `files` (for any
+    split and language; `*` in a layout's names matches anything), else the first
+    that reads as many files (None: none does)."""
+    given = [os.path.basename(f) for f in files]
+    fitting, named = [], []
     for layout in task.layouts:
-        if (name is None or layout.name == name) and _file_count(task, layout) == n_files:
-            return layout
-    return None
+        if name is not None and layout.name != name:
+            continue
+        shapes = [shape for shape in _shapes(task, layout) if len(shape) == len(files)]
+        if shapes:
+            fitting.append(layout)
+        if any(all(map(fnmatch.fnmatch, given, shape)) for shape in shapes):
+            named.append(layout)
+    return (named or fitting or [None])[0]
 
 
 def run_doctor(raw_dir: str, config_arg: str | None) -> int:
@@ -163,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task.name} {name}: {split.num_examples} examples")
             print(f"wrote {builder.data_dir}")
         else:
-            layout = _layout_for(task, args.layout, len(args.file))
+            layout = _layout_for(task, args.layout, args.file)
             if layout is None:
-                counts = sorted({_file_count(task, x) for x in task.layouts})
+                counts = sorted({len(shape) for x in task.layouts for shape in _shapes(task, x)})
                 return _usage_error(
                     f"validate --task {task.name}: expected {' or '.join(map(str, counts))} "
                     f"--file (one per file the task reads), got {len(args.file)}"

@@ -10,6 +10,9 @@ schemas:
 - token_tagging: `id, tokens, tags` (tags strings)
 - retrieval: per reader, see its docstring
 - masked_lm: `id, text`
+
+In a split without gold (XTREME's test copies) the gold field is None in every
+example; readers never invent it.
 """
 
 from __future__ import annotations
@@ -77,31 +80,6 @@ def _check_label(path: str, number: int, label: Any, allowed: Sequence) -> None:
 # --- sentence(-pair) classification ---------------------------------------------------
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
-
-
-def read_xnli_tsv(path: str) -> Iterator[Example]:
-    """XTREME's `premise \t hypothesis \t label` files, no header; its test files
-    have no label column (every example's label is then None: no gold)."""
-    count, columns = 0, None
-    for number, line in _lines(path):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        columns = columns or len(fields)
-        if len(fields) != columns or columns not in (2, 3):
-            raise DataError(
-                f"{path}:{number}: expected {columns if columns in (2, 3) else '2 or 3'} "
-                f"tab-separated columns (premise, hypothesis[, label]), found {len(fields)}"
-            )
-        label = None
-        if columns == 3:
-            label = "contradiction" if fields[2] == "contradictory" else fields[2]
-            _check_label(path, number, label, NLI_LABELS)
-        count += 1
-        yield dict(
-            id=f"{os.path.basename(path)}-{number}", text_a=fields[0], text_b=fields[1], label=label
-        )
-    _require_examples(path, count)
 
 
 def read_glue_tsv(
@@ -315,50 +293,50 @@ def read_squad_json(path: str) -> Iterator[Example]:
 
 
 def read_conll(
-    path: str, allowed_tags: Sequence[str] | None = None, strip_lang_prefix: bool = False
+    path: str, allowed_tags: Sequence[str] | None = None, untagged: bool = False
 ) -> Iterator[Example]:
-    """`token \\t tag` lines, a blank line between sentences."""
+    """`token \\t tag` lines, a blank line between sentences.
+
+    With `untagged`, a file may have the token alone on every line (XTREME's test
+    files): every example's `tags` is then None; a mix is an error."""
     tokens: list[str] = []
     tags: list[str] = []
-    start_line, count = 1, 0
+    start_line, count, tagged = 1, 0, None
     for number, line in [*_lines(path), (None, "")]:
         if line.startswith("-DOCSTART-"):  # document markers of older CoNLL releases
             continue
         if not line.strip():
             if tokens:
                 count += 1
-                yield dict(id=f"{os.path.basename(path)}-{start_line}", tokens=tokens, tags=tags)
+                yield dict(
+                    id=f"{os.path.basename(path)}-{start_line}",
+                    tokens=tokens,
+                    tags=tags if tagged else None,
+                )
             tokens, tags = [], []
             start_line = (number or 0) + 1
             continue
         fields = line.split("\t")
-        if len(fields) != 2 or not fields[0] or not fields[1]:
-            raise DataError(f"{path}:{number}: expected 'token<TAB>tag', found {line!r}")
-        token, tag = fields
-        if strip_lang_prefix and ":" in token[1:]:
-            prefix, rest = token.split(":", 1)
-            token = rest if len(prefix) in (2, 3) and prefix.isalpha() and rest else token
-        if allowed_tags is not None and tag not in allowed_tags:
-            raise DataError(f"{path}:{number}: tag {tag!r} not in the task's tag set")
-        tokens.append(token)
-        tags.append(tag)
+        if len(fields) > 2 or not all(fields) or (len(fields) == 1 and not untagged):
+            shapes = "'token<TAB>tag' or 'token'" if untagged else "'token<TAB>tag'"
+            raise DataError(f"{path}:{number}: expected {shapes}, found {line!r}")
+        if tagged is None:
+            tagged = len(fields) == 2
+        elif tagged != (len(fields) == 2):
+            raise DataError(
+                f"{path}:{number}: {'a tag' if len(fields) == 2 else 'no tag'} here, but "
+                f"{'every' if tagged else 'no'} token before has one (a file is tagged "
+                "throughout or not at all)"
+            )
+        if tagged:
+            if allowed_tags is not None and fields[1] not in allowed_tags:
+                raise DataError(f"{path}:{number}: tag {fields[1]!r} not in the task's tag set")
+            tags.append(fields[1])
+        tokens.append(fields[0])
     _require_examples(path, count)
 
 
 # --- retrieval ------------------------------------------------------------------------
-
-
-def read_parallel(source_path: str, target_path: str) -> Iterator[Example]:
-    """Tatoeba: line n of both files is a pair: `id, source, target`."""
-    sources = [line for _, line in _lines(source_path)]
-    targets = [line for _, line in _lines(target_path)]
-    if len(sources) != len(targets):
-        raise DataError(f"{source_path}: {len(sources)} lines but {target_path} has {len(targets)}")
-    _require_examples(source_path, len(sources))
-    for number, (source, target) in enumerate(zip(sources, targets, strict=True), 1):
-        if not source.strip() or not target.strip():
-            raise DataError(f"{source_path}:{number}: empty sentence in a pair")
-        yield dict(id=str(number), source=source, target=target)
 
 
 def read_lareqa(path: str) -> Iterator[Example]:

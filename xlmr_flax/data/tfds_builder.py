@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -53,13 +54,16 @@ def _features(task_format: str) -> tfds.features.FeaturesDict:
 NO_GOLD = {"label": {"classification": "", "multiple_choice": -1}, "tags": [], "answers": []}
 
 
-def _record(task_format: str, example: dict) -> dict:
+def _record(task_format: str, example: dict, keys: Sequence[str] | None = None) -> dict:
+    """The record TFDS stores; with `keys`, only those fields (a reader's extra fields,
+    such as the language of a file holding several, are left out)."""
     if task_format in ("retrieval", "masked_lm"):
         return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
     missing = {k: v for k, v in NO_GOLD.items() if k in example and example[k] is None}
     if "label" in missing:
         missing["label"] = missing["label"][task_format]
-    return {**example, **missing}
+    record = {**example, **missing}
+    return {k: record[k] for k in keys} if keys else record
 
 
 class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
@@ -96,8 +100,9 @@ class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, raw, split, lang):
+        keys = list(self.info.features.keys())
         for example in self.task.read(raw, split, lang):
-            yield example["id"], _record(self.task.format, example)
+            yield example["id"], _record(self.task.format, example, keys)
 
 
 RAW_FINGERPRINT = "raw_fingerprint.json"  # next to TFDS's files: what they were built from

@@ -1,13 +1,13 @@
 """Tatoeba (target, no training): find each sentence's English translation."""
 
-from xlmr_flax.data.readers import read_parallel
+from xlmr_flax.data.sources.tatoeba import read_laser_pairs, read_xtreme_sorted
 from xlmr_flax.tasks.base import Layout, Task, register
 
 LANGS = tuple(
     "ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw "
     "zh kk tr et fi hu az lt pl uk ro".split()
 )
-# File names use the Tatoeba release's ISO 639-3 codes.
+# LASER's file names use the Tatoeba release's ISO 639-3 codes.
 ISO3 = dict(
     zip(
         LANGS,
@@ -18,7 +18,7 @@ ISO3 = dict(
 )
 
 
-def _paths(split, lang):
+def _laser_paths(split, lang):
     stem = f"tatoeba/tatoeba.{ISO3[lang]}-eng"
     return [f"{stem}.{ISO3[lang]}", f"{stem}.eng"]
 
@@ -27,16 +27,19 @@ TASK = register(
     Task(
         name="tatoeba",
         format="retrieval",
-        source="Tatoeba test pairs as distributed by XTREME",
+        source="Tatoeba test pairs of LASER's v1 release (or XTREME's copy, English side sorted)",
         metric="accuracy",
         splits=("test",),
         train_langs=(),
         eval_langs=LANGS,
+        gold_field="target_index",  # where in the (sorted) English side the translation is
         layouts=(
+            Layout("original", paths=_laser_paths, reader=read_laser_pairs),
             Layout(
-                "project",
-                paths=_paths,
-                reader=read_parallel,
+                "xtreme",
+                paths=lambda split, lang: [f"tatoeba/{lang}-en.{lang}", f"tatoeba/{lang}-en.en"],
+                reader=read_xtreme_sorted,
+                no_gold={"test": "XTREME's copy sorts the English side: the pairs are gone"},
             ),
         ),
     )

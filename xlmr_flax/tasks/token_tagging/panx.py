@@ -3,6 +3,7 @@
 from functools import partial
 
 from xlmr_flax.data.readers import read_conll
+from xlmr_flax.data.sources.wikiann import read_wikiann
 from xlmr_flax.tasks.base import Layout, Task, register
 
 TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
@@ -11,7 +12,7 @@ TASK = register(
     Task(
         name="panx",
         format="token_tagging",
-        source="WikiANN (Rahimi et al. splits) via XTREME's {split}-{lang}.tsv",
+        source="WikiANN with Rahimi et al.'s splits (the release, or XTREME's {split}-{lang}.tsv)",
         metric="f1",
         labels=TAGS,
         splits=("train", "dev", "test"),
@@ -21,10 +22,17 @@ TASK = register(
         ),
         train_on=("panx",),
         layouts=(
+            # Each {lang}.tar.gz of the release extracted into panx/{lang}/ (tokens with
+            # their `{lang}:` prefix), then XTREME's copy (prefix removed, test untagged).
             Layout(
-                "project",
+                "original",
+                paths=lambda split, lang: [f"panx/{lang}/{split}"],
+                reader=partial(read_wikiann, allowed_tags=TAGS),
+            ),
+            Layout(
+                "xtreme",
                 paths=lambda split, lang: [f"panx/{split}-{lang}.tsv"],
-                reader=partial(read_conll, allowed_tags=TAGS, strip_lang_prefix=True),
+                reader=partial(read_conll, allowed_tags=TAGS, untagged=True),
             ),
         ),
     )
