@@ -14,6 +14,7 @@ from train.cost import (
     study_cost,
     train_flops_per_token,
 )
+from train.dag import hparams_dict
 from train.plan import build_dag, load_config_file
 from train.programs import train_programs
 from train.targets import LIST_PRICE, PRICES_AS_OF, parse_target
@@ -43,7 +44,7 @@ def test_each_stage_kind_counts_steps_times_batch_at_its_maximum_length():
     config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
     result = study_cost(config, dag, ["v4-32"])
     kinds = {w.kind: w for w in result["kinds"]}
-    mnli = dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
+    mnli = hparams_dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
     assert kinds["mnli"].examples == mnli["steps"] * 32
     assert kinds["mnli"].tokens == mnli["steps"] * 32 * 256
     assert kinds["xnli"].examples == 2 * mnli["steps"] * 32  # baseline and after MNLI
@@ -92,7 +93,7 @@ def test_compiled_flops_replace_the_formula_for_their_stages(tmp_path):
     result = study_cost(config, dag, ["v4-32"], workdir=str(tmp_path))
     mnli = next(s for s in dag.in_order() if s.task == "mnli")
     kinds = {w.kind: w for w in result["kinds"]}
-    assert kinds["mnli"].flops == 1.0e12 * dict(mnli.hparams)["steps"]
+    assert kinds["mnli"].flops == 1.0e12 * hparams_dict(mnli.hparams)["steps"]
     assert result["flops_compiled_on"] == "v4-32"
 
 

@@ -26,7 +26,7 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from eval.predict import PredictOptions, forward_function
-from train.dag import StageDag
+from train.dag import StageDag, hparams_dict
 from train.evaluation import units
 from train.losses import get_loss
 from train.optimizer import make_optimizer
@@ -151,7 +151,7 @@ def _mixture_loss(loss, task: str, model, batch, rng):
 def train_programs(config, dag: StageDag) -> list[Program]:
     found: dict[tuple, dict[str, Any]] = {}
     for stage in dag.in_order():
-        hp = dict(stage.hparams)
+        hp = hparams_dict(stage.hparams)
         tasks = stage_tasks(stage.task)
         heads, notes = {}, []
         for name in tasks:
