@@ -1,7 +1,7 @@
 """LAReQA (target): retrieve the answer sentence in any language; a dual encoder
 trained on SQuAD v1.1 question / answer-sentence pairs."""
 
-from xlmr_flax.data.readers import read_lareqa
+from xlmr_flax.data.lareqa import read_questions as read_lareqa
 from xlmr_flax.tasks.base import Task, register
 
 TASK = register(

@@ -1,7 +1,7 @@
 """Mewsli-X (target): link news mentions to English entity descriptions; a dual
 encoder trained on English Wikipedia mention-entity pairs."""
 
-from xlmr_flax.data.readers import read_mewslix_mentions
+from xlmr_flax.data.mewslix import read_mentions as read_mewslix_mentions
 from xlmr_flax.tasks.base import Task, register
 
 

@@ -1,0 +1,195 @@
+"""QA and retrieval targets read the files XTREME's download script leaves and the
+original releases: blanked answers are prediction-only, TyDiQA's cut training ids lose no
+example, Mewsli-X's nested and per-language files keep their gold where it exists, and
+the retrieval inputs follow XTREME-R's reference code."""
+
+import json
+import os
+
+import pytest
+
+from tests.raw_fixtures import part_b
+from xlmr_flax.data import features as F
+from xlmr_flax.data import lareqa, mewslix, qa_sources
+from xlmr_flax.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def xtreme(tmp_path_factory):
+    root = tmp_path_factory.mktemp("xtreme")
+    part_b.write_xtreme(str(root))
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory):
+    root = tmp_path_factory.mktemp("originals")
+    part_b.write_originals(str(root))
+    return str(root)
+
+
+def ids(examples):
+    return [e["id"] for e in examples]
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f) if path.endswith(".json") else [json.loads(line) for line in f]
+
+
+# --- span extraction ----------------------------------------------------------------------
+
+
+def test_blanked_qa_answers_are_read_as_no_gold_with_every_question_kept(xtreme, originals):
+    blanked = list(qa_sources.read_qa(f"{xtreme}/xquad/xquad.ar.json"))
+    gold = list(qa_sources.read_qa(f"{originals}/xquad-master/xquad.ar.json"))
+    assert ids(blanked) == ids(gold) and len(gold) == 6
+    assert all(e["answers"] is None for e in blanked)
+    assert all(e["answers"] and e["answers"][0]["text"] for e in gold)
+    mlqa = f"{xtreme}/mlqa/MLQA_V1"
+    assert all(e["answers"] is None for e in qa_sources.read_qa(f"{mlqa}/test/test-context-hi-question-hi.json"))  # fmt: skip
+    assert all(e["answers"] for e in qa_sources.read_qa(f"{mlqa}/dev/dev-context-hi-question-hi.json"))  # fmt: skip
+
+
+def test_a_file_mixing_blanked_and_real_answers_is_an_error(tmp_path, originals):
+    data = load(f"{originals}/xquad-master/xquad.de.json")
+    data["data"][0]["paragraphs"][0]["qas"][0]["answers"] = [{"answer_start": 0, "text": ""}]
+    path = tmp_path / "xquad.de.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataError, match=r"xquad\.de\.json: question 'xq-0-0' has a blanked answer"):
+        list(qa_sources.read_qa(str(path)))
+
+
+def test_tydiqa_cut_training_ids_keep_every_example_and_become_unique(xtreme, originals):
+    cut = list(qa_sources.read_truncated_ids(f"{xtreme}/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"))  # fmt: skip
+    english = list(qa_sources.read_tydiqa_original("en")(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json"))  # fmt: skip
+    assert len(cut) == len(english) == 20
+    assert len(set(ids(cut))) == 20
+    assert ids(cut)[:5] == ["0", "1", "2", "3", "0~2"]  # first occurrences keep their id
+    assert [e["question"] for e in cut] == [e["question"] for e in english]
+    assert ids(english)[4] == "english--71-0"  # the release's full ids, negative hashes too
+
+
+def test_tydiqa_original_training_file_needs_questions_of_the_language(originals):
+    with pytest.raises(DataError, match=r"no question id starts with 'telugu-'"):
+        list(qa_sources.read_tydiqa_original("te")(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json"))  # fmt: skip
+
+
+# --- Mewsli-X -----------------------------------------------------------------------------
+
+
+def test_mewslix_release_mentions_are_nested_with_every_language_in_one_file(originals):
+    mentions = list(mewslix.read_mentions(f"{originals}/mewslix/wikinews_mentions-test.jsonl"))
+    assert {m["lang"] for m in mentions} == set(part_b.MEWSLIX_LANGS)
+    first = mentions[0]
+    assert first["context"][first["mention_start"] : first["mention_end"]] == first["mention"]
+    assert first["entity_id"] == "Q9100" and first["sentence_spans"][1][0] > 0
+
+
+def test_mewslix_xtreme_split_takes_gold_from_labels_and_test_has_none(xtreme, tmp_path):
+    dev = f"{xtreme}/mewslix/wikinews_mentions/dev-ta.jsonl"
+    labels = f"{xtreme}/mewslix/wikinews_labels/dev-ta.json"
+    gold = {m["id"]: m["entity_id"] for m in mewslix.read_mentions(dev, labels)}
+    assert gold == {k: v[0] for k, v in load(labels).items()}
+    # a mentions file without entity ids takes them from the labels
+    stripped = tmp_path / "dev-ta.jsonl"
+    records = load(dev)
+    for r in records:
+        for m in r["mentions"]:
+            del m["entity_id"]
+    stripped.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert {m["id"]: m["entity_id"] for m in mewslix.read_mentions(str(stripped), labels)} == gold
+    test = mewslix.read_mentions(
+        f"{xtreme}/mewslix/wikinews_mentions/test-uk.jsonl",
+        f"{xtreme}/mewslix/wikinews_labels/test-uk.json",
+    )
+    assert [m["entity_id"] for m in test] == [None, None]
+
+
+def test_mewslix_training_pairs_carry_their_entity(xtreme):
+    pairs = list(mewslix.read_pairs(f"{xtreme}/mewslix/wikipedia_pairs-train.jsonl"))
+    assert len(pairs) == 10
+    assert pairs[1]["entity"]["id"] == pairs[1]["entity_id"] == "Q9101"
+    assert pairs[1]["entity"]["sentence_spans"] == [[0, 43]]
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ('{"context": {"language": "de", "text": "Hallo"}, "mentions": [{"example_id": "a", '
+         '"mention_span": {"start": 0, "end": 2, "text": "Xa"}, "entity_id": "Q1"}]}',
+         r"m\.jsonl:1: mention 'a': span text 'Xa' is not the context's 'Ha'"),
+        ('{"context": {"language": "de"}, "mentions": []}', r"m\.jsonl:1: missing field 'text'"),
+        ('{"contextual_mention": {}}', r"m\.jsonl:1: missing field 'context'"),
+    ],
+)  # fmt: skip
+def test_malformed_mewslix_records_name_file_line_and_field(tmp_path, line, message):
+    path = tmp_path / "m.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    reader = mewslix.read_pairs if "contextual_mention" in line else mewslix.read_mentions
+    with pytest.raises(DataError, match=message):
+        list(reader(str(path)))
+
+
+def test_a_mewslix_file_mixing_gold_and_blank_entity_ids_is_an_error(tmp_path, originals):
+    records = load(f"{originals}/mewslix/wikinews_mentions-dev.jsonl")[:2]
+    records[1]["mentions"][0]["entity_id"] = ""
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with pytest.raises(DataError, match=r"mixed\.jsonl: mention .* has no entity id but others"):
+        list(mewslix.read_mentions(str(path)))
+
+
+# --- retrieval inputs (issue: XTREME-R's reference protocol) -------------------------------
+
+
+def test_mewslix_mention_query_follows_the_reference(originals):
+    (en,) = [m for m in mewslix.read_mentions(f"{originals}/mewslix/wikinews_mentions-dev.jsonl")
+             if m["lang"] == "en" and m["mention"] == "Velmora"]  # fmt: skip
+    # one sentence of context, `{ }` markers, the mention text prepended
+    assert F.mention_query(en) == "Velmora: Officials in { Velmora } closed the roads."
+    assert F.mention_query(en, "project") == (
+        "Heavy rain fell on Monday. Officials in [Velmora] closed the roads."
+    )
+
+
+def test_marker_braces_already_in_the_sentence_are_escaped(xtreme):
+    pair = next(mewslix.read_pairs(f"{xtreme}/mewslix/wikipedia_pairs-train.jsonl"))
+    assert F.mention_query(pair) == "Velmora: Later it was linked to { Velmora } by its (editors)."
+
+
+def test_entities_are_their_normalised_annotated_sentences(originals):
+    entities = {e["id"]: e for e in mewslix.read_candidates(f"{originals}/mewslix/candidate_set_entities.jsonl")}  # fmt: skip
+    assert F.entity_text(entities["Q9101"]) == "Port Halden is the largest port of Velmora."
+    assert F.entity_text(entities["Q9101"], "project") == (
+        "Port Halden is the largest\nport of Velmora. It has a naval museum."
+    )
+    flat = dict(description="No  sentence\nannotations.", sentence_spans=None)
+    assert F.entity_text(flat) == "No sentence annotations."
+
+
+def test_lareqa_candidates_are_sentence_then_paragraph(xtreme):
+    path = f"{xtreme}/lareqa/xquad-r/de.json"
+    pool = lareqa.read_candidates(path)
+    question = next(lareqa.read_questions(path))
+    answer = pool[question["answer_sentence"]]
+    assert answer["sentence"] == "Amara Okoye wohnt in Port Halden."
+    assert F.lareqa_candidate(answer["sentence"], answer["context"]) == (
+        "Amara Okoye wohnt in Port Halden." + answer["context"]
+    )
+    assert (
+        F.lareqa_candidate(answer["sentence"], answer["context"], "project") == answer["sentence"]
+    )
+    with pytest.raises(ValueError, match="retrieval protocol 'other'"):
+        F.lareqa_candidate("a", "b", "other")
+
+
+def test_lareqa_questions_whose_answer_is_in_no_sentence_are_left_out(tmp_path, xtreme):
+    data = load(f"{xtreme}/lareqa/xquad-r/en.json")
+    paragraph = data["data"][0]["paragraphs"][0]
+    paragraph["sentence_breaks"] = paragraph["sentence_breaks"][:1]  # only the first sentence
+    path = tmp_path / "en.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    kept = ids(lareqa.read_questions(str(path)))
+    assert kept == ["lq-0-0", "lq-1-0", "lq-1-1", "lq-1-2", "lq-1-3"]
+    assert os.path.basename(str(path)) == "en.json"
