@@ -32,7 +32,9 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
+                # A UTF-8 byte-order mark (Windows editors write one) is not text.
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                yield number, text.rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason})") from None
 
@@ -257,7 +259,7 @@ def read_squad_json(path: str, unique_ids: bool = True) -> Iterator[Example]:
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             data = json.load(f)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
