@@ -8,10 +8,14 @@ import os
 
 import pytest
 
+from eval.submission import gold_from_raw
 from tests.raw_fixtures import part_b
 from xlmr_flax.data import features as F
 from xlmr_flax.data import lareqa, mewslix, qa_sources
+from xlmr_flax.data.__main__ import main as data_main
+from xlmr_flax.data.cache import dual_encoder_pairs
 from xlmr_flax.errors import DataError
+from xlmr_flax.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +197,92 @@ def test_lareqa_questions_whose_answer_is_in_no_sentence_are_left_out(tmp_path, 
     kept = ids(lareqa.read_questions(str(path)))
     assert kept == ["lq-0-0", "lq-1-0", "lq-1-1", "lq-1-2", "lq-1-3"]
     assert os.path.basename(str(path)) == "en.json"
+
+
+# --- the tasks' layouts -------------------------------------------------------------------
+
+TASKS_B = ("squad_v1", "xquad", "mlqa", "tydiqa", "lareqa", "mewslix")
+# (task, split) pairs without gold in XTREME's folder; every other split found has gold.
+XTREME_NO_GOLD = {("xquad", "test"), ("mlqa", "test"), ("tydiqa", "test"), ("mewslix", "test")}
+
+
+def found(task, root):
+    return {(split, lang) for split, lang in get_task(task).available(root)}
+
+
+@pytest.mark.parametrize("task", TASKS_B)
+def test_xtreme_folder_gives_gold_except_where_the_script_removed_it(task, xtreme):
+    spec = get_task(task)
+    assert found(task, xtreme), f"{task}: nothing found in XTREME's folder"
+    for split, lang in found(task, xtreme):
+        assert spec.locate(xtreme, split, lang)[0].name == "xtreme"
+        examples = list(spec.read(xtreme, split, lang))
+        assert examples and len({e["id"] for e in examples}) == len(examples)
+        reason = spec.gold(xtreme, split, lang)
+        assert (reason is not None) == ((task, split) in XTREME_NO_GOLD), (split, lang, reason)
+
+
+@pytest.mark.parametrize("task", TASKS_B)
+def test_original_releases_give_gold_for_every_split(task, originals):
+    spec = get_task(task)
+    assert found(task, originals)
+    for split, lang in found(task, originals):
+        assert spec.gold(originals, split, lang) is None, (task, split, lang)
+
+
+def test_originals_laid_beside_xtremes_folder_supply_the_test_gold(tmp_path):
+    root = str(tmp_path)
+    part_b.write_xtreme(root)
+    part_b.write_originals(root)
+    for task in TASKS_B:
+        for split, lang in found(task, root):
+            assert get_task(task).gold(root, split, lang) is None, (task, split, lang)
+    assert get_task("mewslix").locate(root, "test", "ta")[0].name == "original"
+    assert get_task("tydiqa").locate(root, "train", "en")[0].name == "original"
+
+
+def test_every_language_written_is_found(xtreme):
+    assert {lang for _, lang in found("xquad", xtreme)} == set(part_b.XQUAD_LANGS)
+    assert found("mlqa", xtreme) == {
+        (s, lang) for s in ("dev", "test") for lang in part_b.MLQA_LANGS
+    }
+    assert found("tydiqa", xtreme) == {("train", "en")} | {("test", lang) for lang in part_b.TYDIQA_DEV_LANGS}  # fmt: skip
+    assert {lang for s, lang in found("mewslix", xtreme) if s == "test"} == set(
+        part_b.MEWSLIX_LANGS
+    )
+
+
+def test_mewslix_gold_for_scoring_comes_from_xtremes_labels(xtreme):
+    gold = gold_from_raw("mewslix", "de", xtreme, split="dev")
+    assert gold == load(f"{xtreme}/mewslix/wikinews_labels/dev-de.json")
+    with pytest.raises(DataError, match=r"mewslix test de has no gold to score: XTREME's"):
+        gold_from_raw("mewslix", "de", xtreme, split="test")
+
+
+def test_lareqa_gold_is_the_answer_sentence_in_every_language(xtreme):
+    gold = gold_from_raw("lareqa", "ar", xtreme)
+    assert gold["lq-0-0"] == ["ar-0", "de-0", "en-0", "th-0"]  # pool languages in task order
+    assert gold["lq-1-3"] == ["ar-7", "de-7", "en-7", "th-7"]
+
+
+@pytest.mark.parametrize("folder", ["xtreme", "originals"])
+def test_prepare_exits_0_for_every_qa_and_retrieval_target(folder, request, tmp_path, capsys):
+    root = request.getfixturevalue(folder)
+    for task in TASKS_B:
+        code = data_main(["prepare", "--task", task, "--raw", root, "--data-dir", str(tmp_path)])
+        assert code == 0, capsys.readouterr().err
+
+
+def test_retrieval_training_pairs_follow_the_protocol(xtreme):
+    pairs = list(get_task("mewslix").read(xtreme, "train", "en"))
+    (reference,) = list(dual_encoder_pairs(get_task("mewslix"), pairs[:1], xtreme))
+    assert reference[1:] == (
+        "Velmora: Later it was linked to { Velmora } by its (editors).",
+        "Velmora is a small coastal country.",
+    )
+    (project,) = list(dual_encoder_pairs(get_task("mewslix"), pairs[:1], xtreme, "project"))
+    assert project[2] == "Velmora is a small coastal country. Its capital is Port Halden."
+    squad = list(get_task("squad_v1").read(xtreme, "train", "en"))[:1]
+    ((_, question, positive),) = dual_encoder_pairs(get_task("lareqa"), squad, xtreme)
+    assert question == squad[0]["question"]
+    assert positive == ("Amara Okoye lives in Port Halden.", squad[0]["context"])
