@@ -110,7 +110,7 @@ def missing_data(config, dag: StageDag) -> list[str]:
     raw, missing = config.raw_data, []
     for name in sorted({t for s in dag.stages.values() for t in stage_tasks(s.task)}):
         task = get_task(name)
-        if ("train", "en") not in task.data_task("train").available(raw):
+        if task.data_task("train").locate(raw, "train", "en") is None:  # files only, unread
             missing.append(name)
     return missing
 

@@ -15,31 +15,13 @@ from typing import Any
 import jax
 
 from eval.report import format_summary, write_report
-from train.dag import StageDag
+from train.data_check import check_study_data
 from train.evaluation import evaluate_stage, write_results
-from train.plan import ConfigError, build_dag, is_done, missing_data
+from train.plan import ConfigError, build_dag, is_done
 from train.progress import overall_line
 from train.stage import pretrained_root, run_stage
 from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
 from xlmr_flax.storage import local_path
-from xlmr_flax.tasks import get_task
-
-
-def check_study(config, dag: StageDag) -> None:
-    """Config errors that only the data reveals, raised before any training."""
-    missing = missing_data(config, dag)
-    if missing:
-        raise ConfigError(
-            f"no English training data under {config.raw_data} for: {', '.join(missing)}"
-        )
-    for target in sorted(config.study.targets):
-        task = get_task(target)
-        split = task.eval_split
-        if not any(s == split for s, _ in task.available(config.raw_data)):
-            raise ConfigError(
-                f"target {target!r}: no {split} file for any of its languages under "
-                f"{config.raw_data}"
-            )
 
 
 def enable_compilation_cache(workdir: str) -> None:
@@ -63,7 +45,7 @@ def run_study(config, workdir: str, shard: tuple[int, int] = (0, 1), out=print) 
         raise ConfigError(str(err)) from None
     dag = build_dag(config)
     stages = dag.shard(*shard)
-    check_study(config, dag)
+    check_study_data(config, dag)
     os.makedirs(workdir, exist_ok=True)
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))

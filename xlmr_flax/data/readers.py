@@ -80,18 +80,23 @@ NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 
 def read_xnli_tsv(path: str) -> Iterator[Example]:
-    """XTREME's `premise \\t hypothesis \\t label` files, no header."""
-    count = 0
+    """XTREME's `premise \t hypothesis \t label` files, no header; its test files
+    have no label column (every example's label is then None: no gold)."""
+    count, columns = 0, None
     for number, line in _lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) != 3:
+        columns = columns or len(fields)
+        if len(fields) != columns or columns not in (2, 3):
             raise DataError(
-                f"{path}:{number}: expected 3 tab-separated columns, found {len(fields)}"
+                f"{path}:{number}: expected {columns if columns in (2, 3) else '2 or 3'} "
+                f"tab-separated columns (premise, hypothesis[, label]), found {len(fields)}"
             )
-        label = "contradiction" if fields[2] == "contradictory" else fields[2]
-        _check_label(path, number, label, NLI_LABELS)
+        label = None
+        if columns == 3:
+            label = "contradiction" if fields[2] == "contradictory" else fields[2]
+            _check_label(path, number, label, NLI_LABELS)
         count += 1
         yield dict(
             id=f"{os.path.basename(path)}-{number}", text_a=fields[0], text_b=fields[1], label=label

@@ -172,7 +172,8 @@ class Task:
             return None
         examples = list(layout.read(files, lang))
         if examples and all(e.get(field) is None for e in examples):
-            return f"{', '.join(files)}: no gold {field} (absent or blanked)"
+            names = ", ".join(os.path.relpath(f, raw_dir) for f in files)
+            return f"no gold {field} in {names} (absent or blanked)"
         return None
 
     def available(self, raw_dir: str) -> list[tuple[str, str]]:
