@@ -3,19 +3,26 @@ original releases: blanked answers are prediction-only, TyDiQA's cut training id
 example, Mewsli-X's nested and per-language files keep their gold where it exists, and
 the retrieval inputs follow XTREME-R's reference code."""
 
+import functools
 import json
 import os
 
+import jax
 import pytest
+from flax import nnx
 
+from eval.predict import Predictor
 from eval.submission import gold_from_raw
 from tests.raw_fixtures import part_b
+from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data import features as F
 from xlmr_flax.data import lareqa, mewslix, qa_sources
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.data.cache import dual_encoder_pairs
 from xlmr_flax.errors import DataError
+from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import sample_tokenizer_path
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +293,50 @@ def test_retrieval_training_pairs_follow_the_protocol(xtreme):
     ((_, question, positive),) = dual_encoder_pairs(get_task("lareqa"), squad, xtreme)
     assert question == squad[0]["question"]
     assert positive == ("Amara Okoye lives in Port Halden.", squad[0]["context"])
+
+
+class RecordingPredictor(Predictor):
+    """A predictor that keeps every text it embeds."""
+
+    texts: list
+
+    def embed_texts(self, texts, **kw):
+        self.texts.append(list(texts))
+        return super().embed_texts(texts, **kw)
+
+
+@functools.cache
+def recording_predictor():
+    tokenizer = load_tokenizer(sample_tokenizer_path())
+    config = get_model_config("tiny", vocab_size=len(tokenizer))
+    module = TaskModel(config, None, rngs=nnx.Rngs(0))
+    model = PretrainedModel(config, nnx.to_pure_dict(nnx.state(module, nnx.Param)), None, {}, tokenizer)  # fmt: skip
+    options = dict(batch_size=4, bucket_lengths=(), max_length=48)
+    return RecordingPredictor(model, make_mesh((1, 1, 1), jax.devices()[:1]), options)
+
+
+@pytest.mark.parametrize("protocol", ["xtreme_r", "project"])
+def test_predictor_ranks_prediction_only_mentions_with_the_protocols_texts(protocol, xtreme):
+    predictor = recording_predictor()
+    predictor.texts = []
+    ranked = predictor.predict("mewslix", "de", xtreme, retrieval_protocol=protocol)
+    mentions = list(get_task("mewslix").read(xtreme, "test", "de"))
+    assert list(ranked) == ids(mentions) and all(len(r) == 6 for r in ranked.values())
+    entities = list(mewslix.read_candidates(f"{xtreme}/mewslix/candidate_set_entities.jsonl"))
+    pool, queries = predictor.texts
+    assert pool == [F.entity_text(e, protocol) for e in entities]
+    assert queries == [F.mention_query(m, protocol) for m in mentions]
+
+
+def test_predictor_embeds_lareqa_candidates_with_their_paragraphs(xtreme):
+    predictor = recording_predictor()
+    predictor.texts = []
+    ranked = predictor.predict("lareqa", "th", xtreme)
+    assert list(ranked) == ids(get_task("lareqa").read(xtreme, "test", "th"))
+    pool, questions = predictor.texts
+    expected = [
+        F.lareqa_candidate(c["sentence"], c["context"])
+        for lang in ("ar", "de", "en", "th")
+        for c in lareqa.read_candidates(f"{xtreme}/lareqa/xquad-r/{lang}.json")
+    ]
+    assert pool == expected and questions[0] == f"{part_b.PEOPLE[0]} อาศัยอยู่ที่ไหน"
