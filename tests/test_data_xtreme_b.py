@@ -72,8 +72,8 @@ def test_a_file_mixing_blanked_and_real_answers_is_an_error(tmp_path, originals)
 
 
 def test_tydiqa_cut_training_ids_keep_every_example_and_become_unique(xtreme, originals):
-    cut = list(qa_sources.read_truncated_ids(f"{xtreme}/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"))  # fmt: skip
-    english = list(qa_sources.read_tydiqa_original("en")(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json"))  # fmt: skip
+    cut = list(qa_sources.read_qa_cut_ids(f"{xtreme}/tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json"))  # fmt: skip
+    english = list(qa_sources.read_tydiqa_release(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json"))  # fmt: skip
     assert len(cut) == len(english) == 20
     assert len(set(ids(cut))) == 20
     assert ids(cut)[:5] == ["0", "1", "2", "3", "0~2"]  # first occurrences keep their id
@@ -81,9 +81,15 @@ def test_tydiqa_cut_training_ids_keep_every_example_and_become_unique(xtreme, or
     assert ids(english)[4] == "english--71-0"  # the release's full ids, negative hashes too
 
 
-def test_tydiqa_original_training_file_needs_questions_of_the_language(originals):
-    with pytest.raises(DataError, match=r"no question id starts with 'telugu-'"):
-        list(qa_sources.read_tydiqa_original("te")(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json"))  # fmt: skip
+def test_tydiqa_release_training_file_gives_its_english_questions(tmp_path, originals):
+    data = load(f"{originals}/tydiqa/tydiqa-goldp-v1.1-train.json")
+    data["data"] = [d for d in data["data"] if not d["paragraphs"][0]["qas"][0]["id"].startswith("english-")]  # fmt: skip
+    path = tmp_path / "tydiqa-goldp-v1.1-train.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataError, match=r"no question id starts with 'english-'"):
+        list(qa_sources.read_tydiqa_release(str(path)))
+    dev = f"{originals}/tydiqa/tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-swahili.json"
+    assert {e["id"].split("-")[0] for e in qa_sources.read_tydiqa_release(dev)} == {"swahili"}
 
 
 # --- Mewsli-X -----------------------------------------------------------------------------

@@ -4,16 +4,11 @@ set, which XTREME uses as the test set.
 The release as downloaded into `tydiqa/` (one multilingual training file, dev files named
 by language) has gold and full ids. XTREME's script splits the training file per language
 with ids cut to their last `-` field (made unique again here, see
-`qa_sources.read_truncated_ids`), renames the dev files by ISO code and blanks their
+`qa_sources.read_qa_cut_ids`), renames the dev files by ISO code and blanks their
 answers (prediction-only).
 """
 
-from xlmr_flax.data.qa_sources import (
-    TYDIQA_LANGUAGE_NAMES,
-    read_qa,
-    read_truncated_ids,
-    read_tydiqa_original,
-)
+from xlmr_flax.data.qa_sources import TYDIQA_LANGUAGE_NAMES, read_qa_cut_ids, read_tydiqa_release
 from xlmr_flax.tasks.base import Layout, Task, register
 
 
@@ -21,6 +16,12 @@ def _original(split: str, lang: str) -> list[str]:
     if split == "train":
         return ["tydiqa/tydiqa-goldp-v1.1-train.json"]
     return [f"tydiqa/tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{TYDIQA_LANGUAGE_NAMES[lang]}.json"]
+
+
+def _xtreme(split: str, lang: str) -> list[str]:
+    if split == "train":
+        return [f"tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"]
+    return [f"tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"]
 
 
 TASK = register(
@@ -33,29 +34,8 @@ TASK = register(
         eval_langs=tuple("ar bn en fi id ko ru sw te".split()),
         train_on=("tydiqa",),
         layouts=(
-            Layout(
-                "original",
-                paths=_original,
-                reader=read_tydiqa_original("en"),
-                splits=("train",),
-            ),
-            Layout("original", paths=_original, reader=read_qa, splits=("test",)),
-            Layout(
-                "xtreme",
-                paths=lambda split, lang: [
-                    f"tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.{lang}.train.json"
-                ],
-                reader=read_truncated_ids,
-                splits=("train",),
-            ),
-            Layout(
-                "xtreme",
-                paths=lambda split, lang: [
-                    f"tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{lang}.dev.json"
-                ],
-                reader=read_qa,
-                splits=("test",),
-            ),
+            Layout("original", paths=_original, reader=read_tydiqa_release),
+            Layout("xtreme", paths=_xtreme, reader=read_qa_cut_ids),
         ),
     )
 )
