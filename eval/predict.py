@@ -43,9 +43,9 @@ from eval.retrieval import data_parallel_size, top_k_on_mesh
 from eval.submission import lareqa_candidate_id
 from xlmr_flax import checkpoint
 from xlmr_flax.data import features as F
+from xlmr_flax.data import lareqa, mewslix
 from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up
 from xlmr_flax.data.cache import cached_features, featurize, tag_vocabulary
-from xlmr_flax.data.readers import read_lareqa_sentences, read_mewslix_candidates
 from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
 from xlmr_flax.pretrained import PretrainedModel, load_pretrained
 from xlmr_flax.sharding import (
@@ -82,6 +82,8 @@ class PredictOptions:
     pooling: str = "mean"  # retrieval from the encoder: "mean" or "first"
     use_embedding_head: bool = True  # LAReQA, Mewsli-X: a sentence_embedding head if any
     top_k: int = 20  # LAReQA, Mewsli-X: candidates ranked per query
+    # LAReQA, Mewsli-X inputs: "xtreme_r" (the reference's) or "project" (features.py)
+    retrieval_protocol: str = "xtreme_r"
     device_top_k: bool | None = None  # ranking on the mesh; None: unless the backend is CPU
     cache_dir: str | None = None  # features cached here (xlmr_flax.data.cache)
 
@@ -500,55 +502,69 @@ class Predictor:
         return top_k(queries, candidates, k)[0]
 
     def _retrieval(self, task: Task, split: str, lang: str, raw_dir: str, options):
-        max_length = options.length_for(task)
         if task.name == "tatoeba":  # the encoder as it is, whatever head the model carries
             pairs = list(task.read(raw_dir, split, lang))
             source = self.embed_texts([p["source"] for p in pairs], options=options)
             english = self.embed_texts([p["target"] for p in pairs], options=options)
             return [int(i) for i in self.search(source, english, 1, options)[:, 0]]
-        use_head = options.use_embedding_head and self.model.head == "sentence_embedding"
-        if task.name == "lareqa":
-            questions = list(task.read(raw_dir, split, lang))
-            ids, pool = self._pool(task, split, raw_dir, options, use_head, max_length)
-            queries = [q["question"] for q in questions]
-        elif task.name == "mewslix":
-            mentions = list(task.read(raw_dir, split, lang))
-            ids, pool = self._pool(task, split, raw_dir, options, use_head, max_length)
-            queries = [F.mark_mention(m["context"], m["mention_start"], m["mention_end"])
-                       for m in mentions]  # fmt: skip
-            questions = mentions
-        else:
+        if task.name not in ("lareqa", "mewslix"):
             raise ValueError(f"task {task.name}: no retrieval evaluation defined")
+        protocol = F.check_protocol(options.retrieval_protocol)
+        query_length, _ = _retrieval_lengths(task, options)
+        use_head = options.use_embedding_head and self.model.head == "sentence_embedding"
+        examples = list(task.read(raw_dir, split, lang))
+        ids, pool = self._pool(task, split, raw_dir, options, use_head)
+        if task.name == "lareqa":
+            queries = [q["question"] for q in examples]
+        else:
+            queries = [F.mention_query(m, protocol) for m in examples]
         vectors = self.embed_texts(
-            queries, use_head=use_head, options=options, max_length=max_length
+            queries, use_head=use_head, options=options, max_length=query_length
         )
         best = self.search(vectors, pool, options.top_k, options)
-        return {q["id"]: [ids[j] for j in row] for q, row in zip(questions, best, strict=True)}
+        return {q["id"]: [ids[j] for j in row] for q, row in zip(examples, best, strict=True)}
 
-    def _pool(self, task, split, raw_dir, options, use_head, max_length):
+    def _pool(self, task, split, raw_dir, options, use_head):
         """(ids, vectors) of the candidates, embedded once per predictor and settings:
-        LAReQA's sentences of every language present, Mewsli-X's entity descriptions."""
+        LAReQA's sentences (with their paragraphs, under "xtreme_r") of every language
+        present, Mewsli-X's entity descriptions."""
+        protocol = options.retrieval_protocol
+        _, max_length = _retrieval_lengths(task, options)
         if task.name == "lareqa":
             langs = tuple(lang for s, lang in task.available(raw_dir) if s == split)
         else:
             langs = ()
         static = (None, None) if use_head else (options.layer, options.pooling)
-        key = (task.name, split, os.path.abspath(raw_dir), langs, use_head, static, max_length)
+        key = (task.name, split, os.path.abspath(raw_dir), langs, use_head, static, max_length,
+               protocol)  # fmt: skip
         if key not in self._pools:
             if task.name == "lareqa":
                 ids, texts = [], []
                 for lang in langs:
-                    sentences = read_lareqa_sentences(task.files(raw_dir, split, lang)[0])
-                    ids += [lareqa_candidate_id(lang, i) for i in range(len(sentences))]
-                    texts += sentences
+                    candidates = lareqa.read_candidates(task.files(raw_dir, split, lang)[0])
+                    ids += [lareqa_candidate_id(lang, i) for i in range(len(candidates))]
+                    texts += [F.lareqa_candidate(c["sentence"], c["context"], protocol)
+                              for c in candidates]  # fmt: skip
             else:
-                entities = list(read_mewslix_candidates(os.path.join(raw_dir, CANDIDATES_PATH)))
-                ids, texts = [c["id"] for c in entities], [c["description"] for c in entities]
+                path = os.path.join(raw_dir, CANDIDATES_PATH)
+                entities = list(mewslix.read_candidates(path))
+                ids = [e["id"] for e in entities]
+                texts = [F.entity_text(e, protocol) for e in entities]
             vectors = self.embed_texts(
                 texts, use_head=use_head, options=options, max_length=max_length
             )
             self._pools[key] = (ids, vectors)
         return self._pools[key]
+
+
+def _retrieval_lengths(task: Task, options: PredictOptions) -> tuple[int, int]:
+    """(query, candidate) token lengths: `max_length` when set; else the reference's
+    lengths under "xtreme_r" (`features.REFERENCE_LENGTHS`), 256 under "project"."""
+    if options.max_length:
+        return options.max_length, options.max_length
+    if options.retrieval_protocol == "xtreme_r" and task.name in F.REFERENCE_LENGTHS:
+        return F.REFERENCE_LENGTHS[task.name]
+    return FALLBACK_MAX_LENGTH, FALLBACK_MAX_LENGTH
 
 
 def _fetch(indices: np.ndarray, outputs: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -50,7 +50,7 @@ FILE_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<lang>[a-z]{2,3})\.(?P<ext>tsv|js
 
 
 def lareqa_candidate_id(lang: str, index: int) -> str:
-    """The id of sentence `index` (in `read_lareqa_sentences` order) of LAReQA's `lang`
+    """The id of sentence `index` (in `lareqa.read_candidates` order) of LAReQA's `lang`
     file in the multilingual candidate pool: the ids the predictor ranks."""
     return f"{lang}-{index}"
 
@@ -318,7 +318,9 @@ def gold_from_raw(task: str, lang: str, raw_dir: str, split: str | None = None) 
 
     LAReQA's relevant candidates for a question are its answer sentence in every
     language whose file is under `raw_dir` (the pool the predictor searches), as
-    `lareqa_candidate_id`s; Mewsli-X's are the mention's one gold entity."""
+    `lareqa_candidate_id`s; Mewsli-X's are the mention's one gold entity (from
+    XTREME's `wikinews_labels` where the mentions file has it blank). A split without
+    gold (`Task.gold` says why) raises DataError: its predictions are never scored."""
     spec = get_task(task)
     split = split or spec.eval_split
     if spec.format == "masked_lm":
@@ -333,6 +335,10 @@ def gold_from_raw(task: str, lang: str, raw_dir: str, split: str | None = None) 
         return Answers({e["id"]: [a["text"] for a in e["answers"]] or [""] for e in examples}, lang)
     if task == "tatoeba":
         return [e["target_index"] for e in examples]
+    if task in ("mewslix", "lareqa"):
+        reason = spec.gold(raw_dir, split, lang)
+        if reason is not None:
+            raise DataError(f"{task} {split} {lang} has no gold to score: {reason}")
     if task == "mewslix":
         return {e["id"]: [e["entity_id"]] for e in examples}
     if task == "lareqa":

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from xlmr_flax.data import readers
+from xlmr_flax.data import lareqa, mewslix, readers
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.data.sources import tatoeba, xnli
 from xlmr_flax.errors import DataError
@@ -102,7 +102,7 @@ MALFORMED = [
     ("u.tsv", "The\tDET\ncat\tNOUN\n\nDogs\tNONSENSE\n",
      lambda p: readers.read_conll(p, allowed_tags=("DET", "NOUN")), r"u\.tsv:4: tag 'NONSENSE' not in"),
     ("m.jsonl", '{"example_id": "a", "lang": "de", "context": "Hallo", "mention_span": {"start": 2, "end": 9}, '
-     '"entity_id": "Q1"}\n', readers.read_mewslix_mentions, r"m\.jsonl:1: mention span .* outside the context"),
+     '"entity_id": "Q1"}\n', mewslix.read_mentions, r"m\.jsonl:1: mention span .* outside the context"),
 ]  # fmt: skip
 
 
@@ -139,8 +139,8 @@ def test_validate_cli_prints_counts_or_the_problem(tmp_path, capsys):
 
 def test_lareqa_answers_point_into_the_sentence_pool():
     path = os.path.join(SAMPLE, "lareqa", "xquad-r", "de.json")
-    pool = readers.read_lareqa_sentences(path)
+    pool = lareqa.read_candidates(path)
     squad = {e["id"]: e for e in readers.read_squad_json(path)}
-    for question in readers.read_lareqa(path):
+    for question in lareqa.read_questions(path):
         answer = squad[question["id"]]["answers"][0]["text"]
-        assert answer in pool[question["answer_sentence"]]
+        assert answer in pool[question["answer_sentence"]]["sentence"]

@@ -15,9 +15,9 @@ from eval.predict import PredictOptions, Predictor, load_on_mesh
 from eval.retrieval import top_k_on_mesh
 from eval.submission import lareqa_candidate_id
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
+from xlmr_flax.data import lareqa, mewslix
 from xlmr_flax.data.batching import eval_batches
 from xlmr_flax.data.features import classification
-from xlmr_flax.data.readers import read_lareqa_sentences, read_mewslix_candidates
 from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import TARGETS, get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path
@@ -90,13 +90,13 @@ def lareqa_pool():
     """Every sentence id of every language file: LAReQA's language-agnostic pool."""
     langs = [lang for _, lang in get_task("lareqa").available(RAW)]
     count = {
-        lang: len(read_lareqa_sentences(f"{RAW}/lareqa/xquad-r/{lang}.json")) for lang in langs
+        lang: len(lareqa.read_candidates(f"{RAW}/lareqa/xquad-r/{lang}.json")) for lang in langs
     }
     return {lareqa_candidate_id(lang, i) for lang in langs for i in range(count[lang])}
 
 
 def mewslix_entities():
-    return {c["id"] for c in read_mewslix_candidates(f"{RAW}/mewslix/candidate_set_entities.jsonl")}
+    return {c["id"] for c in mewslix.read_candidates(f"{RAW}/mewslix/candidate_set_entities.jsonl")}
 
 
 def check_contract(task, lang, prediction):

@@ -139,9 +139,11 @@ def stage_batches(config, stage: Stage, tokenizer, workdir: str):
     hp, loaders = stage.hparams, {}
     for name in stage_tasks(stage.task):
         task = get_task(name)
+        # Retrieval pairs use the evaluation's inputs (config.eval.retrieval_protocol).
+        kw = {"protocol": (config.get("eval") or {}).get("retrieval_protocol", "xtreme_r")}
         features = cached_features(
             task, "train", "en", config.raw_data, tokenizer, hp.max_length,
-            os.path.join(workdir, "features"),
+            os.path.join(workdir, "features"), **(kw if task.format == "retrieval" else {}),
         )  # fmt: skip
         masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
         loaders[name] = TrainBatches(

@@ -26,7 +26,7 @@ from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks.base import Task
 
-FEATURE_VERSION = 1  # bump when featurisation changes
+FEATURE_VERSION = 2  # bump when featurisation changes
 CACHE_FORMAT = "xlmr_flax.features/1"  # the file format (not the features' content)
 _ARRAY = 1  # msgpack extension type: a NumPy array of numbers
 _NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: never objects or strings
@@ -129,28 +129,40 @@ def featurize(
     if task.format == "masked_lm":
         return F.masked_lm_text(examples, tokenizer, max_length)
     if task.format == "retrieval" and split == "train":
-        return F.retrieval_pairs(dual_encoder_pairs(task, examples, raw_dir), tokenizer, max_length)
+        pairs = dual_encoder_pairs(task, examples, raw_dir, **kw)
+        return F.retrieval_pairs(pairs, tokenizer, max_length)
     raise ValueError(f"task {task.name}: {split} retrieval features are built by the evaluator")
 
 
-def dual_encoder_pairs(task: Task, examples, raw_dir: str):
-    """(id, query, positive) training pairs of a retrieval task."""
+def dual_encoder_pairs(task: Task, examples, raw_dir: str, protocol: str = "xtreme_r"):
+    """(id, query, positive) training pairs of a retrieval task, in the inputs of
+    `protocol` (`features.RETRIEVAL_PROTOCOLS`). Mewsli-X: mention → its entity (the
+    pair's own, or looked up in the candidate set); LAReQA (trained on SQuAD): question
+    → the sentence holding its answer, with its paragraph as a second segment under
+    "xtreme_r" (processors/lareqa.py)."""
+    F.check_protocol(protocol)
     if task.name == "mewslix":
-        from xlmr_flax.data.readers import read_mewslix_candidates
+        from xlmr_flax.data.mewslix import read_candidates
         from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
 
         path = os.path.join(raw_dir, CANDIDATES_PATH)
-        descriptions = {c["id"]: c["description"] for c in read_mewslix_candidates(path)}
+        entities = None
         for m in examples:
-            if m["entity_id"] not in descriptions:
-                raise DataError(f"{path}: no entity {m['entity_id']!r} (mention {m['id']})")
-            query = F.mark_mention(m["context"], m["mention_start"], m["mention_end"])
-            yield m["id"], query, descriptions[m["entity_id"]]
-    else:  # question → the sentence holding its answer (LAReQA trained on SQuAD)
+            entity = m.get("entity")
+            if entity is None:  # flat records name the entity only
+                if entities is None:
+                    entities = {c["id"]: c for c in read_candidates(path)}
+                if m["entity_id"] not in entities:
+                    raise DataError(f"{path}: no entity {m['entity_id']!r} (mention {m['id']})")
+                entity = entities[m["entity_id"]]
+            yield m["id"], F.mention_query(m, protocol), F.entity_text(entity, protocol)
+    else:
         for q in examples:
             if q["answers"]:
-                answer = q["answers"][0]["start"]
-                yield q["id"], q["question"], F.answer_sentence(q["context"], answer)
+                context = q["context"]
+                sentence = F.answer_sentence(context, q["answers"][0]["start"])
+                positive = sentence if protocol == "project" else (sentence, context)
+                yield q["id"], q["question"], positive
 
 
 def cached_features(

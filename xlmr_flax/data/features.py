@@ -190,13 +190,16 @@ def masked_lm_text(examples: Iterable[dict], tokenizer, max_length: int) -> list
 
 
 def retrieval_pairs(
-    pairs: Iterable[tuple[str, str, str]], tokenizer, max_length: int
+    pairs: Iterable[tuple[str, str, str | tuple[str, str]]], tokenizer, max_length: int
 ) -> list[Feature]:
     """(id, query, positive candidate) → dual-encoder training pairs; the other
-    candidates of a batch serve as negatives."""
+    candidates of a batch serve as negatives. A candidate given as a (text, text) pair
+    is encoded as a sequence pair (LAReQA: answer sentence, its paragraph)."""
 
     def encode(text):
-        return _ids(tokenizer(text, truncation=True, max_length=max_length)["input_ids"])
+        first, second = (text, None) if isinstance(text, str) else text
+        encoded = tokenizer(first, second, truncation=True, max_length=max_length)
+        return _ids(encoded["input_ids"])
 
     return [
         dict(id=i, input_ids=encode(query), candidate_input_ids=encode(candidate))
@@ -204,8 +207,70 @@ def retrieval_pairs(
     ]
 
 
+# --- retrieval inputs --------------------------------------------------------------
+#
+# "xtreme_r" follows XTREME-R's reference code (third_party/utils_mewslix.py,
+# evaluate_retrieval.py, processors/lareqa.py of google-research/xtreme); "project" is
+# this project's earlier variant, kept for comparison.
+RETRIEVAL_PROTOCOLS = ("xtreme_r", "project")
+# (query, candidate) token lengths of XTREME-R's evaluation scripts
+# (scripts/run_eval_lareqa.sh, scripts/run_eval_mewslix.sh).
+REFERENCE_LENGTHS = {"lareqa": (96, 256), "mewslix": (64, 64)}
+# The reference's mention markers, and its escaping of marker pairs already in the text.
+MARKER_LEFT, MARKER_RIGHT = "{", "}"
+_MARKED = re.compile(r"\{(.*?)\}")
+
+
+def check_protocol(protocol: str) -> str:
+    if protocol not in RETRIEVAL_PROTOCOLS:
+        raise ValueError(f"retrieval protocol {protocol!r}; known: {RETRIEVAL_PROTOCOLS}")
+    return protocol
+
+
+def _normalize(text: str) -> str:
+    """The reference's light normalisation: newlines to spaces, double spaces halved."""
+    return " ".join(text.splitlines()).replace("  ", " ").strip()
+
+
+def mention_query(mention: dict, protocol: str = "xtreme_r") -> str:
+    """A Mewsli-X mention as the query text. "xtreme_r": the sentence holding the
+    mention, the mention set off by `{ }` (earlier `{x}` in the sentence become `(x)`),
+    the mention text prepended (`Ada: Sie traf { Ada } in Rom.`); "project": the whole
+    context with the mention in brackets."""
+    text, start, end = mention["context"], mention["mention_start"], mention["mention_end"]
+    if check_protocol(protocol) == "project":
+        return mark_mention(text, start, end)
+    spans = mention.get("sentence_spans") or sentence_spans(text)
+    focus = next(((s, e) for s, e in spans if s <= start < e and s < end <= e), (0, len(text)))
+    left = _MARKED.sub(r"(\1)", text[focus[0] : start])
+    right = _MARKED.sub(r"(\1)", text[end : focus[1]])
+    surface = text[start:end]
+    return _normalize(f"{surface}: {left} {MARKER_LEFT} {surface} {MARKER_RIGHT} {right}")
+
+
+def entity_text(entity: dict, protocol: str = "xtreme_r") -> str:
+    """A Mewsli-X entity as the candidate text: "xtreme_r" joins its description's
+    annotated sentences (the whole description where it has none) and normalises
+    spaces; "project": the description as it is."""
+    description = entity["description"]
+    if check_protocol(protocol) == "project":
+        return description
+    spans = entity.get("sentence_spans")
+    sentences = [description[s:e] for s, e in spans] if spans else [description]
+    return _normalize(" ".join(sentences))
+
+
+def lareqa_candidate(sentence: str, context: str, protocol: str = "xtreme_r") -> str:
+    """A LAReQA candidate as embedded at evaluation: "xtreme_r" the sentence followed
+    directly by its paragraph (`sentence + context`, newlines removed, as
+    evaluate_retrieval.py); "project": the sentence alone."""
+    if check_protocol(protocol) == "project":
+        return sentence
+    return (sentence + context).replace("\n", "")
+
+
 def mark_mention(context: str, start: int, end: int) -> str:
-    """Mewsli-X queries: the mention in its context, set off by brackets."""
+    """The "project" Mewsli-X query: the mention in its context, set off by brackets."""
     return f"{context[:start]}[{context[start:end]}]{context[end:]}"
 
 
@@ -213,11 +278,22 @@ def mark_mention(context: str, start: int, end: int) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.!?؟।])\s+|(?<=[。！？])")
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) spans of a text's sentences, split after final punctuation (for
+    texts that come without sentence annotations)."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
 def answer_sentence(context: str, answer_start: int) -> str:
     """The sentence of a SQuAD context holding the answer (LAReQA's training positives)."""
-    start = 0
-    for match in _SENTENCE_END.finditer(context):
-        if match.start() > answer_start:
-            return context[start : match.start()].strip()
-        start = match.end()
-    return context[start:].strip()
+    for start, end in sentence_spans(context):
+        if start <= answer_start < end:
+            return context[start:end].strip()
+    return context.strip()

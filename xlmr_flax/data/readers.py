@@ -8,7 +8,7 @@ schemas:
 - multiple_choice: `id, context, question, choices, label` (label an int index)
 - span_extraction: `id, title, context, question, answers [{text, start}], is_impossible`
 - token_tagging: `id, tokens, tags` (tags strings)
-- retrieval: per reader, see its docstring
+- retrieval: per reader, see its docstring (LAReQA, Mewsli-X: their own modules)
 - masked_lm: `id, text`
 
 In a split without gold (XTREME's test copies) the gold field is None in every
@@ -233,9 +233,10 @@ def read_commonsenseqa(path: str) -> Iterator[Example]:
 # --- span extraction -------------------------------------------------------------------
 
 
-def read_squad_json(path: str) -> Iterator[Example]:
+def read_squad_json(path: str, unique_ids: bool = True) -> Iterator[Example]:
     """SQuAD v1.1/v2.0 JSON (SQuAD, XQuAD, MLQA, TyDiQA-GoldP). Line numbers are not
-    meaningful in JSON, so errors name the question id instead."""
+    meaningful in JSON, so errors name the question id instead. `unique_ids=False`
+    accepts repeated ids (XTREME's cut TyDiQA training ids, made unique by the caller)."""
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise DataError(f"{path}: no examples (empty file)")
     if not os.path.isfile(path):
@@ -259,7 +260,7 @@ def read_squad_json(path: str) -> Iterator[Example]:
                 where = f"{path}: question {qa.get('id')!r}"
                 if "id" not in qa or "question" not in qa:
                     raise DataError(f"{where}: needs 'id' and 'question'")
-                if qa["id"] in seen:
+                if qa["id"] in seen and unique_ids:
                     raise DataError(f"{where}: duplicate id")
                 seen.add(qa["id"])
                 impossible = bool(qa.get("is_impossible", False))
@@ -339,75 +340,7 @@ def read_conll(
 # --- retrieval ------------------------------------------------------------------------
 
 
-def read_lareqa(path: str) -> Iterator[Example]:
-    """XQuAD-R questions: `id, question, answer_sentence`, the index of the sentence
-    holding the answer in `read_lareqa_sentences(path)` (the candidate pool)."""
-    answer_sentence = {}
-    for paragraph, first in _lareqa_paragraphs(path):
-        breaks = paragraph["sentence_breaks"]
-        for qa in paragraph["qas"]:
-            start = qa["answers"][0]["answer_start"] if qa.get("answers") else -1
-            hits = [first + i for i, (s, e) in enumerate(breaks) if s <= start < e]
-            if not hits:
-                raise DataError(f"{path}: question {qa['id']!r}: answer is in no sentence")
-            answer_sentence[qa["id"]] = hits[0]
-    for example in read_squad_json(path):
-        yield dict(
-            id=example["id"],
-            question=example["question"],
-            answer_sentence=answer_sentence[example["id"]],
-        )
-
-
-def read_lareqa_sentences(path: str) -> list[str]:
-    """Every sentence of every paragraph, in order: the pool answers are retrieved from."""
-    return [s for paragraph, _ in _lareqa_paragraphs(path) for s in paragraph["sentences"]]
-
-
-def _lareqa_paragraphs(path: str) -> Iterator[tuple[dict, int]]:
-    """(paragraph, index of its first sentence in the pool), validating the sentence fields."""
-    list(read_squad_json(path))  # validates the SQuAD part with clear errors
-    with open(path, encoding="utf-8-sig") as f:
-        data = json.load(f)
-    first = 0
-    for article in data["data"]:
-        for paragraph in article["paragraphs"]:
-            breaks, sentences = paragraph.get("sentence_breaks"), paragraph.get("sentences")
-            if not (isinstance(breaks, list) and isinstance(sentences, list)) or len(breaks) != len(
-                sentences
-            ):
-                raise DataError(f"{path}: a paragraph lacks matching sentences / sentence_breaks")
-            yield paragraph, first
-            first += len(sentences)
-
-
-def read_mewslix_mentions(path: str) -> Iterator[Example]:
-    """Mention records: `id, lang, context, mention_start, mention_end, entity_id`."""
-    seen: set = set()
-    for number, r in read_jsonl(
-        path, ["example_id", "lang", "context", "mention_span", "entity_id"]
-    ):
-        span = r["mention_span"]
-        if not isinstance(span, dict) or not {"start", "end"} <= set(span):
-            raise DataError(f"{path}:{number}: 'mention_span' needs 'start' and 'end'")
-        if not 0 <= span["start"] < span["end"] <= len(r["context"]):
-            raise DataError(f"{path}:{number}: mention span {span} outside the context")
-        _unique(path, number, seen, r["example_id"])
-        yield dict(
-            id=r["example_id"],
-            lang=r["lang"],
-            context=r["context"],
-            mention_start=span["start"],
-            mention_end=span["end"],
-            entity_id=r["entity_id"],
-        )
-
-
-def read_mewslix_candidates(path: str) -> Iterator[Example]:
-    seen: set = set()
-    for number, r in read_jsonl(path, ["entity_id", "description"]):
-        _unique(path, number, seen, r["entity_id"])
-        yield dict(id=r["entity_id"], description=r["description"], title=r.get("title", ""))
+# LAReQA and Mewsli-X have their own modules: xlmr_flax/data/lareqa.py, mewslix.py.
 
 
 # --- masked-LM text -------------------------------------------------------------------

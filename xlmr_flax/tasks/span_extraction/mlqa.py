@@ -1,7 +1,16 @@
-"""MLQA (target, same-language context and question); trained on SQuAD v1.1."""
+"""MLQA (target, same-language context and question); trained on SQuAD v1.1.
 
-from xlmr_flax.data.readers import read_squad_json
+MLQA_V1.zip unpacked at the raw folder's root (`MLQA_V1/`) has gold; XTREME's copy
+(`mlqa/MLQA_V1/`) keeps dev's and blanks every test answer (prediction-only).
+"""
+
+from xlmr_flax.data.qa_sources import read_qa
 from xlmr_flax.tasks.base import Layout, Task, register
+
+
+def _file(split: str, lang: str) -> str:
+    return f"MLQA_V1/{split}/{split}-context-{lang}-question-{lang}.json"
+
 
 TASK = register(
     Task(
@@ -14,12 +23,9 @@ TASK = register(
         eval_langs=tuple("ar de en es hi vi zh".split()),
         train_on=("squad_v1",),
         layouts=(
+            Layout("original", paths=lambda split, lang: [_file(split, lang)], reader=read_qa),
             Layout(
-                "project",
-                paths=lambda split, lang: [
-                    f"mlqa/MLQA_V1/{split}/{split}-context-{lang}-question-{lang}.json"
-                ],
-                reader=read_squad_json,
+                "xtreme", paths=lambda split, lang: [f"mlqa/{_file(split, lang)}"], reader=read_qa
             ),
         ),
     )

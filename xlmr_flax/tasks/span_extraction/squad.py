@@ -11,7 +11,7 @@ SQUAD_V1 = register(
         metric="squad",
         layouts=(
             Layout(
-                "project",
+                "xtreme",
                 paths=lambda split, lang: [f"squad/{split}-v1.1.json"],
                 reader=read_squad_json,
             ),
@@ -26,7 +26,7 @@ SQUAD_V2 = register(
         metric="squad",
         layouts=(
             Layout(
-                "project",
+                "original",
                 paths=lambda split, lang: [f"squad/{split}-v2.0.json"],
                 reader=read_squad_json,
             ),
