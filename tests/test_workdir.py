@@ -196,8 +196,25 @@ def test_storage_errors_are_found_behind_other_exceptions():
     except RuntimeError as outer:
         found = storage_error(outer)
     assert storage_message(found).startswith("/w/stages/x/model: disk full; free space")
-    assert storage_error(ValueError("INTERNAL: ... No space left on device")).errno == errno.ENOSPC
+    tensorstore = ValueError(
+        'RESOURCE_EXHAUSTED: Error writing "a/0" ... Failed writing: "/w/stages/x/d/ab12": '
+        "No space left on device [OS error 28]"
+    )
+    assert storage_error(tensorstore).filename == "/w/stages/x/d/ab12"
     assert storage_error(ValueError("shape mismatch")) is None
+    unnamed = OSError(errno.ENOSPC, "No space left on device")
+    assert storage_message(unnamed, "/w").startswith("/w: disk full")
+
+
+def test_the_closed_event_loop_traces_of_a_failed_save_are_not_printed():
+    from train.__main__ import quiet_closed_event_loops
+
+    seen = []
+    hook = quiet_closed_event_loops(lambda kind, value, tb: seen.append(value))
+    hook(RuntimeError, RuntimeError("Event loop is closed"), None)
+    other = RuntimeError("something else")
+    hook(RuntimeError, other, None)
+    assert seen == [other]
 
 
 # ----------------------------------------------------------------------------------
