@@ -160,6 +160,18 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
     )
 
 
+def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
+    from train.evaluation import _unit_records, unit_file
+
+    path = unit_file(str(tmp_path), "0123456789ab", "xnli")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write('{"records": [{"lang": "de", "met')
+    assert _unit_records(str(tmp_path), "0123456789ab", "xnli") is None
+    assert f"evaluation unit {path} is corrupt" in caplog.text
+    assert not os.path.exists(path)  # so the run evaluates it again
+
+
 def test_a_workdir_that_is_a_file_or_unwritable_is_one_line(tmp_path, monkeypatch):
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -196,8 +208,25 @@ def test_storage_errors_are_found_behind_other_exceptions():
     except RuntimeError as outer:
         found = storage_error(outer)
     assert storage_message(found).startswith("/w/stages/x/model: disk full; free space")
-    assert storage_error(ValueError("INTERNAL: ... No space left on device")).errno == errno.ENOSPC
+    tensorstore = ValueError(
+        'RESOURCE_EXHAUSTED: Error writing "a/0" ... Failed writing: "/w/stages/x/d/ab12": '
+        "No space left on device [OS error 28]"
+    )
+    assert storage_error(tensorstore).filename == "/w/stages/x/d/ab12"
     assert storage_error(ValueError("shape mismatch")) is None
+    unnamed = OSError(errno.ENOSPC, "No space left on device")
+    assert storage_message(unnamed, "/w").startswith("/w: disk full")
+
+
+def test_the_closed_event_loop_traces_of_a_failed_save_are_not_printed():
+    from train.__main__ import quiet_closed_event_loops
+
+    seen = []
+    hook = quiet_closed_event_loops(lambda kind, value, tb: seen.append(value))
+    hook(RuntimeError, RuntimeError("Event loop is closed"), None)
+    other = RuntimeError("something else")
+    hook(RuntimeError, other, None)
+    assert seen == [other]
 
 
 # ----------------------------------------------------------------------------------
@@ -233,10 +262,13 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     first = (workdir / "results.jsonl").read_text()
     assert len(trained) == 2
 
-    # Checkpoint and log cadence: the same study, nothing trained or evaluated again.
+    # Checkpoint and log cadence: the same study, nothing trained again; a unit file
+    # cut short is evaluated again (with a warning), the rest is kept.
+    (unit,) = workdir.glob("stages/*/eval/xnli.json")
+    unit.write_text(unit.read_text()[:50])
     config.hparams.default.update(checkpoint_every=1, log_every=1)
     summary = run_study(config, str(workdir), out=notes.append)
-    assert len(trained) == 2 and summary["evaluations_run"] == 0
+    assert len(trained) == 2 and summary["evaluations_run"] == 1
     assert (workdir / "results.jsonl").read_text() == first
 
     # Other MNLI labels: MNLI trains again, and XNLI on top of it.

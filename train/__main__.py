@@ -18,6 +18,7 @@ good and the same command resumes); 1 anything else (with a traceback).
 from __future__ import annotations
 
 import errno
+import re
 import sys
 
 import jax
@@ -75,9 +76,9 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def storage_message(err: OSError) -> str:
+def storage_message(err: OSError, workdir: str = "the workdir") -> str:
     what = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else err.strerror or err
-    where = err.filename or "the workdir"
+    where = err.filename or workdir
     return f"{where}: {what}; free space or fix the folder, then run the same command again"
 
 
@@ -114,6 +115,19 @@ def compile_only(config, dag, topologies: list[str], only: str | None, workdir: 
         write_compiled(compiled_file(workdir, target.name), target, results)
 
 
+def quiet_closed_event_loops(hook):
+    """An excepthook without the trace that each of Orbax's asyncio callbacks prints
+    after a failed asynchronous save ("Event loop is closed", dozens of them): the
+    failure itself is reported once, in one line."""
+
+    def excepthook(kind, value, traceback):
+        if kind is RuntimeError and str(value) == "Event loop is closed":
+            return
+        hook(kind, value, traceback)
+
+    return excepthook
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments: {argv[1:]}", EXIT_USAGE)
@@ -144,6 +158,7 @@ def main(argv: list[str]) -> None:
         # (only the CPU platform is affected; it must be set before JAX starts).
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
     initialize_distributed()
+    sys.excepthook = quiet_closed_event_loops(sys.excepthook)
     try:
         run_study(config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value)
     except ConfigError as err:
@@ -154,7 +169,7 @@ def main(argv: list[str]) -> None:
         storage = storage_error(err)
         if storage is None:
             raise
-        fail(storage_message(storage), EXIT_STORAGE)
+        fail(storage_message(storage, workdir), EXIT_STORAGE)
 
 
 STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -171,7 +186,8 @@ def storage_error(err: BaseException) -> OSError | None:
             return err
         for text, code in STORAGE_TEXTS.items():
             if text in str(err):
-                return OSError(code, text)
+                named = re.search(r'"(/[^"]+)"', str(err))  # TensorStore quotes the file
+                return OSError(code, text, named.group(1) if named else None)
         err = err.__cause__ or err.__context__
     return None
 

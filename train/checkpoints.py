@@ -17,11 +17,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from jax.sharding import NamedSharding, PartitionSpec
 
 from train.step import TrainState, state_shardings
-from xlmr_flax.sharding import to_host
 
 
 def nonfinite_leaves(tree: Any) -> list[str]:
@@ -33,10 +34,18 @@ def nonfinite_leaves(tree: Any) -> list[str]:
     ]
     if not leaves:
         return []
-    flags = jax.jit(lambda xs: jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs]))(
-        [x for _, x in leaves]
-    )
-    return [name for (name, _), ok in zip(leaves, to_host(flags), strict=True) if not ok]
+    arrays = [x for _, x in leaves]
+
+    def finite(xs):
+        return jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs])
+
+    spread = [x for x in arrays if isinstance(x, jax.Array) and not x.is_fully_addressable]
+    if spread:  # global arrays of a multi-host run: one replicated answer on every process
+        replicated = NamedSharding(spread[0].sharding.mesh, PartitionSpec())
+        flags = np.asarray(jax.jit(finite, out_shardings=replicated)(arrays).addressable_data(0))
+    else:
+        flags = np.asarray(jax.jit(finite)(arrays))
+    return [name for (name, _), ok in zip(leaves, flags, strict=True) if not ok]
 
 
 class TrainCheckpoints:

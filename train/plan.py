@@ -248,7 +248,7 @@ def print_plan(config, dag: StageDag, workdir: str, stages=None, out=print) -> d
 
     out(f"pretrained {config.init_checkpoint or config.model} {dag.root}")
     if not dag.resolved:
-        out("pretrained weights not downloaded yet: the ids above are provisional")
+        out("pretrained weights not downloaded yet: the ids below are provisional")
     show(dag.root, "  ")
     missing = missing_data(config, dag)
     if missing:

@@ -115,7 +115,8 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     try:
         model_config, _, _, parent = load_model_dir(parent_dir)
     except CheckpointError as err:  # the first line: TensorStore appends pages of detail
-        raise CheckpointError(f"{str(err).splitlines()[0][:400]}; {again}") from None
+        first = str(err).splitlines()[0].split(" See full TensorStore details")[0]
+        raise CheckpointError(f"{first[:400]}; {again}") from None
     bad = nonfinite_leaves(parent["encoder"])
     if bad:
         raise CheckpointError(
