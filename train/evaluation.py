@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from eval.example_files import SUFFIX as EXAMPLES_SUFFIX
+from eval.example_files import write_examples
 from eval.metrics import example_stats, metric_from_stats
 from eval.predict import PredictOptions, Predictor, load_on_mesh
 from eval.submission import gold_from_raw
@@ -92,12 +94,12 @@ def _head_from(encoder_model: PretrainedModel, head_dir: str) -> PretrainedModel
     return PretrainedModel(encoder_model.config, params, head, head_kwargs, encoder_model.tokenizer)
 
 
-def _score(task: str, predictions, gold, lang: str, examples_rel: str, workdir: str):
+def _score(task: str, predictions, gold, lang: str, examples_stem: str, workdir: str):
+    """The unit's records for one language, after writing its per-example statistics
+    (`<examples_stem>.npz`, read by the report's bootstrap)."""
     ids, stats = example_stats(task, predictions, gold, lang=lang)
-    write_file(
-        os.path.join(workdir, examples_rel),
-        json.dumps({"ids": ids, "stats": {m: np.asarray(v).tolist() for m, v in stats.items()}}),
-    )
+    examples_rel = examples_stem + EXAMPLES_SUFFIX
+    write_examples(os.path.join(workdir, examples_rel), ids, stats)
     return [
         dict(lang=lang, metric=m, value=metric_from_stats(m, np.asarray(v)), examples=examples_rel)
         for m, v in sorted(stats.items())
@@ -114,12 +116,12 @@ def evaluate_unit(
         task = unit.removeprefix("dev-")
         predictions = predictor.predict(task, "en", config.raw_data, split="dev")
         gold = gold_from_raw(task, "en", config.raw_data, "dev")
-        for r in _score(task, predictions, gold, "en", f"{rel}/{unit}/en.json", workdir):
+        for r in _score(task, predictions, gold, "en", f"{rel}/{unit}/en", workdir):
             records.append(dict(target=task, **r))
         return records
     for lang, predictions in predictor.predict_all(unit, raw_dir=config.raw_data).items():
         gold = gold_from_raw(unit, lang, config.raw_data)
-        for r in _score(unit, predictions, gold, lang, f"{rel}/{unit}/{lang}.json", workdir):
+        for r in _score(unit, predictions, gold, lang, f"{rel}/{unit}/{lang}", workdir):
             records.append(dict(target=unit, **r))
     return records
 

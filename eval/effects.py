@@ -1,0 +1,156 @@
+"""An effect estimated from a few seeds evaluated on one shared test set: its standard
+error from two variance components, its t interval and p-value, and Holm's
+correction within a named family of effects. docs/report.md derives it.
+
+    effect = estimate(diffs, boot)   # diffs: (S,) per-seed differences;
+                                     # boot: (n_boot, S) the same on resampled test sets
+    adjust_families(rows)            # p_holm, significant, family, family_size
+
+With per-seed differences d_s = score(first, s) − score(second, s), s = 1..S:
+
+- *seed to seed*: a = s²(d) / S, with S − 1 degrees of freedom. It holds everything
+  that differs between seeds, including the part of test-set noise that is not
+  shared by the seeds (item × seed);
+- *test-set sampling shared by the seeds*: b = the mean covariance between two
+  different seeds' differences over the bootstrap draws (examples resampled,
+  paired across the two orders and every seed, seeds held fixed);
+- se² = a + b, degrees of freedom by Welch–Satterthwaite (b has n_boot − 1), and
+  the interval is estimate ± t(df) · se.
+
+One seed: a cannot be estimated; se² is the bootstrap variance alone and the row
+carries a warning. No per-example statistics: b cannot be estimated; the row gets
+the seeds-only interval but is never tested (no p-value, never flagged).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+ALPHA = 0.05
+BY_EXAMPLES = "examples and seeds"
+ONE_SEED = "examples, one seed"
+SEEDS_ONLY = "seeds only"
+
+
+def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
+    """Welch–Satterthwaite degrees of freedom of a sum of variance estimates, each
+    (variance, its degrees of freedom); inf when the sum is 0."""
+    total = sum(v for v, _ in parts)
+    denominator = sum(v * v / df for v, df in parts if v > 0 and math.isfinite(df))
+    if total <= 0:
+        return math.inf
+    return math.inf if denominator == 0 else total * total / denominator
+
+
+def estimate(
+    diffs: Sequence[float], boot: np.ndarray | None, alpha: float = ALPHA
+) -> dict[str, Any]:
+    """Point estimate (mean of `diffs`), se, df, interval and p-value of one effect.
+    `boot`: (n_boot, S) resampled per-seed differences, or None without examples."""
+    d = np.asarray(diffs, dtype=np.float64)
+    s = len(d)
+    effect = float(np.mean(d))
+    seeds_part = float(np.var(d, ddof=1)) / s if s > 1 else math.nan
+    examples_part = math.nan
+    n_boot = 0
+    if boot is not None:
+        boot = np.asarray(boot, dtype=np.float64).reshape(len(boot), s)
+        n_boot = len(boot)
+        cov = np.atleast_2d(np.cov(boot, rowvar=False))
+        if s > 1:
+            shared = (cov.sum() - np.trace(cov)) / (s * (s - 1))
+            examples_part = max(float(shared), 0.0)
+        else:
+            examples_part = float(cov[0, 0])
+    if boot is not None and s > 1:
+        resampling = BY_EXAMPLES
+        variance = seeds_part + examples_part
+        df = satterthwaite([(seeds_part, s - 1), (examples_part, n_boot - 1)])
+    elif boot is not None:
+        resampling, variance, df = ONE_SEED, examples_part, float(n_boot - 1)
+    else:
+        resampling = SEEDS_ONLY
+        variance = seeds_part if s > 1 else 0.0
+        df = float(s - 1) if s > 1 else math.nan
+    se = math.sqrt(variance) if variance > 0 else 0.0
+    row = dict(
+        effect=effect,
+        se=se,
+        se_seeds=math.sqrt(seeds_part) if seeds_part >= 0 else math.nan,
+        se_examples=math.sqrt(examples_part) if examples_part >= 0 else math.nan,
+        df=df,
+        resampling=resampling,
+    )
+    row.update(interval(effect, se, df, alpha))
+    # Only rows with test-set sampling in their error are tested.
+    testable = resampling != SEEDS_ONLY and se > 0
+    row["p_value"] = p_value(effect, se, df) if testable else math.nan
+    return row
+
+
+def t_quantile(q: float, df: float) -> float:
+    if not math.isfinite(df) or df > 1e7:
+        return float(scipy_stats.norm.ppf(q))
+    return float(scipy_stats.t.ppf(q, df))
+
+
+def interval(effect: float, se: float, df: float, alpha: float = ALPHA) -> dict[str, float]:
+    """The two-sided 1 − alpha t interval (the point itself when se is 0)."""
+    if se == 0 or not math.isfinite(se):
+        return dict(ci_low=effect, ci_high=effect)
+    half = t_quantile(1 - alpha / 2, df) * se
+    return dict(ci_low=effect - half, ci_high=effect + half)
+
+
+def p_value(effect: float, se: float, df: float) -> float:
+    """Two-sided p-value of a zero effect from the t distribution with df."""
+    statistic = abs(effect) / se
+    if not math.isfinite(df) or df > 1e7:
+        return float(2 * scipy_stats.norm.sf(statistic))
+    return float(2 * scipy_stats.t.sf(statistic, df))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (NaN stays NaN and does not count in m)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p, math.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = len(finite)
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, int]:
+    """Holm's correction within each family (rows' `family` field). Adds p_holm, the
+    Bonferroni interval for the family size (ci_bonf_low/high), excludes_zero (the
+    unadjusted interval), significant (survives Holm) and family_size. Rows without
+    a p-value are in no family's count and never significant. Returns the families
+    and their sizes."""
+    families: dict[str, list[int]] = {}
+    for k, row in enumerate(rows):
+        families.setdefault(row["family"], []).append(k)
+    sizes = {}
+    for name, members in families.items():
+        p = [rows[k]["p_value"] for k in members]
+        adjusted = holm(p)
+        m = int(np.sum(np.isfinite(p)))
+        sizes[name] = m
+        for k, p_holm in zip(members, adjusted, strict=True):
+            row = rows[k]
+            row["p_holm"] = float(p_holm)
+            bonferroni = interval(row["effect"], row["se"], row["df"], alpha / max(m, 1))
+            row["ci_bonf_low"], row["ci_bonf_high"] = bonferroni["ci_low"], bonferroni["ci_high"]
+            tested = math.isfinite(row["p_value"])
+            row["excludes_zero"] = tested and bool(row["ci_low"] > 0 or row["ci_high"] < 0)
+            row["significant"] = bool(math.isfinite(p_holm) and p_holm < alpha)
+            row["family_size"] = m
+    return {name: size for name, size in sizes.items() if size}
