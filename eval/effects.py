@@ -14,8 +14,12 @@ With per-seed differences d_s = score(first, s) − score(second, s), s = 1..S:
 - *test-set sampling shared by the seeds*: b = the mean covariance between two
   different seeds' differences over the bootstrap draws (examples resampled,
   paired across the two orders and every seed, seeds held fixed);
-- se² = a + b, degrees of freedom by Welch–Satterthwaite (b has n_boot − 1), and
-  the interval is estimate ± t(df) · se.
+- se² = max(a + b, v), where v is the bootstrap variance of the seed mean itself
+  (b plus the item × seed part, measured from thousands of items rather than from
+  S seeds): a chance-small s² cannot shrink se below the test-set noise;
+- degrees of freedom by Welch–Satterthwaite, with S − 1 for the excess se² − v
+  (what only the seeds tell) and n_boot − 1 for v; the interval is
+  estimate ± t(df) · se and the p-value that of t(df).
 
 One seed: a cannot be estimated; se² is the bootstrap variance alone and the row
 carries a warning. No per-example statistics: b cannot be estimated; the row gets
@@ -62,6 +66,7 @@ def estimate(
         boot = np.asarray(boot, dtype=np.float64).reshape(len(boot), s)
         n_boot = len(boot)
         cov = np.atleast_2d(np.cov(boot, rowvar=False))
+        of_mean = float(cov.sum()) / (s * s)  # test-set variance of the seed mean
         if s > 1:
             shared = (cov.sum() - np.trace(cov)) / (s * (s - 1))
             examples_part = max(float(shared), 0.0)
@@ -69,8 +74,12 @@ def estimate(
             examples_part = float(cov[0, 0])
     if boot is not None and s > 1:
         resampling = BY_EXAMPLES
-        variance = seeds_part + examples_part
-        df = satterthwaite([(seeds_part, s - 1), (examples_part, n_boot - 1)])
+        # s²/S also holds the test-set noise that differs between seeds, which the
+        # bootstrap measures precisely: the variance is at least the bootstrap's, and
+        # only the seeds' excess over it rests on S − 1 degrees of freedom.
+        variance = max(seeds_part + examples_part, of_mean)
+        excess = variance - of_mean
+        df = satterthwaite([(excess, s - 1), (of_mean, n_boot - 1)])
     elif boot is not None:
         resampling, variance, df = ONE_SEED, examples_part, float(n_boot - 1)
     else:

@@ -1,14 +1,16 @@
 """Per-example statistics files: what `example_stats` returns for one evaluation,
 kept so that the report can resample test examples without predicting again.
 
-    write_examples("stages/x/eval/xnli/sw.npz", ids, {"accuracy": hits})
-    loaded = read_examples("stages/x/eval/xnli/sw.npz", ["accuracy"])
+    write_examples("stages/x/eval/xnli/sw.npy", ids, {"accuracy": hits})
+    loaded = read_examples("stages/x/eval/xnli/sw.npy", ["accuracy"])
 
-The study writes NumPy `.npz` archives (uncompressed): `ids` (unicode array),
-`metrics` (their names), `arrays_<k>` the distinct statistics arrays and `which`
-(metric i uses `arrays_<which[i]>`), so that seqeval's precision, recall and F1,
-which share one count array, store it once. Integer counts are kept as int32 and
-0/1 outcomes as uint8; everything reads back as float64, equal to what was written.
+The study writes one NumPy `.npy` file per evaluation: a structured array with
+one record per test example, its `id` (unicode) and one field per distinct
+statistics array, named by the metrics that use it joined with `|` (seqeval's
+`f1|precision|recall` share one (3,) count field). Whole numbers are stored as
+uint8 where they fit (0/1 outcomes, most counts), else int32; everything reads
+back as float64, equal to what was written. One file with one small header reads
+in a fraction of a millisecond, which keeps a full study's report fast.
 Studies written before this format have `{"ids": [...], "stats": {metric: list}}`
 JSON files, which are still read.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from xlmr_flax.atomic import write_file
 
-SUFFIX = ".npz"
+SUFFIX = ".npy"
+SEPARATOR = "|"  # joins the metrics that share one statistics field
 
 
 @dataclass
@@ -35,45 +37,47 @@ class ExampleStats:
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
-    """The smallest dtype that holds `array` exactly (uint8 for 0/1, int32 for counts)."""
+    """A dtype that holds `array` exactly: uint8 for small counts and 0/1, else int32
+    for whole numbers, else float64."""
     array = np.asarray(array)
-    if array.size and np.all((array == 0) | (array == 1)):
+    whole = np.issubdtype(array.dtype, np.integer) or bool(
+        array.size and np.all(np.floor(array) == array)
+    )
+    if whole and array.size and array.min() >= 0 and array.max() < 2**8:
         return array.astype(np.uint8)
-    if np.issubdtype(array.dtype, np.integer) or (
-        array.size and np.all(np.floor(array) == array) and np.abs(array).max() < 2**31
-    ):
+    if whole and (not array.size or np.abs(array).max() < 2**31):
         return array.astype(np.int32)
     return array.astype(np.float64)
 
 
 def encode_examples(ids: Sequence[str], stats: Mapping[str, np.ndarray]) -> bytes:
-    """The bytes of an `.npz` examples file."""
-    arrays: list[np.ndarray] = []
-    which = []
-    for metric in stats:
-        array = np.asarray(stats[metric])
-        same = next((k for k, a in enumerate(arrays) if a is array or _equal(a, array)), None)
-        if same is None:
-            arrays.append(array)
-            same = len(arrays) - 1
-        which.append(same)
-    members = {
-        "ids": np.asarray([str(i) for i in ids], dtype=str),
-        "metrics": np.asarray(list(stats), dtype=str),
-        "which": np.asarray(which, dtype=np.int32),
-    }
-    members.update({f"arrays_{k}": _compact(a) for k, a in enumerate(arrays)})
+    """The bytes of an `.npy` examples file."""
+    groups: list[tuple[list[str], np.ndarray]] = []
+    for metric, values in stats.items():
+        if SEPARATOR in metric or metric == "id":
+            raise ValueError(f"metric name {metric!r} cannot be a field name")
+        array = np.asarray(values)
+        for names, other in groups:
+            if other is array or (other.shape == array.shape and np.array_equal(other, array)):
+                names.append(metric)
+                break
+        else:
+            groups.append(([metric], array))
+    id_array = np.asarray([str(i) for i in ids], dtype=str)
+    compact = [(SEPARATOR.join(names), _compact(array)) for names, array in groups]
+    fields: list[tuple] = [("id", id_array.dtype)]
+    fields += [(name, array.dtype, array.shape[1:]) for name, array in compact]
+    table = np.empty(len(id_array), dtype=fields)
+    table["id"] = id_array
+    for name, array in compact:
+        table[name] = array
     buffer = io.BytesIO()
-    np.savez(buffer, **members)
+    np.save(buffer, table, allow_pickle=False)
     return buffer.getvalue()
 
 
-def _equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.array_equal(a, b))
-
-
 def write_examples(path: str, ids: Sequence[str], stats: Mapping[str, np.ndarray]) -> None:
-    """Writes an examples file atomically (`.npz`; a `.json` path gets the old JSON form)."""
+    """Writes an examples file atomically (`.npy`; a `.json` path gets the old JSON form)."""
     if path.endswith(".json"):
         data = {"ids": list(ids), "stats": {m: np.asarray(v).tolist() for m, v in stats.items()}}
         write_file(path, json.dumps(data))
@@ -83,12 +87,12 @@ def write_examples(path: str, ids: Sequence[str], stats: Mapping[str, np.ndarray
 
 def read_examples(path: str, metrics: Iterable[str] | None = None) -> ExampleStats:
     """The ids and the statistics of `metrics` (default: all) of an examples file,
-    `.npz` or the older `.json`; ValueError or OSError when absent or malformed."""
+    `.npy` or the older `.json`; ValueError or OSError when absent or malformed."""
     wanted = None if metrics is None else set(metrics)
     if path.endswith(".json"):
         ids, stats = _read_json(path, wanted)
     else:
-        ids, stats = _read_npz(path, wanted)
+        ids, stats = _read_npy(path, wanted)
     if len(ids) == 0:
         raise ValueError(f"{path}: no examples")
     for metric, array in stats.items():
@@ -97,26 +101,21 @@ def read_examples(path: str, metrics: Iterable[str] | None = None) -> ExampleSta
     return ExampleStats(ids, stats)
 
 
-def _read_npz(path: str, wanted: set[str] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _read_npy(path: str, wanted: set[str] | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = [str(m) for m in archive["metrics"]]
-            which = archive["which"]
-            loaded: dict[int, np.ndarray] = {}
-            stats = {}
-            for metric, k in zip(names, which, strict=True):
-                if wanted is not None and metric not in wanted:
-                    continue
-                if int(k) not in loaded:
-                    loaded[int(k)] = archive[f"arrays_{int(k)}"].astype(np.float64)
-                stats[metric] = loaded[int(k)]
-            ids = archive["ids"]
-    except (KeyError, ValueError, EOFError) as error:
-        raise ValueError(f"{path}: not an examples archive ({error})") from None
-    except OSError as error:
-        if os.path.exists(path):
-            raise ValueError(f"{path}: not an examples archive ({error})") from None
-        raise
+        table = np.load(path, allow_pickle=False)
+        names = table.dtype.names or ()
+        if "id" not in names:
+            raise ValueError("no 'id' field")
+        stats = {}
+        for name in names:
+            used = [m for m in name.split(SEPARATOR) if wanted is None or m in wanted]
+            if name != "id" and used:
+                array = table[name].astype(np.float64)
+                stats.update({m: array for m in used})
+        ids = table["id"]
+    except (ValueError, EOFError) as error:
+        raise ValueError(f"{path}: not an examples file ({error})") from None
     return ids, stats
 
 

@@ -96,7 +96,7 @@ def _head_from(encoder_model: PretrainedModel, head_dir: str) -> PretrainedModel
 
 def _score(task: str, predictions, gold, lang: str, examples_stem: str, workdir: str):
     """The unit's records for one language, after writing its per-example statistics
-    (`<examples_stem>.npz`, read by the report's bootstrap)."""
+    (`<examples_stem>.npy`, read by the report's bootstrap)."""
     ids, stats = example_stats(task, predictions, gold, lang=lang)
     examples_rel = examples_stem + EXAMPLES_SUFFIX
     write_examples(os.path.join(workdir, examples_rel), ids, stats)
