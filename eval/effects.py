@@ -78,8 +78,7 @@ def estimate(
         # bootstrap measures precisely: the variance is at least the bootstrap's, and
         # only the seeds' excess over it rests on S − 1 degrees of freedom.
         variance = max(seeds_part + examples_part, of_mean)
-        excess = variance - of_mean
-        df = satterthwaite([(excess, s - 1), (of_mean, n_boot - 1)])
+        df = satterthwaite([(variance - of_mean, s - 1), (of_mean, n_boot - 1)])
     elif boot is not None:
         resampling, variance, df = ONE_SEED, examples_part, float(n_boot - 1)
     else:
@@ -94,12 +93,56 @@ def estimate(
         se_examples=math.sqrt(examples_part) if examples_part >= 0 else math.nan,
         df=df,
         resampling=resampling,
+        n_seeds=s,
+        n_boot=n_boot,
     )
-    row.update(interval(effect, se, df, alpha))
-    # Only rows with test-set sampling in their error are tested.
-    testable = resampling != SEEDS_ONLY and se > 0
-    row["p_value"] = p_value(effect, se, df) if testable else math.nan
+    if resampling == BY_EXAMPLES:
+        # Kept for `pool_degrees_of_freedom`: the seeds' excess over the test-set
+        # variance (may be negative by chance) and that variance.
+        row["var_excess"] = seeds_part + examples_part - of_mean
+        row["var_examples"] = of_mean
+    _finish(row, alpha)
     return row
+
+
+def _finish(row: dict[str, Any], alpha: float) -> None:
+    """Interval and p-value from the row's effect, se and df."""
+    row.update(interval(row["effect"], row["se"], row["df"], alpha))
+    # Only rows with test-set sampling in their error are tested.
+    testable = row["resampling"] != SEEDS_ONLY and row["se"] > 0
+    row["p_value"] = p_value(row["effect"], row["se"], row["df"]) if testable else math.nan
+
+
+def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
+    """What a family's rows tell together about the seeds' excess over test-set noise.
+
+    A row's own excess (s²/S + b − v) rests on S − 1 degrees of freedom: small by
+    chance, its Satterthwaite df grows exactly when its se is too small, which
+    fattens the far tails that Holm's correction reads. The rows of one family share
+    their seeds' run-level effects and each adds noise of its own, so together they
+    say more reliably how much seeds matter:
+
+    - per-language rows (`pooled_excess`, one comparison on one target): each row's
+      excess is at least the family's mean excess, with S − 1 degrees of freedom;
+    - other rows (resource classes of different targets, whose excesses differ):
+      each row's df is capped by Satterthwaite(r·v with S − 1, v with n_boot − 1),
+      r = (sum of the excesses) / (sum of the test-set variances) over the family."""
+    families: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["resampling"] == BY_EXAMPLES:
+            families.setdefault(row["family"], []).append(row)
+    for members in families.values():
+        if all(r.get("pooled_excess") for r in members):
+            _pool_excess(members, alpha)
+            continue
+        floor = sum(r["var_examples"] for r in members)
+        share = max(sum(r["var_excess"] for r in members), 0.0) / floor if floor > 0 else 0.0
+        for row in members:
+            v = row["var_examples"]
+            pooled = satterthwaite([(share * v, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
+            if pooled < row["df"]:
+                row["df"] = pooled
+                _finish(row, alpha)
 
 
 def t_quantile(q: float, df: float) -> float:
@@ -138,12 +181,26 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
+def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
+    """Per-language rows of one comparison on one target: the seeds' excess of each
+    row is at least the family's mean excess (`pool_degrees_of_freedom`)."""
+    pooled = max(float(np.mean([r["var_excess"] for r in members])), 0.0)
+    for row in members:
+        v = row["var_examples"]
+        excess = max(row["var_excess"], pooled)
+        row["se"] = math.sqrt(v + excess)
+        row["df"] = satterthwaite([(excess, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
+        _finish(row, alpha)
+
+
 def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, int]:
-    """Holm's correction within each family (rows' `family` field). Adds p_holm, the
+    """Holm's correction within each family (rows' `family` field), after pooling
+    the family's degrees of freedom (`pool_degrees_of_freedom`). Adds p_holm, the
     Bonferroni interval for the family size (ci_bonf_low/high), excludes_zero (the
     unadjusted interval), significant (survives Holm) and family_size. Rows without
     a p-value are in no family's count and never significant. Returns the families
     and their sizes."""
+    pool_degrees_of_freedom(rows, alpha)
     families: dict[str, list[int]] = {}
     for k, row in enumerate(rows):
         families.setdefault(row["family"], []).append(k)

@@ -53,11 +53,16 @@ ALPHA = effects.ALPHA
 PARALLEL_TARGETS = frozenset({"xnli", "xcopa", "xquad", "mlqa", "lareqa"})
 # A recomputed score may differ from the recorded one by float rounding only.
 CONSISTENCY_TOLERANCE = 1e-3
-CLASS_FAMILY = "resource-class effects"
 
 
-def language_family(target: str) -> str:
-    return f"per-language effects on {target}"
+# Families of tests: one question each — does the order of these tasks matter on
+# this target's languages; does it matter for the resource classes.
+def language_family(first: Path, second: Path, target: str) -> str:
+    return f"per-language effects of {path_key(first)} vs {path_key(second)} on {target}"
+
+
+def class_family(first: Path, second: Path) -> str:
+    return f"resource-class effects of {path_key(first)} vs {path_key(second)}"
 
 
 @dataclass
@@ -201,8 +206,9 @@ def ordering_effects(
 ) -> OrderingAnalysis:
     """The ordering effect of every comparison from `order_comparisons`, per target
     and language, then per resource class; each with its t interval and Holm's
-    correction within its family (per-language effects: one family per target;
-    class effects: one family)."""
+    correction within its family (per-language effects: one family per comparison
+    and target;
+    class effects: one family per comparison)."""
     scores, _ = headline_scores(records, "zero_shot")
     runs = group_runs(records, "zero_shot")
     comparisons, unmatched = order_comparisons({k[0] for k in scores})
@@ -289,10 +295,10 @@ def _language_rows(
             resource_class=language_class(lang),
             cc100_gib=language_cc100(lang),
             **effects.estimate(diffs, boot, alpha),
-            n_seeds=len(seeds),
             seeds=seeds,
             n_examples=len(cell.ids) if boot is not None else math.nan,
-            family=language_family(target),
+            family=language_family(first, second, target),
+            pooled_excess=True,
         )
         result.languages.append(row)
         result.series[(first, second, target, lang)] = (seeds, diffs, boot)
@@ -333,7 +339,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
             series = _combine([result.series[(first, second, target, r["lang"])] for r in members])
             if series is None:
                 continue
-            seeds, diffs, boot = series
+            _, diffs, boot = series
             rows.append(
                 dict(
                     first=first,
@@ -343,8 +349,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     n_langs=len(members),
                     langs=[r["lang"] for r in members],
                     **effects.estimate(diffs, boot, alpha),
-                    n_seeds=len(seeds),
-                    family=CLASS_FAMILY,
+                    family=class_family(first, second),
                 )
             )
             per_class[(first, second, cls)].append(series)
@@ -352,7 +357,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
         series = _combine(parts)
         if series is None:
             continue
-        seeds, diffs, boot = series
+        _, diffs, boot = series
         rows.append(
             dict(
                 first=first,
@@ -362,9 +367,8 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 n_langs=math.nan,
                 langs=[],
                 **effects.estimate(diffs, boot, alpha),
-                n_seeds=len(seeds),
                 n_targets=len(parts),
-                family=CLASS_FAMILY,
+                family=class_family(first, second),
             )
         )
     rows.sort(

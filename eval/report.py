@@ -917,8 +917,9 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         f"its family; `†`: the unadjusted interval excludes zero but the effect does not "
         f"survive the correction. {len(families)} families, each with family-wise error "
         f"at most {study.ordering.alpha:.0%}, so the whole report's chance of any false "
-        f"flag is at most {study.ordering.report_error_bound:.0%}: "
-        + "; ".join(f"{name} ({size})" for name, size in sorted(families.items()))
+        f"flag is at most {study.ordering.report_error_bound:.0%} (at most α per family, "
+        "added up): "
+        + _listed_families(families)
         + ". Effects without per-example statistics are shown but never tested.",
         "",
     ]
@@ -969,6 +970,13 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
             )
             lines += more
     return lines
+
+
+def _listed_families(families: dict[str, int], limit: int = 6) -> str:
+    """'name (size); ...', at most `limit` of them (the CSV tables name every row's)."""
+    shown = "; ".join(f"{name} ({size})" for name, size in sorted(families.items())[:limit])
+    more = len(families) - limit
+    return shown + (f"; and {more} more (column `family` of the CSV tables)" if more > 0 else "")
 
 
 def _section_forgetting(study: Study) -> list[str]:
