@@ -5,7 +5,7 @@ kept so that the report can resample test examples without predicting again.
     loaded = read_examples("stages/x/eval/xnli/sw.npy", ["accuracy"])
 
 The study writes one NumPy `.npy` file per evaluation: a structured array with
-one record per test example, its `id` (unicode) and one field per distinct
+one record per test example, its `id` (UTF-8 bytes) and one field per distinct
 statistics array, named by the metrics that use it joined with `|` (seqeval's
 `f1|precision|recall` share one (3,) count field). Whole numbers are stored as
 uint8 where they fit (0/1 outcomes, most counts), else int32; everything reads
@@ -32,7 +32,7 @@ SEPARATOR = "|"  # joins the metrics that share one statistics field
 
 @dataclass
 class ExampleStats:
-    ids: np.ndarray  # str: comparing and reordering whole id lists stays vectorised
+    ids: np.ndarray  # UTF-8 bytes: comparing and reordering id lists stays vectorised
     stats: dict[str, np.ndarray]
 
 
@@ -63,7 +63,7 @@ def encode_examples(ids: Sequence[str], stats: Mapping[str, np.ndarray]) -> byte
                 break
         else:
             groups.append(([metric], array))
-    id_array = np.asarray([str(i) for i in ids], dtype=str)
+    id_array = _id_bytes(ids)
     compact = [(SEPARATOR.join(names), _compact(array)) for names, array in groups]
     fields: list[tuple] = [("id", id_array.dtype)]
     fields += [(name, array.dtype, array.shape[1:]) for name, array in compact]
@@ -76,6 +76,11 @@ def encode_examples(ids: Sequence[str], stats: Mapping[str, np.ndarray]) -> byte
     return buffer.getvalue()
 
 
+def _id_bytes(ids: Sequence) -> np.ndarray:
+    """Ids as UTF-8 bytes (a quarter of the unicode dtype's size for ASCII ids)."""
+    return np.asarray([str(i).encode("utf-8") for i in ids], dtype=bytes)
+
+
 def write_examples(path: str, ids: Sequence[str], stats: Mapping[str, np.ndarray]) -> None:
     """Writes an examples file atomically (`.npy`; a `.json` path gets the old JSON form)."""
     if path.endswith(".json"):
@@ -86,8 +91,9 @@ def write_examples(path: str, ids: Sequence[str], stats: Mapping[str, np.ndarray
 
 
 def read_examples(path: str, metrics: Iterable[str] | None = None) -> ExampleStats:
-    """The ids and the statistics of `metrics` (default: all) of an examples file,
-    `.npy` or the older `.json`; ValueError or OSError when absent or malformed."""
+    """The ids (as UTF-8 bytes) and the statistics of `metrics` (default: all) of an
+    examples file, `.npy` or the older `.json`; ValueError or OSError when absent or
+    malformed."""
     wanted = None if metrics is None else set(metrics)
     if path.endswith(".json"):
         ids, stats = _read_json(path, wanted)
@@ -114,6 +120,8 @@ def _read_npy(path: str, wanted: set[str] | None) -> tuple[np.ndarray, dict[str,
                 array = table[name].astype(np.float64)
                 stats.update({m: array for m in used})
         ids = table["id"]
+        if ids.dtype.kind != "S":  # a unicode id field: the same ids, as bytes
+            ids = _id_bytes(ids.tolist())
     except (ValueError, EOFError) as error:
         raise ValueError(f"{path}: not an examples file ({error})") from None
     return ids, stats
@@ -131,7 +139,7 @@ def _read_json(path: str, wanted: set[str] | None) -> tuple[np.ndarray, dict[str
         raise ValueError(f"{path}: expected an object with 'ids' and 'stats'")
     if not raw["ids"]:
         return np.asarray([], dtype=str), {}
-    ids = np.asarray([str(i) for i in raw["ids"]], dtype=str)
+    ids = _id_bytes(raw["ids"])
     # Converting lists is most of the cost: only the statistics that are used.
     names = sorted(raw["stats"] if wanted is None else wanted & set(raw["stats"]))
     return ids, {m: np.asarray(raw["stats"][m], dtype=np.float64) for m in names}

@@ -13,11 +13,13 @@ it is an earlier report (or empty).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
 import functools
 import io
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -522,26 +524,46 @@ def _file_part(first: Sequence[str], second: Sequence[str]) -> str:
 
 
 def write_plots(study: Study, directory: str) -> list[str]:
-    """Per comparison: heatmap, per-language bars, effect vs CC-100 size."""
+    """Per comparison: heatmap, per-language bars, effect vs CC-100 size. A full
+    study has dozens of comparisons: they are drawn by one process per CPU."""
     if not study.ordering.languages:
         return []
-    plt = _pyplot()
-    files = []
+    jobs = []
     for first, second in study.comparisons:
-        part = _file_part(first, second)
         rows = [r for r in study.ordering.languages if (r["first"], r["second"]) == (first, second)]
         classes = [
             r for r in study.ordering.classes if (r["first"], r["second"]) == (first, second)
         ]
         title = f"score({' → '.join(first)}) − score({' → '.join(second)})"
-        for name, figure in (
-            (f"ordering_heatmap_{part}.png", _heatmap(plt, classes, title)),
-            (f"ordering_languages_{part}.png", _language_bars(plt, rows, title)),
-            (f"ordering_vs_cc100_{part}.png", _versus_cc100(plt, rows, title)),
-        ):
-            figure.savefig(os.path.join(directory, name), dpi=100)
-            plt.close(figure)
-            files.append(name)
+        plotted = [{k: r[k] for k in PLOTTED if k in r} for r in rows]
+        plotted_classes = [{k: r[k] for k in PLOTTED if k in r} for r in classes]
+        jobs.append((directory, _file_part(first, second), title, plotted, plotted_classes))
+    workers = min(len(jobs), os.cpu_count() or 1, MAX_PLOT_WORKERS)
+    if workers < 2:
+        return [name for job in jobs for name in _comparison_plots(job)]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return [name for names in pool.map(_comparison_plots, jobs) for name in names]
+
+
+# What the plots read of a row (the rest need not travel to the plotting processes).
+PLOTTED = ("target", "lang", "resource_class", "effect", "ci_low", "ci_high", "significant",
+           "cc100_gib")  # fmt: skip
+MAX_PLOT_WORKERS = 8
+
+
+def _comparison_plots(job: tuple) -> list[str]:
+    directory, part, title, rows, classes = job
+    plt = _pyplot()
+    files = []
+    for name, figure in (
+        (f"ordering_heatmap_{part}.png", _heatmap(plt, classes, title)),
+        (f"ordering_languages_{part}.png", _language_bars(plt, rows, title)),
+        (f"ordering_vs_cc100_{part}.png", _versus_cc100(plt, rows, title)),
+    ):
+        figure.savefig(os.path.join(directory, name), dpi=100)
+        plt.close(figure)
+        files.append(name)
     return files
 
 
@@ -573,12 +595,21 @@ def _heatmap(plt, classes: Sequence[dict], title: str):
 
 def _language_bars(plt, rows: Sequence[dict], title: str):
     targets = sorted({r["target"] for r in rows})
+    height = 2.3 * len(targets) + 1.0
     figure, axes_list = plt.subplots(
         len(targets),
         1,
-        figsize=(max(6.0, 0.28 * _most_languages(rows) + 2), 2.3 * len(targets)),
+        figsize=(max(6.0, 0.28 * _most_languages(rows) + 2), height),
         squeeze=False,
-        layout="constrained",
+    )
+    # Fixed margins (in inches): a constrained layout of ten axes of 48 labelled bars
+    # took most of a full study's report time.
+    figure.subplots_adjust(
+        left=0.9 / figure.get_figwidth(),
+        right=1 - 0.2 / figure.get_figwidth(),
+        top=1 - 0.75 / height,
+        bottom=0.6 / height,
+        hspace=0.45,
     )
     for axes, target in zip(axes_list[:, 0], targets, strict=True):
         group = sorted(
@@ -604,7 +635,7 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
         _readable_range(axes)
     present = [c for c in CLASS_COLOURS if any(r["resource_class"] == c for r in rows)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[c]) for c in present]
-    figure.legend(handles, present, fontsize=7, ncols=len(present), loc="outside lower center")
+    figure.legend(handles, present, fontsize=7, ncols=len(present), loc="lower center")
     figure.suptitle(f"{title}\nper language, 95% CI (* Holm p < 0.05)", fontsize=9)
     return figure
 

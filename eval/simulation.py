@@ -116,10 +116,11 @@ def write_study(
     root: str,
     scenario: Scenario,
     rng: np.random.Generator,
-    targets: dict[str, tuple[Sequence[str], int]] = CI_TARGETS,
+    targets: dict[str, tuple[Sequence[str], int | dict[str, int]]] = CI_TARGETS,
     paths: Sequence[tuple[str, ...]] | None = None,
-) -> list[dict[str, Any]]:
-    """Writes root/results.jsonl and the examples files; returns the records."""
+) -> int:
+    """Writes root/results.jsonl and the examples files (`targets`: languages and
+    test items, one number or one per language); returns the number of records."""
     if paths is None:
         paths = [p for k in range(scenario.comparisons) for p in comparison_paths(k)]
     seeds = range(scenario.seeds)
@@ -127,21 +128,27 @@ def write_study(
     run_effect = {(p, s): rng.normal(0, scenario.seed_sd) for p in paths for s in seeds}
     first_orders = {comparison_paths(k)[0] for k in range(len(TASKS) // 2)}
     records = []
-    for target, (langs, n) in targets.items():
+    for target, (langs, sizes) in targets.items():
         kind = KIND[target]
         parallel = target in ordering.PARALLEL_TARGETS
-        shared_base = rng.uniform(0.3, 0.7, n)
-        shared_shift = {p: rng.normal(0, scenario.item_order_sd * pct, n) for p in paths}
+        size_of = sizes if isinstance(sizes, dict) else dict.fromkeys(langs, sizes)
+        most = max(size_of.values())
+        shared_base = rng.uniform(0.3, 0.7, most)
+        shared_shift = {p: rng.normal(0, scenario.item_order_sd * pct, most) for p in paths}
         if not scenario.shared_across_targets:
             run_effect = {(p, s): rng.normal(0, scenario.seed_sd) for p in paths for s in seeds}
         for lang in langs:
-            base = shared_base + rng.normal(0, 0.05, n) if parallel else rng.uniform(0.3, 0.7, n)
+            n = size_of[lang]  # a parallel target's languages hold its first n items
+            if parallel:
+                base = shared_base[:n] + rng.normal(0, 0.05, n)
+            else:
+                base = rng.uniform(0.3, 0.7, n)
             entities = _entity_counts(rng, n) if kind == "seqeval" else None
             ids = np.array([f"{target}-{i}" for i in range(n)])
             for path in paths:
                 shift = rng.normal(0, scenario.item_order_sd * pct, n)
                 if parallel:  # the item's translations share most of its order shift
-                    shift = 0.8 * shared_shift[path] + 0.6 * shift
+                    shift = 0.8 * shared_shift[path][:n] + 0.6 * shift
                 planted = scenario.planted(target, lang) if path in first_orders else 0.0
                 for seed in seeds:
                     points = planted + run_effect[(path, seed)]
@@ -167,7 +174,7 @@ def write_study(
                         )
     with open(os.path.join(root, "results.jsonl"), "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
-    return records
+    return len(records)
 
 
 @dataclass
@@ -239,7 +246,7 @@ def calibrate(
     replicates: int,
     root: str,
     *,
-    targets: dict[str, tuple[Sequence[str], int]] = CI_TARGETS,
+    targets: dict[str, tuple[Sequence[str], int | dict[str, int]]] = CI_TARGETS,
     n_boot: int = 200,
     seed: int = 0,
 ) -> Calibration:

@@ -16,7 +16,7 @@ def test_npy_round_trip_keeps_every_value_and_stores_shared_counts_once(tmp_path
              "exact_match": np.array([1.0, 0.0, 1.0]), "f1_token": np.array([0.5, 0.25, 1.0])}  # fmt: skip
     write_examples(str(tmp_path / "a.npy"), ["q1", "q2", "q3"], stats)
     loaded = read_examples(str(tmp_path / "a.npy"))
-    assert loaded.ids.tolist() == ["q1", "q2", "q3"]
+    assert loaded.ids.tolist() == [b"q1", b"q2", b"q3"]
     assert set(loaded.stats) == set(stats)
     for metric, values in stats.items():
         assert loaded.stats[metric].dtype == np.float64
@@ -31,7 +31,7 @@ def test_json_examples_files_of_earlier_studies_still_read(tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"ids": ["0", "1"], "stats": {"accuracy": [1.0, 0.0]}}))
     loaded = read_examples(str(path), ["accuracy"])
-    assert loaded.ids.tolist() == ["0", "1"]
+    assert loaded.ids.tolist() == [b"0", b"1"]
     np.testing.assert_array_equal(loaded.stats["accuracy"], [1.0, 0.0])
     write_examples(str(tmp_path / "again.json"), ["0"], {"accuracy": np.array([1.0])})
     assert json.loads((tmp_path / "again.json").read_text())["stats"] == {"accuracy": [1.0]}
