@@ -31,19 +31,17 @@ def key_generator(seed: int, *parts: object) -> np.random.Generator:
 
 
 def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
-    """(n_boot, n) float64: how often each of n examples is drawn in each bootstrap
+    """(n_boot, n) float32: how often each of n examples is drawn in each bootstrap
     resample (n draws with replacement; every row sums to n). Counts instead of index
-    lists turn every resampled sum into one matrix product."""
-    counts = np.empty((n_boot, n), dtype=np.float64)
+    lists turn every resampled sum into one matrix product; float32 holds them
+    exactly and halves the product's memory traffic."""
+    counts = np.empty((n_boot, n), dtype=np.float32)
     block = max(1, BLOCK_ENTRIES // max(n, 1))
     for start in range(0, n_boot, block):
         rows = min(block, n_boot - start)
-        # int32 halves the memory traffic; a block's offsets stay below BLOCK_ENTRIES.
         drawn = rng.integers(0, n, size=(rows, n), dtype=np.int32)
-        drawn += (np.arange(rows, dtype=np.int32) * n)[:, None]
-        counts[start : start + rows] = np.bincount(drawn.ravel(), minlength=rows * n).reshape(
-            rows, n
-        )
+        for k in range(rows):
+            counts[start + k] = np.bincount(drawn[k], minlength=n)
     return counts
 
 
@@ -81,40 +79,55 @@ def resampled_metric(metric: str, stats: np.ndarray, counts: np.ndarray) -> np.n
 
 def stacked_columns(
     runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str], n: int
-) -> tuple[np.ndarray, list[list[tuple[str, int, int]]]]:
-    """(n, columns) statistics of every run side by side, and per run its layout
-    [(metric, first column, width)]. Means are linear, so a run whose metrics are all
-    per-example values in [0, 1] takes one column: the mean of its metrics."""
-    columns, layout = [], []
-    for stats in runs:
-        arrays = [np.asarray(stats[m], dtype=np.float64) for m in metrics]
-        if all(a.ndim == 1 for a in arrays):
-            layout.append([("mean", len(columns), 1)])
-            columns.append(np.mean(arrays, axis=0))
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """(n, runs × width) statistics of every run side by side (run j in columns
+    j·width ... (j+1)·width − 1), and the layout shared by every run: [(metric,
+    width)]. Means are linear, so where every metric is a per-example value in
+    [0, 1] a run takes one column, the mean of its metrics."""
+    first = [np.asarray(runs[0][m]) for m in metrics]
+    if all(a.ndim == 1 for a in first):
+        layout = [("mean", 1)]
+    else:
+        layout = [
+            (m, int(np.prod(a.shape[1:], dtype=int))) for m, a in zip(metrics, first, strict=True)
+        ]
+    width = sum(w for _, w in layout)
+    matrix = np.empty((n, len(runs) * width), dtype=np.float64)
+    for j, stats in enumerate(runs):
+        if layout[0][0] == "mean":
+            if len(metrics) == 1:
+                matrix[:, j] = stats[metrics[0]]
+            else:
+                matrix[:, j] = np.mean([stats[m] for m in metrics], axis=0)
             continue
-        placed = []
-        for metric, array in zip(metrics, arrays, strict=True):
-            array = array.reshape(n, -1)
-            placed.append((metric, len(columns), array.shape[1]))
-            columns.extend(array.T)
-        layout.append(placed)
-    return np.stack(columns, axis=1), layout
+        column = j * width
+        for metric, w in layout:
+            matrix[:, column : column + w] = np.asarray(stats[metric]).reshape(n, w)
+            column += w
+    return matrix, layout
 
 
 def headlines_of_sums(
-    sums: np.ndarray, layout: list[list[tuple[str, int, int]]], n: float | np.ndarray
+    sums: np.ndarray, layout: list[tuple[str, int]], n: float | np.ndarray
 ) -> np.ndarray:
-    """(draws, runs) headline scores from summed columns (see `stacked_columns`)."""
-    out = np.empty((sums.shape[0], len(layout)))
-    for i, placed in enumerate(layout):
-        values = [
-            metric_of_sums(
-                metric, sums[:, start] if width == 1 else sums[:, start : start + width], n
-            )
-            for metric, start, width in placed
-        ]
-        out[:, i] = np.mean(values, axis=0)
-    return out
+    """(draws, runs) headline scores from summed columns (see `stacked_columns`):
+    the mean over the layout's metrics, computed for every run at once."""
+    width = sum(w for _, w in layout)
+    sums = np.asarray(sums, dtype=np.float64).reshape(len(sums), -1, width)
+    n = np.asarray(n, dtype=np.float64)
+    n = n.reshape(-1, 1) if n.ndim == 1 else n
+    total, column = 0.0, 0
+    for metric, w in layout:
+        part = sums[:, :, column] if w == 1 else sums[:, :, column : column + w]
+        if w == 1:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total = total + np.where(n > 0, 100.0 * part / np.where(n > 0, n, 1), 0.0)
+        else:
+            draws, runs = part.shape[:2]
+            flat = metric_of_sums(metric, part.reshape(draws * runs, w), 1.0)
+            total = total + flat.reshape(draws, runs)
+        column += w
+    return total / len(layout)
 
 
 def resampled_headlines(
@@ -129,8 +142,8 @@ def resampled_headlines(
     `dtype`: float32 halves the time and is exact for counts and 0/1 outcomes)."""
     n = counts.shape[1]
     matrix, layout = stacked_columns(runs, metrics, n)
-    sums = np.asarray(counts, dtype=dtype) @ matrix.astype(dtype)
-    return headlines_of_sums(sums, layout, counts.sum(axis=1))
+    sums = np.asarray(counts, dtype=dtype) @ matrix.astype(dtype, copy=False)
+    return headlines_of_sums(sums, layout, counts.sum(axis=1, dtype=np.float64))
 
 
 def full_headlines(runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str]) -> np.ndarray:
@@ -138,3 +151,14 @@ def full_headlines(runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str]
     n = len(np.asarray(runs[0][metrics[0]]))
     matrix, layout = stacked_columns(runs, metrics, n)
     return headlines_of_sums(matrix.sum(axis=0, keepdims=True), layout, float(n))[0]
+
+
+def resampled_and_full_headlines(
+    runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str], counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`resampled_headlines` in float32 and `full_headlines`, stacking the runs once."""
+    n = counts.shape[1]
+    matrix, layout = stacked_columns(runs, metrics, n)
+    full = headlines_of_sums(matrix.sum(axis=0, keepdims=True), layout, float(n))[0]
+    sums = np.asarray(counts, dtype=np.float32) @ matrix.astype(np.float32)
+    return headlines_of_sums(sums, layout, counts.sum(axis=1, dtype=np.float64)), full

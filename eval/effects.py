@@ -52,10 +52,12 @@ def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
 
 
 def estimate(
-    diffs: Sequence[float], boot: np.ndarray | None, alpha: float = ALPHA
+    diffs: Sequence[float], boot: np.ndarray | None, alpha: float = ALPHA, finish: bool = True
 ) -> dict[str, Any]:
     """Point estimate (mean of `diffs`), se, df, interval and p-value of one effect.
-    `boot`: (n_boot, S) resampled per-seed differences, or None without examples."""
+    `boot`: (n_boot, S) resampled per-seed differences, or None without examples.
+    `finish=False` leaves the interval and p-value to `adjust_families`, which
+    computes them for all rows at once."""
     d = np.asarray(diffs, dtype=np.float64)
     s = len(d)
     effect = float(np.mean(d))
@@ -101,16 +103,42 @@ def estimate(
         # variance (may be negative by chance) and that variance.
         row["var_excess"] = seeds_part + examples_part - of_mean
         row["var_examples"] = of_mean
-    _finish(row, alpha)
+    if finish:
+        finish_rows([row], alpha)
     return row
 
 
-def _finish(row: dict[str, Any], alpha: float) -> None:
-    """Interval and p-value from the row's effect, se and df."""
-    row.update(interval(row["effect"], row["se"], row["df"], alpha))
-    # Only rows with test-set sampling in their error are tested.
-    testable = row["resampling"] != SEEDS_ONLY and row["se"] > 0
-    row["p_value"] = p_value(row["effect"], row["se"], row["df"]) if testable else math.nan
+def _t_quantiles(q: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """t quantiles (normal where df is infinite or NaN), vectorised."""
+    normal = ~np.isfinite(df) | (df > 1e7)
+    safe = np.where(normal, 1.0, df)
+    return np.where(normal, scipy_stats.norm.ppf(q), scipy_stats.t.ppf(q, safe))
+
+
+def finish_rows(rows: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
+    """Every row's t interval and p-value from its effect, se and df (vectorised:
+    a full study has thousands of rows). Only rows with test-set sampling in their
+    error and a positive se are tested (a p-value); the others keep NaN."""
+    if not rows:
+        return
+    effect = np.array([r["effect"] for r in rows], dtype=np.float64)
+    se = np.array([r["se"] for r in rows], dtype=np.float64)
+    df = np.array([r["df"] for r in rows], dtype=np.float64)
+    half = _t_quantiles(np.full(len(rows), 1 - alpha / 2), df) * se
+    half = np.where(se > 0, half, 0.0)
+    testable = np.array([r["resampling"] != SEEDS_ONLY for r in rows]) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        statistic = np.abs(effect) / np.where(se > 0, se, 1.0)
+    normal = ~np.isfinite(df) | (df > 1e7)
+    tail = np.where(
+        normal,
+        scipy_stats.norm.sf(statistic),
+        scipy_stats.t.sf(statistic, np.where(normal, 1.0, df)),
+    )
+    p = np.where(testable, 2 * tail, math.nan)
+    for k, row in enumerate(rows):
+        row["ci_low"], row["ci_high"] = float(effect[k] - half[k]), float(effect[k] + half[k])
+        row["p_value"] = float(p[k])
 
 
 def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
@@ -140,31 +168,7 @@ def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) ->
         for row in members:
             v = row["var_examples"]
             pooled = satterthwaite([(share * v, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
-            if pooled < row["df"]:
-                row["df"] = pooled
-                _finish(row, alpha)
-
-
-def t_quantile(q: float, df: float) -> float:
-    if not math.isfinite(df) or df > 1e7:
-        return float(scipy_stats.norm.ppf(q))
-    return float(scipy_stats.t.ppf(q, df))
-
-
-def interval(effect: float, se: float, df: float, alpha: float = ALPHA) -> dict[str, float]:
-    """The two-sided 1 − alpha t interval (the point itself when se is 0)."""
-    if se == 0 or not math.isfinite(se):
-        return dict(ci_low=effect, ci_high=effect)
-    half = t_quantile(1 - alpha / 2, df) * se
-    return dict(ci_low=effect - half, ci_high=effect + half)
-
-
-def p_value(effect: float, se: float, df: float) -> float:
-    """Two-sided p-value of a zero effect from the t distribution with df."""
-    statistic = abs(effect) / se
-    if not math.isfinite(df) or df > 1e7:
-        return float(2 * scipy_stats.norm.sf(statistic))
-    return float(2 * scipy_stats.t.sf(statistic, df))
+            row["df"] = min(row["df"], pooled)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -190,7 +194,6 @@ def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
         excess = max(row["var_excess"], pooled)
         row["se"] = math.sqrt(v + excess)
         row["df"] = satterthwaite([(excess, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
-        _finish(row, alpha)
 
 
 def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, int]:
@@ -201,6 +204,7 @@ def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[st
     a p-value are in no family's count and never significant. Returns the families
     and their sizes."""
     pool_degrees_of_freedom(rows, alpha)
+    finish_rows(rows, alpha)
     families: dict[str, list[int]] = {}
     for k, row in enumerate(rows):
         families.setdefault(row["family"], []).append(k)
@@ -210,11 +214,13 @@ def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[st
         adjusted = holm(p)
         m = int(np.sum(np.isfinite(p)))
         sizes[name] = m
-        for k, p_holm in zip(members, adjusted, strict=True):
+        df = np.array([rows[k]["df"] for k in members], dtype=np.float64)
+        quantiles = _t_quantiles(np.full(len(members), 1 - alpha / (2 * max(m, 1))), df)
+        for k, p_holm, quantile in zip(members, adjusted, quantiles, strict=True):
             row = rows[k]
             row["p_holm"] = float(p_holm)
-            bonferroni = interval(row["effect"], row["se"], row["df"], alpha / max(m, 1))
-            row["ci_bonf_low"], row["ci_bonf_high"] = bonferroni["ci_low"], bonferroni["ci_high"]
+            half = float(quantile) * row["se"] if row["se"] > 0 else 0.0
+            row["ci_bonf_low"], row["ci_bonf_high"] = row["effect"] - half, row["effect"] + half
             tested = math.isfinite(row["p_value"])
             row["excludes_zero"] = tested and bool(row["ci_low"] > 0 or row["ci_high"] < 0)
             row["significant"] = bool(math.isfinite(p_holm) and p_holm < alpha)

@@ -141,19 +141,16 @@ def _cell_statistics(
     if not loaded:
         return None, {}
     # The reference id order: the one most runs have (ties: the first run's).
-    orders: list[tuple[np.ndarray, int]] = []
+    orders: dict[tuple, list] = {}  # raw bytes: a dictionary finds equal id lists fast
     for ids, _ in loaded.values():
-        for k, (other, count) in enumerate(orders):
-            if np.array_equal(ids, other):
-                orders[k] = (other, count + 1)
-                break
-        else:
-            orders.append((ids, 1))
-    reference = max(orders, key=lambda item: item[1])[0]
+        raw = (ids.dtype.str, ids.tobytes())
+        orders.setdefault(raw, [ids, 0])[1] += 1
+    reference = max(orders.values(), key=lambda item: item[1])[0]  # first among ties
+    reference_raw = (reference.dtype.str, reference.tobytes())
     sorted_reference = np.sort(reference)
     aligned = {}
     for key, (ids, stats) in loaded.items():
-        if not np.array_equal(ids, reference):
+        if (ids.dtype.str, ids.tobytes()) != reference_raw:
             if len(ids) != len(reference) or not np.array_equal(np.sort(ids), sorted_reference):
                 problems.append(
                     f"{_run_name(key[0], target, lang, key[1])}: its test examples differ "
@@ -268,8 +265,7 @@ def _language_rows(
         keys = list(cell.found)
         column = {key: j for j, key in enumerate(keys)}
         stats = [cell.found[k] for k in keys]
-        resampled = bootstrap.resampled_headlines(stats, cell.metrics, counts, np.float32)
-        full = bootstrap.full_headlines(stats, cell.metrics)
+        resampled, full = bootstrap.resampled_and_full_headlines(stats, cell.metrics, counts)
         for key, value in zip(keys, full, strict=True):
             recorded = scores[(key[0], target, lang, key[1])]
             if abs(value - recorded) > CONSISTENCY_TOLERANCE:
@@ -294,7 +290,7 @@ def _language_rows(
             lang=lang,
             resource_class=language_class(lang),
             cc100_gib=language_cc100(lang),
-            **effects.estimate(diffs, boot, alpha),
+            **effects.estimate(diffs, boot, alpha, finish=False),
             seeds=seeds,
             n_examples=len(cell.ids) if boot is not None else math.nan,
             family=language_family(first, second, target),
@@ -348,7 +344,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     resource_class=cls,
                     n_langs=len(members),
                     langs=[r["lang"] for r in members],
-                    **effects.estimate(diffs, boot, alpha),
+                    **effects.estimate(diffs, boot, alpha, finish=False),
                     family=class_family(first, second),
                 )
             )
@@ -366,7 +362,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 resource_class=cls,
                 n_langs=math.nan,
                 langs=[],
-                **effects.estimate(diffs, boot, alpha),
+                **effects.estimate(diffs, boot, alpha, finish=False),
                 n_targets=len(parts),
                 family=class_family(first, second),
             )
