@@ -1,42 +1,29 @@
-"""The analysis of an ordering study, from the records of `WORKDIR/results.jsonl`.
+"""The tables of an ordering study, from the records of `WORKDIR/results.jsonl`.
 
     records = load_results("runs/x/results.jsonl")
     scores, incomplete = headline_scores(records)        # {(path, target, lang, seed): score}
     cells = summarise_seeds(scores)                      # mean ± sd over seeds per language
-    ordering = ordering_effects(records, "runs/x")       # score(A→B) − score(B→A), with CIs
+    gains = gains_over_baseline(cells)                   # path − no intermediate task
 
-Everything is plain NumPy. The statistics (docs/report.md says more):
-
-- A run's **headline score** is its task's XTREME-R score: the mean of exact match
-  and F1 for QA, F1 for UD-POS / PAN-X, accuracy for XNLI / XCOPA / Tatoeba, mAP@20
-  for LAReQA / Mewsli-X.
-- The **ordering effect** of two paths that hold the same tasks in different orders
-  (A→B and B→A) is the mean over seeds of score(A→B) − score(B→A). Its 95 %
-  interval is a paired bootstrap: each draw resamples the test examples (the same
-  draw for both orders and every seed, since they share one test set) and the seeds
-  (jointly for both orders, paired by seed value).
-- p-values come from the bootstrap standard error (normal approximation), adjusted
-  with Holm's step-down method within a family of comparisons; intervals adjusted
-  for the family size are Bonferroni intervals, est ± z(1 − α/2m) · se.
+A run's **headline score** is its task's XTREME-R score: the mean of exact match
+and F1 for QA, F1 for UD-POS / PAN-X, accuracy for XNLI / XCOPA / Tatoeba, mAP@20
+for LAReQA / Mewsli-X. The ordering effect and its intervals are `eval.ordering`'s
+(docs/report.md says more).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from statistics import NormalDist
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from xlmr_flax.languages import RESOURCE_CLASSES, UnknownLanguageError, language
-from xlmr_flax.storage import confined
 
 KINDS = ("zero_shot", "dev", "alignment")
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
@@ -54,20 +41,12 @@ HEADLINE = {
     "lareqa": ("map@20",),
     "mewslix": ("map@20",),
 }
-# Targets whose test sets are translations of one set of items, so that example i of
-# every language is the same item: resampling the same items in every language keeps
-# the correlation between languages that a resource-class mean inherits from them.
-PARALLEL_TARGETS = frozenset({"xnli", "xcopa", "xquad", "lareqa"})
 # The training language: its scores are in the tables but not in the resource-class
 # means, which are about transfer to other languages.
 SOURCE_LANGS = ("en",)
 CLASSES = (*RESOURCE_CLASSES, "all")  # "all": every language but the source language
 ALL_TARGETS = "all targets"
 ALPHA = 0.05
-# A recomputed score may differ from the recorded one by float rounding only.
-CONSISTENCY_TOLERANCE = 1e-3
-# Bootstrap index matrices are drawn in blocks of about this many entries.
-BLOCK_ENTRIES = 4_000_000
 
 Path = tuple[str, ...]
 RunKey = tuple[Path, str, str, int]  # (path, target, lang, seed)
@@ -452,426 +431,6 @@ def order_comparisons(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], l
     return comparisons, unmatched
 
 
-# ------------------------------------------------------------------------ bootstrap
-
-
-def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
-    """(n_boot, n) float64: how often each of n examples is drawn in each bootstrap
-    resample (n draws with replacement; every row sums to n). Counts instead of index
-    lists turn every resampled sum into one matrix product."""
-    counts = np.empty((n_boot, n), dtype=np.float64)
-    block = max(1, BLOCK_ENTRIES // max(n, 1))
-    for start in range(0, n_boot, block):
-        rows = min(block, n_boot - start)
-        # int32 halves the memory traffic; a block's offsets stay below BLOCK_ENTRIES.
-        drawn = rng.integers(0, n, size=(rows, n), dtype=np.int32)
-        drawn += (np.arange(rows, dtype=np.int32) * n)[:, None]
-        counts[start : start + rows] = np.bincount(drawn.ravel(), minlength=rows * n).reshape(
-            rows, n
-        )
-    return counts
-
-
-def metric_of_sums(metric: str, sums: np.ndarray, n: float) -> np.ndarray:
-    """A metric (percent) from the sums of its per-example statistics over n examples
-    (one sum per resample): (draws,) sums of values in [0, 1] → 100 × mean; (draws, 2)
-    sums of (correct, total) → 100 × correct / total; (draws, 3) sums of seqeval's
-    (correct, predicted, gold) entity counts → precision, recall or F1 (0 where a
-    denominator is 0, as seqeval does)."""
-    sums = np.asarray(sums, dtype=np.float64)
-    if sums.ndim == 1:
-        return 100.0 * sums / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if sums.shape[-1] == 2:
-            return np.where(sums[:, 1] > 0, 100.0 * sums[:, 0] / sums[:, 1], 0.0)
-        if sums.shape[-1] != 3:
-            raise ValueError(f"{metric}: expected 1, 2 or 3 statistics per example")
-        correct, predicted, gold = sums[:, 0], sums[:, 1], sums[:, 2]
-        precision = np.where(predicted > 0, correct / predicted, 0.0)
-        recall = np.where(gold > 0, correct / gold, 0.0)
-        if metric == "precision":
-            return 100.0 * precision
-        if metric == "recall":
-            return 100.0 * recall
-        total = precision + recall
-        return np.where(total > 0, 200.0 * precision * recall / total, 0.0)
-
-
-def resampled_metric(metric: str, stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The metric on each resample given by the rows of `counts` (see `resample_counts`)."""
-    stats = np.asarray(stats, dtype=np.float64)
-    return metric_of_sums(metric, counts @ stats, stats.shape[0])
-
-
-def resampled_headlines(
-    runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str], counts: np.ndarray
-) -> np.ndarray:
-    """(n_boot, len(runs)): the headline score (mean of `metrics`) of every run on every
-    resample. All runs share the test examples, so their statistics are stacked into
-    one (n, columns) matrix and resampled by a single product with `counts`."""
-    n = counts.shape[1]
-    columns, layout = [], []  # layout: per run, [(metric, first column, width)]
-    for stats in runs:
-        arrays = [np.asarray(stats[m], dtype=np.float64) for m in metrics]
-        if all(a.ndim == 1 for a in arrays):
-            # Means are linear: the mean of the metrics' per-example values is one column.
-            layout.append([("mean", len(columns), 1)])
-            columns.append(np.mean(arrays, axis=0))
-            continue
-        placed = []
-        for metric, array in zip(metrics, arrays, strict=True):
-            array = array.reshape(n, -1)
-            placed.append((metric, len(columns), array.shape[1]))
-            columns.extend(array.T)
-        layout.append(placed)
-    sums = counts @ np.stack(columns, axis=1)
-    out = np.empty((counts.shape[0], len(runs)))
-    for i, placed in enumerate(layout):
-        values = [
-            metric_of_sums(
-                metric, sums[:, start] if width == 1 else sums[:, start : start + width], n
-            )
-            for metric, start, width in placed
-        ]
-        out[:, i] = np.mean(values, axis=0)
-    return out
-
-
-def seed_weighted_difference(
-    first: np.ndarray, second: np.ndarray, seed_counts: np.ndarray
-) -> np.ndarray:
-    """(n_boot,): per draw, the mean over resampled seeds of first − second. `first`
-    and `second` are (n_boot, seeds) scores, column j of both from seed j; `seed_counts`
-    (n_boot, seeds) says how often each seed is drawn, the same for both orders."""
-    return np.sum(seed_counts * (first - second), axis=1) / first.shape[1]
-
-
-def summarise_draws(estimate: float, draws: np.ndarray, alpha: float = ALPHA) -> dict[str, float]:
-    """Point estimate, percentile interval (1 − alpha), bootstrap standard error and the
-    two-sided p-value of a zero effect from that standard error. With no spread at all
-    the p-value is 1 for a zero estimate and NaN (not estimable) otherwise."""
-    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    # Draws that are all equal (one seed, no examples) have no spread; np.std would
-    # give rounding noise instead of 0.
-    spread = len(draws) > 1 and float(np.ptp(draws)) > 0
-    se = float(np.std(draws, ddof=1)) if spread else 0.0
-    if se > 0:
-        p_value = math.erfc(abs(estimate) / se / math.sqrt(2))
-    else:
-        p_value = 1.0 if estimate == 0 else math.nan
-    return dict(effect=estimate, ci_low=float(low), ci_high=float(high), se=se, p_value=p_value)
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (NaN stays NaN and does not count in m)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    adjusted = np.full_like(p, math.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    m = len(finite)
-    order = finite[np.argsort(p[finite], kind="stable")]
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
-
-
-def adjust_family(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
-    """Adds to every row of one family of comparisons: p_holm, the Bonferroni interval
-    for the family size (ci_bonf_low/high), whether the unadjusted interval excludes
-    zero (excludes_zero) and whether the effect survives Holm (significant)."""
-    adjusted = holm([r["p_value"] for r in rows])
-    m = int(np.sum(np.isfinite([r["p_value"] for r in rows])))
-    z = NormalDist().inv_cdf(1 - alpha / (2 * max(m, 1)))
-    for row, p in zip(rows, adjusted, strict=True):
-        row["p_holm"] = float(p)
-        row["ci_bonf_low"] = row["effect"] - z * row["se"]
-        row["ci_bonf_high"] = row["effect"] + z * row["se"]
-        row["excludes_zero"] = bool(row["ci_low"] > 0 or row["ci_high"] < 0)
-        row["significant"] = bool(np.isfinite(p) and p < alpha)
-        row["family_size"] = m
-
-
-# ------------------------------------------------------------------ ordering effect
-
-
-def _key_seed(seed: int, *parts: object) -> np.random.Generator:
-    """A generator for one named draw: the same name gives the same draw whatever else
-    the study holds, so adding a language or a seed does not move other intervals."""
-    name = "\x1f".join(map(str, parts)).encode("utf-8")
-    return np.random.default_rng([seed, zlib.crc32(name)])
-
-
-@dataclass
-class ExampleStats:
-    ids: list[str]
-    stats: dict[str, np.ndarray]
-
-
-def load_example_stats(
-    workdir: str, relative: str, metrics: Iterable[str] | None = None
-) -> ExampleStats:
-    """An examples file `{"ids": [...], "stats": {metric: list}}` (path relative to
-    `workdir`), with the statistics of `metrics` only (default: all); ValueError or
-    OSError when it is absent or malformed."""
-    path = confined(workdir, relative, "examples file")  # never outside the workdir
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    if not isinstance(raw, dict) or not isinstance(raw.get("ids"), list):
-        raise ValueError(f"{path}: expected an object with 'ids' and 'stats'")
-    if not isinstance(raw.get("stats"), dict):
-        raise ValueError(f"{path}: expected an object with 'ids' and 'stats'")
-    ids = [str(i) for i in raw["ids"]]
-    stats = {}
-    wanted = set(raw["stats"]) if metrics is None else set(metrics) & set(raw["stats"])
-    for metric in sorted(wanted):  # converting lists is most of the cost: only what is used
-        values = raw["stats"][metric]
-        array = np.asarray(values, dtype=np.float64)
-        if array.shape[:1] != (len(ids),) or array.ndim > 2:
-            raise ValueError(f"{path}: stats[{metric!r}] has shape {array.shape}, ids {len(ids)}")
-        stats[metric] = array
-    if len(ids) == 0:
-        raise ValueError(f"{path}: no examples")
-    return ExampleStats(ids, stats)
-
-
-@dataclass
-class OrderingAnalysis:
-    """Per-language effects, resource-class effects (per target and over all targets),
-    the bootstrap draws behind them, and notes on what limited the analysis."""
-
-    languages: list[dict[str, Any]] = field(default_factory=list)
-    classes: list[dict[str, Any]] = field(default_factory=list)
-    draws: dict[tuple, np.ndarray] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    unmatched: list[Path] = field(default_factory=list)
-    n_boot: int = 0
-
-
-def _cell_statistics(
-    runs: dict[RunKey, dict[str, Record]],
-    needed: Sequence[tuple[Path, int]],
-    target: str,
-    lang: str,
-    metrics: Sequence[str],
-    workdir: str,
-    problems: list[str],
-) -> tuple[list[str] | None, dict[tuple[Path, int], dict[str, np.ndarray]]]:
-    """The per-example statistics of the needed (path, seed) runs of one (target,
-    language), aligned to one id order; runs without usable statistics are left out
-    (and named in `problems` where a file is broken or its examples disagree)."""
-    reference: list[str] | None = None
-    found: dict[tuple[Path, int], dict[str, np.ndarray]] = {}
-    for path, seed in needed:
-        by_metric = runs[(path, target, lang, seed)]
-        files = {by_metric[m].examples for m in metrics}
-        if None in files:
-            continue
-        stats: dict[str, np.ndarray] = {}
-        ids: list[str] | None = None
-        try:
-            for relative in sorted(files):
-                loaded = load_example_stats(workdir, relative, metrics)
-                if ids is not None and loaded.ids != ids:
-                    raise ValueError(f"{relative}: ids differ from the run's other metric file")
-                ids = loaded.ids
-                stats.update({m: loaded.stats[m] for m in metrics if m in loaded.stats})
-            absent = [m for m in metrics if m not in stats]
-            if absent:
-                raise ValueError(f"{sorted(files)[0]}: no statistics for {', '.join(absent)}")
-        except (OSError, ValueError) as error:
-            run = f"{path_key(path)} {target} {lang} seed {seed}"
-            problems.append(f"{run}: {error}")
-            continue
-        assert ids is not None
-        if reference is None:
-            reference = ids
-        elif ids != reference:
-            if sorted(ids) != sorted(reference) or len(set(ids)) != len(ids):
-                run = f"{path_key(path)} {target} {lang} seed {seed}"
-                problems.append(f"{run}: its test examples differ from the other runs'")
-                continue
-            position = {i: k for k, i in enumerate(ids)}
-            order = np.array([position[i] for i in reference])
-            stats = {m: a[order] for m, a in stats.items()}
-        found[(path, seed)] = stats
-    return reference, found
-
-
-def ordering_effects(
-    records: Sequence[Record],
-    workdir: str,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-    alpha: float = ALPHA,
-) -> OrderingAnalysis:
-    """The ordering effect of every comparison from `order_comparisons`, per target
-    and language, then per resource class; with paired bootstrap intervals and Holm
-    adjustment (per-language effects are one family, class effects another)."""
-    scores, _ = headline_scores(records, "zero_shot")
-    runs = group_runs(records, "zero_shot")
-    comparisons, unmatched = order_comparisons({k[0] for k in scores})
-    result = OrderingAnalysis(unmatched=unmatched, n_boot=n_boot)
-    if not comparisons:
-        return result
-    involved = {p for pair in comparisons for p in pair}
-    cells = sorted({(t, lang) for p, t, lang, _ in scores if p in involved})
-    seeds_of: dict[tuple[Path, str, str], set[int]] = defaultdict(set)
-    for path, target, lang, s in scores:
-        seeds_of[(path, target, lang)].add(s)
-    seed_draws: dict[tuple[int, ...], np.ndarray] = {}
-    # The latest example draw: consecutive languages of a parallel target share it.
-    last_draw: tuple[tuple, np.ndarray] | None = None
-    mismatched: list[str] = []
-    problems: list[str] = []
-    for target, lang in cells:
-        paired: dict[tuple[Path, Path], list[int]] = {}
-        for first, second in comparisons:
-            seeds = sorted(seeds_of[(first, target, lang)] & seeds_of[(second, target, lang)])
-            if seeds:
-                paired[(first, second)] = seeds
-        if not paired:
-            continue
-        needed = sorted({(p, s) for pair, seeds in paired.items() for p in pair for s in seeds})
-        first_path, first_seed = needed[0]
-        metrics = headline_metrics(target, runs[(first_path, target, lang, first_seed)])
-        ids, found = _cell_statistics(runs, needed, target, lang, metrics, workdir, problems)
-        resampled: dict[tuple[Path, int], np.ndarray] = {}
-        if ids is not None and found:
-            parallel = target in PARALLEL_TARGETS
-            digest = hashlib.sha1("\n".join(ids).encode("utf-8")).hexdigest()
-            name = ("examples", target, digest if parallel else lang)
-            if last_draw is None or last_draw[0] != name:
-                rng = _key_seed(seed, *name)
-                last_draw = (name, resample_counts(rng, len(ids), n_boot))
-            counts = last_draw[1]
-            keys = list(found)
-            matrix = resampled_headlines([found[k] for k in keys], metrics, counts)
-            full = resampled_headlines([found[k] for k in keys], metrics, np.ones((1, len(ids))))
-            for j, key in enumerate(keys):
-                resampled[key] = matrix[:, j]
-                recorded = scores[(key[0], target, lang, key[1])]
-                if abs(full[0, j] - recorded) > CONSISTENCY_TOLERANCE:
-                    run = f"{path_key(key[0])} {target} {lang} seed {key[1]}"
-                    mismatched.append(
-                        f"{run}: {full[0, j]:.3f} from examples, {recorded:.3f} recorded"
-                    )
-        for (first, second), seeds in paired.items():
-            observed = {
-                (p, s): scores[(p, target, lang, s)] for p in (first, second) for s in seeds
-            }
-            by_examples = all((p, s) in resampled for p, s in observed)
-            columns = {
-                key: resampled[key] if by_examples else np.full(n_boot, value)
-                for key, value in observed.items()
-            }
-            if tuple(seeds) not in seed_draws:
-                rng = _key_seed(seed, "seeds", *seeds)
-                seed_draws[tuple(seeds)] = resample_counts(rng, len(seeds), n_boot)
-            draws = seed_weighted_difference(
-                np.stack([columns[(first, s)] for s in seeds], axis=1),
-                np.stack([columns[(second, s)] for s in seeds], axis=1),
-                seed_draws[tuple(seeds)],
-            )
-            estimate = float(np.mean([observed[(first, s)] - observed[(second, s)] for s in seeds]))
-            row = dict(
-                first=first,
-                second=second,
-                target=target,
-                lang=lang,
-                resource_class=language_class(lang),
-                cc100_gib=language_cc100(lang),
-                **summarise_draws(estimate, draws, alpha),
-                n_seeds=len(seeds),
-                seeds=seeds,
-                n_examples=len(ids) if by_examples and ids is not None else math.nan,
-                resampling="examples and seeds" if by_examples else "seeds only",
-            )
-            result.languages.append(row)
-            result.draws[(first, second, target, lang)] = draws
-    adjust_family(result.languages, alpha)
-    result.classes = _class_effects(result, alpha)
-    adjust_family(result.classes, alpha)
-    if problems:
-        result.notes.append(_listed("run(s) left out of the example resampling", problems))
-    if mismatched:
-        result.notes.append(_listed("run(s) whose examples file gives another score", mismatched))
-    return result
-
-
-def _listed(what: str, items: Sequence[str], limit: int = 10) -> str:
-    """'N what: a; b; ...' naming at most `limit` items (a full study can have thousands)."""
-    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
-    return f"{len(items)} {what}: " + "; ".join(items[:limit]) + more
-
-
-def _class_effects(analysis: OrderingAnalysis, alpha: float) -> list[dict[str, Any]]:
-    """Mean effect over the languages of each class, per target and over all targets,
-    bootstrapped by averaging the languages' draws (seeds are drawn jointly, so the
-    average of draws is a draw of the average)."""
-    grouped: dict[tuple, list[dict]] = defaultdict(list)
-    for row in analysis.languages:
-        grouped[(row["first"], row["second"], row["target"])].append(row)
-    rows: list[dict[str, Any]] = []
-    per_class: dict[tuple, list[tuple[float, np.ndarray, str]]] = defaultdict(list)
-    for (first, second, target), group in grouped.items():
-        for cls in CLASSES:
-            members = sorted(
-                (r for r in group if in_class(r["lang"], cls)),
-                key=lambda r: language_order(r["lang"]),
-            )
-            if not members:
-                continue
-            draws = np.mean(
-                [analysis.draws[(first, second, target, r["lang"])] for r in members], axis=0
-            )
-            estimate = float(np.mean([r["effect"] for r in members]))
-            kinds = {r["resampling"] for r in members}
-            resampling = kinds.pop() if len(kinds) == 1 else "mixed"
-            rows.append(
-                dict(
-                    first=first,
-                    second=second,
-                    target=target,
-                    resource_class=cls,
-                    n_langs=len(members),
-                    langs=[r["lang"] for r in members],
-                    **summarise_draws(estimate, draws, alpha),
-                    resampling=resampling,
-                )
-            )
-            per_class[(first, second, cls)].append((estimate, draws, resampling))
-    for (first, second, cls), parts in per_class.items():
-        kinds = {k for _, _, k in parts}
-        rows.append(
-            dict(
-                first=first,
-                second=second,
-                target=ALL_TARGETS,
-                resource_class=cls,
-                n_langs=math.nan,
-                langs=[],
-                **summarise_draws(
-                    float(np.mean([e for e, _, _ in parts])),
-                    np.mean([d for _, d, _ in parts], axis=0),
-                    alpha,
-                ),
-                resampling=kinds.pop() if len(kinds) == 1 else "mixed",
-                n_targets=len(parts),
-            )
-        )
-    rows.sort(
-        key=lambda r: (
-            r["first"],
-            r["second"],
-            (r["target"] == ALL_TARGETS, r["target"]),
-            CLASSES.index(r["resource_class"]),
-        )
-    )
-    return rows
-
-
 # ------------------------------------------------------------ forgetting, alignment
 
 
@@ -921,6 +480,13 @@ def alignment_table(records: Iterable[Record]) -> list[dict[str, Any]]:
     """Retrieval accuracy of each stage's encoder per (path, language): mean ± sd over
     seeds and the change from the pretrained model (path []) where it was measured."""
     scores, _ = headline_scores(records, "alignment")
+    # The pretrained model is one model whatever the seed: results.jsonl repeats its
+    # one measurement once per seed, which must not pass for n seeds with sd 0.
+    first_seed: dict[str, int] = {}
+    for path, _, lang, seed in sorted(scores):
+        if path == ():
+            first_seed.setdefault(lang, seed)
+    scores = {k: v for k, v in scores.items() if k[0] != () or first_seed[k[2]] == k[3]}
     cells = summarise_seeds(scores)
     pretrained = {c["lang"]: c["mean"] for c in cells if c["path"] == ()}
     for c in cells:

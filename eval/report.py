@@ -13,11 +13,13 @@ it is an earlier report (or empty).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
 import functools
 import io
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from eval import analysis as an
+from eval import ordering as od
 from xlmr_flax.languages import RESOURCE_CLASSES
 
 MARKER = ".xlmr-flax-report"  # names a folder this module wrote, so it may be replaced
@@ -87,7 +90,7 @@ class Study:
     gains: list[dict[str, Any]]
     gains_class: list[dict[str, Any]]
     missing: list[dict[str, Any]]
-    ordering: an.OrderingAnalysis
+    ordering: od.OrderingAnalysis
     forgetting: list[dict[str, Any]]
     alignment: list[dict[str, Any]]
     alignment_class: list[dict[str, Any]]
@@ -127,7 +130,7 @@ def analyse(workdir: str, *, n_boot: int = 1000, seed: int = 0) -> Study:
         gains=gains,
         gains_class=an.gains_by_class(gains),
         missing=an.find_missing(records),
-        ordering=an.ordering_effects(records, workdir, n_boot=n_boot, seed=seed),
+        ordering=od.ordering_effects(records, workdir, n_boot=n_boot, seed=seed),
         forgetting=an.forgetting(records),
         alignment=alignment,
         alignment_class=an.alignment_by_class(alignment),
@@ -238,6 +241,10 @@ def summarise(study: Study, out: str) -> dict[str, Any]:
         ),
         missing_runs=len(study.missing),
         notes=list(study.ordering.notes),
+        warnings=list(study.ordering.warnings),
+        families=dict(study.ordering.families),
+        family_error=study.ordering.alpha,
+        report_error_bound=study.ordering.report_error_bound,
     )
 
 
@@ -283,8 +290,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         flagged = summary["flagged"]
         lines.append(
             f"flagged after Holm: {flagged['languages']} per-language and "
-            f"{flagged['classes']} resource-class effects"
+            f"{flagged['classes']} resource-class effects ({len(summary['families'])} "
+            f"families, each at {summary['family_error']:.0%}; whole report at most "
+            f"{summary['report_error_bound']:.0%})"
         )
+        for warning in summary["warnings"]:
+            lines.append(f"warning: {warning}")
     else:
         lines.append("ordering effect: no path is present in two orders")
     if summary["missing_runs"]:
@@ -325,12 +336,16 @@ EFFECT_COLUMNS = (
     "ci_low",
     "ci_high",
     "se",
+    "se_seeds",
+    "se_examples",
+    "df",
     "p_value",
     "p_holm",
     "ci_bonf_low",
     "ci_bonf_high",
     "excludes_zero",
     "significant",
+    "family",
     "family_size",
 )
 
@@ -424,6 +439,7 @@ def write_tables(study: Study, directory: str) -> list[str]:
                 "n_langs",
                 "langs",
                 *EFFECT_COLUMNS,
+                "n_seeds",
                 "resampling",
             ),
         ),
@@ -508,26 +524,46 @@ def _file_part(first: Sequence[str], second: Sequence[str]) -> str:
 
 
 def write_plots(study: Study, directory: str) -> list[str]:
-    """Per comparison: heatmap, per-language bars, effect vs CC-100 size."""
+    """Per comparison: heatmap, per-language bars, effect vs CC-100 size. A full
+    study has dozens of comparisons: they are drawn by one process per CPU."""
     if not study.ordering.languages:
         return []
-    plt = _pyplot()
-    files = []
+    jobs = []
     for first, second in study.comparisons:
-        part = _file_part(first, second)
         rows = [r for r in study.ordering.languages if (r["first"], r["second"]) == (first, second)]
         classes = [
             r for r in study.ordering.classes if (r["first"], r["second"]) == (first, second)
         ]
         title = f"score({' → '.join(first)}) − score({' → '.join(second)})"
-        for name, figure in (
-            (f"ordering_heatmap_{part}.png", _heatmap(plt, classes, title)),
-            (f"ordering_languages_{part}.png", _language_bars(plt, rows, title)),
-            (f"ordering_vs_cc100_{part}.png", _versus_cc100(plt, rows, title)),
-        ):
-            figure.savefig(os.path.join(directory, name), dpi=100)
-            plt.close(figure)
-            files.append(name)
+        plotted = [{k: r[k] for k in PLOTTED if k in r} for r in rows]
+        plotted_classes = [{k: r[k] for k in PLOTTED if k in r} for r in classes]
+        jobs.append((directory, _file_part(first, second), title, plotted, plotted_classes))
+    workers = min(len(jobs), os.cpu_count() or 1, MAX_PLOT_WORKERS)
+    if workers < 2:
+        return [name for job in jobs for name in _comparison_plots(job)]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return [name for names in pool.map(_comparison_plots, jobs) for name in names]
+
+
+# What the plots read of a row (the rest need not travel to the plotting processes).
+PLOTTED = ("target", "lang", "resource_class", "effect", "ci_low", "ci_high", "significant",
+           "cc100_gib")  # fmt: skip
+MAX_PLOT_WORKERS = 8
+
+
+def _comparison_plots(job: tuple) -> list[str]:
+    directory, part, title, rows, classes = job
+    plt = _pyplot()
+    files = []
+    for name, figure in (
+        (f"ordering_heatmap_{part}.png", _heatmap(plt, classes, title)),
+        (f"ordering_languages_{part}.png", _language_bars(plt, rows, title)),
+        (f"ordering_vs_cc100_{part}.png", _versus_cc100(plt, rows, title)),
+    ):
+        figure.savefig(os.path.join(directory, name), dpi=100)
+        plt.close(figure)
+        files.append(name)
     return files
 
 
@@ -539,7 +575,7 @@ def _heatmap(plt, classes: Sequence[dict], title: str):
         i, j = targets.index(r["target"]), an.CLASSES.index(r["resource_class"])
         values[i, j], stars[i, j] = r["effect"], r["significant"]
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    limit = limit or 1.0
+    limit = limit if limit > MIN_RANGE else 1.0  # all zero (or rounding noise)
     figure, axes = plt.subplots(figsize=(6.5, 1.0 + 0.45 * len(targets)), layout="constrained")
     cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")  # grey: no language
     image = axes.imshow(
@@ -559,12 +595,21 @@ def _heatmap(plt, classes: Sequence[dict], title: str):
 
 def _language_bars(plt, rows: Sequence[dict], title: str):
     targets = sorted({r["target"] for r in rows})
+    height = 2.3 * len(targets) + 1.0
     figure, axes_list = plt.subplots(
         len(targets),
         1,
-        figsize=(max(6.0, 0.28 * _most_languages(rows) + 2), 2.3 * len(targets)),
+        figsize=(max(6.0, 0.28 * _most_languages(rows) + 2), height),
         squeeze=False,
-        layout="constrained",
+    )
+    # Fixed margins (in inches): a constrained layout of ten axes of 48 labelled bars
+    # took most of a full study's report time.
+    figure.subplots_adjust(
+        left=0.9 / figure.get_figwidth(),
+        right=1 - 0.2 / figure.get_figwidth(),
+        top=1 - 0.75 / height,
+        bottom=0.6 / height,
+        hspace=0.45,
     )
     for axes, target in zip(axes_list[:, 0], targets, strict=True):
         group = sorted(
@@ -587,11 +632,25 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
         axes.set_xticks(x, [r["lang"] for r in group], fontsize=7)
         axes.set_ylabel(target)
         axes.margins(y=0.15)  # room for the stars above the intervals
+        _readable_range(axes)
     present = [c for c in CLASS_COLOURS if any(r["resource_class"] == c for r in rows)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[c]) for c in present]
-    figure.legend(handles, present, fontsize=7, ncols=len(present), loc="outside lower center")
+    figure.legend(handles, present, fontsize=7, ncols=len(present), loc="lower center")
     figure.suptitle(f"{title}\nper language, 95% CI (* Holm p < 0.05)", fontsize=9)
     return figure
+
+
+# Effects are in points: a y range narrower than this is zero plus rounding noise,
+# which matplotlib would stretch to axes labelled in units of 1e-16.
+MIN_RANGE = 1e-6
+
+
+def _readable_range(axes) -> None:
+    """Gives an axis whose data have (almost) no spread a range of ±1 point around them."""
+    low, high = axes.get_ylim()
+    if high - low < MIN_RANGE:
+        middle = (low + high) / 2
+        axes.set_ylim(middle - 1.0, middle + 1.0)
 
 
 def _most_languages(rows: Sequence[dict]) -> int:
@@ -633,6 +692,7 @@ def _versus_cc100(plt, rows: Sequence[dict], title: str):
                 )
     axes.set_xscale("log")
     axes.axhline(0, color="black", linewidth=0.6)
+    _readable_range(axes)
     if any(not r["cc100_gib"] for r in rows):
         axes.axvline(absent_x * 1.6, color="grey", linewidth=0.5, linestyle=":")
         axes.text(absent_x, axes.get_ylim()[1], "not in\nCC-100", fontsize=7, va="top", ha="center")
@@ -782,15 +842,6 @@ def _section_missing(study: Study) -> list[str]:
             f"- {len(study.incomplete)} run(s) lack a metric of their headline score "
             f"and are left out: {examples}"
         )
-    seeds_only = [r for r in study.ordering.languages if r["resampling"] == "seeds only"]
-    if seeds_only:
-        found = True
-        lines.append(
-            f"- {len(seeds_only)} of {len(study.ordering.languages)} per-language ordering "
-            "effects have no per-example statistics for every run and are resampled over "
-            "seeds only (their intervals ignore test-set sampling; with one seed they have "
-            "no width and no p-value)."
-        )
     unknown = sorted({r.lang for r in study.records if an.language_class(r.lang) == "unknown"})
     if unknown:
         found = True
@@ -883,20 +934,28 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
     lines = ["## Ordering effect", ""]
     if not study.ordering.languages:
         return [*lines, "No path is present in two orders with a common seed.", ""]
-    n_lang = study.ordering.languages[0]["family_size"]
-    n_class = study.ordering.classes[0]["family_size"] if study.ordering.classes else 0
+    families = study.ordering.families
     lines += [
         "Effect = score(first order) − score(second order), mean over the seeds both orders "
-        "have; positive: the first order transfers better. Intervals are 95 % paired "
-        "bootstrap percentile intervals (test examples resampled identically for both "
-        "orders, seeds resampled jointly). `*`: significant after Holm's correction "
-        f"(α = 0.05; p from the bootstrap standard error) within its family — {n_lang} "
-        f"per-language effects, {n_class} class effects; `†`: the unadjusted interval "
-        "excludes zero but the effect does not survive the correction. Class columns "
-        "average the languages of a class (English left out); `all targets` averages the "
-        "targets' class means.",
+        "have; positive: the first order transfers better. Its standard error adds two "
+        "parts: seed-to-seed variation of the per-seed differences (s²/S) and test-set "
+        "sampling shared by the seeds (examples resampled identically for both orders and "
+        "every seed); intervals are 95 % t intervals with Welch–Satterthwaite degrees of "
+        "freedom (docs/report.md). Class columns average the languages of a class seed by "
+        "seed (English left out); `all targets` averages the targets' class means.",
+        "",
+        f"`*`: significant after Holm's correction (α = {study.ordering.alpha:g}) within "
+        f"its family; `†`: the unadjusted interval excludes zero but the effect does not "
+        f"survive the correction. {len(families)} families, each with family-wise error "
+        f"at most {study.ordering.alpha:.0%}, so the whole report's chance of any false "
+        f"flag is at most {study.ordering.report_error_bound:.0%} (at most α per family, "
+        "added up): "
+        + _listed_families(families)
+        + ". Effects without per-example statistics are shown but never tested.",
         "",
     ]
+    for warning in study.ordering.warnings:
+        lines += [f"**Warning:** {warning}.", ""]
     for first, second in study.comparisons:
         label = f"{_label(first)} vs {_label(second)}"
         part = _file_part(first, second)
@@ -942,6 +1001,13 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
             )
             lines += more
     return lines
+
+
+def _listed_families(families: dict[str, int], limit: int = 6) -> str:
+    """'name (size); ...', at most `limit` of them (the CSV tables name every row's)."""
+    shown = "; ".join(f"{name} ({size})" for name, size in sorted(families.items())[:limit])
+    more = len(families) - limit
+    return shown + (f"; and {more} more (column `family` of the CSV tables)" if more > 0 else "")
 
 
 def _section_forgetting(study: Study) -> list[str]:

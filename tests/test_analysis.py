@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from eval import analysis as an
+from eval import bootstrap, effects
+from eval import ordering as od
 from xlmr_flax import languages
 
 AB, BA = ("mnli", "squad_v1"), ("squad_v1", "mnli")
@@ -238,13 +240,13 @@ def test_seed_means_averages_and_gains():
 
 
 def test_resample_counts_are_deterministic_draws_with_replacement():
-    counts = an.resample_counts(np.random.default_rng(3), 7, 50)
+    counts = bootstrap.resample_counts(np.random.default_rng(3), 7, 50)
     assert counts.shape == (50, 7)
     assert np.all(counts.sum(axis=1) == 7)
-    again = an.resample_counts(np.random.default_rng(3), 7, 50)
+    again = bootstrap.resample_counts(np.random.default_rng(3), 7, 50)
     assert np.array_equal(counts, again)
     # Drawn in blocks: the same distribution whatever the block size.
-    assert abs(an.resample_counts(np.random.default_rng(1), 1000, 400).mean() - 1.0) < 1e-12
+    assert abs(bootstrap.resample_counts(np.random.default_rng(1), 1000, 400).mean() - 1.0) < 1e-12
 
 
 def test_seqeval_counts_are_resampled_as_summed_entity_counts():
@@ -256,12 +258,14 @@ def test_seqeval_counts_are_resampled_as_summed_entity_counts():
     indices[0] = np.arange(5)[np.arange(30) % 5]  # a resample of empty sentences only
     counts = np.stack([np.bincount(i, minlength=30) for i in indices]).astype(float)
     for metric in ("precision", "recall", "f1"):
-        got = an.resampled_metric(metric, stats, counts)
+        got = bootstrap.resampled_metric(metric, stats, counts)
         want = [_seqeval(stats[i])[metric] for i in indices]
         np.testing.assert_allclose(got, want)
         assert got[0] == 0.0  # zero denominators give 0, as in seqeval
     # A headline over several metrics averages them draw by draw.
-    both = an.resampled_headlines([{"f1": stats, "precision": stats}], ("f1", "precision"), counts)
+    both = bootstrap.resampled_headlines(
+        [{"f1": stats, "precision": stats}], ("f1", "precision"), counts
+    )
     np.testing.assert_allclose(
         both[:, 0],
         [(_seqeval(stats[i])["f1"] + _seqeval(stats[i])["precision"]) / 2 for i in indices],
@@ -271,17 +275,19 @@ def test_seqeval_counts_are_resampled_as_summed_entity_counts():
 def test_resampled_means_and_ratios():
     values = np.array([1.0, 0.0, 0.5, 1.0])
     counts = np.array([[1, 1, 1, 1], [4, 0, 0, 0], [0, 2, 2, 0]], dtype=float)
-    np.testing.assert_allclose(an.resampled_metric("accuracy", values, counts), [62.5, 100, 25])
+    np.testing.assert_allclose(
+        bootstrap.resampled_metric("accuracy", values, counts), [62.5, 100, 25]
+    )
     tokens = np.array([[3, 4], [0, 0], [1, 2], [2, 2]], dtype=float)  # (correct, total)
-    np.testing.assert_allclose(an.resampled_metric("accuracy", tokens, counts), [75, 75, 50])
+    np.testing.assert_allclose(bootstrap.resampled_metric("accuracy", tokens, counts), [75, 75, 50])
     qa = {"exact_match": np.array([1.0, 0, 0, 1]), "f1": np.array([1.0, 0.5, 0.2, 1])}
     np.testing.assert_allclose(
-        an.resampled_headlines([qa], ("exact_match", "f1"), counts)[:, 0], [58.75, 100, 17.5]
+        bootstrap.resampled_headlines([qa], ("exact_match", "f1"), counts)[:, 0], [58.75, 100, 17.5]
     )
 
 
 def test_holm_adjustment():
-    adjusted = an.holm([0.01, 0.04, 0.03, math.nan, 0.005])
+    adjusted = effects.holm([0.01, 0.04, 0.03, math.nan, 0.005])
     np.testing.assert_allclose(adjusted[[4, 0, 2, 1]], [0.02, 0.03, 0.06, 0.06])
     assert math.isnan(adjusted[3])
 
@@ -289,13 +295,11 @@ def test_holm_adjustment():
 def _bootstrap_interval(first, second, rng, n_boot=400):
     """The analysis's primitives on in-memory (seeds, n) outcomes of two orders."""
     seeds, n = first.shape
-    counts = an.resample_counts(rng, n, n_boot)
+    counts = bootstrap.resample_counts(rng, n, n_boot)
     runs = [{"accuracy": x} for x in (*first, *second)]
-    scores = an.resampled_headlines(runs, ("accuracy",), counts)
-    seed_counts = an.resample_counts(rng, seeds, n_boot)
-    draws = an.seed_weighted_difference(scores[:, :seeds], scores[:, seeds:], seed_counts)
-    estimate = 100 * float(first.mean() - second.mean())
-    return an.summarise_draws(estimate, draws)
+    scores = bootstrap.resampled_headlines(runs, ("accuracy",), counts)
+    diffs = 100 * (first.mean(axis=1) - second.mean(axis=1))
+    return effects.estimate(diffs, scores[:, :seeds] - scores[:, seeds:])
 
 
 def test_zero_effect_interval_covers_zero_about_95_percent_of_the_time():
@@ -315,28 +319,30 @@ def test_zero_effect_interval_covers_zero_about_95_percent_of_the_time():
 
 
 def test_planted_effect_is_detected_and_covered(tmp_path):
+    # Five seeds: with three, t(2) tails leave little power for five tests at once.
     truth = 8.0
     write_study(
         tmp_path,
         n=1500,
+        seeds=range(5),
         langs={"xnli": LANGS["xnli"]},
         effect=lambda p, t, lang: truth if p == AB else 0.0,
     )
-    result = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
+    result = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
     rows = [r for r in result.languages if r["target"] == "xnli"]
     assert len(rows) == 5
     for row in rows:
         assert (row["first"], row["second"]) == (AB, BA)
         assert row["resampling"] == "examples and seeds"
-        assert row["n_seeds"] == 3 and row["n_examples"] == 1500
+        assert row["n_seeds"] == 5 and row["n_examples"] == 1500
         assert row["ci_low"] <= truth <= row["ci_high"]
         assert row["ci_low"] > 0 and row["significant"] and row["p_holm"] < 0.05
         assert row["ci_bonf_low"] < row["ci_low"] and row["ci_bonf_high"] > row["ci_high"]
     assert result.languages[0]["family_size"] == len(result.languages) == 5
     # Deterministic: the same seed gives the same intervals, another seed others.
-    again = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
+    again = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
     assert [r["ci_low"] for r in again.languages] == [r["ci_low"] for r in result.languages]
-    other = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500, seed=1)
+    other = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500, seed=1)
     assert [r["ci_low"] for r in other.languages] != [r["ci_low"] for r in result.languages]
     assert [r["effect"] for r in other.languages] == [r["effect"] for r in result.languages]
 
@@ -346,18 +352,19 @@ def test_resource_class_effects_average_their_languages(tmp_path):
     write_study(
         tmp_path,
         n=1500,
+        seeds=range(5),
         langs={"xnli": list(planted)},
         effect=lambda p, t, lang: planted[lang] if p == AB else 0.0,
     )
-    result = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
+    result = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=500)
     by_lang = {r["lang"]: r for r in result.languages}
     classes = {(r["target"], r["resource_class"]): r for r in result.classes}
     low = classes[("xnli", "low")]
     assert low["langs"] == ["sw", "yo"] and low["n_langs"] == 2
     assert low["effect"] == pytest.approx((by_lang["sw"]["effect"] + by_lang["yo"]["effect"]) / 2)
     assert low["ci_low"] <= 12.0 <= low["ci_high"] and low["significant"]
-    # An average of two languages is tighter than either language alone.
-    assert low["ci_high"] - low["ci_low"] < by_lang["sw"]["ci_high"] - by_lang["sw"]["ci_low"]
+    # An average of two languages is tighter than a language alone.
+    assert low["se"] < (by_lang["sw"]["se"] + by_lang["yo"]["se"]) / 2
     for cls in ("mid", "high"):
         assert classes[("xnli", cls)]["ci_low"] <= 0 <= classes[("xnli", cls)]["ci_high"]
     # English is the training language: in no class, not even "all".
@@ -376,7 +383,7 @@ def test_seqeval_targets_are_resampled_from_counts(tmp_path):
         langs={"panx": ["sw", "de"]},
         effect=lambda p, t, lang: 15.0 if p == AB else 0.0,
     )
-    result = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=300)
+    result = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=300)
     assert not result.notes  # the examples reproduce every recorded F1
     assert all(r["resampling"] == "examples and seeds" for r in result.languages)
     assert all(r["effect"] > 0 and r["significant"] for r in result.languages)
@@ -384,7 +391,7 @@ def test_seqeval_targets_are_resampled_from_counts(tmp_path):
 
 def test_reordered_ids_give_the_same_result(tmp_path):
     write_study(tmp_path, n=200, langs={"xnli": ["sw"]}, paths=[AB, BA])
-    before = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200)
+    before = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200)
     path = tmp_path / "stages/squad_v1>mnli-1/eval/xnli/sw.json"
     data = json.loads(path.read_text())
     order = np.random.default_rng(0).permutation(200)
@@ -393,19 +400,19 @@ def test_reordered_ids_give_the_same_result(tmp_path):
         "stats": {"accuracy": [data["stats"]["accuracy"][i] for i in order]},
     }
     path.write_text(json.dumps(data))
-    after = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200)
+    after = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200)
     assert after.languages[0]["ci_low"] == pytest.approx(before.languages[0]["ci_low"])
     assert not after.notes
 
 
 def test_without_examples_only_seeds_are_resampled(tmp_path):
     write_study(tmp_path, n=100, langs={"xnli": ["sw"]}, examples=False)
-    row = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200).languages[0]
+    row = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200).languages[0]
     assert row["resampling"] == "seeds only" and math.isnan(row["n_examples"])
     assert row["ci_low"] < row["ci_high"]
     # One seed and no examples: no spread to estimate, no p-value, never flagged.
     write_study(tmp_path, n=100, langs={"xnli": ["sw"]}, examples=False, seeds=(0,))
-    row = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200).languages[0]
+    row = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200).languages[0]
     assert row["ci_low"] == row["ci_high"] == row["effect"]
     assert math.isnan(row["p_value"]) and not row["significant"]
 
@@ -414,12 +421,21 @@ def test_broken_examples_files_fall_back_to_seeds_with_a_note(tmp_path):
     write_study(tmp_path, n=100, langs={"xnli": ["sw", "de"]})
     (tmp_path / "stages/mnli>squad_v1-0/eval/xnli/sw.json").write_text("{not json")
     os.remove(tmp_path / "stages/squad_v1>mnli-2/eval/xnli/de.json")
-    result = an.ordering_effects(load(tmp_path), str(tmp_path), n_boot=100)
+    result = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=100)
     assert {r["lang"]: r["resampling"] for r in result.languages} == {
         "sw": "seeds only",
         "de": "seeds only",
     }
-    assert len(result.notes) == 1 and result.notes[0].startswith("2 run(s) left out")
+    # Each run is named with what is wrong; the rows are shown, never tested.
+    unusable, untested = result.notes
+    assert unusable.startswith("2 run(s) without usable per-example statistics")
+    assert "squad_v1>mnli xnli de seed 2: stages/squad_v1>mnli-2/eval/xnli/de.json is missing" in (
+        unusable
+    )
+    assert "mnli>squad_v1 xnli sw seed 0" in unusable and "not valid JSON" in unusable
+    assert untested.startswith("2 of 2 per-language effects")
+    assert not any(r["significant"] or r["excludes_zero"] for r in result.languages)
+    assert all(math.isnan(r["p_value"]) for r in result.languages + result.classes)
 
 
 def test_partial_study_lists_what_is_missing(tmp_path):
@@ -434,7 +450,7 @@ def test_partial_study_lists_what_is_missing(tmp_path):
     assert dict(path=BA, target="xnli", seed=2, languages=["all"]) in missing
     assert dict(path=("mnli",), target="panx", seed=0, languages=["bg"]) in missing
     assert len(missing) == 2
-    result = an.ordering_effects(records, str(tmp_path), n_boot=100)
+    result = od.ordering_effects(records, str(tmp_path), n_boot=100)
     assert {r["n_seeds"] for r in result.languages if r["target"] == "xnli"} == {2}
     assert {r["n_seeds"] for r in result.languages if r["target"] == "panx"} == {3}
     assert result.unmatched == [("mnli", "qqp")]

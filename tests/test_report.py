@@ -43,7 +43,8 @@ def study(tmp_path_factory):
     write_study(
         root,
         n=300,
-        effect=lambda p, t, lang: 10.0 if p == AB and lang in ("sw", "yo") else 0.0,
+        # Large enough to survive Holm over 12 class effects on two or three seeds.
+        effect=lambda p, t, lang: 25.0 if p == AB and lang in ("sw", "yo") else 0.0,
         skip=_partial,
         paths=[*PATHS, ("mnli", "qqp")],
     )
@@ -97,7 +98,9 @@ def test_summary_gives_the_effect_by_resource_class(study):
     effect = summary["ordering"]["mnli>squad_v1 vs squad_v1>mnli"]
     assert set(effect) == {"low", "mid", "high", "all"}
     low = effect["low"]
-    assert low["ci"][0] <= 10.0 <= low["ci"][1] and low["significant"]
+    # 25 points on XNLI; on PAN-X the planted rise in entity hits moves F1 by about
+    # 25 × 2·E[min(gold, predicted)] / E[gold + predicted] ≈ 20.8 points.
+    assert low["ci"][0] <= (25.0 + 20.8) / 2 <= low["ci"][1] and low["significant"]
     assert low["n_targets"] == 2
     assert summary["missing_runs"] == 2
     text = report.format_summary(summary)
@@ -158,7 +161,8 @@ def test_studies_without_orders_or_examples_still_get_a_report(tmp_path):
     write_study(tmp_path, n=30, langs={"xnli": ["sw", "de"]}, examples=False)
     summary = report.write_report(str(tmp_path), n_boot=30)
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "resampled over seeds only" in text
+    assert "shown but never tested or flagged" in text
+    assert summary["flagged"] == {"languages": 0, "classes": 0}
     assert summary["ordering"]
     # A study with the baseline only: no comparisons, no plots, still a report.
     write_study(tmp_path, n=30, langs={"xnli": ["sw"]}, paths=[()])

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from absl import logging
 
+from eval.example_files import SUFFIX as EXAMPLES_SUFFIX
+from eval.example_files import write_examples
 from eval.gold import AUTO, GoldSource, file_states, plan_evaluation
 from eval.metrics import example_stats, metric_from_stats
 from eval.predict import PredictOptions, Predictor, load_on_mesh
@@ -161,14 +163,12 @@ def _head_from(encoder_model: PretrainedModel, head_dir: str) -> PretrainedModel
 
 
 def _score(task: str, predictions, source: GoldSource, raw_dir: str, rel: str, workdir: str):
-    """Scores one language; writes its per-example statistics to `rel/<split>-<lang>.json`."""
+    """Scores one language after writing its per-example statistics to
+    `rel/<split>-<lang>.npy` (read by the report's bootstrap)."""
     gold = source.load(task, raw_dir)
     ids, stats = example_stats(task, predictions, gold, lang=source.lang)
-    examples_rel = f"{rel}/{source.split}-{source.lang}.json"
-    write_file(
-        os.path.join(workdir, examples_rel),
-        json.dumps({"ids": ids, "stats": {m: np.asarray(v).tolist() for m, v in stats.items()}}),
-    )
+    examples_rel = f"{rel}/{source.split}-{source.lang}{EXAMPLES_SUFFIX}"
+    write_examples(os.path.join(workdir, examples_rel), ids, stats)
     return [
         dict(
             target=task,

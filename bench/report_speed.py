@@ -1,0 +1,116 @@
+"""Time of the report on a full-size synthetic study.
+
+    python bench/report_speed.py --study /tmp/full-study            # generate once, then time
+    python bench/report_speed.py --study /tmp/full-study --scale 0.1 # a tenth of the test sets
+
+The study is what a full run of the design writes: 82 paths (no intermediate task,
+nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
+their languages and (approximate) real test sizes, three seeds; results.jsonl and
+one `.npy` examples file per run and language (`eval.simulation.write_study`, the
+files `train.evaluation` writes). It is generated once (`--study` is reused when
+it holds a results.jsonl), then `python -m eval report` runs on it in-process
+(analysis, CSV tables, plots, Markdown) with the default 1,000 bootstrap draws.
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from eval import report, simulation
+from xlmr_flax.tasks import get_task
+
+TASKS = ("anli", "mnli", "qqp", "sst2", "squad_v1", "hellaswag", "ccg", "cosmosqa", "csqa")
+# Test items per language (XTREME-R's test sets, rounded; DEFAULT where not listed).
+SIZES = {
+    "xnli": {"*": 5010},
+    "xcopa": {"*": 500},
+    "udpos": {"*": 1000, "en": 5440, "ru": 6491, "ja": 1800, "de": 1977, "it": 1789},
+    "panx": {
+        "*": 10000,
+        **dict.fromkeys("jv yo qu my pa gu".split(), 100),
+        **dict.fromkeys("sw tl ms ml mr ta te ur af kk".split(), 1000),
+    },
+    "xquad": {"*": 1190},
+    "mlqa": {"*": 5000, "en": 11590},
+    "tydiqa": {"*": 700, "en": 440, "bn": 113, "ko": 276},
+    "tatoeba": {"*": 1000},
+    "lareqa": {"*": 1190},
+    "mewslix": {"*": 3000},
+}
+
+
+def full_size_targets(scale: float = 1.0) -> dict[str, tuple[tuple[str, ...], int | dict]]:
+    targets = {}
+    for target, sizes in SIZES.items():
+        langs = get_task(target).eval_langs
+        scaled = {x: max(10, round(scale * sizes.get(x, sizes["*"]))) for x in langs}
+        targets[target] = (langs, scaled)
+    return targets
+
+
+def full_size_paths() -> list[tuple[str, ...]]:
+    return [(), *((t,) for t in TASKS), *itertools.permutations(TASKS, 2)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--study", default=os.path.join(tempfile.gettempdir(), "full-study"))
+    parser.add_argument("--scale", type=float, default=1.0, help="test sizes × this")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    args = parser.parse_args()
+    generated = None
+    if not os.path.exists(os.path.join(args.study, "results.jsonl")):
+        shutil.rmtree(args.study, ignore_errors=True)
+        os.makedirs(args.study)
+        start = time.perf_counter()
+        scenario = simulation.Scenario("full size", seeds=args.seeds)
+        simulation.write_study(
+            args.study,
+            scenario,
+            np.random.default_rng(0),
+            full_size_targets(args.scale),
+            full_size_paths(),
+        )
+        generated = time.perf_counter() - start
+    files = sum(len(f) for _, _, f in os.walk(os.path.join(args.study, "stages")))
+    size = sum(
+        os.path.getsize(os.path.join(d, f))
+        for d, _, fs in os.walk(os.path.join(args.study, "stages"))
+        for f in fs
+    )
+    out = os.path.join(args.study, "report")
+    start = time.perf_counter()
+    summary = report.write_report(args.study, out, n_boot=args.n_boot)
+    seconds = time.perf_counter() - start
+    result = dict(
+        report_s=round(seconds, 1),
+        generate_s=None if generated is None else round(generated, 1),
+        records=summary["records"],
+        examples_files=files,
+        examples_mb=round(size / 2**20, 1),
+        paths=len(summary["paths"]),
+        targets=len(summary["targets"]),
+        seeds=len(summary["seeds"]),
+        n_boot=args.n_boot,
+        scale=args.scale,
+        cpus=os.cpu_count(),
+        machine=platform.machine(),
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Resampling test examples: draws as count matrices, metrics recomputed from summed
+per-example statistics, every run of a test set in one matrix product.
+
+    counts = resample_counts(rng, n_examples, n_boot)           # (n_boot, n)
+    scores = resampled_headlines(runs, ("accuracy",), counts)   # (n_boot, len(runs))
+
+A metric is computed from the sums of its per-example statistics (`eval.metrics.
+example_stats`), so a resample's score is the official metric of that resample and
+the all-ones draw gives the official score of the full test set. A draw may hold a
+different number of examples than the test set (a language holding part of a
+parallel target's items, resampled jointly by item): means divide by each draw's
+own count.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+# Bootstrap index matrices are drawn in blocks of about this many entries.
+BLOCK_ENTRIES = 4_000_000
+
+
+def key_generator(seed: int, *parts: object) -> np.random.Generator:
+    """A generator for one named draw: the same name gives the same draw whatever else
+    the study holds, so adding a language or a seed does not move other intervals."""
+    name = "\x1f".join(map(str, parts)).encode("utf-8")
+    return np.random.default_rng([seed, zlib.crc32(name)])
+
+
+def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    """(n_boot, n) float32: how often each of n examples is drawn in each bootstrap
+    resample (n draws with replacement; every row sums to n). Counts instead of index
+    lists turn every resampled sum into one matrix product; float32 holds them
+    exactly and halves the product's memory traffic."""
+    counts = np.empty((n_boot, n), dtype=np.float32)
+    block = max(1, BLOCK_ENTRIES // max(n, 1))
+    for start in range(0, n_boot, block):
+        rows = min(block, n_boot - start)
+        drawn = rng.integers(0, n, size=(rows, n), dtype=np.int32)
+        for k in range(rows):
+            counts[start + k] = np.bincount(drawn[k], minlength=n)
+    return counts
+
+
+def metric_of_sums(metric: str, sums: np.ndarray, n: float | np.ndarray) -> np.ndarray:
+    """A metric (percent) from the sums of its per-example statistics over n examples
+    (one sum per resample; n a number or one per resample): (draws,) sums of values in
+    [0, 1] → 100 × mean; (draws, 2) sums of (correct, total) → 100 × correct / total;
+    (draws, 3) sums of seqeval's (correct, predicted, gold) entity counts → precision,
+    recall or F1 (0 where a denominator is 0, as seqeval does)."""
+    sums = np.asarray(sums, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if sums.ndim == 1:
+            n = np.asarray(n, dtype=np.float64)
+            return np.where(n > 0, 100.0 * sums / np.where(n > 0, n, 1), 0.0)
+        if sums.shape[-1] == 2:
+            return np.where(sums[:, 1] > 0, 100.0 * sums[:, 0] / sums[:, 1], 0.0)
+        if sums.shape[-1] != 3:
+            raise ValueError(f"{metric}: expected 1, 2 or 3 statistics per example")
+        correct, predicted, gold = sums[:, 0], sums[:, 1], sums[:, 2]
+        precision = np.where(predicted > 0, correct / predicted, 0.0)
+        recall = np.where(gold > 0, correct / gold, 0.0)
+        if metric == "precision":
+            return 100.0 * precision
+        if metric == "recall":
+            return 100.0 * recall
+        total = precision + recall
+        return np.where(total > 0, 200.0 * precision * recall / total, 0.0)
+
+
+def resampled_metric(metric: str, stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The metric on each resample given by the rows of `counts` (see `resample_counts`)."""
+    stats = np.asarray(stats, dtype=np.float64)
+    return metric_of_sums(metric, counts @ stats, counts.sum(axis=1))
+
+
+def stacked_columns(
+    runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str], n: int
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """(n, runs × width) statistics of every run side by side (run j in columns
+    j·width ... (j+1)·width − 1), and the layout shared by every run: [(metric,
+    width)]. Means are linear, so where every metric is a per-example value in
+    [0, 1] a run takes one column, the mean of its metrics."""
+    first = [np.asarray(runs[0][m]) for m in metrics]
+    if all(a.ndim == 1 for a in first):
+        layout = [("mean", 1)]
+    else:
+        layout = [
+            (m, int(np.prod(a.shape[1:], dtype=int))) for m, a in zip(metrics, first, strict=True)
+        ]
+    width = sum(w for _, w in layout)
+    matrix = np.empty((n, len(runs) * width), dtype=np.float64)
+    for j, stats in enumerate(runs):
+        if layout[0][0] == "mean":
+            if len(metrics) == 1:
+                matrix[:, j] = stats[metrics[0]]
+            else:
+                matrix[:, j] = np.mean([stats[m] for m in metrics], axis=0)
+            continue
+        column = j * width
+        for metric, w in layout:
+            matrix[:, column : column + w] = np.asarray(stats[metric]).reshape(n, w)
+            column += w
+    return matrix, layout
+
+
+def headlines_of_sums(
+    sums: np.ndarray, layout: list[tuple[str, int]], n: float | np.ndarray
+) -> np.ndarray:
+    """(draws, runs) headline scores from summed columns (see `stacked_columns`):
+    the mean over the layout's metrics, computed for every run at once."""
+    width = sum(w for _, w in layout)
+    sums = np.asarray(sums, dtype=np.float64).reshape(len(sums), -1, width)
+    n = np.asarray(n, dtype=np.float64)
+    n = n.reshape(-1, 1) if n.ndim == 1 else n
+    total, column = 0.0, 0
+    for metric, w in layout:
+        part = sums[:, :, column] if w == 1 else sums[:, :, column : column + w]
+        if w == 1:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total = total + np.where(n > 0, 100.0 * part / np.where(n > 0, n, 1), 0.0)
+        else:
+            draws, runs = part.shape[:2]
+            flat = metric_of_sums(metric, part.reshape(draws * runs, w), 1.0)
+            total = total + flat.reshape(draws, runs)
+        column += w
+    return total / len(layout)
+
+
+def resampled_headlines(
+    runs: Sequence[dict[str, np.ndarray]],
+    metrics: Sequence[str],
+    counts: np.ndarray,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """(n_boot, len(runs)): the headline score (mean of `metrics`) of every run on every
+    resample. All runs share the test examples, so their statistics are stacked into
+    one (n, columns) matrix and resampled by a single product with `counts` (in
+    `dtype`: float32 halves the time and is exact for counts and 0/1 outcomes)."""
+    n = counts.shape[1]
+    matrix, layout = stacked_columns(runs, metrics, n)
+    sums = np.asarray(counts, dtype=dtype) @ matrix.astype(dtype, copy=False)
+    return headlines_of_sums(sums, layout, counts.sum(axis=1, dtype=np.float64))
+
+
+def full_headlines(runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str]) -> np.ndarray:
+    """(len(runs),): every run's headline score on the whole test set (float64)."""
+    n = len(np.asarray(runs[0][metrics[0]]))
+    matrix, layout = stacked_columns(runs, metrics, n)
+    return headlines_of_sums(matrix.sum(axis=0, keepdims=True), layout, float(n))[0]
+
+
+def resampled_and_full_headlines(
+    runs: Sequence[dict[str, np.ndarray]], metrics: Sequence[str], counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`resampled_headlines` in float32 and `full_headlines`, stacking the runs once."""
+    n = counts.shape[1]
+    matrix, layout = stacked_columns(runs, metrics, n)
+    full = headlines_of_sums(matrix.sum(axis=0, keepdims=True), layout, float(n))[0]
+    sums = np.asarray(counts, dtype=np.float32) @ matrix.astype(np.float32)
+    return headlines_of_sums(sums, layout, counts.sum(axis=1, dtype=np.float64)), full

@@ -1,0 +1,402 @@
+"""The ordering effect: score(A→B→T) − score(B→A→T) per target and language, then
+per resource class (per target and over all targets), with intervals that hold
+both seed-to-seed variation and test-set sampling (`eval.effects`).
+
+    analysis = ordering_effects(records, "runs/x", n_boot=1000)
+    analysis.languages, analysis.classes, analysis.notes, analysis.families
+
+Test examples are resampled once per (target, language) — or once per target
+where its languages' items are translations of each other (PARALLEL_TARGETS),
+jointly by item id — and every run of that test set is rescored on the same
+draws, so the two orders and all seeds are paired. A class effect averages its
+languages seed by seed, so run-level seed effects that its languages share (and,
+over all targets, that the targets share) stay in its seed-to-seed variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eval import bootstrap, effects
+from eval.analysis import (
+    ALL_TARGETS,
+    CLASSES,
+    Path,
+    Record,
+    RunKey,
+    group_runs,
+    headline_metrics,
+    headline_scores,
+    in_class,
+    language_cc100,
+    language_class,
+    language_order,
+    order_comparisons,
+    path_key,
+)
+from eval.example_files import read_examples
+from xlmr_flax.storage import confined
+
+ALPHA = effects.ALPHA
+# Targets whose languages' test items are translations of one set of items, with
+# the same id in every language (positions for XNLI and XCOPA, SQuAD ids for XQuAD,
+# MLQA's question ids, LAReQA's question ids): resampling them jointly keeps the
+# correlation between languages that a class mean inherits. A language holding
+# part of the items (MLQA) takes the draw's counts of its own items. UD-POS is not
+# here: only its PUD treebanks are parallel, and its sentence ids do not say which.
+PARALLEL_TARGETS = frozenset({"xnli", "xcopa", "xquad", "mlqa", "lareqa"})
+# A recomputed score may differ from the recorded one by float rounding only.
+CONSISTENCY_TOLERANCE = 1e-3
+
+
+# Families of tests: one question each — does the order of these tasks matter on
+# this target's languages; does it matter for the resource classes.
+def language_family(first: Path, second: Path, target: str) -> str:
+    return f"per-language effects of {path_key(first)} vs {path_key(second)} on {target}"
+
+
+def class_family(first: Path, second: Path) -> str:
+    return f"resource-class effects of {path_key(first)} vs {path_key(second)}"
+
+
+@dataclass
+class OrderingAnalysis:
+    """Per-language and resource-class effects, their per-seed series (seeds,
+    differences, resampled differences) and notes on what limited the analysis."""
+
+    languages: list[dict[str, Any]] = field(default_factory=list)
+    classes: list[dict[str, Any]] = field(default_factory=list)
+    series: dict[tuple, tuple[list[int], np.ndarray, np.ndarray | None]] = field(
+        default_factory=dict
+    )
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unmatched: list[Path] = field(default_factory=list)
+    families: dict[str, int] = field(default_factory=dict)
+    n_boot: int = 0
+    alpha: float = ALPHA
+
+    @property
+    def report_error_bound(self) -> float:
+        """Chance of any false flag in the whole report: at most alpha per family."""
+        return min(1.0, self.alpha * len(self.families))
+
+
+def _listed(what: str, items: Sequence[str], limit: int = 10) -> str:
+    """'N what: a; b; ...' naming at most `limit` items (a full study can have thousands)."""
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{len(items)} {what}: " + "; ".join(items[:limit]) + more
+
+
+def _run_name(path: Path, target: str, lang: str, seed: int) -> str:
+    return f"{path_key(path)} {target} {lang} seed {seed}"
+
+
+def _cell_statistics(
+    runs: dict[RunKey, dict[str, Record]],
+    needed: Sequence[tuple[Path, int]],
+    target: str,
+    lang: str,
+    metrics: Sequence[str],
+    workdir: str,
+    problems: list[str],
+) -> tuple[np.ndarray | None, dict[tuple[Path, int], dict[str, np.ndarray]]]:
+    """The per-example statistics of the needed (path, seed) runs of one (target,
+    language), aligned to the id order most runs have; a run without usable
+    statistics is left out and named in `problems` (no file, a broken file, or
+    test examples that differ from the majority's)."""
+    loaded: dict[tuple[Path, int], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+    for path, seed in needed:
+        by_metric = runs[(path, target, lang, seed)]
+        files = sorted({by_metric[m].examples or "" for m in metrics})
+        name = _run_name(path, target, lang, seed)
+        if "" in files:
+            problems.append(f"{name}: no examples file recorded")
+            continue
+        stats: dict[str, np.ndarray] = {}
+        ids = None
+        try:
+            for relative in files:
+                # A path read from a record never leaves the workdir.
+                found = read_examples(confined(workdir, relative, "examples file"), metrics)
+                if ids is not None and not np.array_equal(found.ids, ids):
+                    raise ValueError(f"{relative}: ids differ from the run's other metric file")
+                ids = found.ids
+                stats.update(found.stats)
+            absent = [m for m in metrics if m not in stats]
+            if absent:
+                raise ValueError(f"{files[0]}: no statistics for {', '.join(absent)}")
+        except FileNotFoundError:
+            problems.append(f"{name}: {files[0]} is missing")
+            continue
+        except (OSError, ValueError) as error:
+            problems.append(f"{name}: {error}")
+            continue
+        loaded[(path, seed)] = (ids, stats)
+    if not loaded:
+        return None, {}
+    # The reference id order: the one most runs have (ties: the first run's).
+    orders: dict[tuple, list] = {}  # raw bytes: a dictionary finds equal id lists fast
+    for ids, _ in loaded.values():
+        raw = (ids.dtype.str, ids.tobytes())
+        orders.setdefault(raw, [ids, 0])[1] += 1
+    reference = max(orders.values(), key=lambda item: item[1])[0]  # first among ties
+    reference_raw = (reference.dtype.str, reference.tobytes())
+    sorted_reference = np.sort(reference)
+    aligned = {}
+    for key, (ids, stats) in loaded.items():
+        if (ids.dtype.str, ids.tobytes()) != reference_raw:
+            if len(ids) != len(reference) or not np.array_equal(np.sort(ids), sorted_reference):
+                problems.append(
+                    f"{_run_name(key[0], target, lang, key[1])}: its test examples differ "
+                    "from those of most runs"
+                )
+                continue
+            if len(np.unique(ids)) != len(ids):
+                problems.append(f"{_run_name(key[0], target, lang, key[1])}: repeated ids")
+                continue
+            order = np.argsort(ids)[np.argsort(np.argsort(reference))]
+            stats = {m: a[order] for m, a in stats.items()}
+        aligned[key] = stats
+    return reference, aligned
+
+
+@dataclass
+class _Cell:
+    lang: str
+    paired: dict[tuple[Path, Path], list[int]]
+    metrics: tuple[str, ...]
+    ids: np.ndarray | None = None
+    found: dict[tuple[Path, int], dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def _draws(target: str, cells: list[_Cell], n_boot: int, seed: int) -> dict[str, np.ndarray]:
+    """Per language, its (n_boot, n) example counts: one draw over the union of
+    item ids for a parallel target, else one draw per language."""
+    with_ids = [c for c in cells if c.ids is not None and c.found]
+    if target in PARALLEL_TARGETS and len(with_ids) > 1:
+        union = np.unique(np.concatenate([c.ids for c in with_ids]))
+        counts = bootstrap.resample_counts(
+            bootstrap.key_generator(seed, "examples", target), len(union), n_boot
+        )
+        return {c.lang: counts[:, np.searchsorted(union, c.ids)] for c in with_ids}
+    return {
+        c.lang: bootstrap.resample_counts(
+            bootstrap.key_generator(seed, "examples", target, c.lang), len(c.ids), n_boot
+        )
+        for c in with_ids
+    }
+
+
+def ordering_effects(
+    records: Sequence[Record],
+    workdir: str,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> OrderingAnalysis:
+    """The ordering effect of every comparison from `order_comparisons`, per target
+    and language, then per resource class; each with its t interval and Holm's
+    correction within its family (per-language effects: one family per comparison
+    and target;
+    class effects: one family per comparison)."""
+    scores, _ = headline_scores(records, "zero_shot")
+    runs = group_runs(records, "zero_shot")
+    comparisons, unmatched = order_comparisons({k[0] for k in scores})
+    result = OrderingAnalysis(unmatched=unmatched, n_boot=n_boot, alpha=alpha)
+    if not comparisons:
+        return result
+    involved = {p for pair in comparisons for p in pair}
+    seeds_of: dict[tuple[Path, str, str], set[int]] = defaultdict(set)
+    langs_of: dict[str, set[str]] = defaultdict(set)
+    for path, target, lang, s in scores:
+        seeds_of[(path, target, lang)].add(s)
+        if path in involved:
+            langs_of[target].add(lang)
+    problems: list[str] = []
+    mismatched: list[str] = []
+    for target in sorted(langs_of):
+        cells = []
+        for lang in sorted(langs_of[target]):
+            paired = {}
+            for first, second in comparisons:
+                both = seeds_of[(first, target, lang)] & seeds_of[(second, target, lang)]
+                if both:
+                    paired[(first, second)] = sorted(both)
+            if not paired:
+                continue
+            needed = sorted({(p, s) for pair, ss in paired.items() for p in pair for s in ss})
+            metrics = headline_metrics(target, runs[(needed[0][0], target, lang, needed[0][1])])
+            cell = _Cell(lang, paired, metrics)
+            cell.ids, cell.found = _cell_statistics(
+                runs, needed, target, lang, metrics, workdir, problems
+            )
+            cells.append(cell)
+        counts = _draws(target, cells, n_boot, seed)
+        for cell in cells:
+            _language_rows(result, scores, target, cell, counts.get(cell.lang), mismatched, alpha)
+            cell.found.clear()  # the statistics are no longer needed: free them early
+    result.families.update(effects.adjust_families(result.languages, alpha))
+    result.classes = _class_effects(result, alpha)
+    result.families.update(effects.adjust_families(result.classes, alpha))
+    _add_notes(result, problems, mismatched)
+    return result
+
+
+def _language_rows(
+    result: OrderingAnalysis,
+    scores: dict[RunKey, float],
+    target: str,
+    cell: _Cell,
+    counts: np.ndarray | None,
+    mismatched: list[str],
+    alpha: float,
+) -> None:
+    lang = cell.lang
+    column: dict[tuple[Path, int], int] = {}
+    resampled = None
+    if counts is not None and cell.found:
+        keys = list(cell.found)
+        column = {key: j for j, key in enumerate(keys)}
+        stats = [cell.found[k] for k in keys]
+        resampled, full = bootstrap.resampled_and_full_headlines(stats, cell.metrics, counts)
+        for key, value in zip(keys, full, strict=True):
+            recorded = scores[(key[0], target, lang, key[1])]
+            if abs(value - recorded) > CONSISTENCY_TOLERANCE:
+                mismatched.append(
+                    f"{_run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
+                    f"examples, {recorded:.3f} recorded"
+                )
+    for (first, second), seeds in cell.paired.items():
+        diffs = np.array(
+            [scores[(first, target, lang, s)] - scores[(second, target, lang, s)] for s in seeds]
+        )
+        boot = None
+        if resampled is not None and all((p, s) in column for p in (first, second) for s in seeds):
+            boot = (
+                resampled[:, [column[(first, s)] for s in seeds]]
+                - resampled[:, [column[(second, s)] for s in seeds]]
+            )
+        row = dict(
+            first=first,
+            second=second,
+            target=target,
+            lang=lang,
+            resource_class=language_class(lang),
+            cc100_gib=language_cc100(lang),
+            **effects.estimate(diffs, boot, alpha, finish=False),
+            seeds=seeds,
+            n_examples=len(cell.ids) if boot is not None else math.nan,
+            family=language_family(first, second, target),
+            pooled_excess=True,
+        )
+        result.languages.append(row)
+        result.series[(first, second, target, lang)] = (seeds, diffs, boot)
+
+
+def _combine(
+    parts: list[tuple[list[int], np.ndarray, np.ndarray | None]],
+) -> tuple[list[int], np.ndarray, np.ndarray | None] | None:
+    """The seed-by-seed mean of several per-seed series over their common seeds
+    (None when they share no seed); resampled only when every part is."""
+    common = sorted(set.intersection(*(set(seeds) for seeds, _, _ in parts)))
+    if not common:
+        return None
+    picked = [[seeds.index(s) for s in common] for seeds, _, _ in parts]
+    diffs = np.mean([d[k] for (_, d, _), k in zip(parts, picked, strict=True)], axis=0)
+    boot = None
+    if all(b is not None for _, _, b in parts):
+        boot = np.mean([b[:, k] for (_, _, b), k in zip(parts, picked, strict=True)], axis=0)
+    return common, diffs, boot
+
+
+def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any]]:
+    """Mean effect over the languages of each class, per target and over all targets,
+    computed seed by seed on the seeds its members share."""
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for row in result.languages:
+        grouped[(row["first"], row["second"], row["target"])].append(row)
+    rows: list[dict[str, Any]] = []
+    per_class: dict[tuple, list] = defaultdict(list)
+    for (first, second, target), group in grouped.items():
+        for cls in CLASSES:
+            members = sorted(
+                (r for r in group if in_class(r["lang"], cls)),
+                key=lambda r: language_order(r["lang"]),
+            )
+            if not members:
+                continue
+            series = _combine([result.series[(first, second, target, r["lang"])] for r in members])
+            if series is None:
+                continue
+            _, diffs, boot = series
+            rows.append(
+                dict(
+                    first=first,
+                    second=second,
+                    target=target,
+                    resource_class=cls,
+                    n_langs=len(members),
+                    langs=[r["lang"] for r in members],
+                    **effects.estimate(diffs, boot, alpha, finish=False),
+                    family=class_family(first, second),
+                )
+            )
+            per_class[(first, second, cls)].append(series)
+    for (first, second, cls), parts in per_class.items():
+        series = _combine(parts)
+        if series is None:
+            continue
+        _, diffs, boot = series
+        rows.append(
+            dict(
+                first=first,
+                second=second,
+                target=ALL_TARGETS,
+                resource_class=cls,
+                n_langs=math.nan,
+                langs=[],
+                **effects.estimate(diffs, boot, alpha, finish=False),
+                n_targets=len(parts),
+                family=class_family(first, second),
+            )
+        )
+    rows.sort(
+        key=lambda r: (
+            r["first"],
+            r["second"],
+            (r["target"] == ALL_TARGETS, r["target"]),
+            CLASSES.index(r["resource_class"]),
+        )
+    )
+    return rows
+
+
+def _add_notes(result: OrderingAnalysis, problems: list[str], mismatched: list[str]) -> None:
+    if problems:
+        result.notes.append(_listed("run(s) without usable per-example statistics", problems))
+    if mismatched:
+        result.notes.append(_listed("run(s) whose examples file gives another score", mismatched))
+    seeds_only = [r for r in result.languages if r["resampling"] == effects.SEEDS_ONLY]
+    if seeds_only:
+        result.notes.append(
+            f"{len(seeds_only)} of {len(result.languages)} per-language effects (and the "
+            "class effects they enter) lack per-example statistics for some run: their "
+            "intervals hold seed-to-seed variation only, not the test-set sampling the "
+            "seeds share, so they are shown but never tested or flagged"
+        )
+    one_seed = [r for r in result.languages if r["resampling"] == effects.ONE_SEED]
+    if one_seed:
+        result.warnings.append(
+            f"{len(one_seed)} per-language effects rest on one seed: their intervals hold "
+            "test-set sampling only, because seed-to-seed variation cannot be estimated "
+            "from one seed; they are too narrow by as much as seeds differ "
+            "(docs/report.md: calibration)"
+        )
