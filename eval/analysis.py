@@ -69,6 +69,8 @@ class Record:
     value: float
     stage: str | None = None
     examples: str | None = None
+    split: str | None = None  # the evaluation split scored (records before it: None)
+    gold: str | None = None  # where its gold came from: "raw:<layout>" or "labels"
     where: str = ""
 
 
@@ -95,7 +97,7 @@ def _check_record(raw: Any) -> str | None:
     value = raw["value"]
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return f"value must be a finite number; got {value!r}"
-    for key in ("stage", "examples"):
+    for key in ("stage", "examples", "split", "gold"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             return f"{key} must be a string or null; got {raw[key]!r}"
     return None
@@ -130,6 +132,8 @@ def parse_results(lines: Iterable[str], source: str = "results.jsonl") -> list[R
             value=float(raw["value"]),
             stage=raw.get("stage"),
             examples=raw.get("examples"),
+            split=raw.get("split"),
+            gold=raw.get("gold"),
             where=where,
         )
         key = (record.kind, record.path, record.target, record.lang, record.seed, record.metric)

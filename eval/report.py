@@ -369,21 +369,42 @@ def write_tables(study: Study, directory: str) -> list[str]:
         ),
     )
     metric_rows = _metric_summary(metrics)
+    origin = {}  # (target, lang) → its split and gold, a column of every score table
+    for r in metrics:
+        origin[(r.target, r.lang)] = dict(split=r.split or "test", gold=r.gold or "raw")
+
+    def placed(rows):
+        return [{**row, **origin.get((row["target"], row["lang"]), {})} for row in rows]
+
     return [
         _write_csv(
             directory,
             "scores.csv",
-            study.cells,
-            ("path", "target", "lang", "resource_class", "mean", "sd", "n_seeds", "seeds"),
+            placed(study.cells),
+            (
+                "path",
+                "target",
+                "lang",
+                "split",
+                "gold",
+                "resource_class",
+                "mean",
+                "sd",
+                "n_seeds",
+                "seeds",
+            ),
         ),
         _write_csv(
-            directory, "scores_by_seed.csv", scores, ("path", "target", "lang", "seed", "score")
+            directory,
+            "scores_by_seed.csv",
+            placed(scores),
+            ("path", "target", "lang", "split", "gold", "seed", "score"),
         ),
         _write_csv(
             directory,
             "metrics.csv",
-            metric_rows,
-            ("path", "target", "lang", "metric", "mean", "sd", "n_seeds"),
+            placed(metric_rows),
+            ("path", "target", "lang", "split", "gold", "metric", "mean", "sd", "n_seeds"),
         ),
         _write_csv(
             directory,
@@ -528,13 +549,13 @@ def write_plots(study: Study, directory: str) -> list[str]:
     study has dozens of comparisons: they are drawn by one process per CPU."""
     if not study.ordering.languages:
         return []
-    jobs = []
+    jobs, scored = [], _splits_line(study)
     for first, second in study.comparisons:
         rows = [r for r in study.ordering.languages if (r["first"], r["second"]) == (first, second)]
         classes = [
             r for r in study.ordering.classes if (r["first"], r["second"]) == (first, second)
         ]
-        title = f"score({' → '.join(first)}) − score({' → '.join(second)})"
+        title = f"score({' → '.join(first)}) − score({' → '.join(second)})\n{scored}"
         plotted = [{k: r[k] for k in PLOTTED if k in r} for r in rows]
         plotted_classes = [{k: r[k] for k in PLOTTED if k in r} for r in classes]
         jobs.append((directory, _file_part(first, second), title, plotted, plotted_classes))
@@ -804,9 +825,38 @@ def _section_run(study: Study) -> list[str]:
         "- **Targets**: " + ", ".join(f"{t} ({len(langs[t])} languages)" for t in study.targets)
     )
     lines.append(f"- **Seeds**: {', '.join(map(str, study.seeds))}")
+    lines.append("- **Scored on** (split, gold): " + "; ".join(_scored_on(study)))
     comparisons = [f"{_label(a)} vs {_label(b)}" for a, b in study.comparisons]
     lines.append("- **Orders compared**: " + ("; ".join(comparisons) or "none"))
     return [*lines, ""]
+
+
+def _split_gold(study: Study) -> dict[str, set[tuple[str, str]]]:
+    """target → {(split, gold origin)} of its zero-shot records."""
+    found = defaultdict(set)
+    for r in study.records:
+        if r.kind == "zero_shot":
+            found[r.target].add((r.split or "test", r.gold or "raw"))
+    return found
+
+
+def _splits_line(study: Study) -> str:
+    """A short line for plot titles: the targets grouped by split and gold."""
+    groups = defaultdict(list)
+    for target, pairs in sorted(_split_gold(study).items()):
+        for pair in sorted(pairs):
+            groups[pair].append(target)
+    return "; ".join(f"{s} ({g}): {', '.join(t)}" for (s, g), t in sorted(groups.items()))
+
+
+def _scored_on(study: Study) -> list[str]:
+    """Per target, the split its zero-shot scores come from and the gold's origin."""
+    found = _split_gold(study)
+    return [
+        f"{target} " + ", ".join(f"{split} ({gold})" for split, gold in sorted(found[target]))
+        for target in study.targets
+        if found[target]
+    ]
 
 
 def _section_missing(study: Study) -> list[str]:

@@ -113,6 +113,11 @@ def test_a_study_on_test_files_without_labels_scores_dev_and_writes_submissions(
     records = [json.loads(x) for x in (workdir / "results.jsonl").read_text().splitlines()]
     xnli = [r for r in records if r["kind"] == "zero_shot" and r["target"] == "xnli"]
     assert {(r["split"], r["gold"]) for r in xnli} == {("dev", "raw:xtreme")}
+    report = (workdir / "report" / "report.md").read_text()
+    assert "**Scored on** (split, gold): tatoeba test (raw:original); xnli dev (raw:xtreme)" in report
+    scores_csv = (workdir / "report" / "scores.csv").read_text().splitlines()
+    assert scores_csv[0].startswith("path,target,lang,split,gold,")
+    assert any(",xnli,sw,dev,raw:xtreme," in row for row in scores_csv)
     [stage] = {r["stage"] for r in xnli}
     submissions = workdir / "stages" / stage / "submission" / "xnli"
     assert sorted(p.name for p in submissions.iterdir()) == [f"test-{x}.tsv" for x in LANGS]
