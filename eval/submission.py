@@ -11,7 +11,7 @@ A submission folder holds `<task>/<split>-<lang>.<ext>` (XTREME's leaderboard la
 | task | ext | one file holds |
 |---|---|---|
 | XNLI (classification) | tsv | one label per line, example order |
-| XCOPA (multiple choice) | tsv | one choice index (0, 1) per line |
+| XCOPA (multiple choice) | jsonl | one `{"label": choice index}` per line |
 | UD-POS, PAN-X (tagging) | tsv | one tag per line per word, a blank line after each sentence |
 | Tatoeba | tsv | one index per line: the English sentence retrieved |
 | XQuAD, MLQA, TyDiQA | json | `{"id": "answer", ...}`; labels `{"id": ["answer", ...]}` |
@@ -40,13 +40,13 @@ from xlmr_flax.tasks import get_task
 # Mewsli-X's official files are json, and LAReQA's ranked lists follow them).
 FORMAT_EXTENSIONS = {
     "classification": "tsv",
-    "multiple_choice": "tsv",
+    "multiple_choice": "jsonl",  # XTREME-R's evaluate.py: XCOPA's files are JSON lines
     "token_tagging": "tsv",
     "span_extraction": "json",
     "retrieval": "json",
 }
 TASK_EXTENSIONS = {"tatoeba": "tsv"}  # one index per line, as XTREME's Tatoeba files
-FILE_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<lang>[a-z]{2,3})\.(?P<ext>tsv|json)$")
+FILE_NAME = re.compile(r"^(?P<split>[a-z]+)-(?P<lang>[a-z]{2,3})\.(?P<ext>tsv|jsonl|json)$")
 
 
 def lareqa_candidate_id(lang: str, index: int) -> str:
@@ -95,6 +95,8 @@ def _serialize(task: str, value: Any) -> str:
         return "".join("".join(f"{tag}\n" for tag in sentence) + "\n" for sentence in value)
     if extension(task) == "tsv":
         return "".join(f"{item}\n" for item in value)
+    if extension(task) == "jsonl":
+        return "".join(json.dumps({"label": item}) + "\n" for item in value)
     # One id per line: readable, diff-able, and JSON errors point at an id.
     lines = [f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
              for k, v in value.items()]  # fmt: skip
@@ -118,6 +120,8 @@ def read_labels(path: str, task: str, lang: str | None = None) -> Any:
         if kind == "accuracy" and get_task(task).format != "classification":
             return [_integer(path, n, text, "an index") for n, text in rows]
         return [text for _, text in rows]
+    if extension(task) == "jsonl":
+        return _jsonl_labels(path)
     data = _json_object(path)
     if kind in ("squad", "squad_v2", "mlqa"):
         if isinstance(data.get("data"), list):
@@ -148,8 +152,15 @@ def read_predictions(path: str, task: str, gold: Any) -> Any:
                             f"{path}:{n}: {text!r} is not a {task} label {list(spec.labels)}"
                         )
             return [text for _, text in rows]
-        what = "a choice index" if spec.format == "multiple_choice" else "a sentence index"
-        return [_integer(path, n, text, what) for n, text in rows]
+        return [_integer(path, n, text, "a sentence index") for n, text in rows]
+    if extension(task) == "jsonl":
+        predicted = _jsonl_labels(path)
+        if len(predicted) != len(gold):
+            raise DataError(
+                f"{path}: expected {len(gold)} lines (one per example of the labels), "
+                f"found {len(predicted)}"
+            )
+        return predicted
     data = _json_object(path)
     missing = [i for i in gold if i not in data]
     if missing:
@@ -243,6 +254,24 @@ def _integer(path: str, number: int, text: str, what: str) -> int:
             f"{path}:{number}: expected {what} (a non-negative integer), found {text!r}"
         )
     return int(text)
+
+
+def _jsonl_labels(path: str) -> list[int]:
+    """The `label` of every line of a JSON-lines file (XCOPA's submission and its
+    original test files, whose other fields are ignored)."""
+    labels = []
+    for number, text in enumerate(_text_lines(path), 1):
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+        label = record.get("label") if isinstance(record, dict) else None
+        if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+            raise DataError(f"{path}:{number}: expected an object with an integer 'label'")
+        labels.append(label)
+    if not labels:
+        raise DataError(f"{path}: no labels (empty file)")
+    return labels
 
 
 def _json_object(path: str) -> dict:

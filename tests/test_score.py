@@ -230,9 +230,9 @@ def test_missing_and_unmatched_files_are_reported_and_the_rest_scored(copy, caps
             r"panx/test-de.tsv:\d+: sentence 1 has \d+ tags; the labels have \d+ words",
         ),
         (
-            "xcopa/test-sw.tsv",
+            "xcopa/test-sw.jsonl",
             "word_for_index",
-            r"xcopa/test-sw.tsv:1: expected a choice index \(a non-negative integer\), found 'first'",
+            r"xcopa/test-sw.jsonl:1: invalid JSON",
         ),
         ("xnli/test-zh.tsv", "unknown_label", r"xnli/test-zh.tsv:1: 'maybe' is not a xnli label"),
         (

@@ -25,13 +25,29 @@ def summarize(task, examples) -> tuple[int, collections.Counter]:
     count = 0
     for example in examples:
         count += 1
-        if "label" in example:
+        gold = [k for k in ("label", "tags", "answers") if k in example]
+        if gold and example[gold[0]] is None:
+            labels["(no gold)"] += 1
+        elif "label" in example:
             labels[str(example["label"])] += 1
         elif "tags" in example:
             labels.update(example["tags"])
         elif "answers" in example:
             labels["unanswerable" if example["is_impossible"] else "answerable"] += 1
     return count, labels
+
+
+def _layout_for(task, name: str | None, n_files: int):
+    """The layout named `name`, or the first that reads `n_files` files."""
+    for layout in task.layouts:
+        split = (layout.splits or task.splits)[-1]
+        if (name is None or layout.name == name) and len(layout.paths(split, "en")) == n_files:
+            return layout
+    accepted = "; ".join(
+        f"{x.name}: {len(x.paths((x.splits or task.splits)[-1], 'en'))} file(s)"
+        for x in task.layouts
+    )
+    raise DataError(f"{task.name}: no layout reads {n_files} --file(s) (layouts: {accepted})")
 
 
 def write_corpus(raw_dir: str, out: str) -> int:
@@ -72,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "--file", required=True, action="append", help="repeat for multi-file tasks"
     )
+    validate.add_argument("--layout", help="the task's layout the files are in (default: by count)")
     args = parser.parse_args(argv)
     if args.command == "corpus":
         return write_corpus(args.raw, args.out)
@@ -91,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{task.name} {name}: {split.num_examples} examples")
             print(f"wrote {builder.data_dir}")
         else:
-            count, labels = summarize(task, task.reader(*args.file))
+            layout = _layout_for(task, args.layout, len(args.file))
+            count, labels = summarize(task, layout.reader(*args.file))
             print(f"{' + '.join(args.file)}: {count} examples")
             for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
                 print(f"  {label}\t{n}")

@@ -25,6 +25,8 @@ def _ids(values) -> np.ndarray:
 
 
 def label_index(task: Task, labels: Sequence[str], example: dict) -> int:
+    if example["label"] is None:  # a split without gold: predicted, never trained on
+        return IGNORE
     try:
         return labels.index(example["label"])
     except ValueError:
@@ -65,7 +67,11 @@ def multiple_choice(
             max_length=max_length,
         )
         features.append(
-            dict(id=e["id"], choices=[_ids(x) for x in encoded["input_ids"]], label=e["label"])
+            dict(
+                id=e["id"],
+                choices=[_ids(x) for x in encoded["input_ids"]],
+                label=IGNORE if e["label"] is None else e["label"],
+            )
         )
     return features
 
@@ -84,7 +90,7 @@ def token_tagging(
         for word in encoded.word_ids():
             first = word is not None and word != previous
             word_ids.append(word if first else -1)
-            tag = e["tags"][word] if first else None
+            tag = e["tags"][word] if first and e["tags"] is not None else None
             tags.append(labels.index(tag) if tag in labels else IGNORE)
             previous = word
         features.append(
@@ -124,7 +130,7 @@ def span_extraction(
         room = max_length - len(question) - 4  # <s> q </s></s> c </s>
         if room <= 0:
             raise DataError(f"{task.name} example {e['id']}: question leaves no room for context")
-        answer = e["answers"][0] if e["answers"] and not e["is_impossible"] else None
+        answer = e["answers"][0] if e["answers"] and not e.get("is_impossible") else None
         if answer:
             a_start, a_end = answer["start"], answer["start"] + len(answer["text"])
             inside = [

@@ -32,7 +32,9 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             try:
-                yield number, raw.decode("utf-8").rstrip("\r\n")
+                # A UTF-8 byte-order mark (Windows editors write one) is not text.
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                yield number, text.rstrip("\r\n")
             except UnicodeDecodeError as err:
                 raise DataError(f"{path}:{number}: not valid UTF-8 ({err.reason})") from None
 
@@ -261,7 +263,7 @@ def read_squad_json(path: str) -> Iterator[Example]:
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             data = json.load(f)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not valid UTF-8 ({err.reason})") from None
@@ -387,7 +389,7 @@ def read_lareqa_sentences(path: str) -> list[str]:
 def _lareqa_paragraphs(path: str) -> Iterator[tuple[dict, int]]:
     """(paragraph, index of its first sentence in the pool), validating the sentence fields."""
     list(read_squad_json(path))  # validates the SQuAD part with clear errors
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         data = json.load(f)
     first = 0
     for article in data["data"]:

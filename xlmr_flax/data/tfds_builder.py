@@ -45,10 +45,17 @@ def _features(task_format: str) -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(dict(id=_text(), **spec))
 
 
+# How a split without gold stores its missing gold field (TFDS features are not optional).
+NO_GOLD = {"label": {"classification": "", "multiple_choice": -1}, "tags": [], "answers": []}
+
+
 def _record(task_format: str, example: dict) -> dict:
     if task_format in ("retrieval", "masked_lm"):
         return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
-    return example
+    missing = {k: v for k, v in NO_GOLD.items() if k in example and example[k] is None}
+    if "label" in missing:
+        missing["label"] = missing["label"][task_format]
+    return {**example, **missing}
 
 
 class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
@@ -74,8 +81,11 @@ class XtremeRTasks(tfds.core.GeneratorBasedBuilder):
         raw = str(dl_manager.manual_dir)
         available = self.task.available(raw)
         if not available:
-            expected = self.task.paths(self.task.splits[-1], (self.task.eval_langs or ("en",))[0])
-            raise DataError(f"{raw}: no files of task {self.task.name} (expected e.g. {expected})")
+            split, lang = self.task.splits[-1], (self.task.eval_langs or ("en",))[0]
+            raise DataError(
+                f"{raw}: no files of task {self.task.name} "
+                f"(expected e.g. {self.task.expected(split, lang)})"
+            )
         return {
             f"{split}_{lang}": self._generate_examples(raw, split, lang)
             for split, lang in available

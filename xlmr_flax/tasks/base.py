@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from xlmr_flax.errors import DataError
 
@@ -26,36 +26,76 @@ FORMAT_HEADS = {
     "masked_lm": "masked_lm",
 }
 SPLITS = ("train", "dev", "test")
+# The example field holding each format's gold (None in a split without gold).
+GOLD_FIELDS = {
+    "classification": "label",
+    "multiple_choice": "label",
+    "span_extraction": "answers",
+    "token_tagging": "tags",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """One way a task's files can lie under the raw-data folder.
+
+    `name` says whose layout it is: "xtreme" (what XTREME's download script leaves),
+    "original" (the dataset's own release) or another short name. `paths(split, lang)`
+    gives the files of one split and language relative to the raw folder;
+    `reader(*absolute_paths)` yields examples. `no_gold` names the splits that never
+    have gold in this layout, with the reason (XTREME removes test labels).
+    """
+
+    name: str
+    paths: Callable[[str, str], Sequence[str]]
+    reader: Callable[..., Iterator[dict]]
+    splits: tuple[str, ...] | None = None  # None: every split of the task
+    no_gold: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # When one file holds several languages: the example field naming each one's language.
+    per_language_field: str | None = None
+
+    def provides(self, split: str) -> bool:
+        return self.splits is None or split in self.splits
+
+    def files(self, raw_dir: str, split: str, lang: str) -> list[str]:
+        return [os.path.join(raw_dir, p) for p in self.paths(split, lang)]
+
+    def read(self, files: Sequence[str], lang: str) -> Iterator[dict]:
+        examples = self.reader(*files)
+        if self.per_language_field:
+            return (e for e in examples if e[self.per_language_field] == lang)
+        return examples
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """A dataset with its format, labels, languages, files and reader.
+    """A dataset with its format, labels, languages and the layouts its files come in.
 
-    `paths(split, lang)` gives the files of one split and language relative to the
-    raw-data folder (the XTREME download layout); `reader(*absolute_paths)` yields
-    examples. Targets list their zero-shot `eval_langs` (the official XTREME-R
-    lists) and the tasks whose English training data trains them (`train_on`).
+    `layouts` lists the accepted ways its files lie under the raw-data folder, in order
+    of preference: for each (split, language) the first layout whose files all exist
+    is read (a release with gold comes before XTREME's gold-less copy of the same
+    split). Targets list their zero-shot `eval_langs` (the official XTREME-R lists) and
+    the tasks whose English training data trains them (`train_on`).
     """
 
     name: str
     format: str
     source: str  # where the data comes from, for documentation
     metric: str
-    paths: Callable[[str, str], Sequence[str]]
-    reader: Callable[..., Iterator[dict]]
+    layouts: tuple[Layout, ...]
     labels: tuple[str, ...] = ()  # empty: no fixed label set (taken from training data)
     splits: tuple[str, ...] = ("train", "dev")
     train_langs: tuple[str, ...] = ("en",)
     eval_langs: tuple[str, ...] = ()
     train_on: tuple[str, ...] = ()  # targets: training task(s), in order
     eval_split: str = "test"
-    # When one file holds several languages: the example field naming each one's language.
-    per_language_field: str | None = None
+    gold_field: str | None = None  # default: GOLD_FIELDS[format]
 
     def __post_init__(self):
         if self.format not in FORMATS:
             raise ValueError(f"task {self.name}: unknown format {self.format!r}")
+        if not self.layouts:
+            raise ValueError(f"task {self.name}: no layouts")
 
     @property
     def head(self) -> str:
@@ -81,30 +121,73 @@ class Task:
             )
         return get_task(self.train_on[0])
 
+    def locate(self, raw_dir: str, split: str, lang: str) -> tuple[Layout, list[str]] | None:
+        """The first layout providing `split` whose files for `lang` all exist, with
+        those files; None when no layout's files are there."""
+        for layout in self.layouts:
+            if layout.provides(split):
+                files = layout.files(raw_dir, split, lang)
+                if all(os.path.isfile(f) for f in files):
+                    return layout, files
+        return None
+
     def files(self, raw_dir: str, split: str, lang: str) -> list[str]:
-        return [os.path.join(raw_dir, p) for p in self.paths(split, lang)]
+        """The files `read` reads; where none exist, those of the first layout (for
+        messages and fingerprints of what is missing)."""
+        found = self.locate(raw_dir, split, lang)
+        if found:
+            return found[1]
+        layout = next((x for x in self.layouts if x.provides(split)), self.layouts[0])
+        return layout.files(raw_dir, split, lang)
+
+    def expected(self, split: str, lang: str) -> str:
+        """Every accepted layout's files for (split, lang), for error messages."""
+        return " or ".join(
+            f"{x.name}: {', '.join(x.paths(split, lang))}"
+            for x in self.layouts
+            if x.provides(split)
+        )
 
     def read(self, raw_dir: str, split: str, lang: str = "en") -> Iterator[dict]:
-        files = self.files(raw_dir, split, lang)
-        missing = [f for f in files if not os.path.isfile(f)]
-        if missing:
-            raise DataError(f"{missing[0]}: file not found ({self.name} {split} {lang})")
-        examples = self.reader(*files)
-        if self.per_language_field:
-            return (e for e in examples if e[self.per_language_field] == lang)
-        return examples
+        found = self.locate(raw_dir, split, lang)
+        if found is None:
+            raise DataError(
+                f"{raw_dir}: no files of {self.name} {split} {lang} "
+                f"(expected {self.expected(split, lang)})"
+            )
+        layout, files = found
+        return layout.read(files, lang)
+
+    def gold(self, raw_dir: str, split: str, lang: str = "en") -> str | None:
+        """None when (split, lang) has gold under `raw_dir`; else why it has none (its
+        examples are then predicted but never scored)."""
+        found = self.locate(raw_dir, split, lang)
+        if found is None:
+            return f"no files (expected {self.expected(split, lang)})"
+        layout, files = found
+        if split in layout.no_gold:
+            return layout.no_gold[split]
+        field = self.gold_field or GOLD_FIELDS.get(self.format)
+        if field is None:
+            return None
+        examples = list(layout.read(files, lang))
+        if examples and all(e.get(field) is None for e in examples):
+            return f"{', '.join(files)}: no gold {field} (absent or blanked)"
+        return None
 
     def available(self, raw_dir: str) -> list[tuple[str, str]]:
         """The (split, language) pairs whose files exist under `raw_dir` (and, where one
         file holds several languages, that have examples in it)."""
-        found = [
-            (split, lang)
-            for split in self.splits
-            for lang in self.languages(split)
-            if all(os.path.isfile(f) for f in self.files(raw_dir, split, lang))
-        ]
-        if self.per_language_field:
-            found = [(s, lang) for s, lang in found if next(self.read(raw_dir, s, lang), None)]
+        found = []
+        for split in self.splits:
+            for lang in self.languages(split):
+                located = self.locate(raw_dir, split, lang)
+                if located is None:
+                    continue
+                layout, files = located
+                if layout.per_language_field and next(layout.read(files, lang), None) is None:
+                    continue
+                found.append((split, lang))
         return found
 
 

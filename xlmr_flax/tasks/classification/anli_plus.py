@@ -3,7 +3,7 @@
 import itertools
 
 from xlmr_flax.data.readers import NLI_LABELS, read_anli_jsonl, read_glue_tsv, read_snli_jsonl
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 
 def _paths(split, lang):
@@ -30,7 +30,12 @@ TASK = register(
         source="ANLI R1 + MultiNLI + SNLI",
         metric="accuracy",
         labels=NLI_LABELS,
-        paths=_paths,
-        reader=_read,
+        layouts=(
+            Layout(
+                "project",
+                paths=_paths,
+                reader=_read,
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """MultiNLI (intermediate), GLUE's TSV release."""
 
 from xlmr_flax.data.readers import NLI_LABELS, read_glue_tsv
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -10,7 +10,16 @@ TASK = register(
         source="GLUE MNLI train.tsv / dev_matched.tsv",
         metric="accuracy",
         labels=NLI_LABELS,
-        paths=lambda split, lang: [f"mnli/{'train' if split == 'train' else 'dev_matched'}.tsv"],
-        reader=lambda path: read_glue_tsv(path, "sentence1", "sentence2", "gold_label", NLI_LABELS),
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [
+                    f"mnli/{'train' if split == 'train' else 'dev_matched'}.tsv"
+                ],
+                reader=lambda path: read_glue_tsv(
+                    path, "sentence1", "sentence2", "gold_label", NLI_LABELS
+                ),
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """Quora Question Pairs (intermediate), GLUE's TSV release."""
 
 from xlmr_flax.data.readers import read_glue_tsv
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 LABELS = ("0", "1")  # not duplicate, duplicate
 
@@ -12,7 +12,14 @@ TASK = register(
         source="GLUE QQP train.tsv / dev.tsv",
         metric="accuracy",
         labels=LABELS,
-        paths=lambda split, lang: [f"qqp/{split}.tsv"],
-        reader=lambda path: read_glue_tsv(path, "question1", "question2", "is_duplicate", LABELS),
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"qqp/{split}.tsv"],
+                reader=lambda path: read_glue_tsv(
+                    path, "question1", "question2", "is_duplicate", LABELS
+                ),
+            ),
+        ),
     )
 )

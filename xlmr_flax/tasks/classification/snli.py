@@ -1,7 +1,7 @@
 """SNLI (part of ANLI+), JSON lines release."""
 
 from xlmr_flax.data.readers import NLI_LABELS, read_snli_jsonl
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -10,7 +10,12 @@ TASK = register(
         source="SNLI 1.0 snli_1.0_{train,dev}.jsonl",
         metric="accuracy",
         labels=NLI_LABELS,
-        paths=lambda split, lang: [f"snli/snli_1.0_{split}.jsonl"],
-        reader=read_snli_jsonl,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"snli/snli_1.0_{split}.jsonl"],
+                reader=read_snli_jsonl,
+            ),
+        ),
     )
 )

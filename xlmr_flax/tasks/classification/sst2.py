@@ -1,7 +1,7 @@
 """SST-2 sentiment (intermediate), GLUE's TSV release."""
 
 from xlmr_flax.data.readers import read_glue_tsv
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 LABELS = ("0", "1")  # negative, positive
 
@@ -12,7 +12,12 @@ TASK = register(
         source="GLUE SST-2 train.tsv / dev.tsv",
         metric="accuracy",
         labels=LABELS,
-        paths=lambda split, lang: [f"sst2/{split}.tsv"],
-        reader=lambda path: read_glue_tsv(path, "sentence", None, "label", LABELS),
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"sst2/{split}.tsv"],
+                reader=lambda path: read_glue_tsv(path, "sentence", None, "label", LABELS),
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """XNLI (target): natural language inference; trained on English MultiNLI."""
 
 from xlmr_flax.data.readers import NLI_LABELS, read_xnli_tsv
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -13,7 +13,12 @@ TASK = register(
         splits=("train", "dev", "test"),
         eval_langs=tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split()),
         train_on=("xnli",),
-        paths=lambda split, lang: [f"xnli/{split}-{lang}.tsv"],
-        reader=read_xnli_tsv,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"xnli/{split}-{lang}.tsv"],
+                reader=read_xnli_tsv,
+            ),
+        ),
     )
 )

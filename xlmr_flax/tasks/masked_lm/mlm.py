@@ -1,7 +1,7 @@
 """Multilingual masked-LM (intermediate variant): continued pretraining on text."""
 
 from xlmr_flax.data.readers import read_text
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -11,7 +11,12 @@ TASK = register(
         metric="accuracy",
         splits=("train",),
         train_langs=tuple("ar de en es hi ja ko ru sw zh".split()),
-        paths=lambda split, lang: [f"mlm/{lang}.txt"],
-        reader=read_text,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"mlm/{lang}.txt"],
+                reader=read_text,
+            ),
+        ),
     )
 )

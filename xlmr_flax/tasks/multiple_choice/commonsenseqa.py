@@ -1,7 +1,7 @@
 """CommonsenseQA (intermediate): five-way questions."""
 
 from xlmr_flax.data.readers import read_commonsenseqa
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -9,7 +9,12 @@ TASK = register(
         format="multiple_choice",
         source="CommonsenseQA {train,dev}_rand_split.jsonl",
         metric="accuracy",
-        paths=lambda split, lang: [f"commonsenseqa/{split}_rand_split.jsonl"],
-        reader=read_commonsenseqa,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"commonsenseqa/{split}_rand_split.jsonl"],
+                reader=read_commonsenseqa,
+            ),
+        ),
     )
 )

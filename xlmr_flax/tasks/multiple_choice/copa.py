@@ -1,7 +1,7 @@
 """COPA, English (XCOPA's second training stage)."""
 
 from xlmr_flax.data.readers import read_copa_jsonl
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -9,7 +9,12 @@ TASK = register(
         format="multiple_choice",
         source="COPA train/val in XCOPA's JSON lines form",
         metric="accuracy",
-        paths=lambda split, lang: [f"copa/{'val' if split == 'dev' else split}.jsonl"],
-        reader=read_copa_jsonl,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"copa/{'val' if split == 'dev' else split}.jsonl"],
+                reader=read_copa_jsonl,
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """Cosmos QA (intermediate): reading comprehension with commonsense."""
 
 from xlmr_flax.data.readers import read_cosmosqa
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -9,7 +9,14 @@ TASK = register(
         format="multiple_choice",
         source="Cosmos QA {train,valid}.jsonl",
         metric="accuracy",
-        paths=lambda split, lang: [f"cosmosqa/{'valid' if split == 'dev' else split}.jsonl"],
-        reader=read_cosmosqa,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [
+                    f"cosmosqa/{'valid' if split == 'dev' else split}.jsonl"
+                ],
+                reader=read_cosmosqa,
+            ),
+        ),
     )
 )

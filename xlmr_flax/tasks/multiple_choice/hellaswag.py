@@ -1,7 +1,7 @@
 """HellaSwag (intermediate): pick the plausible continuation."""
 
 from xlmr_flax.data.readers import read_hellaswag
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -9,9 +9,14 @@ TASK = register(
         format="multiple_choice",
         source="HellaSwag hellaswag_{train,val}.jsonl",
         metric="accuracy",
-        paths=lambda split, lang: [
-            f"hellaswag/hellaswag_{'val' if split == 'dev' else split}.jsonl"
-        ],
-        reader=read_hellaswag,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [
+                    f"hellaswag/hellaswag_{'val' if split == 'dev' else split}.jsonl"
+                ],
+                reader=read_hellaswag,
+            ),
+        ),
     )
 )

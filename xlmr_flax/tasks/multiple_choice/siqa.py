@@ -1,7 +1,7 @@
 """Social IQa (XCOPA's first training stage)."""
 
 from xlmr_flax.data.readers import read_siqa
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -9,7 +9,12 @@ TASK = register(
         format="multiple_choice",
         source="Social IQa {train,dev}.jsonl + {train,dev}-labels.lst",
         metric="accuracy",
-        paths=lambda split, lang: [f"siqa/{split}.jsonl", f"siqa/{split}-labels.lst"],
-        reader=read_siqa,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"siqa/{split}.jsonl", f"siqa/{split}-labels.lst"],
+                reader=read_siqa,
+            ),
+        ),
     )
 )

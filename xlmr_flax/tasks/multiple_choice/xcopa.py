@@ -1,7 +1,7 @@
 """XCOPA (target): causal commonsense; trained on English SIQA, then COPA."""
 
 from xlmr_flax.data.readers import read_copa_jsonl
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -13,7 +13,14 @@ TASK = register(
         train_langs=(),
         eval_langs=tuple("et ht id it qu sw ta th tr vi zh".split()),
         train_on=("siqa", "copa"),
-        paths=lambda split, lang: [f"xcopa/{'val' if split == 'dev' else split}.{lang}.jsonl"],
-        reader=read_copa_jsonl,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [
+                    f"xcopa/{'val' if split == 'dev' else split}.{lang}.jsonl"
+                ],
+                reader=read_copa_jsonl,
+            ),
+        ),
     )
 )

@@ -2,7 +2,7 @@
 trained on SQuAD v1.1 question / answer-sentence pairs."""
 
 from xlmr_flax.data.readers import read_lareqa
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -14,7 +14,12 @@ TASK = register(
         train_langs=(),
         eval_langs=tuple("ar de el en es hi ru th tr vi zh".split()),
         train_on=("squad_v1",),
-        paths=lambda split, lang: [f"lareqa/xquad-r/{lang}.json"],
-        reader=read_lareqa,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"lareqa/xquad-r/{lang}.json"],
+                reader=read_lareqa,
+            ),
+        ),
     )
 )

@@ -2,7 +2,7 @@
 encoder trained on English Wikipedia mention-entity pairs."""
 
 from xlmr_flax.data.readers import read_mewslix_mentions
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 
 def _paths(split, lang):
@@ -23,8 +23,13 @@ TASK = register(
         splits=("train", "dev", "test"),
         eval_langs=tuple("ar de en es fa ja pl ro ta tr uk".split()),
         train_on=("mewslix",),
-        paths=_paths,
-        reader=read_mewslix_mentions,
-        per_language_field="lang",  # one file holds every language's mentions
+        layouts=(
+            Layout(
+                "project",
+                paths=_paths,
+                reader=read_mewslix_mentions,
+                per_language_field="lang",  # one file holds every language's mentions
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """Tatoeba (target, no training): find each sentence's English translation."""
 
 from xlmr_flax.data.readers import read_parallel
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 LANGS = tuple(
     "ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw "
@@ -32,7 +32,12 @@ TASK = register(
         splits=("test",),
         train_langs=(),
         eval_langs=LANGS,
-        paths=_paths,
-        reader=read_parallel,
+        layouts=(
+            Layout(
+                "project",
+                paths=_paths,
+                reader=read_parallel,
+            ),
+        ),
     )
 )

@@ -1,7 +1,7 @@
 """SQuAD v1.1 (trains XQuAD, MLQA, LAReQA) and v2.0 with unanswerable questions."""
 
 from xlmr_flax.data.readers import read_squad_json
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 SQUAD_V1 = register(
     Task(
@@ -9,8 +9,13 @@ SQUAD_V1 = register(
         format="span_extraction",
         source="SQuAD v1.1 {train,dev}-v1.1.json",
         metric="squad",
-        paths=lambda split, lang: [f"squad/{split}-v1.1.json"],
-        reader=read_squad_json,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"squad/{split}-v1.1.json"],
+                reader=read_squad_json,
+            ),
+        ),
     )
 )
 SQUAD_V2 = register(
@@ -19,7 +24,12 @@ SQUAD_V2 = register(
         format="span_extraction",
         source="SQuAD v2.0 {train,dev}-v2.0.json",
         metric="squad",
-        paths=lambda split, lang: [f"squad/{split}-v2.0.json"],
-        reader=read_squad_json,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"squad/{split}-v2.0.json"],
+                reader=read_squad_json,
+            ),
+        ),
     )
 )

@@ -2,7 +2,7 @@
 set, which XTREME uses as the test set."""
 
 from xlmr_flax.data.readers import read_squad_json
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 
 def _paths(split, lang):
@@ -20,7 +20,12 @@ TASK = register(
         splits=("train", "test"),
         eval_langs=tuple("ar bn en fi id ko ru sw te".split()),
         train_on=("tydiqa",),
-        paths=_paths,
-        reader=read_squad_json,
+        layouts=(
+            Layout(
+                "project",
+                paths=_paths,
+                reader=read_squad_json,
+            ),
+        ),
     )
 )

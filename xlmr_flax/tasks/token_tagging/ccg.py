@@ -2,7 +2,7 @@
 training split, and dev tags never seen in training get no loss."""
 
 from xlmr_flax.data.readers import read_conll
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
     Task(
@@ -10,7 +10,12 @@ TASK = register(
         format="token_tagging",
         source="CCGbank supertags, one token and tag per line",
         metric="accuracy",
-        paths=lambda split, lang: [f"ccg/{split}.tsv"],
-        reader=read_conll,
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"ccg/{split}.tsv"],
+                reader=read_conll,
+            ),
+        ),
     )
 )

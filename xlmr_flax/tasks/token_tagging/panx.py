@@ -3,7 +3,7 @@
 from functools import partial
 
 from xlmr_flax.data.readers import read_conll
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 
@@ -20,7 +20,12 @@ TASK = register(
             "ja ka ko th sw yo my zh kk tr et fi hu qu pl uk az lt pa gu ro".split()
         ),
         train_on=("panx",),
-        paths=lambda split, lang: [f"panx/{split}-{lang}.tsv"],
-        reader=partial(read_conll, allowed_tags=TAGS, strip_lang_prefix=True),
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"panx/{split}-{lang}.tsv"],
+                reader=partial(read_conll, allowed_tags=TAGS, strip_lang_prefix=True),
+            ),
+        ),
     )
 )

@@ -3,7 +3,7 @@
 from functools import partial
 
 from xlmr_flax.data.readers import read_conll
-from xlmr_flax.tasks.base import Task, register
+from xlmr_flax.tasks.base import Layout, Task, register
 
 UPOS = tuple(
     "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
@@ -22,7 +22,12 @@ TASK = register(
             "ta te th tl tr uk ur vi wo yo zh".split()
         ),
         train_on=("udpos",),
-        paths=lambda split, lang: [f"udpos/{split}-{lang}.tsv"],
-        reader=partial(read_conll, allowed_tags=UPOS),
+        layouts=(
+            Layout(
+                "project",
+                paths=lambda split, lang: [f"udpos/{split}-{lang}.tsv"],
+                reader=partial(read_conll, allowed_tags=UPOS),
+            ),
+        ),
     )
 )
