@@ -147,20 +147,25 @@ COPA_QUESTIONS = {"cause": "What was the cause?", "effect": "What happened as a 
 
 
 def read_copa_jsonl(path: str) -> Iterator[Example]:
-    """COPA and XCOPA: premise, two choices, cause/effect question."""
+    """COPA and XCOPA: premise, two choices, cause/effect question. A file without
+    labels (SuperGLUE's COPA test) has no gold: every label is None."""
     seen: set = set()
-    for number, r in read_jsonl(
-        path, ["premise", "choice1", "choice2", "question", "label", "idx"]
-    ):
+    labelled = None
+    for number, r in read_jsonl(path, ["premise", "choice1", "choice2", "question", "idx"]):
         _check_label(path, number, r["question"], tuple(COPA_QUESTIONS))
-        _check_label(path, number, r["label"], (0, 1))
+        if labelled is None:
+            labelled = "label" in r
+        if ("label" in r) != labelled:
+            raise DataError(f"{path}:{number}: some records have a 'label' and some do not")
+        if labelled:
+            _check_label(path, number, r["label"], (0, 1))
         _unique(path, number, seen, str(r["idx"]))
         yield dict(
             id=str(r["idx"]),
             context=r["premise"],
             question=COPA_QUESTIONS[r["question"]],
             choices=[r["choice1"], r["choice2"]],
-            label=r["label"],
+            label=r["label"] if labelled else None,
         )
 
 
