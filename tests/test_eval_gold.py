@@ -114,7 +114,9 @@ def test_a_study_on_test_files_without_labels_scores_dev_and_writes_submissions(
     xnli = [r for r in records if r["kind"] == "zero_shot" and r["target"] == "xnli"]
     assert {(r["split"], r["gold"]) for r in xnli} == {("dev", "raw:xtreme")}
     report = (workdir / "report" / "report.md").read_text()
-    assert "**Scored on** (split, gold): tatoeba test (raw:original); xnli dev (raw:xtreme)" in report
+    assert (
+        "**Scored on** (split, gold): tatoeba test (raw:original); xnli dev (raw:xtreme)" in report
+    )
     scores_csv = (workdir / "report" / "scores.csv").read_text().splitlines()
     assert scores_csv[0].startswith("path,target,lang,split,gold,")
     assert any(",xnli,sw,dev,raw:xtreme," in row for row in scores_csv)

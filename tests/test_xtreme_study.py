@@ -43,15 +43,17 @@ def test_every_target_and_xcopas_training_tasks_prepare_from_both_folders(
 
 
 @pytest.mark.slow
-def test_a_study_on_xtremes_folder_scores_dev_and_writes_every_test_submission(
-    folders, tmp_path
-):
+def test_a_study_on_xtremes_folder_scores_dev_and_writes_every_test_submission(folders, tmp_path):
     xtreme, originals = folders
     workdir = tmp_path / "run"
     arg = f"model=tiny,tasks=squad_v1,order=1,seeds=1,targets=all,max_steps=2,raw_data={xtreme}"
     command = [sys.executable, "-m", "train", "--config", f"configs/xtreme_r_sequencing.py:{arg}"]
     run = subprocess.run(
-        [*command, "--workdir", str(workdir)], cwd=ROOT, capture_output=True, text=True, timeout=1500
+        [*command, "--workdir", str(workdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert run.returncode == 0, run.stderr[-4000:]
 
@@ -78,9 +80,7 @@ def test_a_study_on_xtremes_folder_scores_dev_and_writes_every_test_submission(
         langs = {lang for split, lang in get_task(task).available(xtreme) if split == "test"}
         ext = {"xcopa": "jsonl"}.get(task, "json" if task in QA_JSON else "tsv")
         assert names == {f"test-{lang}.{ext}" for lang in langs}, task
-        stage_dir = next(
-            f for f in workdir.glob("stages/*/submission") if (f / task).is_dir()
-        )
+        stage_dir = next(f for f in workdir.glob("stages/*/submission") if (f / task).is_dir())
         scores = score_directories(str(stage_dir), str(labels), tasks=[task])
         assert not scores.errors, scores.errors
         assert scores.results.get(task) or task == "lareqa", task

@@ -1,41 +1,45 @@
-"""ANLI+ (intermediate): ANLI, MultiNLI and SNLI together, as in the original study."""
+"""ANLI+ (intermediate): ANLI rounds 1-3, MultiNLI and SNLI together, as in the
+original study. Each part is read through its own task's layouts, so every
+combination of their accepted layouts is accepted."""
 
 import itertools
 
-from xlmr_flax.data.readers import NLI_LABELS, read_anli_jsonl, read_glue_tsv, read_snli_jsonl
+from xlmr_flax.data.readers import NLI_LABELS
 from xlmr_flax.tasks.base import Layout, Task, register
+from xlmr_flax.tasks.classification import anli, mnli, snli
+
+PARTS = (anli.TASK, mnli.TASK, snli.TASK)
 
 
-def _paths(split, lang):
-    mnli = "train" if split == "train" else "dev_matched"
-    return [f"anli/R1/{split}.jsonl", f"mnli/{mnli}.tsv", f"snli/snli_1.0_{split}.jsonl"]
+def _combined(layouts: tuple[Layout, ...]) -> Layout:
+    counts = [len(x.paths("train", "en")) for x in layouts]
 
+    def paths(split, lang):
+        return [p for x in layouts for p in x.paths(split, lang)]
 
-def _read(anli, mnli, snli):
-    tagged = [
-        ({**e, "id": f"{name}-{e['id']}"} for e in examples)
-        for name, examples in [
-            ("anli", read_anli_jsonl(anli)),
-            ("mnli", read_glue_tsv(mnli, "sentence1", "sentence2", "gold_label", NLI_LABELS)),
-            ("snli", read_snli_jsonl(snli)),
-        ]
-    ]
-    return itertools.chain(*tagged)
+    def read(*files):
+        parts, start = [], 0
+        for task, layout, n in zip(PARTS, layouts, counts, strict=True):
+            examples = layout.reader(*files[start : start + n])
+            parts.append({**e, "id": f"{task.name}-{e['id']}"} for e in examples)
+            start += n
+        return itertools.chain(*parts)
+
+    names = {x.name for x in layouts}
+    name = names.pop() if len(names) == 1 else "+".join(x.name for x in layouts)
+    return Layout(name, paths=paths, reader=read)
 
 
 TASK = register(
     Task(
         name="anli_plus",
         format="classification",
-        source="ANLI R1 + MultiNLI + SNLI",
+        source="ANLI R1-R3 + MultiNLI + SNLI",
         metric="accuracy",
         labels=NLI_LABELS,
-        layouts=(
-            Layout(
-                "project",
-                paths=_paths,
-                reader=_read,
-            ),
+        layouts=tuple(
+            _combined(combination)
+            for combination in itertools.product(*(task.layouts for task in PARTS))
         ),
     )
 )

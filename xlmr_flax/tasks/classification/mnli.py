@@ -3,6 +3,13 @@
 from xlmr_flax.data.readers import NLI_LABELS, read_glue_tsv
 from xlmr_flax.tasks.base import Layout, Task, register
 
+FILE = {"train": "train", "dev": "dev_matched"}
+
+
+def read(path):
+    return read_glue_tsv(path, "sentence1", "sentence2", "gold_label", NLI_LABELS)
+
+
 TASK = register(
     Task(
         name="mnli",
@@ -11,15 +18,8 @@ TASK = register(
         metric="accuracy",
         labels=NLI_LABELS,
         layouts=(
-            Layout(
-                "project",
-                paths=lambda split, lang: [
-                    f"mnli/{'train' if split == 'train' else 'dev_matched'}.tsv"
-                ],
-                reader=lambda path: read_glue_tsv(
-                    path, "sentence1", "sentence2", "gold_label", NLI_LABELS
-                ),
-            ),
+            Layout("original", paths=lambda split, lang: [f"MNLI/{FILE[split]}.tsv"], reader=read),
+            Layout("project", paths=lambda split, lang: [f"mnli/{FILE[split]}.tsv"], reader=read),
         ),
     )
 )

@@ -5,6 +5,11 @@ from xlmr_flax.tasks.base import Layout, Task, register
 
 LABELS = ("0", "1")  # not duplicate, duplicate
 
+
+def read(path):
+    return read_glue_tsv(path, "question1", "question2", "is_duplicate", LABELS)
+
+
 TASK = register(
     Task(
         name="qqp",
@@ -13,13 +18,8 @@ TASK = register(
         metric="accuracy",
         labels=LABELS,
         layouts=(
-            Layout(
-                "project",
-                paths=lambda split, lang: [f"qqp/{split}.tsv"],
-                reader=lambda path: read_glue_tsv(
-                    path, "question1", "question2", "is_duplicate", LABELS
-                ),
-            ),
+            Layout("original", paths=lambda split, lang: [f"QQP/{split}.tsv"], reader=read),
+            Layout("project", paths=lambda split, lang: [f"qqp/{split}.tsv"], reader=read),
         ),
     )
 )

@@ -12,6 +12,11 @@ TASK = register(
         labels=NLI_LABELS,
         layouts=(
             Layout(
+                "original",  # snli_1.0.zip
+                paths=lambda split, lang: [f"snli_1.0/snli_1.0_{split}.jsonl"],
+                reader=read_snli_jsonl,
+            ),
+            Layout(
                 "project",
                 paths=lambda split, lang: [f"snli/snli_1.0_{split}.jsonl"],
                 reader=read_snli_jsonl,

@@ -5,6 +5,11 @@ from xlmr_flax.tasks.base import Layout, Task, register
 
 LABELS = ("0", "1")  # negative, positive
 
+
+def read(path):
+    return read_glue_tsv(path, "sentence", None, "label", LABELS)
+
+
 TASK = register(
     Task(
         name="sst2",
@@ -13,11 +18,8 @@ TASK = register(
         metric="accuracy",
         labels=LABELS,
         layouts=(
-            Layout(
-                "project",
-                paths=lambda split, lang: [f"sst2/{split}.tsv"],
-                reader=lambda path: read_glue_tsv(path, "sentence", None, "label", LABELS),
-            ),
+            Layout("original", paths=lambda split, lang: [f"SST-2/{split}.tsv"], reader=read),
+            Layout("project", paths=lambda split, lang: [f"sst2/{split}.tsv"], reader=read),
         ),
     )
 )

@@ -11,7 +11,7 @@ TASK = register(
         metric="accuracy",
         layouts=(
             Layout(
-                "project",
+                "original",  # the release's files; the sample data too
                 paths=lambda split, lang: [f"commonsenseqa/{split}_rand_split.jsonl"],
                 reader=read_commonsenseqa,
             ),

@@ -1,20 +1,26 @@
 """Cosmos QA (intermediate): reading comprehension with commonsense."""
 
 from xlmr_flax.data.readers import read_cosmosqa
+from xlmr_flax.data.sources.cosmosqa import read_cosmosqa_csv
 from xlmr_flax.tasks.base import Layout, Task, register
+
+FILE = {"train": "train", "dev": "valid"}
 
 TASK = register(
     Task(
         name="cosmosqa",
         format="multiple_choice",
-        source="Cosmos QA {train,valid}.jsonl",
+        source="Cosmos QA (wilburOne/cosmosqa data/{train,valid}.csv)",
         metric="accuracy",
         layouts=(
             Layout(
-                "project",
-                paths=lambda split, lang: [
-                    f"cosmosqa/{'valid' if split == 'dev' else split}.jsonl"
-                ],
+                "original",
+                paths=lambda split, lang: [f"cosmosqa/{FILE[split]}.csv"],
+                reader=read_cosmosqa_csv,
+            ),
+            Layout(
+                "project",  # the same columns as JSON lines (the sample data)
+                paths=lambda split, lang: [f"cosmosqa/{FILE[split]}.jsonl"],
                 reader=read_cosmosqa,
             ),
         ),

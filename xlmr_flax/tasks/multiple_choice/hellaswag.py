@@ -11,7 +11,7 @@ TASK = register(
         metric="accuracy",
         layouts=(
             Layout(
-                "project",
+                "original",  # rowanz/hellaswag data/; `fetch` writes the same
                 paths=lambda split, lang: [
                     f"hellaswag/hellaswag_{'val' if split == 'dev' else split}.jsonl"
                 ],
