@@ -11,6 +11,11 @@ from xlmr_flax.tasks.classification import anli, mnli, snli
 PARTS = (anli.TASK, mnli.TASK, snli.TASK)
 
 
+def _tagged(name: str, examples):
+    """Each example's id prefixed by its part (ids repeat across the datasets)."""
+    return ({**e, "id": f"{name}-{e['id']}"} for e in examples)
+
+
 def _combined(layouts: tuple[Layout, ...]) -> Layout:
     counts = [len(x.paths("train", "en")) for x in layouts]
 
@@ -20,8 +25,7 @@ def _combined(layouts: tuple[Layout, ...]) -> Layout:
     def read(*files):
         parts, start = [], 0
         for task, layout, n in zip(PARTS, layouts, counts, strict=True):
-            examples = layout.reader(*files[start : start + n])
-            parts.append({**e, "id": f"{task.name}-{e['id']}"} for e in examples)
+            parts.append(_tagged(task.name, layout.reader(*files[start : start + n])))
             start += n
         return itertools.chain(*parts)
 
