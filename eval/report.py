@@ -576,7 +576,9 @@ def _heatmap(plt, classes: Sequence[dict], title: str):
         values[i, j], stars[i, j] = r["effect"], r["significant"]
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     limit = limit if limit > MIN_RANGE else 1.0  # all zero (or rounding noise)
-    figure, axes = plt.subplots(figsize=(6.5, 1.0 + 0.45 * len(targets)), layout="constrained")
+    height = 1.0 + 0.45 * len(targets)
+    figure, axes = plt.subplots(figsize=(6.5, height))
+    figure.subplots_adjust(left=0.2, right=0.95, top=1 - 0.55 / height, bottom=0.35 / height)
     cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")  # grey: no language
     image = axes.imshow(
         np.ma.masked_invalid(values), cmap=cmap, vmin=-limit, vmax=limit, aspect="auto"
@@ -658,7 +660,8 @@ def _most_languages(rows: Sequence[dict]) -> int:
 
 
 def _versus_cc100(plt, rows: Sequence[dict], title: str):
-    figure, axes = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
+    figure, axes = plt.subplots(figsize=(7.0, 4.5))
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.11)
     sizes = [r["cc100_gib"] for r in rows if r["cc100_gib"]]
     # Languages XLM-R was not pretrained on have no size: they go left of the smallest.
     absent_x = (min(sizes) if sizes else 1.0) / 4
