@@ -294,7 +294,7 @@ def _language_rows(
             seeds=seeds,
             n_examples=len(cell.ids) if boot is not None else math.nan,
             family=language_family(first, second, target),
-            pooled_excess=True,
+            seed_group=language_family(first, second, target),
         )
         result.languages.append(row)
         result.series[(first, second, target, lang)] = (seeds, diffs, boot)
@@ -346,6 +346,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     langs=[r["lang"] for r in members],
                     **effects.estimate(diffs, boot, alpha, finish=False),
                     family=class_family(first, second),
+                    seed_group=f"{class_family(first, second)} on {target}",
                 )
             )
             per_class[(first, second, cls)].append(series)
@@ -365,6 +366,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 **effects.estimate(diffs, boot, alpha, finish=False),
                 n_targets=len(parts),
                 family=class_family(first, second),
+                seed_group=f"{class_family(first, second)} on {ALL_TARGETS}",
             )
         )
     rows.sort(
