@@ -137,8 +137,18 @@ def finish_rows(rows: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
     )
     p = np.where(testable, 2 * tail, math.nan)
     for k, row in enumerate(rows):
-        row["ci_low"], row["ci_high"] = float(effect[k] - half[k]), float(effect[k] + half[k])
+        row["ci_low"], row["ci_high"] = _bounded(effect[k] - half[k], effect[k] + half[k])
         row["p_value"] = float(p[k])
+
+
+# Headline scores are percentages, so a difference of two lies in [−100, 100]: an
+# interval reaching beyond (t with one or two degrees of freedom on a handful of
+# items) is cut there, which keeps its coverage.
+LIMIT = 100.0
+
+
+def _bounded(low: float, high: float) -> tuple[float, float]:
+    return max(float(low), -LIMIT), min(float(high), LIMIT)
 
 
 def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
@@ -151,7 +161,7 @@ def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) ->
     languages of one comparison on one target; the classes of one comparison on one
     target, or over all targets) share their runs' seed effects and each adds noise
     of its own, so together they say more reliably how much seeds matter: each row's
-    excess is at least the group's mean excess, with S − 1 degrees of freedom."""
+    excess is at least the group's median excess, with S − 1 degrees of freedom."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row["resampling"] == BY_EXAMPLES and row.get("seed_group"):
@@ -189,8 +199,8 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
-    """Each row's seeds' excess is at least its group's mean (`pool_degrees_of_freedom`)."""
-    pooled = max(float(np.mean([r["var_excess"] for r in members])), 0.0)
+    """Each row's seeds' excess is at least its group's median (`pool_degrees_of_freedom`)."""
+    pooled = max(float(np.median([r["var_excess"] for r in members])), 0.0)
     for row in members:
         v = row["var_examples"]
         excess = max(row["var_excess"], pooled)
@@ -222,7 +232,9 @@ def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[st
             row = rows[k]
             row["p_holm"] = float(p_holm)
             half = float(quantile) * row["se"] if row["se"] > 0 else 0.0
-            row["ci_bonf_low"], row["ci_bonf_high"] = row["effect"] - half, row["effect"] + half
+            row["ci_bonf_low"], row["ci_bonf_high"] = _bounded(
+                row["effect"] - half, row["effect"] + half
+            )
             tested = math.isfinite(row["p_value"])
             row["excludes_zero"] = tested and bool(row["ci_low"] > 0 or row["ci_high"] < 0)
             row["significant"] = bool(math.isfinite(p_holm) and p_holm < alpha)

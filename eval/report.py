@@ -609,7 +609,7 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
     figure.subplots_adjust(
         left=0.9 / figure.get_figwidth(),
         right=1 - 0.2 / figure.get_figwidth(),
-        top=1 - 0.75 / height,
+        top=1 - 1.0 / height,
         bottom=0.6 / height,
         hspace=0.45,
     )
