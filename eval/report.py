@@ -634,7 +634,7 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
         axes.set_xticks(x, [r["lang"] for r in group], fontsize=7)
         axes.set_ylabel(target)
         axes.margins(y=0.15)  # room for the stars above the intervals
-        _readable_range(axes)
+        _readable_range(axes, group)
     present = [c for c in CLASS_COLOURS if any(r["resource_class"] == c for r in rows)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[c]) for c in present]
     figure.legend(handles, present, fontsize=7, ncols=len(present), loc="lower center")
@@ -647,11 +647,13 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
 MIN_RANGE = 1e-6
 
 
-def _readable_range(axes) -> None:
-    """Gives an axis whose data have (almost) no spread a range of ±1 point around them."""
-    low, high = axes.get_ylim()
-    if high - low < MIN_RANGE:
-        middle = (low + high) / 2
+def _readable_range(axes, rows: Sequence[dict]) -> None:
+    """Gives an axis whose effects and intervals have (almost) no spread a range of
+    ±1 point around them (matplotlib would show ±0.05, or 1e-16 for rounding noise)."""
+    values = [v for r in rows for v in (r["effect"], r["ci_low"], r["ci_high"])]
+    values = [v for v in values if math.isfinite(v)]
+    if values and max(values) - min(values) < MIN_RANGE:
+        middle = (max(values) + min(values)) / 2
         axes.set_ylim(middle - 1.0, middle + 1.0)
 
 
@@ -695,7 +697,7 @@ def _versus_cc100(plt, rows: Sequence[dict], title: str):
                 )
     axes.set_xscale("log")
     axes.axhline(0, color="black", linewidth=0.6)
-    _readable_range(axes)
+    _readable_range(axes, rows)
     if any(not r["cc100_gib"] for r in rows):
         axes.axvline(absent_x * 1.6, color="grey", linewidth=0.5, linestyle=":")
         axes.text(absent_x, axes.get_ylim()[1], "not in\nCC-100", fontsize=7, va="top", ha="center")
