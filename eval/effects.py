@@ -137,38 +137,51 @@ def finish_rows(rows: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
     )
     p = np.where(testable, 2 * tail, math.nan)
     for k, row in enumerate(rows):
-        row["ci_low"], row["ci_high"] = float(effect[k] - half[k]), float(effect[k] + half[k])
+        row["ci_low"], row["ci_high"] = _bounded(effect[k] - half[k], effect[k] + half[k])
         row["p_value"] = float(p[k])
 
 
+# Headline scores are percentages, so a difference of two lies in [−100, 100]: an
+# interval reaching beyond (t with one or two degrees of freedom on a handful of
+# items) is cut there, which keeps its coverage.
+LIMIT = 100.0
+
+
+def _bounded(low: float, high: float) -> tuple[float, float]:
+    return max(float(low), -LIMIT), min(float(high), LIMIT)
+
+
 def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
-    """What a family's rows tell together about the seeds' excess over test-set noise.
+    """What the rows of one seed group tell together about the seeds' excess over
+    test-set noise (rows without `seed_group` keep their own estimate).
 
-    A row's own excess (s²/S + b − v) rests on S − 1 degrees of freedom: small by
+    A row's own excess e = s²/S + b − v rests on S − 1 degrees of freedom: small by
     chance, its Satterthwaite df grows exactly when its se is too small, which
-    fattens the far tails that Holm's correction reads. The rows of one family share
-    their seeds' run-level effects and each adds noise of its own, so together they
-    say more reliably how much seeds matter:
-
-    - per-language rows (`pooled_excess`, one comparison on one target): each row's
-      excess is at least the family's mean excess, with S − 1 degrees of freedom;
-    - other rows (resource classes of different targets, whose excesses differ):
-      each row's df is capped by Satterthwaite(r·v with S − 1, v with n_boot − 1),
-      r = (sum of the excesses) / (sum of the test-set variances) over the family."""
+    fattens the far tails that Holm's correction reads. Rows of one seed group (the
+    languages of one comparison on one target; the classes of one comparison on one
+    target, or over all targets) share their runs' seed effects and each adds noise
+    of its own, so together they say more reliably how much seeds matter: each row's
+    excess is at least the group's median excess, with S − 1 degrees of freedom."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["resampling"] == BY_EXAMPLES and row.get("seed_group"):
+            groups.setdefault(row["seed_group"], []).append(row)
+    for members in groups.values():
+        _pool_excess(members, alpha)
+    # A seed group's rows share their seeds' luck, so their pooled excess is small by
+    # chance together: their df is also capped by what the whole family's seed share
+    # r = Σe / Σv says (a class family spans targets with seed effects of their own).
     families: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row["resampling"] == BY_EXAMPLES:
             families.setdefault(row["family"], []).append(row)
     for members in families.values():
-        if all(r.get("pooled_excess") for r in members):
-            _pool_excess(members, alpha)
-            continue
         floor = sum(r["var_examples"] for r in members)
         share = max(sum(r["var_excess"] for r in members), 0.0) / floor if floor > 0 else 0.0
         for row in members:
             v = row["var_examples"]
-            pooled = satterthwaite([(share * v, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
-            row["df"] = min(row["df"], pooled)
+            capped = satterthwaite([(share * v, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
+            row["df"] = min(row["df"], capped)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -186,9 +199,8 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
-    """Per-language rows of one comparison on one target: the seeds' excess of each
-    row is at least the family's mean excess (`pool_degrees_of_freedom`)."""
-    pooled = max(float(np.mean([r["var_excess"] for r in members])), 0.0)
+    """Each row's seeds' excess is at least its group's median (`pool_degrees_of_freedom`)."""
+    pooled = max(float(np.median([r["var_excess"] for r in members])), 0.0)
     for row in members:
         v = row["var_examples"]
         excess = max(row["var_excess"], pooled)
@@ -198,7 +210,7 @@ def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
 
 def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, int]:
     """Holm's correction within each family (rows' `family` field), after pooling
-    the family's degrees of freedom (`pool_degrees_of_freedom`). Adds p_holm, the
+    seed groups' excess variance (`pool_degrees_of_freedom`). Adds p_holm, the
     Bonferroni interval for the family size (ci_bonf_low/high), excludes_zero (the
     unadjusted interval), significant (survives Holm) and family_size. Rows without
     a p-value are in no family's count and never significant. Returns the families
@@ -220,7 +232,9 @@ def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[st
             row = rows[k]
             row["p_holm"] = float(p_holm)
             half = float(quantile) * row["se"] if row["se"] > 0 else 0.0
-            row["ci_bonf_low"], row["ci_bonf_high"] = row["effect"] - half, row["effect"] + half
+            row["ci_bonf_low"], row["ci_bonf_high"] = _bounded(
+                row["effect"] - half, row["effect"] + half
+            )
             tested = math.isfinite(row["p_value"])
             row["excludes_zero"] = tested and bool(row["ci_low"] > 0 or row["ci_high"] < 0)
             row["significant"] = bool(math.isfinite(p_holm) and p_holm < alpha)

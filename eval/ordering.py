@@ -295,7 +295,7 @@ def _language_rows(
             seeds=seeds,
             n_examples=len(cell.ids) if boot is not None else math.nan,
             family=language_family(first, second, target),
-            pooled_excess=True,
+            seed_group=language_family(first, second, target),
         )
         result.languages.append(row)
         result.series[(first, second, target, lang)] = (seeds, diffs, boot)
@@ -347,6 +347,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     langs=[r["lang"] for r in members],
                     **effects.estimate(diffs, boot, alpha, finish=False),
                     family=class_family(first, second),
+                    seed_group=f"{class_family(first, second)} on {target}",
                 )
             )
             per_class[(first, second, cls)].append(series)
@@ -366,6 +367,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 **effects.estimate(diffs, boot, alpha, finish=False),
                 n_targets=len(parts),
                 family=class_family(first, second),
+                seed_group=f"{class_family(first, second)} on {ALL_TARGETS}",
             )
         )
     rows.sort(
@@ -397,6 +399,7 @@ def _add_notes(result: OrderingAnalysis, problems: list[str], mismatched: list[s
         result.warnings.append(
             f"{len(one_seed)} per-language effects rest on one seed: their intervals hold "
             "test-set sampling only, because seed-to-seed variation cannot be estimated "
-            "from one seed; they are too narrow by as much as seeds differ "
-            "(docs/report.md: calibration)"
+            "from one seed; they are too narrow by as much as seeds differ (simulated "
+            "with a seed sd of 0.7 points per run: 6 % of zero effects excluded, and 15 % "
+            "of class families with a false flag; docs/report.md, calibration)"
         )

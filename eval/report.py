@@ -597,7 +597,9 @@ def _heatmap(plt, classes: Sequence[dict], title: str):
         values[i, j], stars[i, j] = r["effect"], r["significant"]
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     limit = limit if limit > MIN_RANGE else 1.0  # all zero (or rounding noise)
-    figure, axes = plt.subplots(figsize=(6.5, 1.0 + 0.45 * len(targets)), layout="constrained")
+    height = 1.0 + 0.45 * len(targets)
+    figure, axes = plt.subplots(figsize=(6.5, height))
+    figure.subplots_adjust(left=0.2, right=0.95, top=1 - 0.55 / height, bottom=0.35 / height)
     cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")  # grey: no language
     image = axes.imshow(
         np.ma.masked_invalid(values), cmap=cmap, vmin=-limit, vmax=limit, aspect="auto"
@@ -628,7 +630,7 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
     figure.subplots_adjust(
         left=0.9 / figure.get_figwidth(),
         right=1 - 0.2 / figure.get_figwidth(),
-        top=1 - 0.75 / height,
+        top=1 - 1.0 / height,
         bottom=0.6 / height,
         hspace=0.45,
     )
@@ -653,7 +655,7 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
         axes.set_xticks(x, [r["lang"] for r in group], fontsize=7)
         axes.set_ylabel(target)
         axes.margins(y=0.15)  # room for the stars above the intervals
-        _readable_range(axes)
+        _readable_range(axes, group)
     present = [c for c in CLASS_COLOURS if any(r["resource_class"] == c for r in rows)]
     handles = [plt.Rectangle((0, 0), 1, 1, color=CLASS_COLOURS[c]) for c in present]
     figure.legend(handles, present, fontsize=7, ncols=len(present), loc="lower center")
@@ -666,11 +668,13 @@ def _language_bars(plt, rows: Sequence[dict], title: str):
 MIN_RANGE = 1e-6
 
 
-def _readable_range(axes) -> None:
-    """Gives an axis whose data have (almost) no spread a range of ±1 point around them."""
-    low, high = axes.get_ylim()
-    if high - low < MIN_RANGE:
-        middle = (low + high) / 2
+def _readable_range(axes, rows: Sequence[dict]) -> None:
+    """Gives an axis whose effects and intervals have (almost) no spread a range of
+    ±1 point around them (matplotlib would show ±0.05, or 1e-16 for rounding noise)."""
+    values = [v for r in rows for v in (r["effect"], r["ci_low"], r["ci_high"])]
+    values = [v for v in values if math.isfinite(v)]
+    if values and max(values) - min(values) < MIN_RANGE:
+        middle = (max(values) + min(values)) / 2
         axes.set_ylim(middle - 1.0, middle + 1.0)
 
 
@@ -679,7 +683,8 @@ def _most_languages(rows: Sequence[dict]) -> int:
 
 
 def _versus_cc100(plt, rows: Sequence[dict], title: str):
-    figure, axes = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
+    figure, axes = plt.subplots(figsize=(7.0, 4.5))
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.92, bottom=0.11)
     sizes = [r["cc100_gib"] for r in rows if r["cc100_gib"]]
     # Languages XLM-R was not pretrained on have no size: they go left of the smallest.
     absent_x = (min(sizes) if sizes else 1.0) / 4
@@ -713,7 +718,7 @@ def _versus_cc100(plt, rows: Sequence[dict], title: str):
                 )
     axes.set_xscale("log")
     axes.axhline(0, color="black", linewidth=0.6)
-    _readable_range(axes)
+    _readable_range(axes, rows)
     if any(not r["cc100_gib"] for r in rows):
         axes.axvline(absent_x * 1.6, color="grey", linewidth=0.5, linestyle=":")
         axes.text(absent_x, axes.get_ylim()[1], "not in\nCC-100", fontsize=7, va="top", ha="center")

@@ -488,3 +488,18 @@ def test_forgetting_and_alignment(tmp_path):
     by_class = {(r["path"], r["resource_class"]): r for r in an.alignment_by_class(cells)}
     assert by_class[(AB, "low")]["mean"] == 50.0 and by_class[(AB, "high")]["mean"] == 60.0
     assert by_class[((), "all")]["change"] == 0.0
+
+
+def test_shared_statistics_are_resampled_once_with_the_same_result():
+    # Every run of a test set has the same gold entity counts: resampled once.
+    rng = np.random.default_rng(4)
+    gold = 1 + rng.poisson(1.0, 300)
+    runs = []
+    for _ in range(4):
+        predicted = np.maximum(gold + rng.integers(-1, 2, 300), 0)
+        correct = rng.binomial(np.minimum(gold, predicted), 0.6)
+        runs.append({"f1": np.stack([correct, predicted, gold], axis=1)})
+    counts = bootstrap.resample_counts(rng, 300, 50)
+    together, full = bootstrap.resampled_and_full_headlines(runs, ("f1",), counts)
+    np.testing.assert_allclose(together, bootstrap.resampled_headlines(runs, ("f1",), counts))
+    np.testing.assert_allclose(full, bootstrap.full_headlines(runs, ("f1",)))

@@ -17,3 +17,25 @@ def test_train_step_bench_reports_both_frameworks():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert {"jax_tokens_per_s", "torch_tokens_per_s", "device", "mfu"} <= set(result)
     assert result["jax_tokens_per_s"] > 0 and result["torch_tokens_per_s"] > 0
+
+
+def _last_json_line(command):
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_report_speed_bench_generates_a_study_and_times_its_report(tmp_path):
+    command = [sys.executable, "bench/report_speed.py", "--study", str(tmp_path / "study"),
+               "--tasks", "2", "--scale", "0.005", "--n-boot", "20"]  # fmt: skip
+    result = _last_json_line(command)
+    assert result["paths"] == 5 and result["targets"] == 10 and result["seeds"] == 3
+    assert result["report_s"] > 0 and result["examples_files"] > 0
+
+
+def test_calibration_bench_prints_its_table(tmp_path):
+    command = [sys.executable, "bench/calibration.py", "--replicates", "2", "--n-boot", "20",
+               "--only", "one seed", "--root", str(tmp_path / "calibration")]  # fmt: skip
+    result = _last_json_line(command)
+    assert [s["scenario"] for s in result["scenarios"]] == ["one seed"]
+    assert result["scenarios"][0]["warned"] == 2

@@ -177,3 +177,15 @@ def test_studies_without_orders_or_examples_still_get_a_report(tmp_path):
     summary = report.write_report(str(tmp_path), n_boot=30)
     assert summary["records"] == 0
     assert "No zero-shot results yet." in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_plots_of_all_zero_effects_have_readable_axes():
+    # Two orders that leave identical models: every effect and interval is 0.
+    rows = [dict(target="xnli", lang=lang, resource_class="high", effect=0.0, ci_low=0.0,
+                 ci_high=0.0, significant=False, cc100_gib=1.0) for lang in ("de", "fr")]  # fmt: skip
+    plt = report._pyplot()
+    for draw in (report._language_bars, report._versus_cc100):
+        figure = draw(plt, rows, "title")
+        low, high = figure.axes[0].get_ylim()
+        assert high - low >= 1.0  # not an axis in units of 1e-16
+        plt.close(figure)
