@@ -33,8 +33,8 @@ def test_prepare_builds_again_when_its_raw_files_changed(tmp_path, capsys):
         (["prepare", "--task", "xnli", "--raw", "/no/such/raw", "--data-dir", "x"],
          "error: --raw /no/such/raw: no such folder"),
         (["corpus", "--raw", "/no/such/raw", "--out", "x"], "error: --raw /no/such/raw: no such"),
-        (["validate", "--task", "siqa", "--file", "a.jsonl"],
-         "error: validate --task siqa: expected 2 --file (one per file the task reads), got 1"),
+        (["validate", "--task", "tatoeba", "--file", "a.deu"],
+         "error: validate --task tatoeba: expected 2 --file (one per file the task reads), got 1"),
     ],
 )  # fmt: skip
 def test_data_command_errors_are_one_line(argv, message, capsys):

@@ -149,6 +149,7 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
     config.study.sequences = (("mnli",),)
     config.study.include_baseline = False
     config.study.targets = ("xnli",)
+    config.hparams.default.learning_rate = 1e-4  # the smoke config's rate back then
     dag = build_dag(config)
     old = scheme_1_ids(config, dag)
     mnli, xnli = dag.in_order()
@@ -161,13 +162,14 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
 
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
-    from train.evaluation import _unit_records, unit_file
+    from train.evaluation import _unit_records, unit_file, unit_key
 
-    path = unit_file(str(tmp_path), "0123456789ab", "xnli")
+    config = quick()
+    path = unit_file(str(tmp_path), "0123456789ab", "xnli", unit_key(config, "xnli"))
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write('{"records": [{"lang": "de", "met')
-    assert _unit_records(str(tmp_path), "0123456789ab", "xnli") is None
+    assert _unit_records(config, str(tmp_path), "0123456789ab", "xnli") is None
     assert f"evaluation unit {path} is corrupt" in caplog.text
     assert not os.path.exists(path)  # so the run evaluates it again
 
@@ -264,7 +266,7 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
 
     # Checkpoint and log cadence: the same study, nothing trained again; a unit file
     # cut short is evaluated again (with a warning), the rest is kept.
-    (unit,) = workdir.glob("stages/*/eval/xnli.json")
+    (unit,) = workdir.glob("stages/*/eval/xnli-*.json")
     unit.write_text(unit.read_text()[:50])
     config.hparams.default.update(checkpoint_every=1, log_every=1)
     summary = run_study(config, str(workdir), out=notes.append)
