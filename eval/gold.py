@@ -89,6 +89,17 @@ def _langs(task_name: str, split: str, raw_dir: str) -> list[str]:
     return [lang for s, lang in task.available(raw_dir) if s == split]
 
 
+def evaluation_pairs(task_name: str) -> list[tuple[str, str]]:
+    """Every (split, language) a target may be evaluated or predicted on."""
+    task = get_task(task_name)
+    return [
+        (split, lang)
+        for split in ("test", "dev")
+        if split in task.splits
+        for lang in task.languages(split)
+    ]
+
+
 def plan_evaluation(
     task_name: str, raw_dir: str, labels_dir: str = "", choice: str = AUTO
 ) -> EvalPlan:
@@ -97,9 +108,7 @@ def plan_evaluation(
     task = get_task(task_name)
     candidates = [
         path
-        for split in ("test", "dev")
-        if split in task.splits
-        for lang in task.languages(split)
+        for split, lang in evaluation_pairs(task_name)
         for path in [
             *task.files(raw_dir, split, lang),
             *([submission_path(labels_dir, task_name, lang, split)] if labels_dir else []),

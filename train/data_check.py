@@ -8,7 +8,7 @@ runs this check; `python -m xlmr_flax.data doctor --config` prints it.
 
 from __future__ import annotations
 
-from eval.gold import AUTO, CHOICES, plan_evaluation
+from eval.gold import AUTO, CHOICES, evaluation_pairs, plan_evaluation
 from train.dag import StageDag
 from train.plan import ConfigError, stage_tasks
 from xlmr_flax.data.doctor import SplitRow, inspect_split
@@ -51,9 +51,7 @@ def needed_rows(config, dag: StageDag) -> tuple[list[SplitRow], list[str]]:
         task = get_task(target)
         found = [
             row
-            for split in ("test", "dev")
-            if split in task.splits
-            for lang in task.languages(split)
+            for split, lang in evaluation_pairs(target)
             if (row := inspect_split(task, raw, split, lang)) is not None
         ]
         rows += found
