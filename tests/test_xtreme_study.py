@@ -31,14 +31,21 @@ def folders(tmp_path_factory):
     return str(xtreme), str(originals)
 
 
-@pytest.mark.parametrize("task", [*TARGETS, "squad_v1", "siqa", "copa"])
-@pytest.mark.parametrize("folder", ["xtreme", "originals"])
-def test_every_target_and_xcopas_training_tasks_prepare_from_both_folders(
+INTERMEDIATE = ("anli_plus", "mnli", "snli", "qqp", "sst2", "hellaswag", "commonsenseqa",
+                "cosmosqa", "ccg")  # fmt: skip
+CASES = [
+    *((folder, task) for folder in ("xtreme", "originals")
+      for task in (*TARGETS, "squad_v1", "siqa", "copa")),
+    *(("originals", task) for task in INTERMEDIATE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("folder,task", CASES)
+def test_every_target_and_training_task_prepares_from_xtremes_folder_and_the_releases(
     folders, folder, task, tmp_path
 ):
     raw = folders[0] if folder == "xtreme" else folders[1]
-    if not get_task(task).available(raw):
-        pytest.skip(f"{task}: not in the {folder} fixture")
+    assert get_task(task).available(raw), f"{task}: not in the {folder} fixture"
     assert data_main(["prepare", "--task", task, "--raw", raw, "--data-dir", str(tmp_path)]) == 0
 
 
