@@ -4,11 +4,17 @@ options stay out; invalid studies are refused before anything runs."""
 
 import shutil
 
+import jax
+import numpy as np
 import pytest
 
 from tests.test_plan import smoke_config
 from train.plan import ConfigError, build_dag, stage_records
+from train.stage import pretrained_root
+from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.convert import main as convert_main
 from xlmr_flax.data import sample_data_dir
+from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 
 def quick():
@@ -135,3 +141,36 @@ def test_a_task_without_a_training_size_has_no_steps():
     del config.hparams["mnli"]  # as if MNLI had no entry in TRAIN_SIZES
     with pytest.raises(ConfigError, match=r"stage 'mnli' has no steps"):
         build_dag(config)
+
+
+def test_a_converted_model_directory_is_a_pretrained_model_and_tokenizer(hf_checkpoint, tmp_path):
+    """docs/tpu.md stages XLM-R once as our model directory in the bucket and points
+    `init_checkpoint` and `tokenizer` at it: its bytes are the root id, and the
+    study's pretrained model is read from it, nothing from the hub."""
+    _, hf_dir = hf_checkpoint("XLMRobertaForMaskedLM")
+    staged = str(tmp_path / "models" / "xlmr")
+    assert (
+        convert_main(["--hf", hf_dir, "--out", staged, "--tokenizer", sample_tokenizer_path()]) == 0
+    )
+    config = quick()
+    config.init_checkpoint = config.tokenizer = staged
+    root, _ = ids(config)
+    assert load_tokenizer(staged)("Привет")["input_ids"][1] != load_tokenizer(staged).unk_token_id
+
+    model_dir = pretrained_root(config, str(tmp_path / "work"))
+    assert model_dir.endswith(root)
+    _, _, _, copied = load_model_dir(model_dir)
+    _, _, _, original = load_model_dir(staged)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(copied), jax.tree_util.tree_leaves(original), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+
+    other = str(tmp_path / "models" / "other")
+    _, hf_other = hf_checkpoint("XLMRobertaForMaskedLM", seed=1)
+    assert (
+        convert_main(["--hf", hf_other, "--out", other, "--tokenizer", sample_tokenizer_path()])
+        == 0
+    )
+    config.init_checkpoint = other  # other weights, same tokenizer: another root
+    assert ids(config)[0] != root

@@ -15,7 +15,7 @@ from xlmr_flax.config import get_model_config
 from xlmr_flax.data.cache import files_fingerprint
 from xlmr_flax.errors import CheckpointError
 from xlmr_flax.tasks import get_task
-from xlmr_flax.tokenizer import sample_tokenizer_path
+from xlmr_flax.tokenizer import sample_tokenizer_path, tokenizer_source
 
 UNRESOLVED = "unresolved"  # a hub checkpoint a dry run did not download
 TOKENIZER_FILES = (
@@ -69,7 +69,8 @@ def _checkpoint_dir(path_or_name: str, resolve: bool) -> str | None:
 
 
 def weights_identity(config, resolve: bool) -> dict[str, Any]:
-    """A converted checkpoint: its config and weight files' bytes. A random model: its
+    """A checkpoint, transformers' or one of our model directories: its description and
+    weight files' bytes. A random model: its
     size's definition and the seed it is drawn from (its vocabulary follows the
     tokenizer, which the root id covers)."""
     if not config.init_checkpoint:
@@ -79,12 +80,18 @@ def weights_identity(config, resolve: bool) -> dict[str, Any]:
             raise ValueError(f"config.model: {err}") from None
         definition.pop("vocab_size", None)
         return {"random": definition, "seed": config.seed}
+    from xlmr_flax.checkpoint import MODEL_FILE, is_model_dir
     from xlmr_flax.hf_io import weight_files
 
     directory = _checkpoint_dir(config.init_checkpoint, resolve)
     if directory is None:
         return {"checkpoint": config.init_checkpoint, "content": UNRESOLVED}
-    files = [os.path.join(directory, "config.json"), *weight_files(directory)]
+    if is_model_dir(directory):  # ours: its description and every parameter file
+        walk = os.walk(os.path.join(directory, "params"))
+        params = sorted(os.path.join(root, name) for root, _, names in walk for name in names)
+        files = [os.path.join(directory, MODEL_FILE), *params]
+    else:
+        files = [os.path.join(directory, "config.json"), *weight_files(directory)]
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise CheckpointError(f"{missing[0]}: file not found (config.init_checkpoint)")
@@ -93,7 +100,7 @@ def weights_identity(config, resolve: bool) -> dict[str, Any]:
 
 def tokenizer_identity(config, resolve: bool) -> str:
     """The tokenizer files' bytes: a sentencepiece model, a folder, or a hub name's."""
-    source = config.tokenizer or sample_tokenizer_path()
+    source = tokenizer_source(config.tokenizer or sample_tokenizer_path())
     if os.path.isfile(source):
         return content_fingerprint([source])
     directory = _checkpoint_dir(source, resolve)

@@ -27,13 +27,26 @@ def sample_text_files() -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.name.endswith(".txt"))
 
 
+def tokenizer_source(name_or_path: str) -> str:
+    """Where a tokenizer is read from: our model directories (`python -m
+    xlmr_flax.convert`) keep theirs in `tokenizer/`; anything else is its own source."""
+    from xlmr_flax.checkpoint import MODEL_FILE  # lazily: checkpoint needs jax and orbax
+
+    inner = os.path.join(name_or_path, "tokenizer")
+    if os.path.isfile(os.path.join(name_or_path, MODEL_FILE)) and os.path.isdir(inner):
+        return inner
+    return name_or_path
+
+
 def load_tokenizer(name_or_path: str = XLMR_HUB_NAME) -> transformers.PreTrainedTokenizerBase:
-    """Loads from a sentencepiece `.model` file, a directory, or a hub name.
+    """Loads from a sentencepiece `.model` file, a directory (also one of our model
+    directories), or a hub name.
 
     transformers v5 builds a 5-token vocabulary when given only `vocab_file`;
     `from_pretrained` converts the sentencepiece model properly, and the result
     is checked to produce real ids.
     """
+    name_or_path = tokenizer_source(name_or_path)
     if os.path.isfile(name_or_path) and not name_or_path.endswith(".model"):
         raise ValueError(f"{name_or_path}: expected a sentencepiece .model file or a directory")
     try:
