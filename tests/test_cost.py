@@ -19,8 +19,10 @@ from train.plan import build_dag, load_config_file
 from train.programs import train_programs
 from train.targets import LIST_PRICE, PRICES_AS_OF, parse_target
 from xlmr_flax import get_model_config
+from xlmr_flax.data import sample_data_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = sample_data_dir()
 
 
 def study(arg):
@@ -68,7 +70,7 @@ def test_dry_run_output_names_the_mfu_prices_and_layouts_of_both_default_topolog
     config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
     lines = []
     print_cost(config, dag, DEFAULT_TOPOLOGIES, out=lines.append)
-    text = "\n".join(lines)
+    text = " ".join(" ".join(lines).split())  # as read, whatever the line breaks
     assert f"MFU {ASSUMED_MFU:.0%} (assumed" in text and PRICES_AS_OF in text
     for name in ("v4-32:", "v5litepod-16:"):
         assert name in text
@@ -103,3 +105,27 @@ def test_the_price_table_in_the_docs_is_the_one_the_planner_uses():
     assert f"as of {PRICES_AS_OF}" in docs
     for generation, price in LIST_PRICE.items():
         assert re.search(rf"\| `{generation}` \|[^\n]*\| \$?{price:.2f} \|", docs), generation
+
+
+def test_training_tokens_follow_the_length_distribution_of_the_data_at_hand():
+    config, dag = study(f"model=tiny,tasks=mnli,order=1,targets=xnli,seeds=1,raw_data={SAMPLE}")
+    result = study_cost(config, dag, ["v4-32"])
+    mnli = hparams_dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
+    (length,) = [v for k, v in result["measured_lengths"].items() if k.startswith("mnli")]
+    assert 16 <= length < mnli["max_length"]  # padded to multiples of 16, bucketed
+    kinds = {w.kind: w for w in result["kinds"]}
+    assert kinds["mnli"].tokens == mnli["steps"] * round(mnli["batch_size"] * length)
+
+    lines = []
+    print_cost(config, dag, ["v4-32"], out=lines.append)
+    text = " ".join(" ".join(lines).split())  # as read, whatever the line breaks
+    assert "mean padded length" in text and f"mnli (max {mnli['max_length']}) {length}" in text
+
+
+def test_without_the_data_training_tokens_are_counted_at_the_maximum_length(tmp_path):
+    config, dag = study(f"model=tiny,tasks=mnli,order=1,targets=xnli,seeds=1,raw_data={tmp_path}")
+    result = study_cost(config, dag, ["v4-32"])
+    assert result["measured_lengths"] == {}
+    mnli = hparams_dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
+    kinds = {w.kind: w for w in result["kinds"]}
+    assert kinds["mnli"].tokens == mnli["steps"] * mnli["batch_size"] * mnli["max_length"]

@@ -3,10 +3,13 @@ and list price, per stage kind and in total, for each execution layout of a topo
 
 FLOPs per training token are 6 x non-embedding parameters plus attention's
 12 x layers x hidden x length (forward + backward; evaluation: a third of it).
-Tokens are counted at each stage's maximum length: training batches are bucketed
-by length, so this is an upper bound. Time = FLOPs / (chips x peak x MFU), the MFU
-of a chip depending on how many tokens it gets per step (`mfu_at`): a batch of 32
-spread over a whole slice leaves each chip nearly idle, so the layouts differ.
+Training tokens follow the task's length distribution where its English training
+data and the tokenizer are at hand: a sample of it is featurised and batched as the
+trainer batches it (`TrainBatches`, bucketed by length), and the mean padded length
+counts; elsewhere the stage's maximum length, an upper bound. Time = FLOPs / (chips x
+peak x MFU), the MFU of a chip depending on how many tokens it gets per step
+(`mfu_at`): a batch of 32 spread over a whole slice leaves each chip nearly idle, so
+the layouts differ.
 
 Layouts (docs/tpu.md, "Execution layouts"):
 - `slice`: every stage on the whole slice, one after another (one JAX process per
@@ -22,6 +25,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import random
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +35,11 @@ from train.evaluation import units
 from train.plan import stage_tasks
 from train.targets import PRICES_AS_OF, Target, parse_target
 from xlmr_flax import get_model_config
+from xlmr_flax.data.batching import TrainBatches
+from xlmr_flax.data.cache import featurize
+from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 DEFAULT_TOPOLOGIES = ["v4-32", "v5litepod-16"]
 LAYOUTS = ("slice", "host", "chip")
@@ -43,6 +52,7 @@ SATURATING_TOKENS = 4096
 # language in XTREME), else an assumption the output names.
 KNOWN_EVAL_EXAMPLES = {"tatoeba": 1000}
 ASSUMED_EVAL_EXAMPLES = 5000
+LENGTH_SAMPLE = 2048  # training examples per task featurised to measure padded lengths
 
 
 def train_flops_per_token(config, length: int) -> float:
@@ -71,17 +81,68 @@ def _sequences_per_example(task) -> int:
     return 2 if task.format == "retrieval" else 1  # a dual encoder encodes query and candidate
 
 
-def stage_work(config, stage, choices: Callable[[Any], int]) -> Work:
+def padded_length(config, task, tokenizer, max_length: int, batch_size: int) -> float | None:
+    """Mean tokens per sequence of the task's training batches, as the trainer pads
+    them, on a sample of its English training data; None when the data is absent."""
+    try:
+        examples = list(task.data_task("train").read(config.raw_data, "train", "en"))
+    except (OSError, DataError, ValueError):
+        return None
+    if len(examples) > LENGTH_SAMPLE:  # files are often ordered (by topic, by length)
+        examples = random.Random(0).sample(examples, LENGTH_SAMPLE)
+    kw = {}
+    if task.format == "retrieval":
+        kw["protocol"] = (config.get("eval") or {}).get("retrieval_protocol", "xtreme_r")
+    features = featurize(
+        task, "train", "en", config.raw_data, tokenizer, max_length, examples=examples, **kw
+    )
+    if len(features) < batch_size:
+        return None
+    loader = TrainBatches(features, batch_size, seed=0, max_length=max_length)
+    lengths = [loader.batch(s)["input_ids"].shape[-1] for s in range(loader.steps_per_epoch)]
+    return sum(lengths) / len(lengths)
+
+
+def study_tokenizer(config):
+    """The study's tokenizer if it can be loaded here (a hub name not yet downloaded
+    cannot, offline), else None."""
+    try:
+        return load_tokenizer(config.tokenizer or sample_tokenizer_path())
+    except (OSError, ValueError):
+        return None
+
+
+def stage_work(config, stage, choices: Callable[[Any], int], lengths: dict[str, float]) -> Work:
+    """`lengths`: measured mean padded lengths by (task, max length); the maximum
+    length where none is known."""
     hp = hparams_dict(stage.hparams)
     model = get_model_config(config.model)
     tasks = [get_task(t) for t in stage_tasks(stage.task)]
     task = tasks[0]
     width = choices(task) if task.format == "multiple_choice" else _sequences_per_example(task)
-    per_step = hp["batch_size"] * hp["max_length"] * width
+    length = lengths.get((task.name, hp["max_length"])) or hp["max_length"]
+    per_step = round(hp["batch_size"] * length * width)
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
-    flops = tokens * train_flops_per_token(model, hp["max_length"])
+    flops = tokens * train_flops_per_token(model, length)
     return Work(stage.task, examples, tokens, flops, per_step)
+
+
+def measured_lengths(config, dag: StageDag) -> dict[tuple[str, int], float]:
+    """Mean padded training lengths of every (task, max length) of the study whose
+    data is present; empty without a tokenizer."""
+    tokenizer, lengths = None, {}
+    for stage in dag.in_order():
+        hp = hparams_dict(stage.hparams)
+        key = (stage_tasks(stage.task)[0], hp["max_length"])
+        if key in lengths:
+            continue
+        tokenizer = tokenizer or study_tokenizer(config)
+        if tokenizer is None:
+            return {}
+        task, max_length = get_task(key[0]), key[1]
+        lengths[key] = padded_length(config, task, tokenizer, max_length, hp["batch_size"])
+    return {k: v for k, v in lengths.items() if v is not None}
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -201,7 +262,8 @@ def study_cost(
             choices_cache[task.name] = choice_count(task, config.raw_data)
         return choices_cache[task.name]
 
-    stages = [(s.id, stage_work(config, s, choices)) for s in dag.in_order()]
+    lengths = measured_lengths(config, dag)
+    stages = [(s.id, stage_work(config, s, choices, lengths)) for s in dag.in_order()]
     step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
     for stage_id, w in stages:
         if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
@@ -231,6 +293,7 @@ def study_cost(
         stages=len(stages),
         flops_compiled_on=compiled_on,
         stages_with_compiled_flops=sum(s in step_flops for s, _ in stages),
+        measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in lengths.items()},
     )
 
 
@@ -248,7 +311,7 @@ def print_cost(
 ) -> dict[str, Any]:
     result = study_cost(config, dag, topologies, mfu, workdir)
     out("cost of the whole study (stages done or not):")
-    out(f"  {'stage kind':<28} {'examples':>14} {'tokens (max len)':>18} {'FLOPs':>11}")
+    out(f"  {'stage kind':<28} {'examples':>14} {'tokens':>18} {'FLOPs':>11}")
     for w in result["kinds"] + result["evaluations"]:
         out(_row(w))
     total = Work(
@@ -258,6 +321,15 @@ def print_cost(
         sum(w.flops for w in result["kinds"] + result["evaluations"]),
     )
     out(_row(total))
+    if result["measured_lengths"]:
+        measured = ", ".join(f"{k} {v}" for k, v in result["measured_lengths"].items())
+        text = (
+            f"(training tokens at the mean padded length of up to {LENGTH_SAMPLE:,} sampled "
+            f"training examples: {measured}; at the maximum length for the rest)"
+        )
+        out(textwrap.fill(text, 88, initial_indent="  ", subsequent_indent="   "))
+    else:
+        out("  (training tokens at the maximum length, an upper bound: data or tokenizer absent)")
     if result["flops_compiled_on"]:
         out(
             f"  (train FLOPs of {result['stages_with_compiled_flops']} stages from their "
