@@ -70,7 +70,7 @@ def test_dry_run_output_names_the_mfu_prices_and_layouts_of_both_default_topolog
     config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
     lines = []
     print_cost(config, dag, DEFAULT_TOPOLOGIES, out=lines.append)
-    text = " ".join(" ".join(lines).split())  # as read, whatever the line breaks
+    text = "\n".join(lines)
     assert f"MFU {ASSUMED_MFU:.0%} (assumed" in text and PRICES_AS_OF in text
     for name in ("v4-32:", "v5litepod-16:"):
         assert name in text
