@@ -101,20 +101,26 @@ def test_languages_of_a_parallel_target_draw_each_item_the_same_number_of_times(
 # --- UD-POS: sentences joined by seqeval's chunks ----------------------------------------------
 
 
-def test_sentences_joined_in_any_run_are_resampled_as_one_unit(tmp_path):
+@pytest.mark.parametrize("listed", ["in order", "backwards"])
+def test_sentences_joined_in_any_run_are_resampled_as_one_unit(tmp_path, listed):
     # 100 pairs of sentences, the second of each joined to the first (an X chunk runs
-    # across them) in the first order's predictions only. Each pair holds 1 correct of
+    # across them) in one order's predictions only. Each pair holds 1 correct of
     # 2 predicted and 2 gold entities in both orders, split differently between its
     # sentences: resampled by pairs both orders always score F1 50, so the test set
-    # adds no variance at all; resampled by sentences it would.
+    # adds no variance at all; resampled by sentences it would. A run may list its
+    # sentences in another order: its joins are its own order's.
     pairs = 100
     ids = [str(i) for i in range(2 * pairs)]
-    first = np.tile([[1, 1, 1, 0], [0, 1, 1, 1]], (pairs, 1))
-    second = np.tile([[0, 1, 1, 0], [1, 1, 1, 0]], (pairs, 1))
+    first = np.tile([[1, 1, 1, 0], [0, 1, 1, 0]], (pairs, 1))
+    second = np.tile([[0, 1, 1, 0], [1, 1, 1, 1]], (pairs, 1))
+    second_ids = ids
+    if listed == "backwards":  # sentence 2k + 1 listed just before 2k, which joins it
+        second = np.tile([[1, 1, 1, 0], [0, 1, 1, 1]], (pairs, 1))
+        second_ids = ids[::-1]
     runs = {}
     for lang in MID:
         runs[(AB, lang, 0)] = (ids, first)
-        runs[(BA, lang, 0)] = (ids, second)
+        runs[(BA, lang, 0)] = (second_ids, second)
     records = _write_runs(tmp_path, runs, "udpos", metric="f1")
     analysis = od.ordering_effects(records, str(tmp_path), n_boot=200)
     for row in analysis.languages:
@@ -133,6 +139,11 @@ def test_units_sum_their_sentences_and_keep_the_first_sentence_s_id():
     assert units.tolist() == [b"0", b"3"]
     assert a["f1"].tolist() == [[2, 3, 4], [1, 2, 2]]
     assert b["f1"].tolist() == [[2, 3, 4], [1, 3, 2]]
+    # A run listing its examples in another order can join examples apart in the
+    # reference order.
+    apart, (d,) = od.resampling_units(ids, [{"f1": counts}], [np.array([[2, 0]])])
+    assert apart.tolist() == [b"0", b"1", b"3", b"4"]
+    assert d["f1"].tolist() == [[2, 2, 2], [0, 1, 2], [1, 2, 1], [0, 0, 1]]
     alone, (c,) = od.resampling_units(ids, [{"f1": counts}], [])
     assert alone.tolist() == ids.tolist() and c["f1"].tolist() == counts[:, :3].tolist()
 
