@@ -8,9 +8,11 @@ both seed-to-seed variation and test-set sampling (`eval.effects`).
 Test examples are resampled once per (target, language) — or once per target
 where its languages' items are translations of each other (PARALLEL_TARGETS),
 jointly by item id — and every run of that test set is rescored on the same
-draws, so the two orders and all seeds are paired. A class effect averages its
-languages seed by seed, so run-level seed effects that its languages share (and,
-over all targets, that the targets share) stay in its seed-to-seed variance.
+draws, so the two orders and all seeds are paired. Sentences that seqeval's chunks
+join (`eval.metrics.chunk_joins`) are drawn as one unit (`resampling_units`).
+A class effect averages its languages seed by seed, so run-level seed effects that
+its languages share (and, over all targets, that the targets share) stay in its
+seed-to-seed variance.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ ALPHA = effects.ALPHA
 # MLQA's question ids, LAReQA's question ids): resampling them jointly keeps the
 # correlation between languages that a class mean inherits. A language holding
 # part of the items (MLQA) takes the draw's counts of its own items. UD-POS is not
-# here: only its PUD treebanks are parallel, and its sentence ids do not say which.
+# here: only its PUD treebanks are parallel, and its sentence ids do not say which;
+# nor Tatoeba, whose languages have sentence pairs of their own (ids by position).
 PARALLEL_TARGETS = frozenset({"xnli", "xcopa", "xquad", "mlqa", "lareqa"})
 # A recomputed score may differ from the recorded one by float rounding only.
 CONSISTENCY_TOLERANCE = 1e-3
