@@ -172,7 +172,7 @@ def _cell_statistics(
 
 def _reference_ids(
     found: dict[tuple[Path, int], np.ndarray],
-) -> tuple[np.ndarray, list[tuple[Path, int]], dict[tuple[Path, int], str]]:
+) -> tuple[np.ndarray | None, list[tuple[Path, int]], dict[tuple[Path, int], str]]:
     """The reference ids of one (target, language): the set of test examples most runs
     have, in the order most of those runs have it; the runs kept (that set, in any
     order) and why each other run is left out. Where two sets are held by equally
