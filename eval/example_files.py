@@ -7,8 +7,9 @@ kept so that the report can resample test examples without predicting again.
 The study writes one NumPy `.npy` file per evaluation: a structured array with
 one record per test example, its `id` (UTF-8 bytes) and one field per distinct
 statistics array, named by the metrics that use it joined with `|` (seqeval's
-`f1|precision|recall` share one (3,) count field). Whole numbers are stored as
-uint8 where they fit (0/1 outcomes, most counts), else int32; everything reads
+`f1|precision|recall` share one (4,) field: entity counts and the join flag).
+Whole numbers are stored as uint8 where they fit (0/1 outcomes, most counts), else
+int32; everything reads
 back as float64, equal to what was written. One file with one small header reads
 in a fraction of a millisecond, which keeps a full study's report fast.
 Studies written before this format have `{"ids": [...], "stats": {metric: list}}`

@@ -1,7 +1,7 @@
 """The official XTREME-R metrics, as per-example statistics that a bootstrap can resample.
 
     score_task("xnli", ["entailment", ...], ["entailment", ...])   # {"accuracy": 100.0}
-    ids, stats = example_stats("panx", predicted_tags, gold_tags)  # stats["f1"]: (n, 3) counts
+    ids, stats = example_stats("panx", predicted_tags, gold_tags)  # stats["f1"]: (n, 4) counts
     metric_from_stats("f1", stats["f1"][some_resample])            # F1 of that resample
 
 Each metric follows the script XTREME-R scores with (`evaluate.py` of
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from seqeval.metrics import f1_score, precision_score, recall_score
-from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.metrics.sequence_labeling import end_of_chunk, get_entities, start_of_chunk
 
 from xlmr_flax.tasks import get_task
 
@@ -222,6 +222,61 @@ def entity_counts(
     return counts
 
 
+def chunk_joins(predictions: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per sentence, whether it is joined to the sentence before it: whether the entity
+    counts of this sentence or of a later one (`entity_counts`) depend on that
+    sentence's tags, gold or predicted. Sentences joined this way are resampled as one
+    unit (`eval.ordering`), which keeps every resample's counts exactly seqeval's.
+
+    In the sequence seqeval reads, the `O` after a sentence ends every chunk except one
+    of a tag without a type (UD-POS `X`, whose type `_` is the separator's own), and
+    the word after it starts a chunk unless it is such a tag. A sentence that ends a
+    chunk (at one of its words or at its own `O`) before starting one closes a chunk
+    begun before it: its counts depend on the sentence holding that chunk's start,
+    and on any sentences between, which start and end no chunk (all `X`) and pass it
+    on. Every other sentence's counts depend on its own tags only: a chunk is credited
+    to the sentence it ends in, so nothing after a sentence changes its counts. The
+    first sentence of the corpus has nothing before it and is never joined."""
+    y_true, y_pred = _tag_lists(predictions, gold)
+    joined = _joined_to_previous(y_true) | _joined_to_previous(y_pred)
+    if len(joined):
+        joined[0] = False
+    return joined
+
+
+CLEAN, CONTINUES, PASSES_ON = "clean", "continues", "passes on"
+
+
+def _joined_to_previous(sentences: Sequence[Sequence[str]]) -> np.ndarray:
+    joined = np.zeros(len(sentences), dtype=bool)
+    carried = False  # a later sentence continues a chunk that passes through this one
+    for k in range(len(sentences) - 1, -1, -1):
+        kind = _sentence_start(sentences[k])
+        if kind == CONTINUES:
+            joined[k] = carried = True
+        elif kind == PASSES_ON:
+            joined[k] = carried
+        else:
+            carried = False
+    return joined
+
+
+def _sentence_start(sentence: Sequence[str]) -> str:
+    """How a sentence read after another one and its `O` begins: it starts a chunk
+    before it ends one (CLEAN), ends a chunk begun before it first (CONTINUES), or
+    neither starts nor ends one (PASSES_ON the chunk start before it)."""
+    prev_tag, prev_type = "O", "_"  # the separator
+    for label in [*sentence, "O"]:
+        tag = label[0]  # as seqeval's get_entities splits a label (no suffix mode)
+        type_ = label[1:].split("-", maxsplit=1)[-1] or "_"
+        if end_of_chunk(prev_tag, tag, prev_type, type_):
+            return CONTINUES
+        if start_of_chunk(prev_tag, tag, prev_type, type_):
+            return CLEAN
+        prev_tag, prev_type = tag, type_
+    return PASSES_ON
+
+
 def _tag_lists(predictions, gold) -> tuple[list[list[str]], list[list[str]]]:
     _check_lengths(predictions, gold, what="sentences")
     for i, (p, g) in enumerate(zip(predictions, gold, strict=True)):
@@ -329,9 +384,11 @@ def example_stats(
 
     Ids are the gold keys for id-keyed tasks (QA, LAReQA, Mewsli-X) and positions
     ("0", "1", ...) for list-shaped ones. "Mean" metrics store one value in [0, 1]
-    per example; seqeval's precision/recall/F1 share one `(n, 3)` array of
-    `(correct, predicted, gold)` entity counts per sentence; token accuracy (CCG)
-    stores `(correct, total)` tokens per sentence."""
+    per example; seqeval's precision/recall/F1 share one `(n, 4)` array per sentence:
+    `(correct, predicted, gold)` entity counts (`entity_counts`) and 1 where the
+    sentence is joined to the one before it (`chunk_joins`; a resample of sentences
+    is seqeval's only where joined sentences are drawn together); token accuracy
+    (CCG) stores `(correct, total)` tokens per sentence."""
     kind = metric_kind(task)
     if kind == "accuracy":
         _check_lengths(predictions, gold)
@@ -340,7 +397,8 @@ def example_stats(
     if kind == "token_accuracy":
         return _positions(gold), {"accuracy": _token_counts(predictions, gold)}
     if kind == "seqeval":
-        counts = entity_counts(predictions, gold)
+        joined = chunk_joins(predictions, gold)
+        counts = np.column_stack([entity_counts(predictions, gold), joined.astype(np.int64)])
         return _positions(gold), {"f1": counts, "precision": counts, "recall": counts}
     ids = _keyed_ids(predictions, gold, allow_missing)
     if kind == "map":
@@ -355,8 +413,9 @@ def example_stats(
 
 def metric_from_stats(metric: str, stats: np.ndarray) -> float:
     """A metric (percent) from per-example statistics of `example_stats`: 1-D → 100 ×
-    mean; `(n, 3)` entity counts → precision, recall or F1 from the column sums
-    (seqeval's formulas, 0 where undefined); `(n, 2)` → 100 × correct / total."""
+    mean; `(n, 3)` entity counts (or `(n, 4)` with the joins, which are not counted)
+    → precision, recall or F1 from the column sums (seqeval's formulas, 0 where
+    undefined); `(n, 2)` → 100 × correct / total."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {METRICS}")
     stats = np.asarray(stats)
@@ -366,9 +425,11 @@ def metric_from_stats(metric: str, stats: np.ndarray) -> float:
         return 100.0 * float(np.mean(stats, dtype=np.float64))
     if stats.ndim == 2 and stats.shape[1] == 2:
         return 100.0 * int(stats[:, 0].sum()) / int(stats[:, 1].sum())
-    if stats.ndim != 2 or stats.shape[1] != 3:
-        raise ValueError(f"{metric}: expected 1-D, (n, 2) or (n, 3) statistics, got {stats.shape}")
-    correct, predicted, true = (int(c) for c in stats.sum(axis=0))
+    if stats.ndim != 2 or stats.shape[1] not in (3, 4):
+        raise ValueError(
+            f"{metric}: expected 1-D, (n, 2), (n, 3) or (n, 4) statistics, got {stats.shape}"
+        )
+    correct, predicted, true = (int(c) for c in stats[:, :3].sum(axis=0))
     precision = correct / predicted if predicted else 0.0
     recall = correct / true if true else 0.0
     value = {"precision": precision, "recall": recall}.get(metric)

@@ -8,9 +8,11 @@ both seed-to-seed variation and test-set sampling (`eval.effects`).
 Test examples are resampled once per (target, language) — or once per target
 where its languages' items are translations of each other (PARALLEL_TARGETS),
 jointly by item id — and every run of that test set is rescored on the same
-draws, so the two orders and all seeds are paired. A class effect averages its
-languages seed by seed, so run-level seed effects that its languages share (and,
-over all targets, that the targets share) stay in its seed-to-seed variance.
+draws, so the two orders and all seeds are paired. Sentences that seqeval's chunks
+join (`eval.metrics.chunk_joins`) are drawn as one unit (`resampling_units`).
+A class effect averages its languages seed by seed, so run-level seed effects that
+its languages share (and, over all targets, that the targets share) stay in its
+seed-to-seed variance.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse as scipy_sparse
+from scipy.sparse import csgraph as scipy_csgraph
 
 from eval import bootstrap, effects
 from eval.analysis import (
@@ -49,7 +53,8 @@ ALPHA = effects.ALPHA
 # MLQA's question ids, LAReQA's question ids): resampling them jointly keeps the
 # correlation between languages that a class mean inherits. A language holding
 # part of the items (MLQA) takes the draw's counts of its own items. UD-POS is not
-# here: only its PUD treebanks are parallel, and its sentence ids do not say which.
+# here: only its PUD treebanks are parallel, and its sentence ids do not say which;
+# nor Tatoeba, whose languages have sentence pairs of their own (ids by position).
 PARALLEL_TARGETS = frozenset({"xnli", "xcopa", "xquad", "mlqa", "lareqa"})
 # A recomputed score may differ from the recorded one by float rounding only.
 CONSISTENCY_TOLERANCE = 1e-3
@@ -106,11 +111,13 @@ def _cell_statistics(
     metrics: Sequence[str],
     workdir: str,
     problems: list[str],
-) -> tuple[np.ndarray | None, dict[tuple[Path, int], dict[str, np.ndarray]]]:
+) -> tuple[np.ndarray | None, dict[tuple[Path, int], dict[str, np.ndarray]], list[np.ndarray]]:
     """The per-example statistics of the needed (path, seed) runs of one (target,
-    language), aligned to the id order most runs have; a run without usable
-    statistics is left out and named in `problems` (no file, a broken file, or
-    test examples that differ from the majority's)."""
+    language), aligned to the reference id order (`_reference_ids`), and the joins
+    between examples (pairs of reference positions that must be resampled together,
+    `eval.metrics.chunk_joins`); a run without usable statistics is left out and
+    named in `problems` (no file, a broken file, or test examples that differ from
+    the majority's)."""
     loaded: dict[tuple[Path, int], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
     for path, seed in needed:
         by_metric = runs[(path, target, lang, seed)]
@@ -140,31 +147,128 @@ def _cell_statistics(
             continue
         loaded[(path, seed)] = (ids, stats)
     if not loaded:
-        return None, {}
-    # The reference id order: the one most runs have (ties: the first run's).
-    orders: dict[tuple, list] = {}  # raw bytes: a dictionary finds equal id lists fast
-    for ids, _ in loaded.values():
-        raw = (ids.dtype.str, ids.tobytes())
-        orders.setdefault(raw, [ids, 0])[1] += 1
-    reference = max(orders.values(), key=lambda item: item[1])[0]  # first among ties
-    reference_raw = (reference.dtype.str, reference.tobytes())
-    sorted_reference = np.sort(reference)
+        return None, {}, []
+    reference, keep, excluded = _reference_ids({k: ids for k, (ids, _) in loaded.items()})
+    problems += [f"{_run_name(k[0], target, lang, k[1])}: {why}" for k, why in excluded.items()]
+    if reference is None:
+        return None, {}, []
+    by_id = np.argsort(reference)
     aligned = {}
-    for key, (ids, stats) in loaded.items():
-        if (ids.dtype.str, ids.tobytes()) != reference_raw:
-            if len(ids) != len(reference) or not np.array_equal(np.sort(ids), sorted_reference):
-                problems.append(
-                    f"{_run_name(key[0], target, lang, key[1])}: its test examples differ "
-                    "from those of most runs"
-                )
-                continue
-            if len(np.unique(ids)) != len(ids):
-                problems.append(f"{_run_name(key[0], target, lang, key[1])}: repeated ids")
-                continue
-            order = np.argsort(ids)[np.argsort(np.argsort(reference))]
+    joins: list[np.ndarray] = []
+    for key in keep:
+        ids, stats = loaded[key]
+        position = None  # position[j]: the reference position of the run's row j
+        if not np.array_equal(ids, reference):
+            position = by_id[np.searchsorted(reference[by_id], ids)]
+        rows = _joined_rows(stats, position)  # from the run's own order
+        if len(rows):
+            joins.append(rows)
+        if position is not None:
+            order = np.argsort(position)
             stats = {m: a[order] for m, a in stats.items()}
         aligned[key] = stats
-    return reference, aligned
+    return reference, aligned, joins
+
+
+def _reference_ids(
+    found: dict[tuple[Path, int], np.ndarray],
+) -> tuple[np.ndarray | None, list[tuple[Path, int]], dict[tuple[Path, int], str]]:
+    """The reference ids of one (target, language): the set of test examples most runs
+    have, in the order most of those runs have it; the runs kept (that set, in any
+    order) and why each other run is left out. Where two sets are held by equally
+    many runs there is no majority: the first run's set is kept, and the message
+    says so. A run whose ids repeat is left out."""
+    by_order: dict[tuple, list[tuple[Path, int]]] = {}  # raw bytes: equal lists found fast
+    for key, ids in found.items():
+        by_order.setdefault((ids.dtype.str, ids.tobytes()), []).append(key)
+    by_set: dict[tuple, list[list[tuple[Path, int]]]] = {}
+    excluded = {}
+    for members in by_order.values():  # one sort per distinct order, not per run
+        canonical = np.sort(found[members[0]])
+        if len(canonical) > 1 and bool(np.any(canonical[1:] == canonical[:-1])):
+            excluded.update(dict.fromkeys(members, "repeated ids"))
+            continue
+        by_set.setdefault((canonical.dtype.str, canonical.tobytes()), []).append(members)
+    if not by_set:
+        return None, [], excluded
+    count = {raw: sum(map(len, orders)) for raw, orders in by_set.items()}
+    most = max(count.values())
+    chosen = next(raw for raw, n in count.items() if n == most)  # the first among ties
+    tie = list(count.values()).count(most) > 1
+    holders = max(by_set[chosen], key=len)  # the order most of them have
+    reference = found[holders[0]]
+    for raw, orders in by_set.items():
+        if raw == chosen:
+            continue
+        for key in (k for members in orders for k in members):
+            why = (
+                f"its {len(found[key])} test examples differ from the {len(reference)} "
+                f"that {most} of {len(found)} runs have"
+            )
+            if tie:
+                why += " (no majority: as many runs have other examples; the first run's kept)"
+            excluded[key] = why
+    kept = {k for members in by_set[chosen] for k in members}
+    return reference, [k for k in found if k in kept], excluded
+
+
+def _joined_rows(stats: dict[str, np.ndarray], position: np.ndarray | None) -> np.ndarray:
+    """(k, 2) reference positions of examples joined to the example before them in the
+    run's own order (the fourth column of seqeval counts, `eval.metrics.chunk_joins`),
+    from the run's statistics in its own order; `position` maps its rows to reference
+    positions (None: the same order)."""
+    for array in stats.values():
+        if array.ndim == 2 and array.shape[1] == 4:
+            rows = np.flatnonzero(array[:, 3] > 0)
+            rows = rows[rows > 0]
+            if position is None:
+                return np.stack([rows - 1, rows], axis=1)
+            return np.stack([position[rows - 1], position[rows]], axis=1)
+    return np.empty((0, 2), dtype=np.int64)
+
+
+def resampling_units(
+    ids: np.ndarray, stats: list[dict[str, np.ndarray]], joins: list[np.ndarray]
+) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """The units test examples are resampled in, and every run's statistics summed per
+    unit: examples joined in any run (`joins`, pairs of positions) form one unit (its
+    id the first member's), all others stay units of their own. seqeval counts lose
+    their join column here; statistics are summed, which is exact for counts, the
+    only statistics that are ever joined."""
+    n = len(ids)
+    pairs = np.concatenate(joins) if joins else np.empty((0, 2), dtype=np.int64)
+    if len(pairs):
+        graph = scipy_sparse.coo_matrix(
+            (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+        )
+        _, label = scipy_csgraph.connected_components(graph, directed=False)
+        # Units numbered in the order of their first example.
+        first = np.full(label.max() + 1, n)
+        np.minimum.at(first, label, np.arange(n))
+        rank = np.empty_like(first)
+        rank[np.argsort(first)] = np.arange(len(first))
+        label = rank[label]
+        first = np.sort(first)
+        contiguous = bool(np.all(np.diff(label) >= 0))  # each unit's examples side by side
+    else:
+        label, first, contiguous = None, None, False
+    merged = []
+    for run in stats:
+        done: dict[int, np.ndarray] = {}  # metrics sharing one array stay shared
+        out = {}
+        for metric, array in run.items():
+            if id(array) not in done:
+                values = array[:, :3] if array.ndim == 2 and array.shape[1] == 4 else array
+                if label is not None and contiguous:  # the usual case: one fast call
+                    values = np.add.reduceat(values.astype(np.float64), first, axis=0)
+                elif label is not None:
+                    summed = np.zeros((len(first), *values.shape[1:]), dtype=np.float64)
+                    np.add.at(summed, label, values)
+                    values = summed
+                done[id(array)] = values
+            out[metric] = done[id(array)]
+        merged.append(out)
+    return (ids if first is None else ids[first]), merged
 
 
 @dataclass
@@ -172,7 +276,8 @@ class _Cell:
     lang: str
     paired: dict[tuple[Path, Path], list[int]]
     metrics: tuple[str, ...]
-    ids: np.ndarray | None = None
+    ids: np.ndarray | None = None  # of the units examples are resampled in
+    n_examples: int = 0
     found: dict[tuple[Path, int], dict[str, np.ndarray]] = field(default_factory=dict)
 
 
@@ -235,9 +340,13 @@ def ordering_effects(
             needed = sorted({(p, s) for pair, ss in paired.items() for p in pair for s in ss})
             metrics = headline_metrics(target, runs[(needed[0][0], target, lang, needed[0][1])])
             cell = _Cell(lang, paired, metrics)
-            cell.ids, cell.found = _cell_statistics(
+            ids, found, joins = _cell_statistics(
                 runs, needed, target, lang, metrics, workdir, problems
             )
+            if found:
+                cell.n_examples = len(ids)
+                cell.ids, merged = resampling_units(ids, list(found.values()), joins)
+                cell.found = dict(zip(found, merged, strict=True))
             cells.append(cell)
         counts = _draws(target, cells, n_boot, seed)
         for cell in cells:
@@ -293,7 +402,7 @@ def _language_rows(
             cc100_gib=language_cc100(lang),
             **effects.estimate(diffs, boot, alpha, finish=False),
             seeds=seeds,
-            n_examples=len(cell.ids) if boot is not None else math.nan,
+            n_examples=cell.n_examples if boot is not None else math.nan,
             family=language_family(first, second, target),
             seed_group=language_family(first, second, target),
         )

@@ -3,13 +3,14 @@ give back exactly the corpus-level value."""
 
 import numpy as np
 import pytest
-from seqeval.metrics import f1_score
+from seqeval.metrics import f1_score, precision_score, recall_score
 
 from eval.metrics import (
     XTREME_R_TASKS,
     Answers,
     accuracy,
     average_precision_at_k,
+    chunk_joins,
     entity_counts,
     example_stats,
     headline_score,
@@ -21,6 +22,7 @@ from eval.metrics import (
     squad_normalize,
     xtreme_r_average,
 )
+from eval.ordering import resampling_units
 from eval.submission import gold_from_raw
 from xlmr_flax.tasks import get_task
 
@@ -187,6 +189,148 @@ def test_entity_counts_sum_to_seqeval_over_a_random_corpus():
         counts = entity_counts(predicted, gold)
         for metric in ("f1", "precision", "recall"):
             assert abs(metric_from_stats(metric, counts) - official[metric]) < 1e-9
+
+
+# Every UD tag; X, INTJ and SCONJ (with SYM) begin with letters seqeval reads as chunk
+# tags of its own: X has no type (like the O seqeval puts between sentences), I starts
+# or continues a chunk, S is a chunk of one word.
+UD_CORPUS_GOLD = [
+    ["NOUN"],
+    ["X"],
+    ["X", "X", "NOUN", "NOUN", "PUNCT"],
+    ["INTJ", "INTJ", "PUNCT", "X"],
+    ["SCONJ", "SCONJ", "PRON", "VERB", "X", "X"],
+    ["X", "ADJ", "ADJ", "NOUN", "CCONJ", "SCONJ", "PUNCT"],
+    ["PUNCT"],
+    ["DET", "NOUN", "AUX", "VERB", "ADP", "PROPN", "PROPN", "PART", "X"],
+    ["NUM", "SYM", "SYM", "ADV", "INTJ"],
+    ["INTJ"],
+    ["X", "X"],
+    ["VERB", "X", "PUNCT"],
+]
+UD_CORPUS_PREDICTED = [
+    ["NOUN"],
+    ["NOUN"],
+    ["X", "NOUN", "NOUN", "NOUN", "PUNCT"],
+    ["INTJ", "X", "PUNCT", "X"],
+    ["SCONJ", "CCONJ", "PRON", "VERB", "X", "NOUN"],
+    ["X", "ADJ", "NOUN", "NOUN", "CCONJ", "SCONJ", "PUNCT"],
+    ["X"],
+    ["DET", "NOUN", "VERB", "VERB", "ADP", "PROPN", "NOUN", "PART", "X"],
+    ["NUM", "SYM", "X", "ADV", "INTJ"],
+    ["INTJ"],
+    ["X", "PUNCT"],
+    ["VERB", "X", "PUNCT"],
+]
+
+
+def _seqeval_counts(stats):
+    correct, predicted, gold = np.asarray(stats)[:, :3].sum(axis=0)
+    return {
+        "precision": 100 * correct / predicted if predicted else 0.0,
+        "recall": 100 * correct / gold if gold else 0.0,
+        "f1": 200 * correct / (predicted + gold) if predicted + gold else 0.0,
+    }
+
+
+def _official(gold, predicted):
+    return {
+        name: 100 * score(gold, predicted)
+        for name, score in (("f1", f1_score), ("precision", precision_score),
+                            ("recall", recall_score))
+    }  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # seqeval: "NOUN seems not to be NE tag"
+def test_udpos_sentence_statistics_sum_to_seqeval_on_a_corpus_of_every_tag():
+    gold, predicted = UD_CORPUS_GOLD, UD_CORPUS_PREDICTED
+    assert {t for s in gold for t in s} == set(get_task("udpos").labels)
+    _, stats = example_stats("udpos", predicted, gold)
+    official = _official(gold, predicted)
+    for metric in ("f1", "precision", "recall"):
+        assert metric_from_stats(metric, stats[metric]) == pytest.approx(official[metric], 1e-12)
+        assert _seqeval_counts(stats[metric])[metric] == pytest.approx(official[metric], 1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_x_chunks_join_sentences_for_seqeval():
+    # The O between sentences has seqeval's type "_", as X has, so it does not close a
+    # run of X, and an X after it does not start a chunk: an X run at a sentence's end
+    # continues into the next sentence when that one starts with X.
+    assert f1_score([["NOUN", "X"], ["X", "NOUN"]], [["NOUN", "X"], ["X", "NOUN"]]) == 1.0
+    # Sentence by sentence seqeval would find 4 chunks; over the corpus it finds 3,
+    # one running from the first sentence into the second.
+    assert entity_counts(
+        [["NOUN", "X"], ["X", "NOUN"]], [["NOUN", "X"], ["X", "NOUN"]]
+    ).tolist() == [
+        [1, 1, 1],
+        [2, 2, 2],
+    ]
+    # A sentence is joined to the one before when it closes a chunk begun there (it
+    # starts with X), or passes one on (all X) to a later sentence that closes it.
+    tagged = [["NOUN", "X"], ["X", "NOUN"], ["NOUN"], ["X"], ["X", "VERB"], ["X"], ["NOUN"]]
+    assert chunk_joins(tagged, tagged).tolist() == [False, True, False, True, True, False, False]
+    # A join in the gold or the predicted tags joins the sentences.
+    assert chunk_joins([["NOUN"], ["X", "NOUN"]], [["NOUN"], ["NOUN", "NOUN"]]).tolist() == [
+        False,
+        True,
+    ]
+    assert chunk_joins(
+        [["NOUN"], ["INTJ"], ["SCONJ"]], [["NOUN"], ["INTJ"], ["SCONJ"]]
+    ).tolist() == [
+        False,
+        False,
+        False,
+    ]
+
+
+def _units(joined):
+    """The sentences of each resampling unit (a sentence joined to the one before it
+    is in that one's unit)."""
+    units = []
+    for k, join in enumerate(joined):
+        if join:
+            units[-1].append(k)
+        else:
+            units.append([k])
+    return units
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("task", ["udpos", "panx"])
+def test_a_resample_of_units_is_scored_as_seqeval_scores_that_corpus_in_any_order(task):
+    rng = np.random.default_rng(3)
+    tags = list(get_task(task).labels)
+    if task == "udpos":
+        tags += ["X"] * 8  # X at sentence edges often: many joins
+    for _ in range(30):
+        gold = []
+        for _ in range(30):
+            length = int(rng.integers(1, 6))
+            sentence: list[str] = []
+            while len(sentence) < length:  # runs of one tag
+                sentence += [str(rng.choice(tags))] * int(rng.integers(1, 3))
+            gold.append(sentence[:length])
+        predicted = [[t if rng.random() < 0.7 else str(rng.choice(tags)) for t in s] for s in gold]
+        # The corpus's first sentence is read after no O at all, where X starts a
+        # chunk: elsewhere it would not, so it starts with another tag here.
+        gold[0][0] = predicted[0][0] = tags[1]
+        ids, stats = example_stats(task, predicted, gold)
+        counts = stats["f1"]
+        joined = counts[:, 3].astype(bool)
+        if task == "panx":
+            assert not joined.any()  # B-, I- and O chunks never leave their sentence
+        units = _units(joined)
+        pairs = np.array([(k - 1, k) for k in np.flatnonzero(joined)]).reshape(-1, 2)
+        unit_ids, (merged,) = resampling_units(np.array(ids, dtype=bytes), [stats], [pairs])
+        assert unit_ids.tolist() == [str(u[0]).encode() for u in units]
+        for _ in range(5):
+            draw = rng.integers(0, len(units), len(units))  # laid out in drawn order
+            layout = [k for u in draw for k in units[u]]
+            official = _official([gold[k] for k in layout], [predicted[k] for k in layout])
+            resampled = _seqeval_counts(merged["f1"][draw])
+            for metric, value in official.items():
+                assert resampled[metric] == pytest.approx(value, abs=1e-9), metric
 
 
 def test_tag_sequences_must_have_one_tag_per_word():
