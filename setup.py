@@ -56,7 +56,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "xlmr-convert=xlmr_flax.convert:main",
+            "xlmr-convert=xlmr_flax.convert.__main__:main",
             "xlmr-tokenizer=xlmr_flax.tokenizer:main",
         ]
     },
