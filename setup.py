@@ -12,7 +12,7 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["xlmr_flax*", "train*", "eval*"]),
+    packages=find_packages(include=["xlmr_flax*", "train*", "eval*", "configs*"]),
     package_data={
         "xlmr_flax": [
             "assets/*",
@@ -56,7 +56,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "xlmr-convert=xlmr_flax.convert:main",
+            "xlmr-convert=xlmr_flax.convert.__main__:main",
             "xlmr-tokenizer=xlmr_flax.tokenizer:main",
         ]
     },

@@ -3,8 +3,8 @@
     python bench/report_speed.py --study /tmp/full-study            # generate once, then time
     python bench/report_speed.py --study /tmp/full-study --scale 0.1 # a tenth of the test sets
 
-The study is what a full run of the design writes: 82 paths (no intermediate task,
-nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
+The study is what a full run of configs/xtreme_r_sequencing.py writes: 82 paths (no
+intermediate task, nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
 their languages and (approximate) real test sizes, three seeds; results.jsonl and
 one `.npy` examples file per run and language (`eval.simulation.write_study`, the
 files `train.evaluation` writes). It is generated once (`--study` is reused when

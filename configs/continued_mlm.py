@@ -20,14 +20,15 @@ cheap to add, so the question becomes an ordering question of its own:
 
 each against `T` alone and the baseline, for every intermediate task T, all
 XTREME-R targets, three seeds. The model, targets, seeds and per-task
-hyperparameters are those of configs/xtreme_r_sequencing.py; MLM stages train for
-`mlm_steps` (10,000 by default, 82 M tokens at batch 32 x 256).
+hyperparameters are those of configs/xtreme_r_sequencing.py (configs/common.py);
+MLM stages train for `mlm_steps` (10,000 by default, 82 M tokens at batch 32 x 256).
 
-ARG: as configs/xtreme_r_sequencing.py (comma-separated `key=value` items, a value
-running until the next `key=`), keys: tasks, mlm (placements: before, after,
-during; default before,during), mlm_steps, singles (each task alone, default yes),
-baseline, and seeds, targets, model, steps_scale, max_steps, batch_size, raw_data,
-mesh. Example: `configs/continued_mlm.py:tasks=mnli,squad_v2,mlm=before,after`.
+ARG: as every study config (configs/common.py: comma-separated `key=value` items,
+a value running until the next `key=`), keys: tasks, mlm (placements: before,
+after, during; default before,during), mlm_steps, singles (each task alone,
+default yes), baseline, and seeds, targets, model, steps_scale, max_steps,
+batch_size, raw_data, mesh. Example:
+`configs/continued_mlm.py:tasks=mnli,squad_v2,mlm=before,after`.
 
 Hyperparameters of a mixture `mlm+T` are in `hparams["mlm+T"]` (rate, steps, max
 length), applied after `hparams.mixture`.
@@ -35,19 +36,12 @@ length), applied after `hparams.mixture`.
 
 from __future__ import annotations
 
-import os
-
 import ml_collections
 
-from train.plan import load_config_file
+from configs import common
 
 MLM = "mlm"
 PLACEMENTS = ("before", "after", "during")
-
-
-def sequencing():
-    """configs/xtreme_r_sequencing.py, the study this one varies."""
-    return load_config_file(os.path.join(os.path.dirname(__file__), "xtreme_r_sequencing.py"))
 
 
 def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:
@@ -66,37 +60,36 @@ def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    base = sequencing()
     keys = {
-        "tasks": base.KEYS["tasks"],
+        "tasks": common.TASKS_HELP,
         "mlm": f"where MLM goes relative to each task: {', '.join(PLACEMENTS)}",
-        "mlm_steps": f"steps of an MLM stage (default {base.MLM_STEPS})",
+        "mlm_steps": f"steps of an MLM stage (default {common.MLM_STEPS})",
         "singles": "include each task alone: yes or no",
-        "baseline": base.KEYS["baseline"],
-        **{key: base.KEYS[key] for key in base.COMMON_KEYS},
+        "baseline": common.BASELINE_HELP,
+        **common.OPTION_KEYS,
     }
-    items = base.parse_arg(arg, keys)
-    options = base.common_options(items)
-    config = base.base_config(options)
-    tasks = base.INTERMEDIATE_TASKS
+    items = common.parse_arg(arg, keys)
+    options = common.common_options(items)
+    config = common.base_config(options)
+    tasks = common.INTERMEDIATE_TASKS
     if "tasks" in items:
-        tasks = base.task_names("tasks", items["tasks"], base.INTERMEDIATE_TASKS)
+        tasks = common.task_names("tasks", items["tasks"], common.INTERMEDIATE_TASKS)
     if MLM in tasks or any("+" in t for t in tasks):
         raise ValueError(f"config argument tasks: single tasks other than {MLM!r}, got {tasks}")
     placements = ("before", "during")
     if "mlm" in items:
-        placements = tuple(base.choice("mlm", [p], PLACEMENTS) for p in items["mlm"])
-    singles = base.flag("singles", items["singles"]) if "singles" in items else True
+        placements = tuple(common.choice("mlm", [p], PLACEMENTS) for p in items["mlm"])
+    singles = common.flag("singles", items["singles"]) if "singles" in items else True
     if "mlm_steps" in items:
-        mlm_steps = base.integer("mlm_steps", items["mlm_steps"], 1)
-        config.hparams.mlm.steps = base.scaled_steps(mlm_steps, options)
+        mlm_steps = common.integer("mlm_steps", items["mlm_steps"], 1)
+        config.hparams.mlm.steps = common.scaled_steps(mlm_steps, options)
     tiny = options["model"] == "tiny"
     for task in tasks if "during" in placements else ():
         config.hparams[f"{MLM}+{task}"] = ml_collections.ConfigDict(
             dict(
                 rate="uniform",
                 steps=min(2 * config.hparams[task].steps, options["max_steps"] or 2**62),
-                max_length=max(base.max_length(task, tiny), base.max_length(MLM, tiny)),
+                max_length=max(common.max_length(task, tiny), common.max_length(MLM, tiny)),
             )
         )
     study = config.study
@@ -104,5 +97,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     study.orders = ()
     study.sequences = mlm_paths(tasks, placements, singles)
     if "baseline" in items:
-        study.include_baseline = base.flag("baseline", items["baseline"])
+        study.include_baseline = common.flag("baseline", items["baseline"])
     return config

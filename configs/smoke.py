@@ -13,6 +13,7 @@ pair, three targets (a classification, a QA and the alignment task), one seed.
 
 import ml_collections
 
+from configs.common import tiny_eval
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.tasks import TARGETS
 
@@ -44,11 +45,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.hparams = ml_collections.ConfigDict(
         dict(default=dict(learning_rate=3e-3, steps=8, batch_size=8, max_length=64, warmup=0.1))
     )
-    # Evaluation (eval.predict.PredictOptions): Tatoeba-style alignment reads the
-    # encoder's mean-pooled last layer; QA windows of 64 tokens with a stride of 32.
-    config.eval = ml_collections.ConfigDict(
-        dict(batch_size=16, max_length=64, doc_stride=32, bucket_lengths=(32, 64), layer=-1)
-    )
+    config.eval = tiny_eval()
     # The report at the end of the run (eval.report.write_report).
     config.report = ml_collections.ConfigDict(dict(n_boot=1000, seed=0))
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices

@@ -497,13 +497,17 @@ def _some(ids: Sequence[str], n: int = 3) -> str:
 # --- headline scores and averages -------------------------------------------------------
 
 
-def headline_score(task: str, metrics: Mapping[str, float]) -> float:
-    """The number XTREME-R ranks a task by: QA the mean of exact match and F1, tagging
+def headline_metrics(task: str) -> tuple[str, ...]:
+    """The metrics whose mean XTREME-R ranks a task by: QA exact match and F1, tagging
     F1, retrieval mAP@20, the others accuracy (evaluate.py's `avg_metric`)."""
-    kind = metric_kind(task)
-    if kind in ("squad", "squad_v2", "mlqa"):
-        return (metrics["exact_match"] + metrics["f1"]) / 2
-    return metrics[metric_names(task)[0]]
+    names = metric_names(task)
+    return names if metric_kind(task) in ("squad", "squad_v2", "mlqa") else names[:1]
+
+
+def headline_score(task: str, metrics: Mapping[str, float]) -> float:
+    """The number XTREME-R ranks a task by: the mean of its `headline_metrics`."""
+    names = headline_metrics(task)
+    return sum(metrics[m] for m in names) / len(names)
 
 
 def task_average(task: str, by_lang: Mapping[str, Mapping[str, float]]) -> dict[str, float]:

@@ -60,7 +60,7 @@ from xlmr_flax.sharding import (
 from xlmr_flax.tasks import Task, get_task
 from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
 
-# Default maximum lengths in tokens (DESIGN §4: 256, and 384 for QA windows).
+# Default maximum lengths in tokens: the original study's 256, and 384 for QA windows.
 DEFAULT_MAX_LENGTH = {"span_extraction": 384}
 FALLBACK_MAX_LENGTH = 256
 # Formats predicted by the model's own task head.

@@ -1,16 +1,14 @@
-"""Sentence retrieval by cosine similarity: embeddings, nearest neighbours, top-k on a mesh.
+"""Sentence retrieval by cosine similarity on a mesh.
 
-`embed_sentences` / `nearest_neighbours` / `retrieval_accuracy` are the simple
-unbatched path the main command's alignment check uses. The evaluator
-(`eval.predict.Predictor`) embeds with length buckets on the mesh and ranks with
-`eval.decode.top_k` (NumPy) or, for large pools on an accelerator,
+The evaluator (`eval.predict.Predictor`) embeds with length buckets on the mesh and
+ranks with `eval.decode.top_k` (NumPy) or, for large pools on an accelerator,
 `top_k_on_mesh` (one jitted search, queries split over the data-parallel axes).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -18,9 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from eval.decode import normalize_rows, top_k
+from eval.decode import normalize_rows
 from xlmr_flax.data.batching import round_up
-from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import (
     DEFAULT_RULES,
     batch_sharding,
@@ -29,49 +26,6 @@ from xlmr_flax.sharding import (
     to_host,
     to_mesh,
 )
-
-
-def embed_sentences(
-    model: PretrainedModel,
-    sentences: Sequence[str],
-    *,
-    layer: int = -1,
-    pooling: str = "mean",
-    max_length: int = 128,
-    batch_size: int = 32,
-) -> np.ndarray:
-    """One float32 vector per sentence from `layer` of the encoder."""
-    if model.tokenizer is None:
-        raise ValueError("the model has no tokenizer; pass one to load_pretrained")
-    vectors = []
-    for start in range(0, len(sentences), batch_size):
-        batch = model.tokenizer(
-            list(sentences[start : start + batch_size]),
-            max_length=max_length,
-            truncation=True,
-            padding=True,
-            pad_to_multiple_of=16,  # few distinct shapes, so few compilations
-            return_tensors="np",
-        )
-        embedding = model.embed(
-            batch["input_ids"], batch["attention_mask"], layer=layer, pooling=pooling
-        )
-        vectors.append(np.asarray(embedding))
-    return np.concatenate(vectors)
-
-
-def nearest_neighbours(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Index of the most cosine-similar candidate for each query (the lowest on a tie)."""
-    return top_k(queries, candidates, 1)[0][:, 0]
-
-
-def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray) -> float:
-    """Percentage of queries whose nearest candidate is the one at the same index."""
-    if len(queries) != len(candidates):
-        raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates; need pairs")
-    hits = nearest_neighbours(queries, candidates) == np.arange(len(queries))
-    return 100.0 * float(hits.mean())
-
 
 # --- arrays on the mesh ------------------------------------------------------------------
 

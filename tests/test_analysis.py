@@ -202,6 +202,16 @@ def test_headline_scores_follow_xtreme_r():
     assert an.headline_metrics("ccg", ["accuracy"]) == ("accuracy",)
 
 
+@pytest.mark.parametrize("target,metrics", [
+    ("xnli", ("accuracy",)), ("xcopa", ("accuracy",)), ("tatoeba", ("accuracy",)),
+    ("udpos", ("f1",)), ("panx", ("f1",)),
+    ("xquad", ("exact_match", "f1")), ("mlqa", ("exact_match", "f1")), ("tydiqa", ("exact_match", "f1")),
+    ("lareqa", ("map@20",)), ("mewslix", ("map@20",)), ("alignment", ("accuracy",)),
+])  # fmt: skip
+def test_headline_metrics_are_xtreme_rs_whatever_the_run_reports(target, metrics):
+    assert an.headline_metrics(target, ["accuracy", "f1", "precision"]) == metrics
+
+
 def test_seed_means_averages_and_gains():
     records = [
         _record(p, t, lang, s, "accuracy", v)

@@ -10,7 +10,7 @@ import torch
 import transformers
 
 from xlmr_flax import CheckpointError, export_hf, get_model_config, load_pretrained
-from xlmr_flax.convert import main as convert_main
+from xlmr_flax.convert.__main__ import main as convert_main
 
 from .test_model_parity import HEAD_CLASSES
 

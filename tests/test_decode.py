@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from eval.decode import best_answer, fallback_tag, qa_nbest, top_k, word_tags
-from eval.retrieval import nearest_neighbours, retrieval_accuracy
 from xlmr_flax import load_tokenizer, sample_tokenizer_path
 from xlmr_flax.data.features import span_extraction
 from xlmr_flax.tasks import get_task
@@ -186,10 +185,3 @@ def test_top_k_returns_the_whole_pool_when_k_exceeds_it():
     indices, scores = top_k(np.ones((2, 3)), np.eye(3), 20)
     assert indices.shape == scores.shape == (2, 3)
     assert indices[0].tolist() == [0, 1, 2]
-
-
-def test_nearest_neighbours_and_retrieval_accuracy():
-    candidates = np.eye(4)
-    queries = np.eye(4)[[0, 1, 3, 2]] + 0.1
-    assert nearest_neighbours(queries, candidates).tolist() == [0, 1, 3, 2]
-    assert retrieval_accuracy(queries, candidates) == 50.0

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from eval import report
+from eval.report import plots
 from tests.test_analysis import AB, BA, PATHS, write_study
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -183,8 +184,8 @@ def test_plots_of_all_zero_effects_have_readable_axes():
     # Two orders that leave identical models: every effect and interval is 0.
     rows = [dict(target="xnli", lang=lang, resource_class="high", effect=0.0, ci_low=0.0,
                  ci_high=0.0, significant=False, cc100_gib=1.0) for lang in ("de", "fr")]  # fmt: skip
-    plt = report._pyplot()
-    for draw in (report._language_bars, report._versus_cc100):
+    plt = plots._pyplot()
+    for draw in (plots._language_bars, plots._versus_cc100):
         figure = draw(plt, rows, "title")
         low, high = figure.axes[0].get_ylim()
         assert high - low >= 1.0  # not an axis in units of 1e-16

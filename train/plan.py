@@ -20,8 +20,9 @@ class ConfigError(ValueError):
 
 
 def load_config_file(path: str) -> ModuleType:
-    """An experiment config file as a module, loaded once (configs/ is not a package,
-    so a config that varies another loads it by path)."""
+    """An experiment config file as a module, loaded once, by path: the command line
+    names configs by file (`configs/FILE.py[:ARG]`), as ml_collections' config flag
+    does; what they share they import from `configs.common`."""
     path = os.path.abspath(path)
     name = "xlmr_flax_config_" + os.path.splitext(os.path.basename(path))[0]
     if sys.modules.get(name) is None or sys.modules[name].__file__ != path:

@@ -1,0 +1,124 @@
+"""The records of `WORKDIR/results.jsonl`: one score of one run (path, target,
+language, seed) on one metric, read and checked line by line."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("zero_shot", "dev", "alignment")
+REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
+
+Path = tuple[str, ...]
+RunKey = tuple[Path, str, str, int]  # (path, target, lang, seed)
+
+
+class ResultsError(ValueError):
+    """A malformed results file; the message starts with `FILE:LINE:`."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One line of results.jsonl; `where` is its `file:line`."""
+
+    kind: str
+    path: Path
+    target: str
+    lang: str
+    seed: int
+    metric: str
+    value: float
+    stage: str | None = None
+    examples: str | None = None
+    split: str | None = None  # the evaluation split scored (records before it: None)
+    gold: str | None = None  # where its gold came from: "raw:<layout>" or "labels"
+    where: str = ""
+
+
+def _check_record(raw: Any) -> str | None:
+    """What is wrong with one parsed line, or None."""
+    if not isinstance(raw, dict):
+        return f"expected a JSON object, got {type(raw).__name__}"
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        return "missing key" + ("s " if len(missing) > 1 else " ") + ", ".join(map(repr, missing))
+    if raw["kind"] not in KINDS:
+        return f"kind must be one of {', '.join(KINDS)}; got {raw['kind']!r}"
+    path = raw["path"]
+    if not isinstance(path, list) or not all(isinstance(t, str) and t for t in path):
+        return f"path must be a list of task names; got {path!r}"
+    for key in ("target", "lang", "metric"):
+        if not isinstance(raw[key], str) or not raw[key]:
+            return f"{key} must be a non-empty string; got {raw[key]!r}"
+    if not isinstance(raw["seed"], int) or isinstance(raw["seed"], bool):
+        return f"seed must be an integer; got {raw['seed']!r}"
+    value = raw["value"]
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return f"value must be a finite number; got {value!r}"
+    for key in ("stage", "examples", "split", "gold"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            return f"{key} must be a string or null; got {raw[key]!r}"
+    return None
+
+
+def parse_results(lines: Iterable[str], source: str = "results.jsonl") -> list[Record]:
+    """Records from JSON lines (blank lines skipped). A malformed line or a second
+    record for the same (kind, path, target, lang, seed, metric) raises `ResultsError`
+    naming `source:line`."""
+    records: list[Record] = []
+    first_line: dict[tuple, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ResultsError(
+                f"{where}: not valid JSON ({error.msg}, column {error.colno})"
+            ) from None
+        problem = _check_record(raw)
+        if problem:
+            raise ResultsError(f"{where}: {problem}")
+        record = Record(
+            kind=raw["kind"],
+            path=tuple(raw["path"]),
+            target=raw["target"],
+            lang=raw["lang"],
+            seed=raw["seed"],
+            metric=raw["metric"],
+            value=float(raw["value"]),
+            stage=raw.get("stage"),
+            examples=raw.get("examples"),
+            split=raw.get("split"),
+            gold=raw.get("gold"),
+            where=where,
+        )
+        key = (record.kind, record.path, record.target, record.lang, record.seed, record.metric)
+        if key in first_line:
+            raise ResultsError(f"{where}: the same record as line {first_line[key]}")
+        first_line[key] = number
+        records.append(record)
+    return records
+
+
+def load_results(path: str) -> list[Record]:
+    """The records of a results.jsonl file (see `parse_results`)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no results file (the study writes it after evaluating)")
+    with open(path, encoding="utf-8") as f:
+        return parse_results(f, path)
+
+
+def group_runs(records: Iterable[Record], kind: str) -> dict[RunKey, dict[str, Record]]:
+    """The records of one kind by run (path, target, lang, seed), then by metric."""
+    runs: dict[RunKey, dict[str, Record]] = defaultdict(dict)
+    for r in records:
+        if r.kind == kind:
+            runs[(r.path, r.target, r.lang, r.seed)][r.metric] = r
+    return dict(runs)

@@ -1,0 +1,101 @@
+"""The report of an ordering study: Markdown, CSV tables and PNG plots.
+
+    python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
+
+Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and
+writes OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots
+that docs/report.md describes. A partial study is reported as far as it goes, with
+what is missing listed. The folder is built beside OUT and renamed into place, so a
+failed report never leaves a half-written one; an existing OUT is replaced only if
+it is an earlier report (or empty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+from eval import analysis as an
+from eval.report.folder import (
+    MARKER,
+    ReportError,
+    _check_replaceable,
+    _move_into_place,
+    _write_text,
+)
+from eval.report.markdown import render_markdown
+from eval.report.plots import write_plots
+from eval.report.study import analyse
+from eval.report.summary import format_summary, summarise
+from eval.report.tables import write_tables
+
+__all__ = [
+    "MARKER",
+    "ReportError",
+    "add_arguments",
+    "format_summary",
+    "main",
+    "run",
+    "summarise",
+    "write_report",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", required=True, help="the study's folder (has results.jsonl)")
+    parser.add_argument("--out", help="report folder (default: WORKDIR/report), replaced whole")
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Writes the report; prints its summary. Exit status 1 on unreadable results."""
+    try:
+        summary = write_report(args.workdir, args.out, n_boot=args.n_boot, seed=args.seed)
+    except (FileNotFoundError, an.ResultsError, ReportError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(format_summary(summary))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eval.report ...`, the same as `python -m eval report ...`."""
+    parser = argparse.ArgumentParser(prog="python -m eval report", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def write_report(
+    workdir: str, out: str | None = None, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Analyses the study in `workdir` and writes the report folder `out` (default
+    WORKDIR/report) whole; returns the summary `format_summary` prints."""
+    if n_boot < 2:
+        raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
+    out = os.path.abspath(out or os.path.join(workdir, "report"))
+    _check_replaceable(out)
+    study = analyse(workdir, n_boot=n_boot, seed=seed)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".report-partial-", dir=parent)
+    try:
+        files = write_tables(study, staging)
+        files += write_plots(study, staging)
+        markdown = render_markdown(study, files, n_boot, seed)
+        _write_text(os.path.join(staging, "report.md"), markdown)
+        files.append("report.md")
+        manifest = {"written_by": "eval.report", "files": sorted(files)}
+        _write_text(os.path.join(staging, MARKER), json.dumps(manifest, indent=1))
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summarise(study, out)

@@ -1,0 +1,159 @@
+"""How the project's packages may import each other.
+
+Every import counts, a function's deferred one too: an import that only works
+because it runs late is still a knot between two modules.
+
+- no import cycle among the modules of xlmr_flax/, train/, eval/ and configs/;
+- eval/ never imports train/ (the evaluator scores predictions of any trainer);
+- configs/ never import train/ (the trainer loads configs, not the other way).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("xlmr_flax", "train", "eval", "configs")
+
+
+def module_files(root: str, packages: tuple[str, ...]) -> dict[str, str]:
+    """Dotted module name -> file, for every .py file under the packages' folders."""
+    found = {}
+    for package in packages:
+        for folder, _, files in os.walk(os.path.join(root, package)):
+            for file in files:
+                if file.endswith(".py"):
+                    parts = os.path.relpath(os.path.join(folder, file), root)[:-3].split(os.sep)
+                    if parts[-1] == "__init__":
+                        parts = parts[:-1]
+                    found[".".join(parts)] = os.path.join(folder, file)
+    return found
+
+
+def imported_names(module: str, path: str) -> list[str]:
+    """Every dotted name the module imports (`from a import b`: `a.b`), absolute."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    package = module.split(".") if path.endswith("__init__.py") else module.split(".")[:-1]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package[: len(package) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names += [f"{base}.{alias.name}" for alias in node.names]
+    return names
+
+
+def import_graph(root: str, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (a name that is not a module: its package)."""
+    files = module_files(root, packages)
+
+    def project_module(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in files.items():
+        targets = {project_module(name) for name in imported_names(module, path)}
+        graph[module] = {t for t in targets if t and t != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def imports_between(graph: dict[str, set[str]], source: str, target: str) -> list[str]:
+    return sorted(
+        f"{module} -> {imported}"
+        for module, targets in graph.items()
+        if module.split(".")[0] == source
+        for imported in targets
+        if imported.split(".")[0] == target
+    )
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return import_graph(ROOT, PACKAGES)
+
+
+def test_the_graph_holds_every_package_and_known_edges(graph):
+    assert {"xlmr_flax.convert", "xlmr_flax.pretrained", "train.plan", "eval.report"} <= set(graph)
+    assert "configs.common" in graph["configs.xtreme_r_sequencing"]
+    assert "xlmr_flax.convert" in graph["xlmr_flax.pretrained"]
+
+
+def test_no_import_cycle(graph):
+    assert cycles(graph) == []
+
+
+def test_eval_never_imports_train(graph):
+    assert imports_between(graph, "eval", "train") == []
+
+
+def test_configs_never_import_train(graph):
+    assert imports_between(graph, "configs", "train") == []
+
+
+def test_a_cycle_is_found_through_relative_and_deferred_imports(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("def f():\n    from pkg.c import g\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    (package / "d.py").write_text("from pkg.a import something\n")
+    graph = import_graph(str(tmp_path), ("pkg",))
+    assert graph["pkg.d"] == {"pkg.a"}
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_the_converter_command_runs_as_documented():
+    done = subprocess.run(
+        [sys.executable, "-m", "xlmr_flax.convert", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--to-hf" in done.stdout
