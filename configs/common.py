@@ -8,7 +8,7 @@ next item that contains `=`, so list values need no other separator:
 
 is tasks (mnli, squad_v2, hellaswag), order 3, one seed. `;` separates items too.
 Every study config accepts the keys of OPTION_KEYS (seeds, targets, model,
-steps_scale, max_steps, batch_size, raw_data, mesh) besides its own. `model=tiny`
+steps_scale, max_steps, batch_size, raw_data, checkpoint, mesh) besides its own. `model=tiny`
 is the local branch: a tiny random model, the bundled tokenizer and sample data,
 8 steps per stage, 8 emulated CPU devices.
 
@@ -92,6 +92,8 @@ OPTION_KEYS = {
     "max_steps": "at most this many steps per stage",
     "batch_size": "global batch of every stage (steps follow, keeping the epochs)",
     "raw_data": "folder of raw task data in the XTREME download layout",
+    "checkpoint": "pretrained weights and tokenizer instead of the model's hub checkpoint: "
+    "a folder written by `python -m xlmr_flax.convert` (or a transformers folder)",
     "mesh": "data,fsdp,tensor mesh sizes; -1 = the remaining devices",
 }
 TASKS_HELP = "intermediate tasks (registry names), or `all`"
@@ -276,6 +278,7 @@ def common_options(items: Mapping[str, list[str]]) -> dict[str, Any]:
         batch_size=given("batch_size", lambda k, v: integer(k, v, 1), 8 if tiny else 32),
         raw_data=given("raw_data", one, sample_data_dir() if tiny else "download"),
         mesh=given("mesh", lambda _, v: mesh_sizes(v), (-1, 1, 1)),
+        checkpoint=given("checkpoint", one, ""),
     )
 
 
@@ -320,11 +323,12 @@ def tiny_eval() -> ml_collections.ConfigDict:
 def base_config(options: Mapping[str, Any]) -> ml_collections.ConfigDict:
     """Everything but the study: model, data, hyperparameters, evaluation, mesh."""
     name, checkpoint, layer = MODELS[options["model"]]
+    checkpoint = options.get("checkpoint") or checkpoint  # e.g. staged once in the bucket
     tiny = options["model"] == "tiny"
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.model = name  # named size (xlmr_flax.config); the checkpoint's when one is given
-    config.init_checkpoint = checkpoint  # transformers hub name; empty: random `model`
+    config.init_checkpoint = checkpoint  # hub name or folder; empty: random `model`
     config.tokenizer = checkpoint  # the checkpoint's tokenizer; empty: the bundled one
     config.raw_data = options["raw_data"]
     config.study = ml_collections.ConfigDict(

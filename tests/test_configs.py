@@ -110,6 +110,11 @@ def test_argument_values(sequencing):
     assert config.init_checkpoint == "FacebookAI/xlm-roberta-base" and config.eval.layer == 7
     assert config.mesh == (1, -1, 2) and config.raw_data == "/data/xtreme"
     assert sequencing.get_config().eval.layer == 14  # XTREME's retrieval layer of Large
+    # XLM-R Large converted once and staged in the bucket (docs/tpu.md): weights and
+    # tokenizer from that folder, the rest of the large branch as it is.
+    config = sequencing.get_config("checkpoint=/mnt/gcs/b/models/xlmr-large")
+    assert config.init_checkpoint == config.tokenizer == "/mnt/gcs/b/models/xlmr-large"
+    assert config.model == "large" and config.eval.layer == 14
 
 
 def test_hyperparameters_follow_the_original_study(sequencing):
