@@ -22,7 +22,8 @@ commands
            that fails stops the others; arguments after `--` go to `python -m train`
   watch    supervise a study unattended: create the slice, wait until it is ACTIVE,
            set up, run; recreate a FAILED, SUSPENDED or preempted slice and rerun a
-           failed run (with backoff, at most --max-restarts times); delete the slice
+           failed run or one with a silent worker (no heartbeat for XLMR_TPU_STALE
+           seconds), with backoff, at most --max-restarts times; delete the slice
            when every worker has finished (--keep to leave it)
   stop     stop the run on every worker (a later `run` resumes exactly)
   status   the queued resource's state, the run's last log lines on worker 0 and,
@@ -125,6 +126,7 @@ MAX_RESTARTS=${XLMR_TPU_MAX_RESTARTS:-10}
 POLL=${XLMR_TPU_POLL:-60}            # watch: seconds between looks at the slice
 BACKOFF=${XLMR_TPU_BACKOFF:-60}      # watch: first wait before a recovery, doubled each time
 HEARTBEAT=${XLMR_TPU_HEARTBEAT:-60}  # worker: seconds between log copies to the bucket
+STALE=${XLMR_TPU_STALE:-1800}        # watch: a worker silent this long is hung or gone
 RUN_ID=${XLMR_TPU_RUN_ID:-}
 LOG_DIR=''
 KEEP=0
@@ -489,6 +491,11 @@ cmd_stop() {
   stop_workers
 }
 
+heartbeat() {  # heartbeat FILE WORKER STATE: "WORKER EPOCH-SECONDS TIME STATE", for watch
+  printf '%s %s %s %s\n' "$2" "$(date -u +%s)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$3" \
+    > "$1" 2>/dev/null || true
+}
+
 cmd_worker() {  # on a worker: the main command, its log, heartbeat and exit code in the bucket
   ((${#EXTRA[@]})) || die "worker: give the main command after --"
   [[ -n $LOG_DIR && -n $RUN_ID ]] || die "worker: --log-dir and --run-id are required"
@@ -515,7 +522,7 @@ cmd_worker() {  # on a worker: the main command, its log, heartbeat and exit cod
   "${main[@]}" >> "$log" 2>&1 < /dev/null &
   local pid=$! code=0 waited
   while kill -0 "$pid" 2>/dev/null; do
-    date -u +%Y-%m-%dT%H:%M:%SZ > "$dir/worker-$index.heartbeat" 2>/dev/null || true
+    heartbeat "$dir/worker-$index.heartbeat" "$index" alive
     cp "$log" "$dir/worker-$index.log" 2>/dev/null || true
     # All or nothing: a worker that failed leaves the others hanging in collectives.
     for f in "$dir"/worker-*.exit; do
@@ -534,6 +541,7 @@ cmd_worker() {  # on a worker: the main command, its log, heartbeat and exit cod
   printf '=== exit %s, %s\n' "$code" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$log"
   cp "$log" "$dir/worker-$index.log" 2>/dev/null || true
   echo "$code" > "$dir/worker-$index.exit" 2>/dev/null || true
+  heartbeat "$dir/worker-$index.heartbeat" "$index" exited
   if ((code == 0)); then rm -f "$HOME/xlmr-flax-autostart.sh"; fi  # done: nothing to resume
   return "$code"
 }
@@ -548,6 +556,20 @@ queued_state() {  # the queued resource's state, or NOT_FOUND
   fi
 }
 
+silent_for() {  # silent_for RUN STARTED HOSTS: seconds since the stalest running worker's heartbeat
+  local beats count oldest
+  beats=$(gcloud storage cat "$WORKDIR/logs/$1/worker-*.heartbeat" 2>/dev/null || true)
+  count=$(printf '%s\n' "$beats" | awk '$2 ~ /^[0-9]+$/' | wc -l)
+  oldest=$(printf '%s\n' "$beats" | awk '$2 ~ /^[0-9]+$/ && $4 != "exited" {print $2}' |
+    sort -n | head -n 1)
+  if ((count < $3)); then
+    oldest=$2  # a worker that has not beaten yet counts from the start of the run
+  elif [[ -z $oldest ]]; then
+    oldest=$(date -u +%s)  # every worker has exited: their exit codes tell the rest
+  fi
+  printf '%s' $(($(date -u +%s) - oldest))
+}
+
 cmd_watch() {
   need "$NAME" XLMR_TPU_NAME "--name NAME"
   need "$ZONE" XLMR_TPU_ZONE "--zone ZONE"
@@ -558,6 +580,7 @@ cmd_watch() {
   need_gcloud
   location
   local hosts base=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)} restarts=0 installed='' running=''
+  local started=0
   local deleted=''  # watch deleted the slice itself: its absence is expected
   hosts=$(hosts_of "$ACCELERATOR")
   say() { printf 'launch_tpu.sh watch: %s: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -588,7 +611,11 @@ cmd_watch() {
         fi
         if [[ -z $running ]]; then
           RUN_ID=$base-$restarts
-          if (cmd_run); then running=$RUN_ID; else recover "run $RUN_ID did not start"; fi
+          if (cmd_run); then
+            running=$RUN_ID started=$(date -u +%s)
+          else
+            recover "run $RUN_ID did not start"
+          fi
         else
           local codes done failed
           codes=$(gcloud storage cat "$WORKDIR/logs/$running/worker-*.exit" 2>/dev/null || true)
@@ -606,6 +633,16 @@ cmd_watch() {
               cmd_delete
             fi
             return 0
+          else
+            # A worker whose heartbeat stopped (a hung collective, a dead VM in a slice
+            # still ACTIVE) never writes its exit code: stop the run and start it again.
+            local silent
+            silent=$(silent_for "$running" "$started" "$hosts")
+            if ((silent > STALE)); then
+              (stop_workers) || true
+              running=''
+              recover "run $RUN_ID: a worker has been silent for ${silent}s"
+            fi
           fi
         fi
         ;;

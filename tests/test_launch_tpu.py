@@ -8,6 +8,7 @@ programs (Python, sudo, gcsfuse, mountpoint) that record what they are asked to 
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -430,6 +431,9 @@ def test_a_pod_worker_tells_jax_its_slice_and_records_its_exit_code(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "XLMR_TPU_WORKERS=4\n" in (worker / "env").read_text()  # jax.distributed starts
     assert (logs / "worker-2.exit").read_text() == "0\n"
+    # Its last heartbeat says it exited: watch no longer waits for it to beat.
+    index, epoch, _, state = (logs / "worker-2.heartbeat").read_text().split()
+    assert index == "2" and state == "exited" and abs(int(epoch) - time.time()) < 60
     assert "trained" in (logs / "worker-2.log").read_text()
     assert "=== exit 0" in (worker / "xlmr-flax-run.log").read_text()
 
@@ -566,7 +570,7 @@ def test_errors_name_what_is_missing(launcher, args, unset, message):
 # ---------------------------------------------------------------------------------
 
 SIMULATED_GCLOUD = f"""#!{sys.executable}
-import glob, json, os, re, sys
+import glob, json, os, re, sys, time
 args = sys.argv[1:]
 with open(os.environ["FAKE_GCLOUD_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
@@ -603,6 +607,11 @@ elif args[:4] == ["compute", "tpus", "tpu-vm", "ssh"]:
         run = re.search(r"--run-id (\\S+)", command)[1]
         folder = os.path.join(bucket, logs.lstrip("/"), run)
         os.makedirs(folder, exist_ok=True)
+        if outcome == "hang":  # every worker beat once, an hour ago, and then nothing
+            for worker in range(4):
+                beat = f"{{worker}} {{int(time.time()) - 3600}} an-hour-ago alive\\n"
+                open(os.path.join(folder, f"worker-{{worker}}.heartbeat"), "w").write(beat)
+            outcome = ""
         for worker, code in enumerate(outcome.split()):
             open(os.path.join(folder, f"worker-{{worker}}.exit"), "w").write(code + "\\n")
 """
@@ -669,7 +678,7 @@ def test_watch_recreates_a_preempted_slice_and_resumes_the_run(supervised):
     done, calls = supervised(states, ["", "0 0 0 0"], "--spot")
     assert done.returncode == 0, done.stdout + done.stderr
     assert verbs(calls) == [
-        "scp", "setup", "run", "cat",  # the first run, then the slice is taken back
+        "scp", "setup", "run", "cat", "cat",  # the first run, alive, then the slice is taken back
         "delete", "create", "scp", "setup", "run", "cat", "delete",
     ]  # fmt: skip
     create = next(c for c in calls if c[:4] == ["compute", "tpus", "queued-resources", "create"])
@@ -684,6 +693,15 @@ def test_watch_reruns_after_a_worker_failed_and_every_worker_stopped(supervised)
     runs = [" ".join(c) for c in calls if "launch_tpu.sh worker" in " ".join(c)]
     assert "--run-id r0-0" in runs[0] and "--run-id r0-1" in runs[1]
     assert "run r0-0 failed on 4 worker(s)" in done.stdout
+
+
+def test_watch_restarts_a_run_whose_workers_fell_silent(supervised):
+    """A hung collective, or a dead VM in a slice still ACTIVE: no exit code ever comes."""
+    done, calls = supervised(["ACTIVE"], ["hang", "0 0 0 0"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    # exit codes, then heartbeats: silent for an hour, over the 30 minutes allowed
+    assert verbs(calls) == ["scp", "setup", "run", "cat", "cat", "stop", "run", "cat", "delete"]
+    assert re.search(r"run r0-0: a worker has been silent for 36\d\ds; recovery 1", done.stdout)
 
 
 def test_watch_gives_up_after_the_maximum_number_of_recoveries(supervised):
