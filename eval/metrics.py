@@ -42,6 +42,8 @@ import numpy as np
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import end_of_chunk, get_entities, start_of_chunk
 
+from xlmr_flax.formats import get_format
+from xlmr_flax.formats.span_extraction import Answers  # noqa: F401 (QA gold, scored here)
 from xlmr_flax.tasks import get_task
 
 METRICS = ("accuracy", "f1", "precision", "recall", "exact_match", "map@20")
@@ -56,16 +58,6 @@ CATEGORIES = {
 }
 XTREME_R_TASKS = tuple(t for tasks in CATEGORIES.values() for t in tasks)
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
-
-
-class Answers(dict):
-    """Gold answers of one language, `{question id: [answer text, ...]}`, that also
-    carry their language: MLQA's normalisation depends on it, so a gold structure
-    built by `eval.submission` can be scored without passing `lang` separately."""
-
-    def __init__(self, answers: Mapping[str, Sequence[str]] = (), lang: str | None = None):
-        super().__init__(answers)
-        self.lang = lang
 
 
 # --- accuracy --------------------------------------------------------------------------
@@ -312,15 +304,7 @@ def average_precision_at_k(ranked: Sequence[str], relevant: Sequence[str], k: in
 def metric_kind(task: str) -> str:
     """How `task` is scored: accuracy, token_accuracy, seqeval, squad, squad_v2, mlqa or map."""
     spec = get_task(task)
-    if spec.format in ("classification", "multiple_choice"):
-        return "accuracy"
-    if spec.format == "token_tagging":
-        return "seqeval" if spec.metric == "f1" else "token_accuracy"
-    if spec.format == "span_extraction":
-        return {"mlqa": "mlqa", "squad_v2": "squad_v2"}.get(task, "squad")
-    if spec.format == "retrieval":
-        return "map" if spec.metric == "map@20" else "accuracy"
-    raise ValueError(f"task {task}: no evaluation metric for format {spec.format!r}")
+    return get_format(spec.format).metric_kind(spec)
 
 
 def metric_names(task: str) -> tuple[str, ...]:
