@@ -50,6 +50,7 @@ from eval.metrics.kinds import (
     known_metrics,
     metric_of_sums,
     register_metric_kind,
+    unregister_metric_kind,
 )
 from eval.metrics.scoring import (
     example_stats,
@@ -101,5 +102,6 @@ __all__ = [
     "seqeval_scores",
     "squad_normalize",
     "task_average",
+    "unregister_metric_kind",
     "xtreme_r_average",
 ]

@@ -48,6 +48,11 @@ def register_metric_kind(kind: MetricKind) -> MetricKind:
     return kind
 
 
+def unregister_metric_kind(name: str) -> None:
+    """Removes a kind (a test's toy kind, once the test is done)."""
+    KINDS.pop(name, None)
+
+
 def get_metric_kind(name: str) -> MetricKind:
     if name not in KINDS:
         raise ValueError(f"unknown metric kind {name!r}; known: {sorted(KINDS)}")

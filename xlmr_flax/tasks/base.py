@@ -188,6 +188,11 @@ def register(task: Task) -> Task:
     return task
 
 
+def unregister(name: str) -> None:
+    """Removes a task (a test's toy task, once the test is done)."""
+    TASKS.pop(name, None)
+
+
 def get_task(name: str) -> Task:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; known: {sorted(TASKS)}")
