@@ -38,6 +38,7 @@ from typing import Any
 import ml_collections
 
 from xlmr_flax.data import sample_data_dir
+from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import TARGETS, TASKS, get_task
 
 # The intermediate tasks of the original study, in its order.
@@ -286,7 +287,7 @@ def max_length(task: str, tiny: bool = False) -> int:
     """384 for question answering (span extraction), else 256; 64 on the tiny branch."""
     if tiny:
         return 64
-    return 384 if get_task(task).format == "span_extraction" else 256
+    return get_format(get_task(task).format).max_length
 
 
 def scaled_steps(raw: float, options: Mapping[str, Any]) -> int:

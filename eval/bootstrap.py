@@ -5,7 +5,8 @@ per-example statistics, every run of a test set in one matrix product.
     scores = resampled_headlines(runs, ("accuracy",), counts)   # (n_boot, len(runs))
 
 A metric is computed from the sums of its per-example statistics (`eval.metrics.
-example_stats`), so a resample's score is the official metric of that resample and
+example_stats`) by `eval.metrics.metric_of_sums`, the formula scoring uses too, so a
+resample's score is the official metric of that resample and
 the all-ones draw gives the official score of the full test set. A draw may hold a
 different number of examples than the test set (a language holding part of a
 parallel target's items, resampled jointly by item): means divide by each draw's
@@ -18,6 +19,8 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
+
+from eval.metrics import metric_of_sums
 
 # Bootstrap index matrices are drawn in blocks of about this many entries.
 BLOCK_ENTRIES = 4_000_000
@@ -43,32 +46,6 @@ def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray
         for k in range(rows):
             counts[start + k] = np.bincount(drawn[k], minlength=n)
     return counts
-
-
-def metric_of_sums(metric: str, sums: np.ndarray, n: float | np.ndarray) -> np.ndarray:
-    """A metric (percent) from the sums of its per-example statistics over n examples
-    (one sum per resample; n a number or one per resample): (draws,) sums of values in
-    [0, 1] → 100 × mean; (draws, 2) sums of (correct, total) → 100 × correct / total;
-    (draws, 3) sums of seqeval's (correct, predicted, gold) entity counts → precision,
-    recall or F1 (0 where a denominator is 0, as seqeval does)."""
-    sums = np.asarray(sums, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if sums.ndim == 1:
-            n = np.asarray(n, dtype=np.float64)
-            return np.where(n > 0, 100.0 * sums / np.where(n > 0, n, 1), 0.0)
-        if sums.shape[-1] == 2:
-            return np.where(sums[:, 1] > 0, 100.0 * sums[:, 0] / sums[:, 1], 0.0)
-        if sums.shape[-1] != 3:
-            raise ValueError(f"{metric}: expected 1, 2 or 3 statistics per example")
-        correct, predicted, gold = sums[:, 0], sums[:, 1], sums[:, 2]
-        precision = np.where(predicted > 0, correct / predicted, 0.0)
-        recall = np.where(gold > 0, correct / gold, 0.0)
-        if metric == "precision":
-            return 100.0 * precision
-        if metric == "recall":
-            return 100.0 * recall
-        total = precision + recall
-        return np.where(total > 0, 200.0 * precision * recall / total, 0.0)
 
 
 def resampled_metric(metric: str, stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -120,8 +97,8 @@ def headlines_of_sums(
     for metric, w in layout:
         part = sums[:, :, column] if w == 1 else sums[:, :, column : column + w]
         if w == 1:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                total = total + np.where(n > 0, 100.0 * part / np.where(n > 0, n, 1), 0.0)
+            flat_n = np.broadcast_to(n, part.shape).reshape(-1)
+            total = total + metric_of_sums(metric, part.reshape(-1), flat_n).reshape(part.shape)
         else:
             draws, runs = part.shape[:2]
             flat = metric_of_sums(metric, part.reshape(draws * runs, w), 1.0)

@@ -4,7 +4,10 @@
     predictor = Predictor(model, mesh, {"batch_size": 64})
     by_lang = predictor.predict_all("xnli", raw_dir="download/")   # {lang: [label, ...]}
 
-Predictions follow one contract per format (what `eval.metrics` scores):
+Each task's format (`xlmr_flax.formats`) featurises, decodes and says what its
+predictions are; the predictor runs the model for it (`features`, `sequence_batches`,
+`choice_batches`, `outputs`, `embed_texts`, `search`). The contracts (what
+`eval.metrics` scores):
 
 | task(s) | prediction |
 |---|---|
@@ -26,7 +29,6 @@ depend on the batch size or the bucket boundaries.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -35,134 +37,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
-from flax import nnx
 from jax.sharding import Mesh
 
-from eval.decode import best_answer, top_k, word_tags
+from eval.forward import forward_function, load_on_mesh, model_shardings
+from eval.predict_options import PredictOptions
 from eval.retrieval import data_parallel_size, top_k_on_mesh
-from eval.submission import lareqa_candidate_id
-from xlmr_flax import checkpoint
 from xlmr_flax.data import features as F
-from xlmr_flax.data import lareqa, mewslix
 from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up
-from xlmr_flax.data.cache import cached_features, featurize, tag_vocabulary
-from xlmr_flax.heads import SentenceEmbeddingHead, TaskModel
-from xlmr_flax.pretrained import PretrainedModel, load_pretrained
+from xlmr_flax.data.cache import cached_features, featurize
+from xlmr_flax.formats import get_format
+from xlmr_flax.formats.base import FALLBACK_MAX_LENGTH
+from xlmr_flax.formats.decode import top_k
+from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import (
     DEFAULT_RULES,
     batch_sharding,
     is_cpu,
     make_mesh,
-    param_shardings,
     to_host,
     to_mesh,
 )
 from xlmr_flax.tasks import Task, get_task
-from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
 
-# Default maximum lengths in tokens: the original study's 256, and 384 for QA windows.
-DEFAULT_MAX_LENGTH = {"span_extraction": 384}
-FALLBACK_MAX_LENGTH = 256
-# Formats predicted by the model's own task head.
-HEAD_FORMATS = ("classification", "multiple_choice", "token_tagging", "span_extraction")
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictOptions:
-    """Evaluation settings; any of them can be given to `Predictor` or per call."""
-
-    max_length: int | None = None  # None: 384 for span extraction, else 256
-    batch_size: int = 32  # global rows per batch, rounded up to the data-parallel size
-    bucket_lengths: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512)
-    doc_stride: int = 128  # QA: context tokens between window starts
-    max_query_length: int = 64  # QA: question tokens kept (at most half a window)
-    max_answer_length: int = 30  # QA: longest answer, in sub-words
-    n_best: int = 20  # QA: start and end candidates per window
-    layer: int = -1  # retrieval from the encoder: hidden state (0 = embeddings)
-    pooling: str = "mean"  # retrieval from the encoder: "mean" or "first"
-    use_embedding_head: bool = True  # LAReQA, Mewsli-X: a sentence_embedding head if any
-    top_k: int = 20  # LAReQA, Mewsli-X: candidates ranked per query
-    # LAReQA, Mewsli-X inputs: "xtreme_r" (the reference's) or "project" (features.py)
-    retrieval_protocol: str = "xtreme_r"
-    device_top_k: bool | None = None  # ranking on the mesh; None: unless the backend is CPU
-    cache_dir: str | None = None  # features cached here (xlmr_flax.data.cache)
-
-    @classmethod
-    def create(cls, options: Any = None, **overrides: Any) -> PredictOptions:
-        """From None, a mapping or an ml_collections ConfigDict, then `overrides`.
-        Unknown keys of `options` are logged and ignored (a config section may hold
-        settings for other code); unknown `overrides` are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        if isinstance(options, PredictOptions):
-            values = dataclasses.asdict(options)
-        elif hasattr(options, "to_dict"):  # ml_collections.ConfigDict
-            values = options.to_dict()
-        else:
-            values = dict(options or {})
-        ignored = sorted(set(values) - known)
-        if ignored:
-            logging.warning("evaluation options ignored by the predictor: %s", ignored)
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise TypeError(f"unknown prediction option(s) {unknown}; known: {sorted(known)}")
-        values = {k: v for k, v in values.items() if k in known} | overrides
-        if "bucket_lengths" in values:
-            values["bucket_lengths"] = tuple(int(b) for b in values["bucket_lengths"])
-        return cls(**values)
-
-    def length_for(self, task: Task) -> int:
-        return self.max_length or DEFAULT_MAX_LENGTH.get(task.format, FALLBACK_MAX_LENGTH)
-
-    def buckets(self, max_length: int) -> tuple[int, ...]:
-        """The bucket lengths below `max_length`, and `max_length` itself as the last."""
-        return (*sorted({b for b in self.bucket_lengths if b < max_length}), max_length)
-
-
-def load_on_mesh(
-    path_or_name: str,
-    mesh: Mesh,
-    *,
-    dtype: str | None = None,
-    tokenizer: str | None = None,
-    rules: Mapping[str, Any] = DEFAULT_RULES,
-) -> PretrainedModel:
-    """`load_pretrained` with our model directories restored straight onto `mesh`
-    (each parameter sharded as its logical axes say). Transformers checkpoints
-    load on one device first; `Predictor` then places them (single process only)."""
-    if not checkpoint.is_model_dir(path_or_name):
-        return load_pretrained(path_or_name, dtype=dtype, tokenizer=tokenizer)
-    config, head, head_kwargs = checkpoint.read_model_meta(path_or_name)
-    shardings = _shardings(config, head, head_kwargs, mesh, rules)
-    return load_pretrained(path_or_name, dtype=dtype, tokenizer=tokenizer, shardings=shardings)
-
-
-def _shardings(config, head, head_kwargs, mesh, rules) -> dict[str, Any]:
-    abstract = nnx.eval_shape(lambda: TaskModel(config, head, rngs=nnx.Rngs(0), **head_kwargs))
-    return param_shardings(nnx.state(abstract, nnx.Param), mesh, rules)
-
-
-def forward_function(graphdef: nnx.GraphDef, config: Any, kind: str, static: tuple) -> Callable:
-    """`forward(params, batch)` of one output kind ("logits", "tags", "spans",
-    "embedding" with `static` = (layer, pooling, use_head)): what one evaluation
-    bucket compiles (`train.compile` compiles it for other topologies too)."""
-
-    def forward(params, batch):
-        model = nnx.merge(graphdef, params)
-        if kind == "embedding":
-            layer, pooling, use_head = static
-            if use_head:
-                return {"embedding": model(batch)["embedding"].astype(jnp.float32)}
-            head = SentenceEmbeddingHead(config, pooling=pooling, layer=layer)
-            return {"embedding": head(model.encoder, batch, None)["embedding"]}
-        out = model(batch)
-        if kind == "tags":  # argmax on the devices: [rows, length] ints come back
-            return {"tags": jnp.argmax(out["logits"], axis=-1).astype(jnp.int32)}
-        if kind == "spans":
-            return {k: out[k].astype(jnp.float32) for k in ("start_logits", "end_logits")}
-        return {"logits": out["logits"].astype(jnp.float32)}
-
-    return forward
-
+# Where callers find them: the options and the restoring of models are the predictor's.
+__all__ = ["PredictOptions", "Predictor", "forward_function", "load_on_mesh"]
 
 Batch = dict[str, np.ndarray]
 
@@ -194,13 +92,13 @@ class Predictor:
         )
         self.tokenizer = tokenizer if tokenizer is not None else model.tokenizer
         self.rows_multiple = data_parallel_size(self.mesh, self.rules)
-        self._param_shardings = _shardings(
+        self._param_shardings = model_shardings(
             model.config, model.head, model.head_kwargs, self.mesh, self.rules
         )
         self._params = jax.device_put(model.params, self._param_shardings)
         # Shared between predictors of same-shaped models on one mesh (a study's stages).
         self._executables = {} if executables is None else executables
-        self._pools: dict[tuple, tuple[list[str], np.ndarray]] = {}
+        self._pools: dict[tuple, Any] = {}
         self.compilations = 0
 
     def with_options(self, **overrides: Any) -> PredictOptions:
@@ -330,14 +228,10 @@ class Predictor:
         options = self.with_options(**overrides)
         started = time.perf_counter()
         compiled = self.compilations
-        if task.format == "retrieval":
-            result = self._retrieval(task, split, lang, raw_dir, options)
-        elif task.format in HEAD_FORMATS:
+        fmt = get_format(task.format)
+        if fmt.predicts_with_head:
             self._check_head(task, raw_dir)
-            predict = getattr(self, f"_{task.format}")
-            result = predict(task, split, lang, raw_dir, options)
-        else:
-            raise ValueError(f"task {task.name}: no predictions for format {task.format!r}")
+        result = fmt.predict(self, task, split, lang, raw_dir, options)
         logging.info(
             "%s %s %s: %d predictions in %.1f s, %d new compilation(s)",
             task.name,
@@ -371,27 +265,22 @@ class Predictor:
         }
 
     def _check_head(self, task: Task, raw_dir: str) -> None:
+        """The model's head is the one the task's format trains, with its label count."""
         head, kwargs = self.model.head, self.model.head_kwargs
         if head != task.head:
             raise ValueError(
                 f"{task.name} needs a {task.head} head; the model has {head or 'none'}"
             )
-        labels = self._labels(task, raw_dir)
+        labels = get_format(task.format).labels(task, raw_dir)
         if labels is not None and kwargs.get("num_labels") != len(labels):
             raise ValueError(
                 f"{task.name} has {len(labels)} labels; the model's head has "
                 f"{kwargs.get('num_labels')}"
             )
 
-    @staticmethod
-    def _labels(task: Task, raw_dir: str) -> tuple[str, ...] | None:
-        if task.format == "classification":
-            return task.labels
-        if task.format == "token_tagging":
-            return tag_vocabulary(task, raw_dir)  # the label indices training used
-        return None
+    # --- what formats predict with (xlmr_flax.formats.base.Predictor) -----------------
 
-    def _featurize(
+    def features(
         self,
         task: Task,
         split: str,
@@ -401,6 +290,7 @@ class Predictor:
         examples: list[dict],
         **kw: Any,
     ) -> list[F.Feature]:
+        """The features of one file, cached under `options.cache_dir` if set."""
         tokenizer, max_length = self._tokenizer(), options.length_for(task)
         if options.cache_dir:
             return cached_features(
@@ -408,64 +298,24 @@ class Predictor:
             )
         return featurize(task, split, lang, raw_dir, tokenizer, max_length, examples, **kw)
 
+    def outputs(
+        self, kind: str, batches: Iterable[tuple[np.ndarray, Batch]], count: int, static=()
+    ) -> dict[str, list[np.ndarray]]:
+        """Every output of `kind` (see `run`) per feature, back in feature order."""
+        results = list(self.run(kind, batches, static))
+        names = results[0][1].keys() if results else ()
+        return {name: _scatter(count, results, name) for name in names}
+
+    def cached(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """`build()`, kept for the predictor's life under `key` (candidate pools)."""
+        if key not in self._pools:
+            self._pools[key] = build()
+        return self._pools[key]
+
     def _tokenizer(self):
         if self.tokenizer is None:
             raise ValueError("the model has no tokenizer; pass tokenizer= to the predictor")
         return self.tokenizer
-
-    def _classification(self, task, split, lang, raw_dir, options) -> list[str]:
-        examples = list(task.read(raw_dir, split, lang))
-        features = self._featurize(task, split, lang, raw_dir, options, examples)
-        batches = self.sequence_batches(features, options, options.length_for(task))
-        choice = _scatter(len(features), self.run("logits", batches), "logits")
-        return [task.labels[int(np.argmax(x))] for x in choice]
-
-    def _multiple_choice(self, task, split, lang, raw_dir, options) -> list[int]:
-        examples = list(task.read(raw_dir, split, lang))
-        features = self._featurize(task, split, lang, raw_dir, options, examples)
-        batches = self.choice_batches(features, options, options.length_for(task))
-        logits = _scatter(len(features), self.run("logits", batches), "logits")
-        return [int(np.argmax(row)) for row in logits]
-
-    def _token_tagging(self, task, split, lang, raw_dir, options) -> list[list[str]]:
-        examples = list(task.read(raw_dir, split, lang))
-        features = self._featurize(task, split, lang, raw_dir, options, examples)
-        labels = tag_vocabulary(task, raw_dir)
-        batches = self.sequence_batches(features, options, options.length_for(task))
-        tags = _scatter(len(features), self.run("tags", batches), "tags")
-        return [
-            word_tags(t, f["word_ids"], f["num_words"], labels)
-            for t, f in zip(tags, features, strict=True)
-        ]
-
-    def _span_extraction(self, task, split, lang, raw_dir, options) -> dict[str, str]:
-        examples = list(task.read(raw_dir, split, lang))
-        # Questions keep at most half the window, so short windows still hold context.
-        max_query = min(options.max_query_length, (options.length_for(task) - 4) // 2)
-        kw = dict(doc_stride=options.doc_stride, max_query_length=max_query)
-        features = self._featurize(task, split, lang, raw_dir, options, examples, **kw)
-        batches = self.sequence_batches(features, options, options.length_for(task))
-        outputs = list(self.run("spans", batches))
-        start = _scatter(len(features), outputs, "start_logits")
-        end = _scatter(len(features), outputs, "end_logits")
-        windows: dict[int, list[int]] = {}
-        for i, f in enumerate(features):
-            windows.setdefault(f["example_index"], []).append(i)
-        # Unanswerable questions in the data (SQuAD v2.0): "" when <s> outscores every span.
-        no_answer = any(e["is_impossible"] for e in examples)
-        answers = {}
-        for index, e in enumerate(examples):
-            ws = windows.get(index, [])
-            answers[e["id"]] = best_answer(
-                [start[i][: len(features[i]["input_ids"])] for i in ws],
-                [end[i][: len(features[i]["input_ids"])] for i in ws],
-                [features[i]["offsets"] for i in ws],
-                e["context"],
-                n_best=options.n_best,
-                max_answer_length=options.max_answer_length,
-                no_answer=no_answer,
-            )
-        return answers
 
     # --- retrieval --------------------------------------------------------------------
 
@@ -488,9 +338,7 @@ class Predictor:
         if not features:
             return np.zeros((0, self.model.config.hidden_size), np.float32)
         batches = self.sequence_batches(features, options, max_length)
-        return np.stack(
-            _scatter(len(features), self.run("embedding", batches, static), "embedding")
-        )
+        return np.stack(self.outputs("embedding", batches, len(features), static)["embedding"])
 
     def search(
         self, queries: np.ndarray, candidates: np.ndarray, k: int, options: PredictOptions
@@ -500,71 +348,6 @@ class Predictor:
         if on_device:
             return top_k_on_mesh(queries, candidates, k, self.mesh, rules=self.rules)[0]
         return top_k(queries, candidates, k)[0]
-
-    def _retrieval(self, task: Task, split: str, lang: str, raw_dir: str, options):
-        if task.name == "tatoeba":  # the encoder as it is, whatever head the model carries
-            pairs = list(task.read(raw_dir, split, lang))
-            source = self.embed_texts([p["source"] for p in pairs], options=options)
-            english = self.embed_texts([p["target"] for p in pairs], options=options)
-            return [int(i) for i in self.search(source, english, 1, options)[:, 0]]
-        if task.name not in ("lareqa", "mewslix"):
-            raise ValueError(f"task {task.name}: no retrieval evaluation defined")
-        protocol = F.check_protocol(options.retrieval_protocol)
-        query_length, _ = _retrieval_lengths(task, options)
-        use_head = options.use_embedding_head and self.model.head == "sentence_embedding"
-        examples = list(task.read(raw_dir, split, lang))
-        ids, pool = self._pool(task, split, raw_dir, options, use_head)
-        if task.name == "lareqa":
-            queries = [q["question"] for q in examples]
-        else:
-            queries = [F.mention_query(m, protocol) for m in examples]
-        vectors = self.embed_texts(
-            queries, use_head=use_head, options=options, max_length=query_length
-        )
-        best = self.search(vectors, pool, options.top_k, options)
-        return {q["id"]: [ids[j] for j in row] for q, row in zip(examples, best, strict=True)}
-
-    def _pool(self, task, split, raw_dir, options, use_head):
-        """(ids, vectors) of the candidates, embedded once per predictor and settings:
-        LAReQA's sentences (with their paragraphs, under "xtreme_r") of every language
-        present, Mewsli-X's entity descriptions."""
-        protocol = options.retrieval_protocol
-        _, max_length = _retrieval_lengths(task, options)
-        if task.name == "lareqa":
-            langs = tuple(lang for s, lang in task.available(raw_dir) if s == split)
-        else:
-            langs = ()
-        static = (None, None) if use_head else (options.layer, options.pooling)
-        key = (task.name, split, os.path.abspath(raw_dir), langs, use_head, static, max_length,
-               protocol)  # fmt: skip
-        if key not in self._pools:
-            if task.name == "lareqa":
-                ids, texts = [], []
-                for lang in langs:
-                    candidates = lareqa.read_candidates(task.files(raw_dir, split, lang)[0])
-                    ids += [lareqa_candidate_id(lang, i) for i in range(len(candidates))]
-                    texts += [F.lareqa_candidate(c["sentence"], c["context"], protocol)
-                              for c in candidates]  # fmt: skip
-            else:
-                path = os.path.join(raw_dir, CANDIDATES_PATH)
-                entities = list(mewslix.read_candidates(path))
-                ids = [e["id"] for e in entities]
-                texts = [F.entity_text(e, protocol) for e in entities]
-            vectors = self.embed_texts(
-                texts, use_head=use_head, options=options, max_length=max_length
-            )
-            self._pools[key] = (ids, vectors)
-        return self._pools[key]
-
-
-def _retrieval_lengths(task: Task, options: PredictOptions) -> tuple[int, int]:
-    """(query, candidate) token lengths: `max_length` when set; else the reference's
-    lengths under "xtreme_r" (`features.REFERENCE_LENGTHS`), 256 under "project"."""
-    if options.max_length:
-        return options.max_length, options.max_length
-    if options.retrieval_protocol == "xtreme_r" and task.name in F.REFERENCE_LENGTHS:
-        return F.REFERENCE_LENGTHS[task.name]
-    return FALLBACK_MAX_LENGTH, FALLBACK_MAX_LENGTH
 
 
 def _fetch(indices: np.ndarray, outputs: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:

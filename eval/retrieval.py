@@ -1,7 +1,7 @@
 """Sentence retrieval by cosine similarity on a mesh.
 
 The evaluator (`eval.predict.Predictor`) embeds with length buckets on the mesh and
-ranks with `eval.decode.top_k` (NumPy) or, for large pools on an accelerator,
+ranks with `xlmr_flax.formats.decode.top_k` (NumPy) or, for large pools on an accelerator,
 `top_k_on_mesh` (one jitted search, queries split over the data-parallel axes).
 """
 
@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from eval.decode import normalize_rows
 from xlmr_flax.data.batching import round_up
+from xlmr_flax.formats.decode import normalize_rows
 from xlmr_flax.sharding import (
     DEFAULT_RULES,
     batch_sharding,
@@ -83,7 +83,7 @@ def top_k_on_mesh(
     candidate_block: int = 8192,
     rules: Mapping[str, Any] = DEFAULT_RULES,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`eval.decode.top_k` as one jitted search: (indices, scores), best first.
+    """`xlmr_flax.formats.decode.top_k` as one jitted search: (indices, scores), best first.
 
     Candidates are replicated on every device (a 1M x 768 float32 pool is 3 GB)
     and scanned in blocks of `candidate_block`; queries go `query_block` rows at a

@@ -9,8 +9,8 @@ from xlmr_flax.data import lareqa, mewslix, readers
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.data.sources import tatoeba, xnli
 from xlmr_flax.errors import DataError
+from xlmr_flax.formats import FORMATS
 from xlmr_flax.tasks import TARGETS, TASKS, get_task
-from xlmr_flax.tasks.base import FORMATS
 
 SAMPLE = os.path.join(os.path.dirname(readers.__file__), "..", "assets", "sample_data")
 

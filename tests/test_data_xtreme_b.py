@@ -18,8 +18,8 @@ from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokeniz
 from xlmr_flax.data import features as F
 from xlmr_flax.data import lareqa, mewslix, qa_sources
 from xlmr_flax.data.__main__ import main as data_main
-from xlmr_flax.data.cache import dual_encoder_pairs
 from xlmr_flax.errors import DataError
+from xlmr_flax.formats.retrieval import dual_encoder_pairs
 from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from eval.decode import best_answer, fallback_tag, qa_nbest, top_k, word_tags
 from xlmr_flax import load_tokenizer, sample_tokenizer_path
 from xlmr_flax.data.features import span_extraction
+from xlmr_flax.formats.decode import best_answer, fallback_tag, qa_nbest, top_k, word_tags
 from xlmr_flax.tasks import get_task
 
 CONTEXT = "zero one two three four five"

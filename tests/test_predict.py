@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from eval.decode import top_k
 from eval.predict import PredictOptions, Predictor, load_on_mesh
 from eval.retrieval import top_k_on_mesh
-from eval.submission import lareqa_candidate_id
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data import lareqa, mewslix
 from xlmr_flax.data.batching import eval_batches
 from xlmr_flax.data.features import classification
+from xlmr_flax.formats.decode import top_k
 from xlmr_flax.sharding import make_mesh
 from xlmr_flax.tasks import TARGETS, get_task
+from xlmr_flax.tasks.retrieval.lareqa import lareqa_candidate_id
 from xlmr_flax.tokenizer import sample_tokenizer_path
 
 RAW = os.path.join(os.path.dirname(__file__), "..", "xlmr_flax", "assets", "sample_data")
@@ -202,7 +202,7 @@ def test_multiple_choice_batches_are_bucketed_by_the_longest_choice():
     p = predictor("xcopa")
     task = get_task("xcopa")
     options = p.with_options(bucket_lengths=(8, 16, 24, 32))
-    features = p._featurize(task, "test", "et", RAW, options, examples("xcopa", "et"))
+    features = p.features(task, "test", "et", RAW, options, examples("xcopa", "et"))
     batches = list(p.choice_batches(features, options, 48))
     assert sorted(i for indices, _ in batches for i in indices) == list(range(len(features)))
     for indices, batch in batches:

@@ -34,7 +34,7 @@ from train.plan import stage_tasks
 from train.step import TrainState, make_step_program, optimizer_shardings
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up
-from xlmr_flax.data.cache import tag_vocabulary
+from xlmr_flax.formats.token_tagging import tag_vocabulary
 from xlmr_flax.sharding import batch_sharding, param_shardings, replicated
 from xlmr_flax.tasks import get_task
 

@@ -46,9 +46,10 @@ from xlmr_flax import (
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches
-from xlmr_flax.data.cache import cached_features, tag_vocabulary, tokenizer_fingerprint
+from xlmr_flax.data.cache import cached_features, tokenizer_fingerprint
 from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
 from xlmr_flax.errors import CheckpointError
+from xlmr_flax.formats import get_format
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.provenance import provenance
 from xlmr_flax.sharding import global_batch, is_primary, sync_processes, to_host
@@ -97,11 +98,7 @@ def parent_model_dir(config, dag: StageDag, stage: Stage, workdir: str) -> str:
 
 
 def head_kwargs(task, raw_dir: str) -> dict[str, Any]:
-    if task.format == "classification":
-        return {"num_labels": len(task.labels)}
-    if task.format == "token_tagging":
-        return {"num_labels": len(tag_vocabulary(task, raw_dir))}
-    return {}
+    return get_format(task.format).head_kwargs(task, raw_dir)
 
 
 def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
@@ -139,14 +136,12 @@ def stage_batches(config, stage: Stage, tokenizer, workdir: str):
     """`batch(step) -> (task name, batch)`: the task's own batches, or a mixture's."""
     hp, loaders = stage.hparams, {}
     for name in stage_tasks(stage.task):
-        task = get_task(name)
-        # Retrieval pairs use the evaluation's inputs (config.eval.retrieval_protocol).
-        kw = {"protocol": (config.get("eval") or {}).get("retrieval_protocol", "xtreme_r")}
+        task, fmt = get_task(name), get_format(get_task(name).format)
         features = cached_features(
             task, "train", "en", config.raw_data, tokenizer, hp.max_length,
-            os.path.join(workdir, "features"), **(kw if task.format == "retrieval" else {}),
+            os.path.join(workdir, "features"), **fmt.feature_kwargs(config.get("eval") or {}),
         )  # fmt: skip
-        masking = (tokenizer.mask_token_id, len(tokenizer)) if task.format == "masked_lm" else None
+        masking = fmt.masking(tokenizer)
         loaders[name] = TrainBatches(
             features, hp.batch_size, stage.seed, masking=masking,
             process_index=jax.process_index(), process_count=jax.process_count(),

@@ -23,7 +23,7 @@ from absl import logging
 
 from xlmr_flax.atomic import write_file
 from xlmr_flax.data import features as F
-from xlmr_flax.errors import DataError
+from xlmr_flax.formats import get_format
 from xlmr_flax.tasks.base import Task
 
 FEATURE_VERSION = 2  # bump when featurisation changes
@@ -97,13 +97,6 @@ def files_fingerprint(paths: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def tag_vocabulary(task: Task, raw_dir: str) -> tuple[str, ...]:
-    """A tagging task's labels: its fixed set, or every tag of its training split (CCG)."""
-    if task.labels:
-        return task.labels
-    return tuple(sorted({t for e in task.read(raw_dir, "train", "en") for t in e["tags"]}))
-
-
 def featurize(
     task: Task,
     split: str,
@@ -114,55 +107,12 @@ def featurize(
     examples: list[dict] | None = None,
     **kw,
 ):
-    """Features of one file (`examples`: its examples, if already read)."""
+    """Features of one file (`examples`: its examples, if already read), as the task's
+    format builds them."""
     if examples is None:
         examples = list(task.data_task(split).read(raw_dir, split, lang))
-    if task.format == "classification":
-        return F.classification(task, examples, tokenizer, max_length)
-    if task.format == "multiple_choice":
-        return F.multiple_choice(task, examples, tokenizer, max_length)
-    if task.format == "token_tagging":
-        labels = tag_vocabulary(task, raw_dir)
-        return F.token_tagging(task, examples, tokenizer, max_length, labels)
-    if task.format == "span_extraction":
-        return F.span_extraction(task, examples, tokenizer, max_length, **kw)
-    if task.format == "masked_lm":
-        return F.masked_lm_text(examples, tokenizer, max_length)
-    if task.format == "retrieval" and split == "train":
-        pairs = dual_encoder_pairs(task, examples, raw_dir, **kw)
-        return F.retrieval_pairs(pairs, tokenizer, max_length)
-    raise ValueError(f"task {task.name}: {split} retrieval features are built by the evaluator")
-
-
-def dual_encoder_pairs(task: Task, examples, raw_dir: str, protocol: str = "xtreme_r"):
-    """(id, query, positive) training pairs of a retrieval task, in the inputs of
-    `protocol` (`features.RETRIEVAL_PROTOCOLS`). Mewsli-X: mention → its entity (the
-    pair's own, or looked up in the candidate set); LAReQA (trained on SQuAD): question
-    → the sentence holding its answer, with its paragraph as a second segment under
-    "xtreme_r" (processors/lareqa.py)."""
-    F.check_protocol(protocol)
-    if task.name == "mewslix":
-        from xlmr_flax.data.mewslix import read_candidates
-        from xlmr_flax.tasks.retrieval.mewslix import CANDIDATES_PATH
-
-        path = os.path.join(raw_dir, CANDIDATES_PATH)
-        entities = None
-        for m in examples:
-            entity = m.get("entity")
-            if entity is None:  # flat records name the entity only
-                if entities is None:
-                    entities = {c["id"]: c for c in read_candidates(path)}
-                if m["entity_id"] not in entities:
-                    raise DataError(f"{path}: no entity {m['entity_id']!r} (mention {m['id']})")
-                entity = entities[m["entity_id"]]
-            yield m["id"], F.mention_query(m, protocol), F.entity_text(entity, protocol)
-    else:
-        for q in examples:
-            if q["answers"]:
-                context = q["context"]
-                sentence = F.answer_sentence(context, q["answers"][0]["start"])
-                positive = sentence if protocol == "project" else (sentence, context)
-                yield q["id"], q["question"], positive
+    fmt = get_format(task.format)
+    return fmt.featurize(task, split, examples, raw_dir, tokenizer, max_length, **kw)
 
 
 def cached_features(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xlmr_flax.errors import DataError
-from xlmr_flax.tasks.base import Task
+
+if TYPE_CHECKING:  # the task formats import this module while the tasks register
+    from xlmr_flax.tasks.base import Task
 
 IGNORE = -100
 Feature = dict[str, Any]
@@ -213,9 +215,6 @@ def retrieval_pairs(
 # evaluate_retrieval.py, processors/lareqa.py of google-research/xtreme); "project" is
 # this project's earlier variant, kept for comparison.
 RETRIEVAL_PROTOCOLS = ("xtreme_r", "project")
-# (query, candidate) token lengths of XTREME-R's evaluation scripts
-# (scripts/run_eval_lareqa.sh, scripts/run_eval_mewslix.sh).
-REFERENCE_LENGTHS = {"lareqa": (96, 256), "mewslix": (64, 64)}
 # The reference's mention markers, and its escaping of marker pairs already in the text.
 MARKER_LEFT, MARKER_RIGHT = "{", "}"
 _MARKED = re.compile(r"\{(.*?)\}")

@@ -14,55 +14,24 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-import numpy as np
 import tensorflow_datasets as tfds
 
 from xlmr_flax.atomic import write_file
 from xlmr_flax.errors import DataError
+from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import TASKS, get_task
-
-_text = tfds.features.Text
 
 
 def _features(task_format: str) -> tfds.features.FeaturesDict:
-    if task_format == "classification":
-        spec = dict(text_a=_text(), text_b=_text(), label=_text())
-    elif task_format == "multiple_choice":
-        spec = dict(
-            context=_text(),
-            question=_text(),
-            choices=tfds.features.Sequence(_text()),
-            label=np.int64,
-        )
-    elif task_format == "span_extraction":
-        answers = tfds.features.Sequence(dict(text=_text(), start=np.int64))
-        spec = dict(
-            title=_text(),
-            context=_text(),
-            question=_text(),
-            answers=answers,
-            is_impossible=np.bool_,
-        )
-    elif task_format == "token_tagging":
-        spec = dict(tokens=tfds.features.Sequence(_text()), tags=tfds.features.Sequence(_text()))
-    else:  # retrieval and masked-LM records differ per task: kept as JSON
-        spec = dict(record=_text())
-    return tfds.features.FeaturesDict(dict(id=_text(), **spec))
-
-
-# How a split without gold stores its missing gold field (TFDS features are not optional).
-NO_GOLD = {"label": {"classification": "", "multiple_choice": -1}, "tags": [], "answers": []}
+    spec = get_format(task_format).tfds_features(tfds)
+    return tfds.features.FeaturesDict(dict(id=tfds.features.Text(), **spec))
 
 
 def _record(task_format: str, example: dict, keys: Sequence[str] | None = None) -> dict:
-    """The record TFDS stores; with `keys`, only those fields (a reader's extra fields,
-    such as the language of a file holding several, are left out)."""
-    if task_format in ("retrieval", "masked_lm"):
-        return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
-    missing = {k: v for k, v in NO_GOLD.items() if k in example and example[k] is None}
-    if "label" in missing:
-        missing["label"] = missing["label"][task_format]
-    record = {**example, **missing}
+    """The record TFDS stores (the format's: a split without gold stores its missing
+    gold as a value of the feature's type); with `keys`, only those fields (a reader's
+    extra fields, such as the language of a file holding several, are left out)."""
+    record = get_format(task_format).tfds_record(example)
     return {k: record[k] for k in keys} if keys else record
 
 

@@ -5,34 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from xlmr_flax.errors import DataError
+from xlmr_flax.formats.base import get_format
 
-FORMATS = (
-    "classification",
-    "multiple_choice",
-    "span_extraction",
-    "token_tagging",
-    "retrieval",
-    "masked_lm",
-)
-# The head each format trains (retrieval trains a dual encoder of sentence embeddings).
-FORMAT_HEADS = {
-    "classification": "classification",
-    "multiple_choice": "multiple_choice",
-    "span_extraction": "span_extraction",
-    "token_tagging": "token_tagging",
-    "retrieval": "sentence_embedding",
-    "masked_lm": "masked_lm",
-}
 SPLITS = ("train", "dev", "test")
-# The example field holding each format's gold (None in a split without gold).
-GOLD_FIELDS = {
-    "classification": "label",
-    "multiple_choice": "label",
-    "span_extraction": "answers",
-    "token_tagging": "tags",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +49,11 @@ class Layout:
 class Task:
     """A dataset with its format, labels, languages and the layouts its files come in.
 
+    `format` names a registered `xlmr_flax.formats` format, which owns everything
+    format-specific (featurisation, head, prediction, gold, files, metric); `hooks`
+    holds what is particular to this task within its format (a retrieval task's
+    queries and candidate pool: `formats.retrieval.RetrievalHooks`).
+
     `layouts` lists the accepted ways its files lie under the raw-data folder, in order
     of preference: for each (split, language) the first layout whose files all exist
     is read (a release with gold comes before XTREME's gold-less copy of the same
@@ -89,17 +72,20 @@ class Task:
     eval_langs: tuple[str, ...] = ()
     train_on: tuple[str, ...] = ()  # targets: training task(s), in order
     eval_split: str = "test"
-    gold_field: str | None = None  # default: GOLD_FIELDS[format]
+    gold_field: str | None = None  # default: the format's gold field
+    hooks: Any = None  # behaviour of this task within its format (see above)
 
     def __post_init__(self):
-        if self.format not in FORMATS:
-            raise ValueError(f"task {self.name}: unknown format {self.format!r}")
+        try:
+            get_format(self.format)
+        except ValueError as err:
+            raise ValueError(f"task {self.name}: {err}") from None
         if not self.layouts:
             raise ValueError(f"task {self.name}: no layouts")
 
     @property
     def head(self) -> str:
-        return FORMAT_HEADS[self.format]
+        return get_format(self.format).head
 
     @property
     def is_target(self) -> bool:
@@ -167,7 +153,7 @@ class Task:
         layout, files = found
         if split in layout.no_gold:
             return layout.no_gold[split]
-        field = self.gold_field or GOLD_FIELDS.get(self.format)
+        field = self.gold_field or get_format(self.format).gold_field
         if field is None:
             return None
         examples = list(layout.read(files, lang))
@@ -200,6 +186,11 @@ def register(task: Task) -> Task:
         raise ValueError(f"task {task.name!r} registered twice")
     TASKS[task.name] = task
     return task
+
+
+def unregister(name: str) -> None:
+    """Removes a task (a test's toy task, once the test is done)."""
+    TASKS.pop(name, None)
 
 
 def get_task(name: str) -> Task:

@@ -1,6 +1,7 @@
 """Tatoeba (target, no training): find each sentence's English translation."""
 
 from xlmr_flax.data.sources.tatoeba import read_laser_pairs, read_xtreme_sorted
+from xlmr_flax.formats.retrieval import RetrievalHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 LANGS = tuple(
@@ -23,6 +24,22 @@ def _laser_paths(split, lang):
     return [f"{stem}.{ISO3[lang]}", f"{stem}.eng"]
 
 
+class TatoebaHooks(RetrievalHooks):
+    """Each sentence's nearest English sentence, by the encoder as it is (whatever
+    head the model carries); predictions are its index on the English side."""
+
+    ranked = False
+
+    def predict(self, predictor, task, split, lang, raw_dir, options):
+        pairs = list(task.read(raw_dir, split, lang))
+        source = predictor.embed_texts([p["source"] for p in pairs], options=options)
+        english = predictor.embed_texts([p["target"] for p in pairs], options=options)
+        return [int(i) for i in predictor.search(source, english, 1, options)[:, 0]]
+
+    def gold(self, task, lang, raw_dir, split):
+        return [e["target_index"] for e in task.read(raw_dir, split, lang)]
+
+
 TASK = register(
     Task(
         name="tatoeba",
@@ -33,6 +50,7 @@ TASK = register(
         train_langs=(),
         eval_langs=LANGS,
         gold_field="target_index",  # where in the (sorted) English side the translation is
+        hooks=TatoebaHooks(),
         layouts=(
             Layout("original", paths=_laser_paths, reader=read_laser_pairs),
             Layout(

@@ -23,7 +23,7 @@ SQUAD_V2 = register(
         name="squad_v2",
         format="span_extraction",
         source="SQuAD v2.0 {train,dev}-v2.0.json",
-        metric="squad",
+        metric="squad_v2",
         layouts=(
             Layout(
                 "original",

@@ -1,0 +1,62 @@
+"""Evaluation settings: what `eval.predict.Predictor` takes as `options`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from absl import logging
+
+from xlmr_flax.formats import get_format
+from xlmr_flax.tasks import Task
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """Evaluation settings; any of them can be given to `Predictor` or per call."""
+
+    max_length: int | None = None  # None: 384 for span extraction, else 256
+    batch_size: int = 32  # global rows per batch, rounded up to the data-parallel size
+    bucket_lengths: tuple[int, ...] = (16, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+    doc_stride: int = 128  # QA: context tokens between window starts
+    max_query_length: int = 64  # QA: question tokens kept (at most half a window)
+    max_answer_length: int = 30  # QA: longest answer, in sub-words
+    n_best: int = 20  # QA: start and end candidates per window
+    layer: int = -1  # retrieval from the encoder: hidden state (0 = embeddings)
+    pooling: str = "mean"  # retrieval from the encoder: "mean" or "first"
+    use_embedding_head: bool = True  # LAReQA, Mewsli-X: a sentence_embedding head if any
+    top_k: int = 20  # LAReQA, Mewsli-X: candidates ranked per query
+    # LAReQA, Mewsli-X inputs: "xtreme_r" (the reference's) or "project" (features.py)
+    retrieval_protocol: str = "xtreme_r"
+    device_top_k: bool | None = None  # ranking on the mesh; None: unless the backend is CPU
+    cache_dir: str | None = None  # features cached here (xlmr_flax.data.cache)
+
+    @classmethod
+    def create(cls, options: Any = None, **overrides: Any) -> PredictOptions:
+        """From None, a mapping or an ml_collections ConfigDict, then `overrides`.
+        Unknown keys of `options` are logged and ignored (a config section may hold
+        settings for other code); unknown `overrides` are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        if isinstance(options, PredictOptions):
+            values = dataclasses.asdict(options)
+        elif hasattr(options, "to_dict"):  # ml_collections.ConfigDict
+            values = options.to_dict()
+        else:
+            values = dict(options or {})
+        ignored = sorted(set(values) - known)
+        if ignored:
+            logging.warning("evaluation options ignored by the predictor: %s", ignored)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown prediction option(s) {unknown}; known: {sorted(known)}")
+        values = {k: v for k, v in values.items() if k in known} | overrides
+        if "bucket_lengths" in values:
+            values["bucket_lengths"] = tuple(int(b) for b in values["bucket_lengths"])
+        return cls(**values)
+
+    def length_for(self, task: Task) -> int:
+        return get_format(task.format).eval_length(task, self)
+
+    def buckets(self, max_length: int) -> tuple[int, ...]:
+        """The bucket lengths below `max_length`, and `max_length` itself as the last."""
+        return (*sorted({b for b in self.bucket_lengths if b < max_length}), max_length)

@@ -1,0 +1,158 @@
+"""What a task format owns, and the registry that holds every format.
+
+A format is the shape of a task's examples and of its answers: classification,
+multiple choice, span extraction, token tagging, retrieval, masked LM. Everything
+that depends on the format and not on the dataset lives on its `Format` object, one
+module per format (docs/formats.md):
+
+- featurisation (`featurize`) and the TFDS record of an example (`tfds_features`,
+  `tfds_record`);
+- the head it trains and that head's arguments (`head`, `head_kwargs`; the loss is
+  the head's: train/losses.py), and how training batches are drawn (`masking`);
+- prediction and decoding (`predict`, given a predictor that runs the model);
+- gold answers from raw data (`gold`) and the submission file format (`extension`,
+  `serialize`, `read_labels`, `read_predictions`);
+- which metric scores it (`metric_kind`: a name `eval.metrics` implements).
+
+A task keeps `format: str` (the registry key) and its dataset-specific settings;
+behaviour particular to one task of a format (a retrieval task's candidate pool)
+lives on the task, as `Task.hooks`, and the format calls it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+# Default maximum lengths in tokens: the original study's 256 (384 for QA windows).
+FALLBACK_MAX_LENGTH = 256
+
+
+class Predictor(Protocol):
+    """What a format's `predict` needs from the predictor that runs the model
+    (eval.predict.Predictor): features, batches, model outputs per feature."""
+
+    def features(self, task: Any, split: str, lang: str, raw_dir: str, options: Any,
+                 examples: list[dict], **kw: Any) -> list[dict]: ...  # fmt: skip
+
+    def sequence_batches(self, features: Sequence[dict], options: Any, max_length: int): ...
+
+    def choice_batches(self, features: Sequence[dict], options: Any, max_length: int): ...
+
+    def outputs(self, kind: str, batches: Any, count: int) -> dict[str, list]: ...
+
+    def embed_texts(self, texts: Sequence[str], **kw: Any) -> Any: ...
+
+    def search(self, queries: Any, candidates: Any, k: int, options: Any) -> Any: ...
+
+    def cached(self, key: tuple, build: Any) -> Any: ...
+
+
+class Format:
+    """The behaviour of one task format. Subclasses set `name`, `head` and the hooks
+    their tasks use; the defaults say "this format has no such thing"."""
+
+    name: str = ""
+    head: str = ""  # the training head (xlmr_flax.heads) and so the loss (train/losses.py)
+    gold_field: str | None = None  # the example field holding the gold (Task.gold)
+    max_length: int = FALLBACK_MAX_LENGTH  # default evaluation length in tokens
+    extension: str | None = None  # submission files: tsv, jsonl or json
+    # Whether `predict` runs the model's own trained head (checked against `head`).
+    predicts_with_head: bool = True
+
+    # --- data ---------------------------------------------------------------------------
+
+    def featurize(
+        self, task, split: str, examples: list[dict], raw_dir: str, tokenizer, max_length: int,
+        **kw: Any,
+    ) -> list[dict]:  # fmt: skip
+        """Features of one file's examples (xlmr_flax.data.features' conventions)."""
+        raise ValueError(f"task {task.name}: {self.name} has no {split} features")
+
+    def tfds_features(self, tfds: Any) -> dict[str, Any]:
+        """TFDS feature spec of an example besides its `id` (`tfds`: the
+        tensorflow_datasets module, imported by the builder only); default: the
+        record as JSON, for records that differ per task."""
+        return dict(record=tfds.features.Text())
+
+    def tfds_record(self, example: dict) -> dict:
+        """The record TFDS stores for `example` (under `tfds_features`); a field
+        without gold (None) must be stored as a value of its feature's type."""
+        return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
+
+    # --- training -----------------------------------------------------------------------
+
+    def head_kwargs(self, task, raw_dir: str) -> dict[str, Any]:
+        """Arguments of the head (`num_labels`, ...)."""
+        return {}
+
+    def labels(self, task, raw_dir: str) -> tuple[str, ...] | None:
+        """The label names the head's outputs index, if it has a label set."""
+        return None
+
+    def feature_kwargs(self, eval_options: Mapping[str, Any]) -> dict[str, Any]:
+        """Featurisation arguments training takes from the evaluation settings."""
+        return {}
+
+    def masking(self, tokenizer) -> tuple[int, int] | None:
+        """(mask token id, vocabulary size) when training batches are masked at draw."""
+        return None
+
+    # --- evaluation ---------------------------------------------------------------------
+
+    def eval_length(self, task, options: Any) -> int:
+        return options.max_length or self.max_length
+
+    def predict(self, predictor: Predictor, task, split: str, lang: str, raw_dir: str,
+                options: Any) -> Any:  # fmt: skip
+        """Predictions of one language, in the structure `metric_kind` scores."""
+        raise ValueError(f"task {task.name}: no predictions for format {self.name!r}")
+
+    def gold(self, task, lang: str, raw_dir: str, split: str) -> Any:
+        """The gold structure predictions are scored against."""
+        raise ValueError(f"task {task.name}: {self.name} has no gold labels to score")
+
+    def metric_kind(self, task) -> str:
+        """The name of the metric (eval.metrics) that scores this task."""
+        raise ValueError(f"task {task.name}: no evaluation metric for format {self.name!r}")
+
+    # --- submission files ---------------------------------------------------------------
+
+    def file_extension(self, task) -> str:
+        if self.extension is None:
+            raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
+        return self.extension
+
+    def serialize(self, task, value: Any) -> str:
+        raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
+
+    def read_labels(self, path: str, task, lang: str | None) -> Any:
+        raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
+
+    def read_predictions(self, path: str, task, gold: Any) -> Any:
+        raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
+
+
+FORMATS: dict[str, Format] = {}
+
+
+def register_format(fmt: Format) -> Format:
+    """Adds `fmt` under its name; a name registered twice is an error."""
+    if not fmt.name:
+        raise ValueError(f"{type(fmt).__name__}: a format needs a name")
+    if fmt.name in FORMATS:
+        raise ValueError(f"format {fmt.name!r} registered twice")
+    FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def unregister_format(name: str) -> None:
+    """Removes a format (a test's toy format, once the test is done)."""
+    FORMATS.pop(name, None)
+
+
+def get_format(name: str) -> Format:
+    if name not in FORMATS:
+        raise ValueError(f"unknown format {name!r}; known: {sorted(FORMATS)}")
+    return FORMATS[name]

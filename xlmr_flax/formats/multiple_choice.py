@@ -1,0 +1,82 @@
+"""Multiple choice (XCOPA, COPA, SIQA, ...): one of a few candidate continuations.
+
+Predictions and gold: `list[int]`, the chosen choice per example; submission files:
+`.jsonl`, one `{"label": choice index}` per line (XTREME-R's evaluate.py reads XCOPA's
+so); scored by accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from xlmr_flax.data import features as F
+from xlmr_flax.errors import DataError
+from xlmr_flax.formats import files
+from xlmr_flax.formats.base import Format, register_format
+
+
+class MultipleChoice(Format):
+    name = "multiple_choice"
+    head = "multiple_choice"
+    gold_field = "label"
+    extension = "jsonl"
+
+    def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
+        return F.multiple_choice(task, examples, tokenizer, max_length)
+
+    def tfds_features(self, tfds) -> dict[str, Any]:
+        text = tfds.features.Text
+        return dict(
+            context=text(), question=text(), choices=tfds.features.Sequence(text()), label=np.int64
+        )
+
+    def tfds_record(self, example: dict) -> dict:
+        return {**example, "label": -1 if example["label"] is None else example["label"]}
+
+    def predict(self, predictor, task, split, lang, raw_dir, options) -> list[int]:
+        examples = list(task.read(raw_dir, split, lang))
+        features = predictor.features(task, split, lang, raw_dir, options, examples)
+        batches = predictor.choice_batches(features, options, self.eval_length(task, options))
+        logits = predictor.outputs("logits", batches, len(features))["logits"]
+        return [int(np.argmax(row)) for row in logits]
+
+    def gold(self, task, lang: str, raw_dir: str, split: str) -> list[int]:
+        return [e["label"] for e in task.read(raw_dir, split, lang)]
+
+    def metric_kind(self, task) -> str:
+        return "accuracy"
+
+    def serialize(self, task, value) -> str:
+        return "".join(json.dumps({"label": item}) + "\n" for item in value)
+
+    def read_labels(self, path: str, task, lang: str | None) -> list[int]:
+        return jsonl_labels(path)
+
+    def read_predictions(self, path: str, task, gold) -> list[int]:
+        predicted = jsonl_labels(path)
+        files.check_line_count(path, len(predicted), len(gold))
+        return predicted
+
+
+def jsonl_labels(path: str) -> list[int]:
+    """The `label` of every line of a JSON-lines file (XCOPA's submission and its
+    original test files, whose other fields are ignored)."""
+    labels = []
+    for number, text in enumerate(files.text_lines(path), 1):
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+        label = record.get("label") if isinstance(record, dict) else None
+        if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+            raise DataError(f"{path}:{number}: expected an object with an integer 'label'")
+        labels.append(label)
+    if not labels:
+        raise DataError(f"{path}: no labels (empty file)")
+    return labels
+
+
+FORMAT = register_format(MultipleChoice())
