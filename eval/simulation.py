@@ -1,6 +1,6 @@
 """Synthetic ordering studies with known effects, written in the files a study writes
 (results.jsonl records and per-example `.npy` files, through the same writer as
-`train.evaluation`), to check the report's intervals and tests by simulation.
+`train.pipeline.units`), to check the report's intervals and tests by simulation.
 
     study = write_study(root, Scenario("realistic", seed_sd=0.7), np.random.default_rng(0))
     check = calibrate(Scenario("null"), replicates=50, root=tmp)   # rates over replicates

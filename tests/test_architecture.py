@@ -117,7 +117,12 @@ def graph():
 
 
 def test_the_graph_holds_every_package_and_known_edges(graph):
-    assert {"xlmr_flax.convert", "xlmr_flax.pretrained", "train.plan", "eval.report"} <= set(graph)
+    assert {
+        "xlmr_flax.convert",
+        "xlmr_flax.pretrained",
+        "train.pipeline.plan",
+        "eval.report",
+    } <= set(graph)
     assert "configs.common" in graph["configs.xtreme_r_sequencing"]
     assert "xlmr_flax.convert" in graph["xlmr_flax.pretrained"]
 
