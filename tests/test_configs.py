@@ -236,6 +236,7 @@ def test_every_config_plans(path):
     assert build_dag(module.get_config()).stages
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_main_command_takes_the_argument(tmp_path):
     """Through ml_collections' config flag: the `:ARG` suffix and the error it raises."""
 

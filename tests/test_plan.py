@@ -58,6 +58,7 @@ def test_explicit_sequences_replace_orders():
     assert intermediate_paths(config.study) == [(), ("squad_v1", "mnli")]
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_dry_run_command_prints_the_plan_and_shards(tmp_path):
     def dry_run(*extra):
         command = [sys.executable, "-m", "train", "--config", "configs/smoke.py",

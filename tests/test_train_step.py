@@ -40,6 +40,7 @@ def test_accumulating_four_micro_batches_equals_one_big_batch():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # two processes
 def test_two_processes_match_one_process(one_device_run, tmp_path):
     launch("tests/multihost_worker.py", str(tmp_path), timeout_s=300)
     expected_losses, expected_params = one_device_run

@@ -65,6 +65,7 @@ def test_disjoint_shards_share_a_workdir(tmp_path):
         WorkdirLock(str(tmp_path), (0, 3)).acquire()
 
 
+@pytest.mark.slow  # a lock holder in a subprocess
 def test_a_lock_survives_sigkill_and_its_stale_file_is_broken_with_a_warning(tmp_path, caplog):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from train.pipeline.lock import WorkdirLock; "
@@ -101,6 +102,7 @@ def test_another_hosts_lock_holds_while_its_heartbeat_is_fresh(tmp_path, caplog)
         assert "heartbeat is 11 minutes old" in caplog.text
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_concurrent_runs_of_the_main_command_exit_3_with_one_line(tmp_path):
     with WorkdirLock(str(tmp_path)):
         run = main_command(tmp_path)
@@ -189,6 +191,7 @@ def test_a_workdir_that_is_a_file_or_unwritable_is_one_line(tmp_path, monkeypatc
         prepare_workdir(str(tmp_path / "run"))
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_the_main_command_reports_config_and_workdir_errors_in_one_line(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")

@@ -32,6 +32,7 @@ RESULTS_FILE = "results.jsonl"
 OLD_SCHEME_DIR = "scheme-1"
 # What a workdir of id scheme 1 (before workdir.json) holds at its top.
 OLD_SCHEME_TRACES = ("stages", "pretrained.DONE", "init_hf")
+OLD_SCHEME_ENTRIES = (*OLD_SCHEME_TRACES, "pretrained", RESULTS_FILE)  # moved by --migrate
 
 
 def workdir_file(workdir: str) -> str:

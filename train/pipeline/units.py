@@ -81,9 +81,17 @@ def has_dev_score(task: str) -> bool:
     )
 
 
+# Units named `<prefix><task>` and the evaluator (eval/evaluators.py) that runs them;
+# any other unit is a target (or Tatoeba's alignment), run by `zero_shot`.
+EVALUATOR_PREFIXES = {DEV: "dev"}
+
+
 def unit_evaluator(unit: str) -> tuple[str, str]:
     """(evaluator name, task) of a unit."""
-    return ("dev", unit.removeprefix(DEV)) if unit.startswith(DEV) else ("zero_shot", unit)
+    for prefix, name in EVALUATOR_PREFIXES.items():
+        if unit.startswith(prefix):
+            return name, unit.removeprefix(prefix)
+    return "zero_shot", unit
 
 
 # Evaluation options that change no number (how many rows a batch holds).

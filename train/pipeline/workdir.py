@@ -218,7 +218,7 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
     if os.path.exists(old_dir):
         raise WorkdirError(f"--migrate: {old_dir} exists; move it away first")
     os.makedirs(old_dir)
-    for name in (*OLD_SCHEME_TRACES, "pretrained", "results.jsonl"):
+    for name in layout.OLD_SCHEME_ENTRIES:
         with contextlib.suppress(FileNotFoundError):
             os.rename(workdir_entry(workdir, name), workdir_entry(old_dir, name))
     pretrained = pretrained_root(config, workdir, dag.root)
