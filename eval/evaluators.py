@@ -58,6 +58,7 @@ __all__ = [
     "evaluation_pairs",
     "forward_function",
     "get_evaluator",
+    "language_scores",
     "open_model",
     "plan_evaluation",
     "register_evaluator",
@@ -159,11 +160,25 @@ def score_language(
     `examples_dir/<split>-<lang>.npy` when given."""
     gold = source.load(task, raw_dir)
     ids, stats = example_stats(task, predictions, gold, lang=source.lang)
+    return language_scores(task, source.lang, source.split, source.origin, ids, stats, examples_dir)
+
+
+def language_scores(
+    task: str,
+    lang: str,
+    split: str,
+    gold: str,
+    ids: list[str],
+    stats: dict[str, np.ndarray],
+    examples_dir: str | None,
+) -> LanguageScores:
+    """The scores of one language from its per-example statistics, written first to
+    `examples_dir/<split>-<lang>.npy` when given (every evaluator's last step)."""
     path = None
     if examples_dir is not None:
-        path = os.path.join(examples_dir, f"{source.split}-{source.lang}{EXAMPLES_SUFFIX}")
+        path = os.path.join(examples_dir, f"{split}-{lang}{EXAMPLES_SUFFIX}")
         write_examples(path, ids, stats)
-    return LanguageScores(task, source.lang, source.split, source.origin, ids, stats, path)
+    return LanguageScores(task, lang, split, gold, ids, stats, path)
 
 
 def _fingerprint(files: tuple[str, ...]) -> str:
