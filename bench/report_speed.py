@@ -7,7 +7,7 @@ The study is what a full run of configs/xtreme_r_sequencing.py writes: 82 paths 
 intermediate task, nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
 their languages and (approximate) real test sizes, three seeds; results.jsonl and
 one `.npy` examples file per run and language (`eval.simulation.write_study`, the
-files `train.evaluation` writes). It is generated once (`--study` is reused when
+files `train.pipeline.units` writes). It is generated once (`--study` is reused when
 it holds a results.jsonl), then `python -m eval report` runs on it in-process
 (analysis, CSV tables, plots, Markdown) with the default 1,000 bootstrap draws.
 The last line of output is one JSON object.

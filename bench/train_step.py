@@ -17,6 +17,7 @@ import time
 import jax
 import numpy as np
 
+from train.loop import train_loop
 from train.losses import get_loss
 from train.optimizer import make_optimizer
 from train.step import init_train_state, make_train_step
@@ -67,13 +68,10 @@ def bench_jax(c: XLMRConfig, args) -> float:
     graphdef, state = init_train_state(model, optimizer, mesh)
     step = make_train_step(graphdef, get_loss("classification"), optimizer, schedule, state, mesh)
     batch = global_batch(random_batch(c, args.batch, args.seq_len), mesh)
-    for _ in range(args.warmup):  # the first call compiles
-        state, metrics = step(state, batch)
-    jax.block_until_ready(metrics["loss"])
+    # The stages' loop; metrics are fetched (a sync) once, after the last step.
+    state = train_loop(step, state, [batch] * args.warmup, log_every=args.warmup)  # compiles
     start = time.perf_counter()
-    for _ in range(args.steps):
-        state, metrics = step(state, batch)
-    jax.block_until_ready(metrics["loss"])
+    train_loop(step, state, [batch] * args.steps, log_every=args.steps)
     return (time.perf_counter() - start) / args.steps
 
 

@@ -1,6 +1,6 @@
 """Synthetic ordering studies with known effects, written in the files a study writes
-(results.jsonl records and per-example `.npy` files, through the same writer as
-`train.evaluation`), to check the report's intervals and tests by simulation.
+(results.jsonl lines by `eval.analysis.records.record_line`, as a study writes them,
+and per-example `.npy` files), to check the report's intervals and tests by simulation.
 
     study = write_study(root, Scenario("realistic", seed_sd=0.7), np.random.default_rng(0))
     check = calibrate(Scenario("null"), replicates=50, root=tmp)   # rates over replicates
@@ -18,7 +18,6 @@ in its metric's units (`truth`), since every other term has mean 0.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from eval import analysis, ordering
+from eval.analysis.records import Record, record_line
 from eval.example_files import write_examples
 from eval.metrics import metric_from_stats
 
@@ -160,9 +160,9 @@ def write_study(
                         write_examples(os.path.join(root, rel), ids, stats)
                     for metric, values in stats.items():
                         records.append(
-                            dict(
+                            Record(
                                 kind="zero_shot",
-                                path=list(path),
+                                path=tuple(path),
                                 target=target,
                                 lang=lang,
                                 seed=seed,
@@ -173,7 +173,7 @@ def write_study(
                             )
                         )
     with open(os.path.join(root, "results.jsonl"), "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r) + "\n" for r in records)
+        f.writelines(record_line(r) + "\n" for r in records)
     return len(records)
 
 

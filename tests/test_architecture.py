@@ -5,7 +5,15 @@ because it runs late is still a knot between two modules.
 
 - no import cycle among the modules of xlmr_flax/, train/, eval/ and configs/;
 - eval/ never imports train/ (the evaluator scores predictions of any trainer);
-- configs/ never import train/ (the trainer loads configs, not the other way).
+- configs/ never import train/ (the trainer loads configs, not the other way);
+- the trainer (train/ outside train/pipeline/) imports neither the pipeline nor eval/;
+- the pipeline (train/pipeline/) reaches eval/ through the evaluator interface
+  (eval.evaluators), the results record (eval.analysis.records) and the report's
+  entry point (eval.report) only;
+- train/pipeline/layout.py is the one module that joins workdir paths;
+- no module is over MAX_LINES lines (the few listed in OVERSIZED wait for a split).
+
+docs/architecture.md describes the layers.
 """
 
 from __future__ import annotations
@@ -14,11 +22,23 @@ import ast
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("xlmr_flax", "train", "eval", "configs")
+PIPELINE = "train.pipeline"
+EVAL_INTERFACE = ("eval.evaluators", "eval.analysis.records", "eval.report")
+LAYOUT = os.path.join("train", "pipeline", "layout.py")
+MAX_LINES = 400
+# Over MAX_LINES, each to be split on its own (a test below keeps this list honest).
+OVERSIZED = {
+    "eval/metrics.py",
+    "eval/ordering.py",
+    "eval/predict.py",
+    "xlmr_flax/data/tfds_native.py",
+}
 
 
 def module_files(root: str, packages: tuple[str, ...]) -> dict[str, str]:
@@ -117,7 +137,12 @@ def graph():
 
 
 def test_the_graph_holds_every_package_and_known_edges(graph):
-    assert {"xlmr_flax.convert", "xlmr_flax.pretrained", "train.plan", "eval.report"} <= set(graph)
+    assert {
+        "xlmr_flax.convert",
+        "xlmr_flax.pretrained",
+        "train.pipeline.plan",
+        "eval.report",
+    } <= set(graph)
     assert "configs.common" in graph["configs.xtreme_r_sequencing"]
     assert "xlmr_flax.convert" in graph["xlmr_flax.pretrained"]
 
@@ -134,6 +159,110 @@ def test_configs_never_import_train(graph):
     assert imports_between(graph, "configs", "train") == []
 
 
+def is_trainer(module: str) -> bool:
+    return module.startswith("train.") and not module.startswith(PIPELINE)
+
+
+def test_the_trainer_imports_neither_the_pipeline_nor_the_evaluator(graph):
+    found = [
+        f"{module} -> {imported}"
+        for module, targets in graph.items()
+        if is_trainer(module) and module != "train.__main__"
+        for imported in targets
+        if imported.startswith(PIPELINE) or imported.split(".")[0] == "eval"
+    ]
+    assert found == []
+
+
+def test_the_pipeline_reaches_eval_through_its_interface_only(graph):
+    reached = {
+        imported
+        for module, targets in graph.items()
+        if module.startswith(PIPELINE)
+        for imported in targets
+        if imported.split(".")[0] == "eval"
+    }
+    assert reached - set(EVAL_INTERFACE) == set()
+    assert {"eval.evaluators", "eval.analysis.records"} <= reached
+
+
+def workdir_joins(root: str, layout: str) -> list[str]:
+    """`file:line` of every `os.path.join` outside `layout` that joins the workdir or
+    one of the entries `layout` names (its string arguments to `os.path.join`)."""
+
+    def joins(tree):
+        for node in ast.walk(tree):
+            func = node.func if isinstance(node, ast.Call) else None
+            if isinstance(func, ast.Attribute) and ast.unparse(func) == "os.path.join":
+                yield node
+
+    def strings(node):
+        return {
+            part.value
+            for part in ast.walk(node)
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        }
+
+    with open(os.path.join(root, layout), encoding="utf-8") as f:
+        layout_tree = ast.parse(f.read())
+    # Whole names (`stages`, `DONE`, `.DONE`), not the separators of an f-string.
+    entries = {text for call in joins(layout_tree) for text in strings(call) if len(text) > 2}
+    found = []
+    for path in module_files(root, (layout.split(os.sep)[0],)).values():
+        if os.path.relpath(path, root) == layout:
+            continue
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        for call in joins(tree):
+            names = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
+            if "workdir" in names or strings(call) & entries:
+                found.append(f"{os.path.relpath(path, root)}:{call.lineno}")
+    return found
+
+
+def test_only_the_layout_module_joins_workdir_paths():
+    assert workdir_joins(ROOT, LAYOUT) == []
+
+
+def test_a_workdir_join_outside_the_layout_is_found(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "layout.py").write_text(
+        "import os\ndef stage_dir(w, i):\n    return os.path.join(w, 'stages', i)\n"
+    )
+    (tmp_path / "pkg" / "other.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            def done(directory):
+                return os.path.join(directory, "stages", "x")
+            def results(workdir):
+                return os.path.join(workdir, "results.jsonl")
+            def inside(model_dir):
+                return os.path.join(model_dir, "params")
+            """
+        )
+    )
+    assert workdir_joins(str(tmp_path), os.path.join("pkg", "layout.py")) == [
+        "pkg/other.py:4",
+        "pkg/other.py:6",
+    ]
+
+
+def line_counts(root: str) -> dict[str, int]:
+    counts = {}
+    for path in module_files(root, PACKAGES).values():
+        with open(path, encoding="utf-8") as f:
+            counts[os.path.relpath(path, root)] = sum(1 for _ in f)
+    return counts
+
+
+def test_no_module_is_over_the_line_limit():
+    counts = line_counts(ROOT)
+    over = {path for path, n in counts.items() if n > MAX_LINES}
+    assert over - OVERSIZED == set()
+    assert OVERSIZED - over == set(), "split: remove it from OVERSIZED"
+
+
 def test_a_cycle_is_found_through_relative_and_deferred_imports(tmp_path):
     package = tmp_path / "pkg"
     package.mkdir()
@@ -147,6 +276,7 @@ def test_a_cycle_is_found_through_relative_and_deferred_imports(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
 
 
+@pytest.mark.slow  # a subprocess that imports the library
 def test_the_converter_command_runs_as_documented():
     done = subprocess.run(
         [sys.executable, "-m", "xlmr_flax.convert", "--help"],

@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from train.compile import ProgramFailed, ProgramTooLarge, compile_study
-from train.plan import build_dag, load_config_file
-from train.programs import study_programs, train_batch_shapes
-from train.targets import GIB, parse_target
+from train.pipeline.compile import ProgramFailed, ProgramTooLarge, compile_study
+from train.pipeline.plan import build_dag, load_config_file
+from train.pipeline.programs import study_programs, train_batch_shapes
+from train.pipeline.targets import GIB, parse_target
 from xlmr_flax.tasks import get_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,6 +1,6 @@
 """Study configs: construction, their argument, and the study sizes they plan.
 
-Counts come from `train.plan.build_dag` and are checked against a count by hand
+Counts come from `train.pipeline.plan.build_dag` and are checked against a count by hand
 that shares no code with it.
 """
 
@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from configs.common import TRAIN_SIZES
-from train.plan import (
+from train.pipeline.plan import (
     build_dag,
     intermediate_paths,
     load_config_file,
@@ -241,6 +241,7 @@ def test_every_config_plans(path):
     assert build_dag(module.get_config()).stages
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_main_command_takes_the_argument(tmp_path):
     """Through ml_collections' config flag: the `:ARG` suffix and the error it raises."""
 

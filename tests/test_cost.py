@@ -5,8 +5,8 @@ import json
 import os
 import re
 
-from train.compile import compiled_file, write_compiled
-from train.cost import (
+from train.pipeline.compile import write_compiled
+from train.pipeline.cost import (
     ASSUMED_MFU,
     DEFAULT_TOPOLOGIES,
     mfu_at,
@@ -14,10 +14,11 @@ from train.cost import (
     study_cost,
     train_flops_per_token,
 )
-from train.dag import hparams_dict
-from train.plan import build_dag, load_config_file
-from train.programs import train_programs
-from train.targets import LIST_PRICE, PRICES_AS_OF, parse_target
+from train.pipeline.dag import hparams_dict
+from train.pipeline.layout import compiled_file
+from train.pipeline.plan import build_dag, load_config_file
+from train.pipeline.programs import train_programs
+from train.pipeline.targets import LIST_PRICE, PRICES_AS_OF, parse_target
 from xlmr_flax import get_model_config
 from xlmr_flax.data import sample_data_dir
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from train.plan import ConfigError, build_dag, intermediate_paths, print_plan
+from train.pipeline.plan import ConfigError, build_dag, intermediate_paths, print_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,6 +58,7 @@ def test_explicit_sequences_replace_orders():
     assert intermediate_paths(config.study) == [(), ("squad_v1", "mnli")]
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_dry_run_command_prints_the_plan_and_shards(tmp_path):
     def dry_run(*extra):
         command = [sys.executable, "-m", "train", "--config", "configs/smoke.py",

@@ -323,6 +323,7 @@ def test_every_command_module_has_add_arguments_and_run():
         assert callable(module.add_arguments) and callable(module.run)
 
 
+@pytest.mark.slow  # the command as a subprocess
 def test_python_m_eval_score_end_to_end(submission, tmp_path):
     root, _ = submission
     result = subprocess.run(

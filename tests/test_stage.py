@@ -15,7 +15,9 @@ from tests.test_plan import smoke_config
 from train import stage as stage_lib
 from train.checkpoints import TrainCheckpoints
 from train.optimizer import make_optimizer
-from train.plan import build_dag, is_done, stage_dir
+from train.pipeline.layout import is_done, stage_dir
+from train.pipeline.plan import build_dag
+from train.pipeline.training import parent_model_dir, pretrained_root, train_stage
 from train.step import init_train_state
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
@@ -61,17 +63,19 @@ def trained(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("study"))
     config = tiny_study()
     dag = build_dag(config)
-    stage_lib.pretrained_root(config, workdir)
+    pretrained_root(config, workdir)
     mesh = make_mesh((8, 1, 1))
     mnli, xnli = dag.in_order()
-    stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    train_stage(config, dag, mnli, workdir, mesh)
     return config, dag, workdir, mesh, mnli, xnli
 
 
 def test_encoder_is_handed_on_bit_exactly_and_the_head_is_fresh(trained):
     config, dag, workdir, _, mnli, xnli = trained
     _, _, _, parent = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
-    _, model, heads = stage_lib.initial_model(config, dag, xnli, workdir)
+    _, model, heads = stage_lib.initial_model(
+        config, xnli, parent_model_dir(config, dag, xnli, workdir)
+    )
     kwargs = heads["xnli"][1]
     params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     for a, b in zip(leaves(params["encoder"]), leaves(parent["encoder"]), strict=True):
@@ -105,13 +109,13 @@ def test_a_done_stage_is_not_trained_again(trained, monkeypatch):
     monkeypatch.setattr(
         stage_lib, "initial_model", lambda *a: pytest.fail("retrained a done stage")
     )
-    stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+    train_stage(config, dag, mnli, workdir, mesh)
 
 
 def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, monkeypatch):
     config, dag, workdir, mesh, mnli, _ = trained
     other = str(tmp_path)
-    stage_lib.pretrained_root(config, other)
+    pretrained_root(config, other)
 
     def crash_at_four(call, step, state, batch):
         if call == 4:
@@ -120,14 +124,14 @@ def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, 
 
     real_bind = wrap_steps(monkeypatch, crash_at_four)
     with pytest.raises(KeyboardInterrupt):
-        stage_lib.run_stage(config, dag, mnli, other, mesh)
+        train_stage(config, dag, mnli, other, mesh)
     assert not is_done(other, mnli.id)
     # A model folder without DONE (a rename cut short on a bucket mount) is not trusted.
     partial = Path(stage_dir(other, mnli.id), "model")
     partial.mkdir()
     (partial / "xlmr_flax.json").write_text("{}")
     monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
-    stage_lib.run_stage(config, dag, mnli, other, mesh)  # resumes from the step-2 checkpoint
+    train_stage(config, dag, mnli, other, mesh)  # resumes from the step-2 checkpoint
     _, _, _, resumed = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
     _, _, _, uninterrupted = load_model_dir(os.path.join(stage_dir(workdir, mnli.id), "model"))
     for a, b in zip(leaves(resumed), leaves(uninterrupted), strict=True):
@@ -141,7 +145,7 @@ def test_a_pretrained_folder_without_its_done_marker_is_written_again(trained, t
     partial = tmp_path / "pretrained" / dag.root  # keyed by the root id
     partial.mkdir(parents=True)
     (partial / "xlmr_flax.json").write_text("{}")  # a copy cut short
-    root = stage_lib.pretrained_root(config, str(tmp_path))
+    root = pretrained_root(config, str(tmp_path))
     assert root == str(partial)
     _, _, _, params = load_model_dir(root)
     _, _, _, reference = load_model_dir(os.path.join(trained[2], "pretrained", dag.root))
@@ -155,7 +159,7 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
 ):
     config, dag, _, mesh, mnli, _ = trained
     workdir = str(tmp_path)
-    stage_lib.pretrained_root(config, workdir)
+    pretrained_root(config, workdir)
 
     def diverge_at_three(call, step, state, batch):
         state, metrics = step(state, batch)
@@ -166,7 +170,7 @@ def test_a_non_finite_loss_stops_the_stage_and_keeps_its_last_good_checkpoint(
     wrap_steps(monkeypatch, diverge_at_three)
     message = f"stage {mnli.id} \\(mnli, seed 0\\): step 3: loss is nan.*checkpoint \\(step 2\\)"
     with pytest.raises(stage_lib.NonFiniteLossError, match=message):
-        stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+        train_stage(config, dag, mnli, workdir, mesh)
     assert not is_done(workdir, mnli.id)
     checkpoints = TrainCheckpoints(os.path.join(stage_dir(workdir, mnli.id), "checkpoints"))
     assert checkpoints.latest_step() == 2  # the diverged step 4 checkpoint was never written
@@ -191,7 +195,7 @@ def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
 ):
     config, dag, workdir, mesh, mnli, _ = trained
     other = str(tmp_path)
-    stage_lib.pretrained_root(config, other)
+    pretrained_root(config, other)
 
     def crash_at_four(call, step, state, batch):
         if call == 4:
@@ -200,11 +204,11 @@ def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
 
     real_bind = wrap_steps(monkeypatch, crash_at_four)
     with pytest.raises(KeyboardInterrupt):
-        stage_lib.run_stage(config, dag, mnli, other, mesh)
+        train_stage(config, dag, mnli, other, mesh)
     checkpoint = Path(stage_dir(other, mnli.id), "checkpoints", "2")
     damage(checkpoint / "state")
     monkeypatch.setattr(stage_lib, "bind_seed", real_bind)
-    stage_lib.run_stage(config, dag, mnli, other, mesh)
+    train_stage(config, dag, mnli, other, mesh)
     assert f"checkpoint {checkpoint} is corrupt" in caplog.text
     assert is_done(other, mnli.id)
     _, _, _, retrained = load_model_dir(os.path.join(stage_dir(other, mnli.id), "model"))
@@ -215,7 +219,9 @@ def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
 
 def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tmp_path, caplog):
     config, dag, workdir, mesh, mnli, _ = trained
-    _, model, _ = stage_lib.initial_model(config, dag, mnli, workdir)
+    _, model, _ = stage_lib.initial_model(
+        config, mnli, parent_model_dir(config, dag, mnli, workdir)
+    )
     _, state = init_train_state(model, make_optimizer(1e-4, 4)[0], mesh)
     checkpoints = TrainCheckpoints(str(tmp_path / "checkpoints"))
     checkpoints.save(state, {"next_step": 0})
@@ -230,7 +236,7 @@ def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tm
 def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch):
     config, dag, _, mesh, mnli, _ = trained
     workdir = str(tmp_path)
-    stage_lib.pretrained_root(config, workdir)
+    pretrained_root(config, workdir)
 
     def poison_last(call, step, state, batch):
         state, metrics = step(state, batch)
@@ -240,7 +246,7 @@ def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch
 
     wrap_steps(monkeypatch, poison_last)
     with pytest.raises(CheckpointError, match=r"non-finite final weights in .*nothing was marked"):
-        stage_lib.run_stage(config, dag, mnli, workdir, mesh)
+        train_stage(config, dag, mnli, workdir, mesh)
     assert not is_done(workdir, mnli.id)
 
 
@@ -253,7 +259,7 @@ def test_a_parent_model_damaged_after_it_was_written_stops_its_children(trained,
     with pytest.raises(
         CheckpointError, match=f"{copy / 'model'}(/params)?: .*; delete {copy} to train it again"
     ):
-        stage_lib.run_stage(config, dag, xnli, str(tmp_path), mesh)
+        train_stage(config, dag, xnli, str(tmp_path), mesh)
     assert not is_done(str(tmp_path), xnli.id)
 
 
@@ -265,9 +271,11 @@ def test_a_mixture_stage_trains_every_head_and_hands_on_its_encoder(tmp_path):
     workdir = str(tmp_path)
     mixture = dag.in_order()[0]
     assert mixture.task == "mnli+squad_v1" and mixture.hparams.rate == "uniform"
-    _, model, _ = stage_lib.initial_model(config, dag, mixture, workdir)
+    _, model, _ = stage_lib.initial_model(
+        config, mixture, parent_model_dir(config, dag, mixture, workdir)
+    )
     initial = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    stage_lib.run_stage(config, dag, mixture, workdir, make_mesh((8, 1, 1)))
+    train_stage(config, dag, mixture, workdir, make_mesh((8, 1, 1)))
     _, head, _, handed_on = load_model_dir(os.path.join(stage_dir(workdir, mixture.id), "model"))
     assert head is None and set(handed_on) == {"encoder"}
     checkpoints = TrainCheckpoints(os.path.join(stage_dir(workdir, mixture.id), "checkpoints"))

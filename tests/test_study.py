@@ -12,8 +12,8 @@ import pytest
 from tests.study_config import get_config, two_stage_config
 from tests.two_process_cluster import launch
 from train.faults import ENV as KILL_AT
-from train.plan import ConfigError, build_dag
-from train.study import run_study
+from train.pipeline.plan import ConfigError, build_dag
+from train.pipeline.runner import run_study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "tests", "study_config.py")
@@ -42,6 +42,7 @@ def uninterrupted(tmp_path_factory):
     return base
 
 
+@pytest.mark.slow  # whole studies as subprocesses
 def test_a_study_writes_one_record_per_path_target_language_seed_metric(uninterrupted):
     records = [json.loads(line) for line in results(uninterrupted / "run")]
     zero_shot = [r for r in records if r["kind"] == "zero_shot"]
@@ -62,6 +63,7 @@ def test_a_study_writes_one_record_per_path_target_language_seed_metric(uninterr
     assert alignment == {(), ("mnli",), ("mnli", "squad_v1"), ("mnli", "squad_v1", "squad_v1")}
 
 
+@pytest.mark.slow  # whole studies as subprocesses
 def test_killed_anywhere_and_restarted_gives_identical_results(uninterrupted, tmp_path):
     dag = build_dag(get_config())
     first, second, third = (s.id for s in dag.in_order())
@@ -79,6 +81,7 @@ def test_killed_anywhere_and_restarted_gives_identical_results(uninterrupted, tm
     assert results(workdir) == results(uninterrupted / "run")
 
 
+@pytest.mark.slow  # whole studies as subprocesses
 def test_rerunning_a_finished_study_retrains_and_reevaluates_nothing(uninterrupted):
     workdir = uninterrupted / "run"
     before = {p: p.stat().st_mtime_ns for p in workdir.glob("stages/*/**/*") if p.is_file()}
@@ -106,6 +109,7 @@ def test_a_gs_workdir_is_its_mounted_bucket(tmp_path, monkeypatch):
     assert not (tmp_path / "gcs").exists()
 
 
+@pytest.mark.slow  # two processes
 def test_two_processes_run_a_study_that_one_process_finds_complete(tmp_path):
     """Multi-host: process 0 alone publishes shared files, Orbax saves collectively,
     and the result is a study that a single process has nothing left to do in."""

@@ -40,6 +40,7 @@ def test_accumulating_four_micro_batches_equals_one_big_batch():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # two processes
 def test_two_processes_match_one_process(one_device_run, tmp_path):
     launch("tests/multihost_worker.py", str(tmp_path), timeout_s=300)
     expected_losses, expected_params = one_device_run
@@ -151,15 +152,38 @@ def test_non_finite_loss_names_its_step():
         check_finite({"loss": np.float32("nan")}, 3)
 
 
-def test_training_stops_at_the_first_non_finite_step():
-    from train.step import run_steps
+def test_training_stops_at_the_first_non_finite_step_before_saving_past_it():
+    from train.loop import train_loop
 
     def step(state, batch):
         return SimpleNamespace(step=state.step + 1), {"loss": jnp.float32(batch["loss"])}
 
-    fed = [{"loss": v} for v in (1.0, 0.5, float("inf"), 0.3)]
-    with pytest.raises(NonFiniteLossError, match="step 3: loss is inf"):
-        run_steps(step, SimpleNamespace(step=0), fed, check_every=2)
+    fed = [{"loss": v} for v in (1.0, 0.5, 0.2, float("inf"), 0.3)]
+    logged, saved = [], []
+    with pytest.raises(NonFiniteLossError, match="step 4: loss is inf"):
+        train_loop(
+            step, SimpleNamespace(step=0), fed, log_every=2, save_every=2,
+            save=lambda state, done: saved.append(done),
+            log=lambda fetched: logged.extend(done for done, _, _ in fetched),
+        )  # fmt: skip
+    assert saved == [2] and logged == [1, 2, 3]  # step 4's checkpoint is never written
+
+
+def test_the_loop_steps_each_task_with_its_own_step_and_saves_the_final_step():
+    from train.loop import train_loop
+
+    def step_of(task):
+        return lambda state, batch: (state + 1, {"loss": jnp.float32(batch), "task": task})
+
+    fed = [("a", 1.0), ("b", 2.0), ("a", 3.0)]
+    logged, saved = [], []
+    state = train_loop(
+        {"a": step_of("a"), "b": step_of("b")}, 10, fed, first_step=10, final_step=13,
+        log_every=5, save=lambda state, done: saved.append((state, done)),
+        log=lambda fetched: logged.extend((d, m["task"], name) for d, m, name in fetched),
+    )  # fmt: skip
+    assert state == 13 and saved == [(13, 13)]
+    assert logged == [(11, "a", "a"), (12, "b", "b"), (13, "a", "a")]
 
 
 def test_schedule_warms_up_then_decays_linearly():

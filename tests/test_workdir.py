@@ -15,12 +15,12 @@ import time
 import pytest
 
 from tests.test_identity import quick
-from train import lock as lock_lib
-from train.dag import ID_SCHEME
-from train.lock import WorkdirLock, WorkdirLocked, lock_path
-from train.plan import ConfigError, build_dag
-from train.workdir import (
-    WORKDIR_FILE,
+from train.pipeline import lock as lock_lib
+from train.pipeline.dag import ID_SCHEME
+from train.pipeline.layout import WORKDIR_FILE, lock_path
+from train.pipeline.lock import WorkdirLock, WorkdirLocked
+from train.pipeline.plan import ConfigError, build_dag
+from train.pipeline.workdir import (
     WorkdirError,
     check_workdir,
     prepare_workdir,
@@ -65,9 +65,10 @@ def test_disjoint_shards_share_a_workdir(tmp_path):
         WorkdirLock(str(tmp_path), (0, 3)).acquire()
 
 
+@pytest.mark.slow  # a lock holder in a subprocess
 def test_a_lock_survives_sigkill_and_its_stale_file_is_broken_with_a_warning(tmp_path, caplog):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from train.lock import WorkdirLock; "
+        [sys.executable, "-c", "import sys, time; from train.pipeline.lock import WorkdirLock; "
          f"WorkdirLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -101,6 +102,7 @@ def test_another_hosts_lock_holds_while_its_heartbeat_is_fresh(tmp_path, caplog)
         assert "heartbeat is 11 minutes old" in caplog.text
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_concurrent_runs_of_the_main_command_exit_3_with_one_line(tmp_path):
     with WorkdirLock(str(tmp_path)):
         run = main_command(tmp_path)
@@ -162,14 +164,15 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
 
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
-    from train.evaluation import _unit_records, unit_file, unit_key
+    from train.pipeline.results import unit_records
+    from train.pipeline.units import unit_file
 
     config = quick()
-    path = unit_file(str(tmp_path), "0123456789ab", "xnli", unit_key(config, "xnli"))
+    path = unit_file(config, str(tmp_path), "0123456789ab", "xnli")
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write('{"records": [{"lang": "de", "met')
-    assert _unit_records(config, str(tmp_path), "0123456789ab", "xnli") is None
+    assert unit_records(config, str(tmp_path), "0123456789ab", "xnli") is None
     assert f"evaluation unit {path} is corrupt" in caplog.text
     assert not os.path.exists(path)  # so the run evaluates it again
 
@@ -188,6 +191,7 @@ def test_a_workdir_that_is_a_file_or_unwritable_is_one_line(tmp_path, monkeypatc
         prepare_workdir(str(tmp_path / "run"))
 
 
+@pytest.mark.slow  # the main command as a subprocess
 def test_the_main_command_reports_config_and_workdir_errors_in_one_line(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -241,19 +245,19 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
-    from train import study as study_lib
-    from train.plan import stage_dir
-    from train.study import run_study
+    from train.pipeline import runner as study_lib
+    from train.pipeline.layout import stage_dir
+    from train.pipeline.runner import run_study
     from xlmr_flax.data import sample_data_dir
 
     trained = []
-    real_run_stage = study_lib.run_stage
+    real_train_stage = study_lib.train_stage
 
     def counting(config, dag, stage, *args, **kwargs):
         trained.append(stage.id)
-        return real_run_stage(config, dag, stage, *args, **kwargs)
+        return real_train_stage(config, dag, stage, *args, **kwargs)
 
-    monkeypatch.setattr(study_lib, "run_stage", counting)
+    monkeypatch.setattr(study_lib, "train_stage", counting)
     raw = tmp_path / "raw"
     shutil.copytree(sample_data_dir(), raw)
     config = two_stage_config()

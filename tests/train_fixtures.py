@@ -6,10 +6,11 @@ from flax import nnx
 from jax.experimental.multihost_utils import process_allgather
 
 from train.checkpoints import TrainCheckpoints
+from train.loop import train_loop
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
-from train.step import init_train_state, make_train_step, run_steps
+from train.step import init_train_state, make_train_step
 from xlmr_flax import TaskModel, get_model_config
 from xlmr_flax.sharding import global_batch, make_mesh
 
@@ -47,7 +48,12 @@ def train_tiny(
         seed=7, accumulation_steps=accumulation_steps,
     )  # fmt: skip
     local = ({k: v[rows] for k, v in b.items()} if rows else b for b in batches())
-    state, history = run_steps(step, state, (global_batch(b, mesh) for b in local))
+    history = []
+
+    def log(fetched):
+        history.extend({k: float(v) for k, v in metrics.items()} for _, metrics, _ in fetched)
+
+    state = train_loop(step, state, (global_batch(b, mesh) for b in local), log=log)
     if workdir:
         writer = MetricsWriter(f"{workdir}/metrics.jsonl")
         for i, metrics in enumerate(history, 1):

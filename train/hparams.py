@@ -13,6 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 MIXTURE_RATES = ("proportional", "capped", "uniform")  # xlmr_flax/data/mixture.py
+MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks
+
+
+def stage_tasks(name: str) -> tuple[str, ...]:
+    """The tasks a stage trains on: one, or every task of a mixture."""
+    return tuple(name.split(MIXTURE))
 
 
 class HparamsError(ValueError):

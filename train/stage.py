@@ -1,10 +1,11 @@
-"""Training one stage: restore the parent's encoder, fresh head, train, hand off.
+"""Training one stage: restore the parent's encoder, fresh head, train, publish.
 
-Each stage lives in `WORKDIR/stages/<id>/`: `checkpoints/` (resumable train
-state, periodic), `model/` (our model directory: the final parameters, config and
-tokenizer, written atomically), `metrics.jsonl`, `manifest.json`, and `DONE`
-once everything is written. A stage with `DONE` is never trained again; a stage
-without it resumes from its latest complete checkpoint.
+`run_stage` holds four steps, one function each: `initial_model` (the parent's
+encoder under a fresh head per task), `stage_batches` (the task's batches, or a
+mixture's), the loop with its checkpoint cadence (train/loop.py) and `publish`
+(`model/`, `manifest.json`, then `DONE`). Where each file goes is the caller's
+(`StageFiles`; a study's layout is train/pipeline/layout.py). A stage with `DONE`
+is never trained again; one without resumes from its latest sound checkpoint.
 """
 
 from __future__ import annotations
@@ -15,34 +16,27 @@ import json
 import os
 import shutil
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 from flax import nnx
 
 from train import faults
 from train.checkpoints import TrainCheckpoints, nonfinite_leaves
-from train.dag import Stage, StageDag
+from train.hparams import Hyperparameters, RunOptions, stage_tasks
+from train.loop import train_loop
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
-from train.plan import is_done, root_id, run_options, stage_dir, stage_tasks
 from train.progress import StageProgress
 from train.step import (
     NonFiniteLossError,
+    TrainState,
     bind_seed,
-    check_finite,
     init_train_state,
     make_step_program,
 )
-from xlmr_flax import (
-    MixtureModel,
-    TaskModel,
-    export_hf,
-    get_model_config,
-    load_pretrained,
-    load_tokenizer,
-)
+from xlmr_flax import MixtureModel, TaskModel, load_tokenizer
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches
@@ -57,57 +51,44 @@ from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path
 
 
+class StageSpec(Protocol):
+    """What the trainer needs to know of a stage (a study's `dag.Stage` is one)."""
+
+    id: str
+    parent: str
+    task: str  # one task, or a mixture `a+b`
+    seed: int
+    hparams: Hyperparameters
+    data: tuple[tuple[str, str | None], ...]  # training data fingerprints, for the manifest
+
+
+@dataclasses.dataclass(frozen=True)
+class StageFiles:
+    """Where one stage's outputs go, and the feature cache it shares with others."""
+
+    directory: str
+    checkpoints: str  # resumable train state, periodic
+    model: str  # our model directory of the final parameters, written atomically
+    metrics: str  # metrics.jsonl (TensorBoard events beside it)
+    manifest: str
+    done: str  # written last
+    features: str
+
+
 def tokenizer_path(config) -> str:
     return config.tokenizer or sample_tokenizer_path()
-
-
-def pretrained_root(config, workdir: str, root: str | None = None) -> str:
-    """Our model directory of the pretrained model every path starts from, keyed by
-    the root id (`root`; computed from the config if not given): a converted
-    checkpoint (`config.init_checkpoint`), or a random `config.model` of the tokenizer's
-    vocabulary written in transformers format first (the CPU smoke runs)."""
-    root = root or root_id(config)
-    folder = os.path.join(workdir, "pretrained")
-    model_dir = os.path.join(folder, root)
-    done = os.path.join(folder, f"{root}.DONE")  # written last (see run_stage's DONE)
-    if os.path.exists(done):
-        return model_dir
-    source = config.init_checkpoint or os.path.join(folder, f"{root}.init_hf")
-    if is_primary():
-        shutil.rmtree(model_dir, ignore_errors=True)
-        if not config.init_checkpoint:  # the same again: a function of the seed
-            shutil.rmtree(source, ignore_errors=True)
-            tokenizer = load_tokenizer(tokenizer_path(config))
-            model_config = get_model_config(config.model, vocab_size=len(tokenizer))
-            params = nnx.to_pure_dict(
-                nnx.state(TaskModel(model_config, rngs=nnx.Rngs(config.seed)), nnx.Param)
-            )
-            export_hf(PretrainedModel(model_config, params, tokenizer=tokenizer), source)
-    sync_processes("pretrained: source ready")
-    load_pretrained(source, tokenizer=tokenizer_path(config)).save(model_dir)
-    if is_primary():
-        write_file(done, "")
-    sync_processes("pretrained: done")
-    return model_dir
-
-
-def parent_model_dir(config, dag: StageDag, stage: Stage, workdir: str) -> str:
-    if stage.parent == dag.root:
-        return pretrained_root(config, workdir, dag.root)
-    return os.path.join(stage_dir(workdir, stage.parent), "model")
 
 
 def head_kwargs(task, raw_dir: str) -> dict[str, Any]:
     return get_format(task.format).head_kwargs(task, raw_dir)
 
 
-def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
-    """(model config, model, heads): the parent's final encoder with a fresh head per
-    task of the stage (initialised from the stage's seed); `heads` maps each task to
-    (head name, head arguments). A one-task stage is a `TaskModel`, a mixture a
-    `MixtureModel`."""
+def initial_model(config, stage: StageSpec, parent_dir: str):
+    """(model config, model, heads): the parent's final encoder (from `parent_dir`)
+    with a fresh head per task of the stage (initialised from the stage's seed);
+    `heads` maps each task to (head name, head arguments). A one-task stage is a
+    `TaskModel`, a mixture a `MixtureModel`."""
     tasks = [get_task(name) for name in stage_tasks(stage.task)]
-    parent_dir = parent_model_dir(config, dag, stage, workdir)
     again = f"delete {os.path.dirname(parent_dir)} to train it again"
     try:
         model_config, _, _, parent = load_model_dir(parent_dir)
@@ -132,14 +113,14 @@ def initial_model(config, dag: StageDag, stage: Stage, workdir: str):
     return model_config, model, heads
 
 
-def stage_batches(config, stage: Stage, tokenizer, workdir: str):
+def stage_batches(config, stage: StageSpec, tokenizer, features_dir: str):
     """`batch(step) -> (task name, batch)`: the task's own batches, or a mixture's."""
     hp, loaders = stage.hparams, {}
     for name in stage_tasks(stage.task):
         task, fmt = get_task(name), get_format(get_task(name).format)
         features = cached_features(
             task, "train", "en", config.raw_data, tokenizer, hp.max_length,
-            os.path.join(workdir, "features"), **fmt.feature_kwargs(config.get("eval") or {}),
+            features_dir, **fmt.feature_kwargs(config.get("eval") or {}),
         )  # fmt: skip
         masking = fmt.masking(tokenizer)
         loaders[name] = TrainBatches(
@@ -157,103 +138,132 @@ def stage_batches(config, stage: Stage, tokenizer, workdir: str):
 _PROGRAMS: dict = {}
 
 
-def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: str = "") -> str:
-    """Trains `stage` (resuming if it was interrupted) and returns its directory;
-    `label` names it on the progress bar."""
-    directory = stage_dir(workdir, stage.id)
-    if is_done(workdir, stage.id):
-        return directory
-    started = time.time()
-    hp, run = stage.hparams, run_options(config, stage.task)
-    label = label or f"{stage.task} {stage.id}"
-    tokenizer = load_tokenizer(tokenizer_path(config))
-    model_config, model, heads = initial_model(config, dag, stage, workdir)
-    batch_at = stage_batches(config, stage, tokenizer, workdir)
-    optimizer, schedule = make_optimizer(hp.learning_rate, hp.steps, warmup_fraction=hp.warmup)
-    graphdef, train_state = init_train_state(model, optimizer, mesh)
-    checkpoints = TrainCheckpoints(os.path.join(directory, "checkpoints"))
-    first_step = 0
-    restored = checkpoints.restore_good(train_state)  # None: none, or none that is sound
-    if restored is not None:
-        train_state, meta = restored
-        first_step = meta["next_step"]
-    steps = {}  # per task: stages differing only in parent or seed share one compilation
+def step_functions(graphdef, heads, stage: StageSpec, optimizer, schedule, state, mesh):
+    """One bound train step per task; stages differing only in parent or seed share
+    one compilation."""
+    steps = {}
     for name, (head, _) in heads.items():
         key = (graphdef, name, stage.hparams, mesh)
         if key not in _PROGRAMS:
             loss = get_loss(head)
             if len(heads) > 1:
                 loss = functools.partial(_mixture_loss, loss, name)
-            _PROGRAMS[key] = make_step_program(
-                graphdef, loss, optimizer, schedule, train_state, mesh
-            )
+            _PROGRAMS[key] = make_step_program(graphdef, loss, optimizer, schedule, state, mesh)
         steps[name] = bind_seed(_PROGRAMS[key], stage.seed, mesh)
-    writer = MetricsWriter(os.path.join(directory, "metrics.jsonl"))
+    return steps
+
+
+def run_stage(
+    config,
+    stage: StageSpec,
+    parent_dir: str,
+    files: StageFiles,
+    mesh,
+    run: RunOptions,
+    label: str = "",
+) -> str:
+    """Trains `stage` on top of the model in `parent_dir` (resuming if it was
+    interrupted), publishes it in `files` and returns its directory; `label` names
+    it on the progress bar."""
+    if os.path.exists(files.done):
+        return files.directory
+    started = time.time()
+    hp = stage.hparams
+    tokenizer = load_tokenizer(tokenizer_path(config))
+    model_config, model, heads = initial_model(config, stage, parent_dir)
+    batch_at = stage_batches(config, stage, tokenizer, files.features)
+    optimizer, schedule = make_optimizer(hp.learning_rate, hp.steps, warmup_fraction=hp.warmup)
+    graphdef, train_state = init_train_state(model, optimizer, mesh)
+    checkpoints = TrainCheckpoints(files.checkpoints)
+    first_step = 0
+    restored = checkpoints.restore_good(train_state)  # None: none, or none that is sound
+    if restored is not None:
+        train_state, meta = restored
+        first_step = meta["next_step"]
+    steps = step_functions(graphdef, heads, stage, optimizer, schedule, train_state, mesh)
+    train_state, last = train_steps(
+        stage, steps, train_state, batch_at, first_step, files, checkpoints, mesh, run,
+        label or f"{stage.task} {stage.id}", multitask=len(heads) > 1,
+    )  # fmt: skip
+    publish(config, stage, files, model_config, heads, train_state, tokenizer, run, dict(
+        resumed_from_step=first_step, final_metrics=last, seconds_this_run=time.time() - started,
+    ))  # fmt: skip
+    return files.directory
+
+
+def train_steps(
+    stage: StageSpec, steps, state: TrainState, batch_at, first_step: int, files: StageFiles,
+    checkpoints: TrainCheckpoints, mesh, run: RunOptions, label: str, multitask: bool,
+) -> tuple[TrainState, dict[str, float]]:  # fmt: skip
+    """The loop from `first_step` to the last step, with its metrics file, progress bar
+    and checkpoints every `run.checkpoint_every` steps and at the end; returns the
+    final state and the last metrics logged."""
+    hp = stage.hparams
+    writer = MetricsWriter(files.metrics)
     writer.start(first_step)
     progress = StageProgress(label, hp.steps, first_step, hp.batch_size, enabled=run.progress)
-    every = run.checkpoint_every
-    pending: list = []  # metrics still on the devices: fetching syncs, so it is batched
     last: dict[str, float] = {}
 
-    def flush() -> None:
-        for done, metrics, name in jax.device_get(pending):
-            try:
-                check_finite(metrics, done)  # before any save: the last checkpoint stays good
-            except NonFiniteLossError as err:
-                raise NonFiniteLossError(
-                    f"stage {stage.id} ({stage.task}, seed {stage.seed}): {err}; the last good "
-                    f"checkpoint (step {checkpoints.latest_step()}) stays in {directory}"
-                ) from None
-            writer.write(done, metrics, task=name if len(heads) > 1 else None)
+    def log(fetched) -> None:
+        for done, metrics, name in fetched:
+            writer.write(done, metrics, task=name if multitask else None)
             last.update(step=done, **{k: float(v) for k, v in metrics.items()})
-        if pending:
-            progress.advance(len(pending), last["loss"])
-        pending.clear()
+        progress.advance(len(fetched), last["loss"])
 
-    try:
+    def batches():
         for step in range(first_step, hp.steps):
             name, batch = batch_at(step)
-            train_state, metrics = steps[name](train_state, global_batch(batch, mesh))
-            pending.append((step + 1, metrics, name))
-            save = (every and (step + 1) % every == 0) or step + 1 == hp.steps
-            if save or len(pending) >= run.log_every:
-                flush()
-            if save:
-                checkpoints.save(train_state, {"next_step": step + 1})
-            faults.reached(f"step:{stage.id}:{step + 1}")
-        flush()
+            yield name, global_batch(batch, mesh)
+
+    try:
+        state = train_loop(
+            steps, state, batches(), first_step=first_step, final_step=hp.steps,
+            log_every=run.log_every, save_every=run.checkpoint_every,
+            save=lambda s, done: checkpoints.save(s, {"next_step": done}), log=log,
+            after_step=lambda done: faults.reached(f"step:{stage.id}:{done}"),
+        )  # fmt: skip
+    except NonFiniteLossError as err:
+        raise NonFiniteLossError(
+            f"stage {stage.id} ({stage.task}, seed {stage.seed}): {err}; the last good "
+            f"checkpoint (step {checkpoints.latest_step()}) stays in {files.directory}"
+        ) from None
     finally:
         checkpoints.wait()  # also on an error: a save in flight is the last good checkpoint
         progress.close()
         writer.close()
-    params = to_host(train_state.params)  # whole on every process
+    return state, last
+
+
+def publish(
+    config, stage: StageSpec, files: StageFiles, model_config, heads, state: TrainState,
+    tokenizer, run: RunOptions, facts: dict[str, Any],
+) -> None:  # fmt: skip
+    """Writes `model/` (final weights, all finite), `manifest.json` and, last, `DONE`."""
+    params = to_host(state.params)  # whole on every process
     bad = nonfinite_leaves(params)
     if bad:  # never DONE on weights that are not numbers
         raise CheckpointError(
             f"stage {stage.id} ({stage.task}): non-finite final weights in "
-            f"{', '.join(bad[:3])}; nothing was marked done in {directory}"
+            f"{', '.join(bad[:3])}; nothing was marked done in {files.directory}"
         )
-    model_dir = os.path.join(directory, "model")
     # A mixture hands on its encoder alone; its heads stay in its checkpoints.
     head, kwargs = heads[stage.task] if len(heads) == 1 else (None, {})
     # Without DONE a model folder may be a half-finished rename (bucket mounts copy
     # file by file): it is written again.
     if is_primary():
-        shutil.rmtree(model_dir, ignore_errors=True)
+        shutil.rmtree(files.model, ignore_errors=True)
     sync_processes(f"stage {stage.id}: model folder cleared")
     params = params if head else {"encoder": params["encoder"]}
-    PretrainedModel(model_config, params, head, kwargs, tokenizer).save(model_dir)
+    PretrainedModel(model_config, params, head, kwargs, tokenizer).save(files.model)
     manifest = dict(
         stage=stage.id,
         parent=stage.parent,
         task=stage.task,
         seed=stage.seed,
-        hparams=hp.identity(),
+        hparams=stage.hparams.identity(),
         run_options=dataclasses.asdict(run),
         heads=heads,
-        resumed_from_step=first_step,
-        final_metrics=last,
-        seconds_this_run=time.time() - started,
+        **facts,
         tokenizer_fingerprint=tokenizer_fingerprint(tokenizer),
         data_fingerprint=dict(stage.data),
         config=json.loads(config.to_json_best_effort()),
@@ -261,10 +271,9 @@ def run_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: st
         code=provenance(),  # commit and every installed package (pip freeze)
     )
     if is_primary():
-        write_file(os.path.join(directory, "manifest.json"), json.dumps(manifest, indent=2))
-        write_file(os.path.join(directory, "DONE"), "")
+        write_file(files.manifest, json.dumps(manifest, indent=2))
+        write_file(files.done, "")
     faults.reached(f"stage:{stage.id}")
-    return directory
 
 
 def _versions() -> dict[str, str]:

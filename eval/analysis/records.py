@@ -1,5 +1,6 @@
 """The records of `WORKDIR/results.jsonl`: one score of one run (path, target,
-language, seed) on one metric, read and checked line by line."""
+language, seed) on one metric, written (`record_line`, by the study pipeline) and
+read and checked (`parse_results`, by the report) line by line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from typing import Any
 
 KINDS = ("zero_shot", "dev", "alignment")
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
+# The keys of a line, in the order they are written.
+LINE_KEYS = (
+    "kind", "path", "target", "lang", "split", "gold", "seed", "metric", "value", "stage",
+    "examples",
+)  # fmt: skip
 
 Path = tuple[str, ...]
 RunKey = tuple[Path, str, str, int]  # (path, target, lang, seed)
@@ -64,6 +70,17 @@ def _check_record(raw: Any) -> str | None:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             return f"{key} must be a string or null; got {raw[key]!r}"
     return None
+
+
+def record_line(record: Record) -> str:
+    """One line of results.jsonl (without its newline); a record that would not read
+    back raises `ResultsError`."""
+    raw = {key: getattr(record, key) for key in LINE_KEYS}
+    raw["path"] = list(record.path)
+    problem = _check_record(raw)
+    if problem:
+        raise ResultsError(f"record not written: {problem}")
+    return json.dumps(raw, ensure_ascii=False)
 
 
 def parse_results(lines: Iterable[str], source: str = "results.jsonl") -> list[Record]:

@@ -82,8 +82,8 @@ def run_doctor(raw_dir: str, config_arg: str | None) -> int:
         print(format_table(rows))
         return 1 if any(r.problem for r in rows) else 0
     # The study's needs come from the pipeline's own check (imported only here).
-    from train.data_check import needed_rows
-    from train.plan import ConfigError, build_dag, load_config_file
+    from train.pipeline.data_check import needed_rows
+    from train.pipeline.plan import ConfigError, build_dag, load_config_file
 
     path, _, arg = config_arg.partition(":")
     try:

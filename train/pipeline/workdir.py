@@ -1,7 +1,7 @@
 """A workdir belongs to a study: `WORKDIR/workdir.json` records the id scheme and
 the identity of the study last run there.
 
-Stage ids are content hashes (train/dag.py), so a run with another config finds
+Stage ids are content hashes (train/pipeline/dag.py), so a run with another config finds
 only what is truly identical already done and trains the rest under new ids; it
 says in one line what differs from the study before. A workdir of an older id
 scheme (no `workdir.json`, but stages) is refused with instructions, or migrated
@@ -23,13 +23,11 @@ from typing import Any
 import numpy as np
 from absl import logging
 
-from train.dag import ID_SCHEME, StageDag, stable_hash
-from train.plan import ConfigError, is_done, stage_dir, stage_hparams
+from train.pipeline import layout
+from train.pipeline.dag import ID_SCHEME, StageDag, stable_hash
+from train.pipeline.layout import OLD_SCHEME_TRACES, WORKDIR_FILE, is_done, workdir_entry
+from train.pipeline.plan import ConfigError, stage_hparams
 from xlmr_flax.atomic import write_file
-
-WORKDIR_FILE = "workdir.json"
-OLD_SCHEME_DIR = "scheme-1"
-OLD_SCHEME_TRACES = ("stages", "pretrained.DONE", "init_hf")
 
 
 class WorkdirError(ConfigError):
@@ -99,9 +97,9 @@ def _read_record(path: str) -> dict[str, Any] | None:
 def check_workdir(config, dag: StageDag, workdir: str, migrate: bool = False) -> list[str]:
     """Refuses a workdir this run must not use (WorkdirError); returns notes to show.
     Reads only: `record_study` writes once every process has checked."""
-    path = os.path.join(workdir, WORKDIR_FILE)
+    path = layout.workdir_file(workdir)
     if not os.path.exists(path):
-        traces = [t for t in OLD_SCHEME_TRACES if os.path.exists(os.path.join(workdir, t))]
+        traces = [t for t in OLD_SCHEME_TRACES if os.path.exists(workdir_entry(workdir, t))]
         if traces and not migrate:
             raise WorkdirError(
                 f"--workdir {workdir}: holds results of an older id scheme ({', '.join(traces)}; "
@@ -130,8 +128,8 @@ def check_workdir(config, dag: StageDag, workdir: str, migrate: bool = False) ->
 
 
 def needs_migration(workdir: str) -> bool:
-    return not os.path.exists(os.path.join(workdir, WORKDIR_FILE)) and any(
-        os.path.exists(os.path.join(workdir, t)) for t in OLD_SCHEME_TRACES
+    return not os.path.exists(layout.workdir_file(workdir)) and any(
+        os.path.exists(workdir_entry(workdir, t)) for t in OLD_SCHEME_TRACES
     )
 
 
@@ -152,7 +150,7 @@ def open_workdir(config, dag: StageDag, workdir: str, migrate: bool = False) -> 
 
 def record_study(config, dag: StageDag, workdir: str) -> None:
     """Writes `workdir.json` for this study (process 0), keeping earlier studies' ids."""
-    path = os.path.join(workdir, WORKDIR_FILE)
+    path = layout.workdir_file(workdir)
     record = (_read_record(path) if os.path.exists(path) else None) or {}
     history = list(record.get("history", []))
     if record.get("study") and record["study"] != dag.identity():
@@ -209,23 +207,23 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
     pretrained model and renames every stage it can verify to its new id."""
     import jax
 
-    from train.stage import pretrained_root
+    from train.pipeline.training import pretrained_root
     from xlmr_flax import load_tokenizer
     from xlmr_flax.data.cache import tokenizer_fingerprint
     from xlmr_flax.tokenizer import sample_tokenizer_path
 
     if jax.process_count() > 1:
         raise WorkdirError("--migrate: run it once as a single process, then the study")
-    old_dir = os.path.join(workdir, OLD_SCHEME_DIR)
+    old_dir = layout.old_scheme_dir(workdir)
     if os.path.exists(old_dir):
         raise WorkdirError(f"--migrate: {old_dir} exists; move it away first")
     os.makedirs(old_dir)
-    for name in (*OLD_SCHEME_TRACES, "pretrained", "results.jsonl"):
+    for name in layout.OLD_SCHEME_ENTRIES:
         with contextlib.suppress(FileNotFoundError):
-            os.rename(os.path.join(workdir, name), os.path.join(old_dir, name))
+            os.rename(workdir_entry(workdir, name), workdir_entry(old_dir, name))
     pretrained = pretrained_root(config, workdir, dag.root)
-    done_old = os.path.exists(os.path.join(old_dir, "pretrained.DONE"))
-    if not done_old or not _same_params(os.path.join(old_dir, "pretrained"), pretrained):
+    old_pretrained, old_done = layout.old_pretrained(old_dir)
+    if not os.path.exists(old_done) or not _same_params(old_pretrained, pretrained):
         return [
             f"--migrate: the old pretrained model differs from this config's: no stage "
             f"migrated; the old outputs are in {old_dir}"
@@ -233,12 +231,12 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
     tokenizer = tokenizer_fingerprint(load_tokenizer(config.tokenizer or sample_tokenizer_path()))
     old_ids, migrated, trained = scheme_1_ids(config, dag), {dag.root}, 0
     for stage in dag.in_order():
-        source = os.path.join(old_dir, "stages", old_ids[stage.id])
-        if not os.path.exists(os.path.join(source, "DONE")):
+        source = layout.old_stage_dir(old_dir, old_ids[stage.id])
+        if not os.path.exists(layout.old_stage_done(old_dir, old_ids[stage.id])):
             continue
         trained += 1
         try:
-            with open(os.path.join(source, "manifest.json"), encoding="utf-8") as f:
+            with open(layout.old_stage_manifest(old_dir, old_ids[stage.id]), encoding="utf-8") as f:
                 manifest = json.load(f)
         except (OSError, ValueError):
             continue
@@ -251,13 +249,13 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
         )
         if not sound:
             continue
-        target = stage_dir(workdir, stage.id)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.rename(source, target)
+        files = layout.stage_files(workdir, stage.id)
+        os.makedirs(os.path.dirname(files.directory), exist_ok=True)
+        os.rename(source, files.directory)
         # Unit records name their files by the old id: the evaluations run again.
-        shutil.rmtree(os.path.join(target, "eval"), ignore_errors=True)
+        shutil.rmtree(layout.stage_eval_dir(workdir, stage.id), ignore_errors=True)
         manifest.update(stage=stage.id, parent=stage.parent, migrated_from=old_ids[stage.id])
-        write_file(os.path.join(target, "manifest.json"), json.dumps(manifest, indent=2))
+        write_file(files.manifest, json.dumps(manifest, indent=2))
         migrated.add(stage.id)
     return [
         f"--migrate: {len(migrated) - 1} of {trained} trained stages of this study verified "

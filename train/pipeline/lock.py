@@ -24,16 +24,14 @@ from typing import Any
 
 from absl import logging
 
+from train.pipeline.layout import lock_path
+
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 600.0  # 20 missed heartbeats: that run is gone
 
 
 class WorkdirLocked(RuntimeError):
     """Another live run holds the workdir (or a shard of it that overlaps ours)."""
-
-
-def lock_path(workdir: str, shard: tuple[int, int]) -> str:
-    return os.path.join(workdir, "locks", f"shard-{shard[0]}-of-{shard[1]}.lock")
 
 
 def _read(path: str) -> dict[str, Any] | None:

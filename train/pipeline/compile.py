@@ -2,7 +2,7 @@
 
     python -m train --config configs/xtreme_r_sequencing.py --compile-only --topology v4-32
 
-Each distinct train step and evaluation bucket (train/programs.py) is lowered on
+Each distinct train step and evaluation bucket (train/pipeline/programs.py) is lowered on
 a mesh of the target's devices and compiled by the target's own compiler: TPU
 devices come from libtpu and GPU devices from the CUDA plugin as compile-only
 devices, so no accelerator is needed (`pip install -e ".[compile]"`); `cpu-N`
@@ -22,9 +22,9 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from train.dag import StageDag
-from train.programs import Program, study_programs
-from train.targets import GIB, Target, compile_devices
+from train.pipeline.dag import StageDag
+from train.pipeline.programs import Program, study_programs
+from train.pipeline.targets import GIB, Target, compile_devices
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import make_mesh
 
@@ -141,11 +141,6 @@ def compile_study(
     }
     out(json.dumps(summary))
     return results
-
-
-def compiled_file(workdir: str, topology: str) -> str:
-    """Where `--compile-only --workdir` records its results (`--dry-run` reads them)."""
-    return os.path.join(workdir, "compiled", f"{topology}.json")
 
 
 def write_compiled(path: str, target: Target, results: Sequence[Compiled]) -> None:

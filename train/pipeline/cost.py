@@ -30,10 +30,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from train.dag import StageDag, hparams_dict
-from train.evaluation import units
-from train.plan import stage_tasks
-from train.targets import PRICES_AS_OF, Target, parse_target
+from train.hparams import stage_tasks
+from train.pipeline.dag import StageDag, hparams_dict
+from train.pipeline.targets import PRICES_AS_OF, Target, parse_target
+from train.pipeline.units import units
 from xlmr_flax import get_model_config
 from xlmr_flax.data.batching import TrainBatches
 from xlmr_flax.data.cache import featurize
@@ -227,9 +227,10 @@ def layout_costs(
 
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
     """({stage id: FLOPs of one train step}, topology) from the first of `topologies`
-    compiled with `--compile-only --workdir` (train/compile.py), else ({}, None)."""
-    from train.compile import compiled_file, read_compiled
-    from train.programs import train_programs
+    compiled with `--compile-only --workdir` (train/pipeline/compile.py), else ({}, None)."""
+    from train.pipeline.compile import read_compiled
+    from train.pipeline.layout import compiled_file
+    from train.pipeline.programs import train_programs
 
     for name in topologies if workdir else ():
         topology = parse_target(name).name
@@ -253,7 +254,7 @@ def study_cost(
     workdir: str | None = None,
 ):
     """Per stage kind and per topology x layout; a JSON-ready dict."""
-    from train.programs import choice_count
+    from train.pipeline.programs import choice_count
 
     choices_cache: dict[str, int] = {}
 

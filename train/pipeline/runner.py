@@ -8,20 +8,21 @@ the first run stopped and ends with the same files.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import jax
 
 from eval.report import format_summary, write_report
-from train.data_check import check_study_data
-from train.evaluation import evaluate_stage, result_records, write_results
-from train.lock import workdir_lock
-from train.plan import ConfigError, build_dag, is_done
+from train.pipeline.data_check import check_study_data
+from train.pipeline.layout import compilation_cache_dir, is_done
+from train.pipeline.lock import workdir_lock
+from train.pipeline.plan import ConfigError, build_dag
+from train.pipeline.results import result_records, write_results
+from train.pipeline.training import pretrained_root, train_stage
+from train.pipeline.units import evaluate_stage
+from train.pipeline.workdir import open_workdir, prepare_workdir
 from train.progress import overall_line
-from train.stage import pretrained_root, run_stage
-from train.workdir import open_workdir, prepare_workdir
 from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
 from xlmr_flax.storage import local_path
 
@@ -31,7 +32,7 @@ def enable_compilation_cache(workdir: str) -> None:
     across restarts (the step's program depends on shapes, not on weights)."""
     if jax.config.jax_compilation_cache_dir:
         return  # a cache chosen by JAX_COMPILATION_CACHE_DIR stays
-    jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "compilation_cache"))
+    jax.config.update("jax_compilation_cache_dir", compilation_cache_dir(workdir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
@@ -46,8 +47,8 @@ def run_study(
     break_lock: bool = False,
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary. The
-    workdir is locked for the run (train/lock.py) and records the study
-    (train/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
+    workdir is locked for the run (train/pipeline/lock.py) and records the study
+    (train/pipeline/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")
@@ -67,7 +68,7 @@ def run_study(
 def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict[str, Any]:
     enable_compilation_cache(workdir)
     mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
-    pretrained = pretrained_root(config, workdir, dag.root)
+    pretrained_root(config, workdir, dag.root)  # converted once, before any stage
     say = out if is_primary() else (lambda *_: None)
     for note in notes:
         say(note)
@@ -77,14 +78,14 @@ def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict
     sync_processes("study: corrupt units dropped")
     ran = 0
     if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
-        ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh, pretrained))
+        ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh))
     total = len(stages)
     for number, stage in enumerate(stages, 1):
         if not is_done(workdir, stage.id):
             what = f"training {stage.task} (seed {stage.seed}) {stage.id}"
             say(overall_line(number - 1, total, started, what))
-            run_stage(config, dag, stage, workdir, mesh, label=f"{number}/{total} {stage.task}")
-        ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh, pretrained))
+            train_stage(config, dag, stage, workdir, mesh, label=f"{number}/{total} {stage.task}")
+        ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh))
     sync_processes("study: every unit written")  # process 0 writes them
     records = write_results(config, dag, workdir)
     say(overall_line(total, total, started, f"{records} records in results.jsonl"))

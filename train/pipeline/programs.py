@@ -25,12 +25,12 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
-from eval.predict import PredictOptions, forward_function
-from train.dag import StageDag, hparams_dict
-from train.evaluation import units
+from eval.evaluators import PredictOptions, forward_function
+from train.hparams import stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer
-from train.plan import stage_tasks
+from train.pipeline.dag import StageDag, hparams_dict
+from train.pipeline.units import units
 from train.step import TrainState, make_step_program, optimizer_shardings
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up

@@ -8,9 +8,10 @@ runs this check; `python -m xlmr_flax.data doctor --config` prints it.
 
 from __future__ import annotations
 
-from eval.gold import AUTO, CHOICES, evaluation_pairs, plan_evaluation
-from train.dag import StageDag
-from train.plan import ConfigError, stage_tasks
+from eval.evaluators import AUTO, CHOICES, evaluation_pairs, plan_evaluation
+from train.hparams import stage_tasks
+from train.pipeline.dag import StageDag
+from train.pipeline.plan import ConfigError
 from xlmr_flax.data.doctor import SplitRow, inspect_split
 from xlmr_flax.tasks import get_task
 

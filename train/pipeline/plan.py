@@ -9,9 +9,17 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from train.dag import StageDag, ordered_paths
-from train.hparams import HparamsError, Hyperparameters, RunOptions, stage_settings
-from train.identity import root_identity, training_data_fingerprint
+from train.hparams import (
+    MIXTURE,
+    HparamsError,
+    Hyperparameters,
+    RunOptions,
+    stage_settings,
+    stage_tasks,
+)
+from train.pipeline.dag import StageDag, ordered_paths
+from train.pipeline.identity import root_identity, training_data_fingerprint
+from train.pipeline.layout import is_done
 from xlmr_flax.tasks import TASKS, get_task
 
 
@@ -31,14 +39,6 @@ def load_config_file(path: str) -> ModuleType:
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return sys.modules[name]
-
-
-MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks
-
-
-def stage_tasks(name: str) -> tuple[str, ...]:
-    """The tasks a stage trains on: one, or every task of a mixture."""
-    return tuple(name.split(MIXTURE))
 
 
 def _check_task(name: str, role: str) -> None:
@@ -200,14 +200,6 @@ def root_id(config, resolve: bool = True) -> str:
         return StageDag(root_identity(config, resolve=resolve)).root
     except ValueError as err:
         raise ConfigError(str(err)) from None
-
-
-def stage_dir(workdir: str, stage_id: str) -> str:
-    return os.path.join(workdir, "stages", stage_id)
-
-
-def is_done(workdir: str, stage_id: str) -> bool:
-    return os.path.exists(os.path.join(stage_dir(workdir, stage_id), "DONE"))
 
 
 def missing_data(config, dag: StageDag) -> list[str]:

@@ -1,0 +1,244 @@
+"""The evaluator interface: how a training pipeline scores a model, by evaluator name.
+
+    model = open_model(model_dir, mesh, options=config.eval, cache_dir=features)
+    evaluator = get_evaluator("zero_shot")               # or "dev", or one registered
+    inputs = evaluator.inputs(task, raw_dir, labels_dir, split)  # what its numbers read
+    scores = evaluator.run(model, task, raw_dir, labels_dir, split,
+                           examples_dir=..., submission_dir=...)
+
+An evaluator scores one task on one model and returns, per scored language, the
+per-example statistics (`example_stats`) and the metrics computed from them; with
+`examples_dir` it writes the statistics there (`<split>-<lang>.npy`, read by the
+report's bootstrap), with `submission_dir` the test predictions in the layout of
+XTREME's `evaluate.py`. `inputs` names every data and gold file the scores depend
+on (with the split chosen), so a caller can key stored scores by content.
+
+- `zero_shot`: a target on the split `eval.gold.plan_evaluation` chooses (`split`:
+  `auto`, `test` or `dev`), every language with gold; its test languages are
+  predicted for submission.
+- `dev`: a task's English dev set (how much of an intermediate task survives).
+
+A new evaluator is a class with `inputs` and `run`, registered with
+`@register_evaluator("name")` (docs/architecture.md). The pipeline imports eval/
+through this module and the results record (eval/analysis/records.py) only; the
+planning helpers it needs (split choices, the evaluation plan, the forward pass it
+compiles for other topologies) are re-exported here for that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from eval.example_files import SUFFIX as EXAMPLES_SUFFIX
+from eval.example_files import write_examples
+from eval.gold import AUTO, CHOICES, GoldSource, evaluation_pairs, file_states, plan_evaluation
+from eval.metrics import example_stats, metric_from_stats
+from eval.predict import PredictOptions, Predictor, forward_function, load_on_mesh
+from eval.submission import write_predictions
+from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.data.cache import files_fingerprint
+from xlmr_flax.pretrained import PretrainedModel
+from xlmr_flax.sharding import is_primary
+from xlmr_flax.tasks import get_task
+
+__all__ = [
+    "AUTO",
+    "CHOICES",
+    "EVALUATORS",
+    "EvalModel",
+    "Evaluator",
+    "LanguageScores",
+    "PredictOptions",
+    "evaluation_pairs",
+    "forward_function",
+    "get_evaluator",
+    "language_scores",
+    "open_model",
+    "plan_evaluation",
+    "register_evaluator",
+]
+
+_EXECUTABLES: dict = {}  # compiled forward passes, shared by every model of the process
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalModel:
+    """A model restored once onto the mesh, with the options every evaluator uses."""
+
+    model: PretrainedModel
+    mesh: Any
+    options: PredictOptions
+
+    @functools.cached_property
+    def predictor(self) -> Predictor:
+        return Predictor(self.model, self.mesh, self.options, executables=_EXECUTABLES)
+
+    def with_head_of(self, model_dir: str) -> EvalModel:
+        """This encoder under the head saved in another model directory (an earlier
+        task's head on a later stage's encoder)."""
+        _, head, head_kwargs, params = load_model_dir(model_dir)
+        params = {**params, "encoder": self.model.params["encoder"]}
+        model = PretrainedModel(self.model.config, params, head, head_kwargs, self.model.tokenizer)
+        return EvalModel(model, self.mesh, self.options)
+
+
+def open_model(
+    model_dir: str, mesh, options: Mapping[str, Any] | None, cache_dir: str | None
+) -> EvalModel:
+    """Restores a model directory onto `mesh`; `options` are the evaluation options
+    (`config.eval`), `cache_dir` where tokenized features are cached."""
+    return EvalModel(
+        load_on_mesh(model_dir, mesh), mesh, PredictOptions.create(options, cache_dir=cache_dir)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageScores:
+    """One scored language: per-example statistics and the metrics they give."""
+
+    task: str
+    lang: str
+    split: str
+    gold: str  # where the gold came from: "raw:<layout>" or "labels"
+    ids: list[str]
+    stats: dict[str, np.ndarray]  # metric -> per-example statistics
+    examples: str | None  # the file the statistics were written to, if any
+
+    def values(self) -> dict[str, float]:
+        return {m: metric_from_stats(m, np.asarray(v)) for m, v in sorted(self.stats.items())}
+
+
+class Evaluator(Protocol):
+    def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
+        """JSON-able: the split scored and a fingerprint of every file read."""
+        ...
+
+    def run(
+        self,
+        model: EvalModel,
+        task: str,
+        raw_dir: str,
+        labels_dir: str,
+        split: str,
+        *,
+        examples_dir: str | None = None,
+        submission_dir: str | None = None,
+    ) -> list[LanguageScores]: ...
+
+
+EVALUATORS: dict[str, Evaluator] = {}
+
+
+def register_evaluator(name: str) -> Callable[[type], type]:
+    """Class decorator: makes an instance of the class the evaluator `name`."""
+
+    def register(cls: type) -> type:
+        if name in EVALUATORS:
+            raise ValueError(f"evaluator {name!r} is registered twice")
+        EVALUATORS[name] = cls()
+        return cls
+
+    return register
+
+
+def get_evaluator(name: str) -> Evaluator:
+    if name not in EVALUATORS:
+        raise KeyError(f"no evaluator {name!r}; known: {sorted(EVALUATORS)}")
+    return EVALUATORS[name]
+
+
+def score_language(
+    task: str, predictions: Any, source: GoldSource, raw_dir: str, examples_dir: str | None
+) -> LanguageScores:
+    """Scores one language against its gold, writing its per-example statistics to
+    `examples_dir/<split>-<lang>.npy` when given."""
+    gold = source.load(task, raw_dir)
+    ids, stats = example_stats(task, predictions, gold, lang=source.lang)
+    return language_scores(task, source.lang, source.split, source.origin, ids, stats, examples_dir)
+
+
+def language_scores(
+    task: str,
+    lang: str,
+    split: str,
+    gold: str,
+    ids: list[str],
+    stats: dict[str, np.ndarray],
+    examples_dir: str | None,
+) -> LanguageScores:
+    """The scores of one language from its per-example statistics, written first to
+    `examples_dir/<split>-<lang>.npy` when given (every evaluator's last step)."""
+    path = None
+    if examples_dir is not None:
+        path = os.path.join(examples_dir, f"{split}-{lang}{EXAMPLES_SUFFIX}")
+        write_examples(path, ids, stats)
+    return LanguageScores(task, lang, split, gold, ids, stats, path)
+
+
+def _fingerprint(files: tuple[str, ...]) -> str:
+    return _hash_files(files, file_states(list(files)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_files(files: tuple[str, ...], _states: tuple) -> str:
+    return files_fingerprint(list(files))
+
+
+@register_evaluator("zero_shot")
+class ZeroShot:
+    """A target on its scored split, every language with gold; test predictions for
+    submission."""
+
+    def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
+        plan = plan_evaluation(task, raw_dir, labels_dir, split)
+        files = get_task(task).files
+        data = [plan.split, sorted(plan.unscored)]
+        data += [[s.lang, s.origin, _fingerprint(s.files)] for _, s in sorted(plan.scored.items())]
+        data += [
+            [lang, _fingerprint(tuple(files(raw_dir, "test", lang)))] for lang in plan.test_langs
+        ]
+        return data
+
+    def run(
+        self, model, task, raw_dir, labels_dir, split, *, examples_dir=None, submission_dir=None
+    ) -> list[LanguageScores]:
+        plan = plan_evaluation(task, raw_dir, labels_dir, split)
+        predictor = model.predictor
+        scores, test_predictions = [], {}
+        for lang, source in plan.scored.items():
+            predictions = predictor.predict(task, lang, raw_dir, split=plan.split)
+            scores.append(score_language(task, predictions, source, raw_dir, examples_dir))
+            if plan.split == "test":
+                test_predictions[lang] = predictions
+        if submission_dir is not None:
+            for lang in plan.test_langs:
+                if lang not in test_predictions:
+                    test_predictions[lang] = predictor.predict(task, lang, raw_dir, split="test")
+                if is_primary():
+                    write_predictions(submission_dir, task, lang, test_predictions[lang], "test")
+        return scores
+
+
+@register_evaluator("dev")
+class EnglishDev:
+    """A task's English dev set, with gold from the raw folder only."""
+
+    def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
+        return [["dev", "en", files_fingerprint(get_task(task).files(raw_dir, "dev", "en"))]]
+
+    def run(
+        self, model, task, raw_dir, labels_dir, split, *, examples_dir=None, submission_dir=None
+    ) -> list[LanguageScores]:
+        spec = get_task(task)
+        layout, files = spec.locate(raw_dir, "dev", "en") or (None, [])
+        if layout is None or spec.gold(raw_dir, "dev", "en") is not None:
+            return []  # forgetting is measured on dev gold only
+        source = GoldSource("dev", "en", f"raw:{layout.name}", tuple(files))
+        predictions = model.predictor.predict(spec.name, "en", raw_dir, split="dev")
+        return [score_language(spec.name, predictions, source, raw_dir, examples_dir)]

@@ -1,0 +1,76 @@
+"""The recipes of docs/architecture.md, each done once: a model size and an evaluator.
+
+(Adding a task, a format or a metric: docs/formats.md and its tests.)
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from eval import evaluators
+from eval.example_files import read_examples
+from tests.test_plan import smoke_config
+from train.pipeline import layout, units
+from train.pipeline.plan import build_dag
+from train.pipeline.training import pretrained_root
+from xlmr_flax.checkpoint import load_model_dir
+from xlmr_flax.config import NAMED_SIZES
+
+
+def quick():
+    config = smoke_config()
+    config.study.orders = (1,)
+    config.study.targets = ("xnli",)
+    config.study.seeds = (0,)
+    return config
+
+
+def test_a_model_size_is_one_entry_of_the_named_sizes(tmp_path, monkeypatch):
+    monkeypatch.setitem(NAMED_SIZES, "micro", {**NAMED_SIZES["tiny"], "num_layers": 1})
+    config = quick()
+    config.model = "micro"
+    micro, tiny = build_dag(config), build_dag(quick())
+    assert micro.root != tiny.root  # the root id covers the size's definition
+    assert set(micro.stages).isdisjoint(tiny.stages)
+    model_config, _, _, params = load_model_dir(pretrained_root(config, str(tmp_path)))
+    assert model_config.num_layers == 1 and model_config.hidden_size == 64
+    assert len(params["encoder"]["layers"]) == 1
+
+
+class ExamplesSeen:
+    """A toy evaluator: 'accuracy' is 1 for each of three English dev examples but the
+    last; it reads no model, so it can run without one."""
+
+    def inputs(self, task, raw_dir, labels_dir, split):
+        return ["dev", "en", task]
+
+    def run(self, model, task, raw_dir, labels_dir, split, *, examples_dir=None, **_):
+        stats = {"accuracy": np.array([1.0, 1.0, 0.0])}
+        return [
+            evaluators.language_scores(
+                task, "en", "dev", "raw:toy", ["a", "b", "c"], stats, examples_dir
+            )
+        ]
+
+
+def test_an_evaluator_is_a_registered_class_and_a_unit_prefix(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluators, "EVALUATORS", dict(evaluators.EVALUATORS))
+    evaluators.register_evaluator("seen")(ExamplesSeen)
+    monkeypatch.setitem(units.EVALUATOR_PREFIXES, "seen-", "seen")
+    with pytest.raises(ValueError, match="registered twice"):
+        evaluators.register_evaluator("seen")(ExamplesSeen)
+    config, workdir, stage = quick(), str(tmp_path), "0123456789ab"
+
+    key = units.unit_key(config, "seen-mnli")
+    records = units.evaluate_unit(None, "seen-mnli", stage, config, workdir, key)
+
+    examples = f"stages/{stage}/eval/seen-mnli-{key}/dev-en.npy"
+    assert records == [
+        dict(target="mnli", lang="en", split="dev", gold="raw:toy", metric="accuracy",
+             value=pytest.approx(200 / 3), examples=examples)
+    ]  # fmt: skip
+    assert layout.unit_file(workdir, stage, "seen-mnli", key).endswith(f"seen-mnli-{key}.json")
+    written = read_examples(os.path.join(workdir, examples))
+    np.testing.assert_array_equal(written.stats["accuracy"], [1.0, 1.0, 0.0])
+    assert key != units.unit_key(config, "seen-xnli")  # its inputs key the unit

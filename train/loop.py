@@ -1,0 +1,73 @@
+"""The training loop: steps over batches, metrics fetched in groups, checkpoints on
+a cadence. A study's stages, the benchmark and the tests all train through it.
+
+Fetching metrics syncs the host with the devices, so they stay on the devices for
+`log_every` steps and are then fetched together; every fetched loss is checked
+before anything is saved, so a checkpoint never holds a state past a non-finite
+loss. A checkpoint is saved every `save_every` steps and after `final_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import jax
+
+from train.step import TrainState, check_finite
+
+StepFn = Callable[[TrainState, Mapping[str, jax.Array]], tuple[TrainState, dict[str, Any]]]
+# (step number after the step, metrics on the host, the task of a multi-task step)
+Logged = tuple[int, dict[str, Any], str | None]
+
+
+def train_loop(
+    step: StepFn | Mapping[str, StepFn],
+    state: TrainState,
+    batches: Iterable[Any],
+    *,
+    first_step: int = 0,
+    final_step: int | None = None,
+    log_every: int = 1,
+    save_every: int = 0,
+    save: Callable[[TrainState, int], None] | None = None,
+    log: Callable[[list[Logged]], None] | None = None,
+    after_step: Callable[[int], None] | None = None,
+) -> TrainState:
+    """Runs one step per batch from `first_step` on and returns the final state.
+
+    `step`: one step function, or one per task (a mixture), when each batch is a
+    `(task, batch)` pair. `log` receives the fetched metrics of each group of steps,
+    `save(state, next_step)` writes a checkpoint, `after_step(next_step)` runs after
+    each step (and its checkpoint). A non-finite loss raises `NonFiniteLossError`
+    naming its step, before any later checkpoint is saved.
+    """
+    per_task = isinstance(step, Mapping)
+    pending: list[tuple[int, Any, str | None]] = []
+
+    def flush() -> None:
+        fetched, good = jax.device_get(pending), []
+        pending.clear()
+        try:
+            for done, metrics, name in fetched:
+                check_finite(metrics, done)
+                good.append((done, metrics, name))
+        finally:  # the steps before a non-finite one are logged all the same
+            if log and good:
+                log(good)
+
+    done = first_step
+    for item in batches:
+        name, batch = item if per_task else (None, item)
+        state, metrics = (step[name] if per_task else step)(state, batch)
+        done += 1
+        pending.append((done, metrics, name))
+        due = save is not None and ((save_every and done % save_every == 0) or done == final_step)
+        if due or len(pending) >= log_every:
+            flush()
+        if due:
+            save(state, done)
+        if after_step:
+            after_step(done)
+    flush()
+    return state

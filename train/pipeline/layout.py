@@ -1,0 +1,160 @@
+"""Every path of a study's workdir, and its DONE markers: the one place they are named.
+
+    WORKDIR/
+      workdir.json                     the study last run here (workdir.py)
+      locks/shard-I-of-N.lock          who runs which shard (lock.py)
+      pretrained/<root id>/            the converted pretrained model
+      pretrained/<root id>.init_hf/    a random model in transformers format, first
+      pretrained/<root id>.DONE        written last
+      stages/<id>/                     one trained stage (StageFiles)
+        checkpoints/ model/ metrics.jsonl tensorboard/ manifest.json DONE
+        eval/<unit>-<key>.json         one evaluation unit's records
+        eval/<unit>-<key>/<split>-<lang>.npy   its per-example statistics
+        submission/<task>/test-<lang>.<ext>    test predictions for submission
+      features/                        tokenized features, shared by every stage
+      compilation_cache/               compiled programs, shared across runs
+      compiled/<topology>.json         --compile-only results (compile.py)
+      results.jsonl                    every record (results.py)
+      scheme-1/                        what --migrate could not verify
+
+The trainer (train/stage.py) writes inside the folders it is given; no other module
+of the pipeline joins a workdir path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from train.stage import StageFiles
+
+WORKDIR_FILE = "workdir.json"
+RESULTS_FILE = "results.jsonl"
+OLD_SCHEME_DIR = "scheme-1"
+# What a workdir of id scheme 1 (before workdir.json) holds at its top.
+OLD_SCHEME_TRACES = ("stages", "pretrained.DONE", "init_hf")
+OLD_SCHEME_ENTRIES = (*OLD_SCHEME_TRACES, "pretrained", RESULTS_FILE)  # moved by --migrate
+
+
+def workdir_file(workdir: str) -> str:
+    return os.path.join(workdir, WORKDIR_FILE)
+
+
+def lock_path(workdir: str, shard: tuple[int, int]) -> str:
+    return os.path.join(workdir, "locks", f"shard-{shard[0]}-of-{shard[1]}.lock")
+
+
+def results_file(workdir: str) -> str:
+    return os.path.join(workdir, RESULTS_FILE)
+
+
+def features_dir(workdir: str) -> str:
+    return os.path.join(workdir, "features")
+
+
+def compilation_cache_dir(workdir: str) -> str:
+    return os.path.join(workdir, "compilation_cache")
+
+
+def compiled_file(workdir: str, topology: str) -> str:
+    """Where `--compile-only --workdir` records its results (`--dry-run` reads them)."""
+    return os.path.join(workdir, "compiled", f"{topology}.json")
+
+
+# ----------------------------------------------------------------------------------
+# The pretrained model
+# ----------------------------------------------------------------------------------
+
+
+def pretrained_dir(workdir: str, root: str) -> str:
+    """Our model directory of the pretrained model, by its content id."""
+    return os.path.join(workdir, "pretrained", root)
+
+
+def pretrained_done(workdir: str, root: str) -> str:
+    return os.path.join(workdir, "pretrained", f"{root}.DONE")
+
+
+def pretrained_source(workdir: str, root: str) -> str:
+    """A random model's transformers-format folder, converted from (smoke runs)."""
+    return os.path.join(workdir, "pretrained", f"{root}.init_hf")
+
+
+# ----------------------------------------------------------------------------------
+# Stages
+# ----------------------------------------------------------------------------------
+
+
+def stage_dir(workdir: str, stage_id: str) -> str:
+    return os.path.join(workdir, "stages", stage_id)
+
+
+def stage_files(workdir: str, stage_id: str) -> StageFiles:
+    """Where the trainer writes one stage (and reads the shared feature cache)."""
+    directory = stage_dir(workdir, stage_id)
+    return StageFiles(
+        directory=directory,
+        checkpoints=os.path.join(directory, "checkpoints"),
+        model=os.path.join(directory, "model"),
+        metrics=os.path.join(directory, "metrics.jsonl"),
+        manifest=os.path.join(directory, "manifest.json"),
+        done=os.path.join(directory, "DONE"),
+        features=features_dir(workdir),
+    )
+
+
+def stage_model_dir(workdir: str, stage_id: str) -> str:
+    return stage_files(workdir, stage_id).model
+
+
+def is_done(workdir: str, stage_id: str) -> bool:
+    return os.path.exists(stage_files(workdir, stage_id).done)
+
+
+def unit_file(workdir: str, stage_id: str, unit: str, key: str) -> str:
+    return os.path.join(stage_dir(workdir, stage_id), "eval", f"{unit}-{key}.json")
+
+
+def unit_examples_dir(workdir: str, stage_id: str, unit: str, key: str) -> str:
+    """The folder of a unit's per-example statistics, beside its records file."""
+    return unit_file(workdir, stage_id, unit, key).removesuffix(".json")
+
+
+def stage_eval_dir(workdir: str, stage_id: str) -> str:
+    return os.path.join(stage_dir(workdir, stage_id), "eval")
+
+
+def submission_dir(workdir: str, stage_id: str) -> str:
+    """The stage's submission folder (`<task>/test-<lang>.<ext>`, as `evaluate.py`'s
+    `--prediction_folder`)."""
+    return os.path.join(stage_dir(workdir, stage_id), "submission")
+
+
+# ----------------------------------------------------------------------------------
+# Id scheme 1 (migration)
+# ----------------------------------------------------------------------------------
+
+
+def old_scheme_dir(workdir: str) -> str:
+    return os.path.join(workdir, OLD_SCHEME_DIR)
+
+
+def workdir_entry(workdir: str, name: str) -> str:
+    """A top-level entry of the workdir by name (what --migrate moves)."""
+    return os.path.join(workdir, name)
+
+
+def old_stage_dir(old_dir: str, old_id: str) -> str:
+    return os.path.join(old_dir, "stages", old_id)
+
+
+def old_stage_done(old_dir: str, old_id: str) -> str:
+    return os.path.join(old_stage_dir(old_dir, old_id), "DONE")
+
+
+def old_stage_manifest(old_dir: str, old_id: str) -> str:
+    return os.path.join(old_stage_dir(old_dir, old_id), "manifest.json")
+
+
+def old_pretrained(old_dir: str) -> tuple[str, str]:
+    """(model directory, DONE marker) of a scheme-1 pretrained model."""
+    return os.path.join(old_dir, "pretrained"), os.path.join(old_dir, "pretrained.DONE")

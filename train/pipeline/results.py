@@ -1,0 +1,91 @@
+"""`WORKDIR/results.jsonl`: every evaluated unit's records, tagged with the run they
+belong to (kind, path, seed, stage), in the record format `eval.analysis.records`
+defines and the report reads.
+
+The file is rebuilt whole from the unit files in a fixed order (sequences as the
+DAG lists them, then alignment and dev records stage by stage), from the current
+unit keys only: a resumed or sharded run writes exactly the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from absl import logging
+
+from eval.analysis.records import Record, record_line
+from train.pipeline import layout
+from train.pipeline.dag import StageDag
+from train.pipeline.units import ALIGNMENT, DEV, stage_path, unit_file, units
+from xlmr_flax.atomic import write_file
+from xlmr_flax.sharding import is_primary
+
+
+def unit_records(config, workdir: str, stage_id: str, unit: str) -> list[dict] | None:
+    """A unit's records; None if it is not written yet. A unit file that does not
+    read back (cut short, damaged) is removed with a warning naming it, so the unit
+    runs again."""
+    path = unit_file(config, workdir, stage_id, unit)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            records = json.load(f)["records"]
+        if isinstance(records, list) and all(isinstance(r, dict) for r in records):
+            return records
+        problem = "its records are not a list of objects"
+    except (ValueError, KeyError, TypeError) as err:
+        problem = f"{type(err).__name__}: {err}"
+    logging.warning("evaluation unit %s is corrupt (%s); it runs again", path, problem)
+    if is_primary():
+        os.unlink(path)
+    return None
+
+
+def result_records(config, dag: StageDag, workdir: str) -> Iterator[Record]:
+    """Every record whose unit is evaluated, in a fixed order (sequences as the DAG
+    lists them, then alignment and dev records stage by stage)."""
+
+    def tagged(kind, path, seed, stage_id, records, target=None):
+        for r in records:
+            yield Record(
+                kind=kind,
+                path=tuple(path),
+                target=target or r["target"],
+                lang=r["lang"],
+                split=r["split"],
+                gold=r["gold"],
+                seed=seed,
+                metric=r["metric"],
+                value=r["value"],
+                stage=None if stage_id == dag.root else stage_id,
+                examples=r["examples"],
+            )
+
+    for s in dag.sequences:
+        stage_id = s.evaluated_stage or dag.root
+        records = unit_records(config, workdir, stage_id, s.target)
+        if records is not None:
+            yield from tagged("zero_shot", s.path, s.seed, stage_id, records)
+    for seed in config.study.seeds:
+        records = unit_records(config, workdir, dag.root, ALIGNMENT)
+        if records is not None:
+            yield from tagged("alignment", [], seed, dag.root, records, "alignment")
+    for stage in dag.in_order():
+        path = stage_path(dag, stage.id)
+        for unit in units(dag, stage.id):
+            kind = "dev" if unit.startswith(DEV) else "alignment" if unit == ALIGNMENT else None
+            records = unit_records(config, workdir, stage.id, unit) if kind else None
+            if records is not None:
+                target = "alignment" if kind == "alignment" else None
+                yield from tagged(kind, path, stage.seed, stage.id, records, target)
+
+
+def write_results(config, dag: StageDag, workdir: str) -> int:
+    """Rewrites `results.jsonl` whole; returns the number of records."""
+    lines = [record_line(r) for r in result_records(config, dag, workdir)]
+    if is_primary():
+        write_file(layout.results_file(workdir), "".join(f"{x}\n" for x in lines))
+    return len(lines)

@@ -1,0 +1,183 @@
+"""The evaluations of a study, each a unit with its own file, and results.jsonl.
+
+After a stage trains, its model is restored once and evaluated on:
+- every target task whose sequences end at this stage (zero-shot, every language);
+- Tatoeba-style retrieval on the encoder (cross-lingual alignment of every stage;
+  also Tatoeba's zero-shot score where an intermediate path ends here);
+- the English dev set of each intermediate task on the path so far, with that
+  task's own head on this stage's encoder (forgetting: how much of A survives B).
+
+Each unit is run by an evaluator of `eval.evaluators` (a target's and Tatoeba's by
+`zero_shot`, `dev-<task>` by `dev`). A target is scored on the split
+`eval.gold.plan_evaluation` chooses (config
+`eval.split`, per target: `auto`, `test` or `dev`) with gold from the raw folder or
+the labels folder `eval.labels`; every test language found is also predicted and
+written as a submission file, `stages/<id>/submission/<task>/test-<lang>.<ext>`, in
+the layout XTREME's `evaluate.py` reads. A split without gold is never scored.
+
+Every unit writes `stages/<id>/eval/<unit>-<key>.json` (records without path and
+seed) after its per-example statistics, atomically, so a unit is either complete or
+redone. Its key covers what its numbers depend on besides the stage: the scored
+split, the bytes of the data and gold files read, and the evaluation options, so a
+changed raw folder, labels folder or option is evaluated anew, never mistaken for
+the old result. `results.jsonl` is then rebuilt from the unit files (results.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from eval.evaluators import AUTO, EvalModel, get_evaluator, open_model
+from train import faults
+from train.hparams import MIXTURE
+from train.pipeline import layout
+from train.pipeline.dag import StageDag, stable_hash
+from train.pipeline.training import model_dir
+from xlmr_flax.atomic import write_file
+from xlmr_flax.sharding import is_primary
+from xlmr_flax.tasks import get_task
+
+ALIGNMENT = "tatoeba"
+DEV_FORMATS = (
+    "classification",
+    "multiple_choice",
+    "span_extraction",
+    "token_tagging",
+)  # the unit every stage's encoder is measured on
+DEV = "dev-"  # a unit `dev-<task>`: the task's English dev set
+
+
+def stage_path(dag: StageDag, stage_id: str) -> list[str]:
+    """The tasks trained from the pretrained model up to and including `stage_id`."""
+    tasks = []
+    while stage_id != dag.root:
+        stage = dag.stages[stage_id]
+        tasks.append(stage.task)
+        stage_id = stage.parent
+    return tasks[::-1]
+
+
+def intermediate_stages(dag: StageDag) -> set[str]:
+    return {i for s in dag.sequences for i in s.stages[: len(s.path)]}
+
+
+def units(dag: StageDag, stage_id: str) -> list[str]:
+    """The evaluation units of a stage (or of the root: the pretrained model)."""
+    targets = {s.target for s in dag.sequences if (s.evaluated_stage or dag.root) == stage_id}
+    found = {ALIGNMENT} | targets
+    if stage_id in intermediate_stages(dag):
+        found |= {f"{DEV}{task}" for task in stage_path(dag, stage_id) if has_dev_score(task)}
+    return sorted(found)
+
+
+def has_dev_score(task: str) -> bool:
+    """Single tasks with a head of their own and a dev split (not mixtures, MLM)."""
+    return (
+        MIXTURE not in task
+        and get_task(task).format in DEV_FORMATS
+        and "dev" in get_task(task).splits
+    )
+
+
+# Units named `<prefix><task>` and the evaluator (eval/evaluators.py) that runs them;
+# any other unit is a target (or Tatoeba's alignment), run by `zero_shot`.
+EVALUATOR_PREFIXES = {DEV: "dev"}
+
+
+def unit_evaluator(unit: str) -> tuple[str, str]:
+    """(evaluator name, task) of a unit."""
+    for prefix, name in EVALUATOR_PREFIXES.items():
+        if unit.startswith(prefix):
+            return name, unit.removeprefix(prefix)
+    return "zero_shot", unit
+
+
+# Evaluation options that change no number (how many rows a batch holds).
+_UNKEYED_OPTIONS = ("batch_size",)
+
+
+def eval_split_choice(config, task: str) -> str:
+    """The config's evaluation split for `task` (`eval.split.<task>`, default auto)."""
+    return (config.get("eval") or {}).get("split", {}).get(task, AUTO)
+
+
+def labels_dir(config) -> str:
+    return (config.get("eval") or {}).get("labels", "") or ""
+
+
+def unit_key(config, unit: str) -> str:
+    """A hash of what a unit's numbers depend on besides its stage's weights."""
+    options = {k: v for k, v in dict(config.get("eval") or {}).items() if k not in _UNKEYED_OPTIONS}
+    options.pop("split", None)
+    options.pop("labels", None)
+    name, task = unit_evaluator(unit)
+    split = eval_split_choice(config, task)
+    data = get_evaluator(name).inputs(task, config.raw_data, labels_dir(config), split)
+    return stable_hash([unit, data, json.loads(json.dumps(options, default=list))])
+
+
+def unit_file(config, workdir: str, stage_id: str, unit: str) -> str:
+    """The unit's records file under the current key."""
+    return layout.unit_file(workdir, stage_id, unit, unit_key(config, unit))
+
+
+def evaluate_unit(
+    model: EvalModel, unit: str, stage_id: str, config, workdir: str, key: str
+) -> list[dict[str, Any]]:
+    """The records of one unit: zero-shot on every scored language of a target (and
+    its test submission files), or dev-<task>."""
+    name, task = unit_evaluator(unit)
+    # Tatoeba's submission is written where it is a target of the study.
+    submit = name == "zero_shot" and (unit != ALIGNMENT or task in config.study.targets)
+    scores = get_evaluator(name).run(
+        model, task, config.raw_data, labels_dir(config), eval_split_choice(config, task),
+        examples_dir=layout.unit_examples_dir(workdir, stage_id, unit, key),
+        submission_dir=layout.submission_dir(workdir, stage_id) if submit else None,
+    )  # fmt: skip
+    return [
+        dict(
+            target=s.task,
+            lang=s.lang,
+            split=s.split,
+            gold=s.gold,
+            metric=metric,
+            value=value,
+            examples=os.path.relpath(s.examples, workdir),
+        )
+        for s in scores
+        for metric, value in s.values().items()
+    ]
+
+
+def evaluate_stage(config, dag: StageDag, stage_id: str, workdir: str, mesh) -> list[str]:
+    """Runs the stage's pending units (restoring its model once); returns those it ran."""
+    keys = {u: unit_key(config, u) for u in units(dag, stage_id)}
+    pending = [
+        u for u, k in keys.items() if not os.path.exists(layout.unit_file(workdir, stage_id, u, k))
+    ]
+    if not pending:
+        return []
+    own = open_model(
+        model_dir(workdir, dag, stage_id), mesh, config.get("eval"), layout.features_dir(workdir)
+    )
+    for unit in pending:
+        task = unit.removeprefix(DEV)
+        model = own
+        if unit.startswith(DEV) and task != dag.stages[stage_id].task:
+            # An earlier task of the path: its own stage's head on this encoder.
+            ancestor = _ancestor_with_task(dag, stage_id, task)
+            model = own.with_head_of(layout.stage_model_dir(workdir, ancestor))
+        records = evaluate_unit(model, unit, stage_id, config, workdir, keys[unit])
+        if is_primary():
+            path = layout.unit_file(workdir, stage_id, unit, keys[unit])
+            write_file(path, json.dumps({"records": records}))
+        faults.reached(f"eval:{stage_id}:{unit}")
+    return pending
+
+
+def _ancestor_with_task(dag: StageDag, stage_id: str, task: str) -> str:
+    while dag.stages[stage_id].task != task:
+        stage_id = dag.stages[stage_id].parent
+    return stage_id
