@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from eval import analysis, ordering
+from eval import analysis, ordering, resampling
 from eval.analysis.records import Record, record_line
 from eval.example_files import write_examples
 from eval.metrics import metric_from_stats
@@ -130,7 +130,7 @@ def write_study(
     records = []
     for target, (langs, sizes) in targets.items():
         kind = KIND[target]
-        parallel = target in ordering.PARALLEL_TARGETS
+        parallel = target in resampling.PARALLEL_TARGETS
         size_of = sizes if isinstance(sizes, dict) else dict.fromkeys(langs, sizes)
         most = max(size_of.values())
         shared_base = rng.uniform(0.3, 0.7, most)

@@ -22,7 +22,7 @@ from eval.metrics import (
     squad_normalize,
     xtreme_r_average,
 )
-from eval.ordering import resampling_units
+from eval.resampling import resampling_units
 from eval.submission import gold_from_raw
 from xlmr_flax.tasks import get_task
 

@@ -6,7 +6,7 @@ language) against the test examples most runs have."""
 import numpy as np
 import pytest
 
-from eval import effects
+from eval import effects, resampling
 from eval import ordering as od
 from eval.analysis import Record
 from eval.example_files import write_examples
@@ -76,13 +76,13 @@ def test_a_target_whose_languages_have_their_own_items_is_resampled_language_by_
     n = 500
     apart = (0.15**2 + 0.05**2) / len(MID) / n * 1e4
     records = _shared_difficulty_study(tmp_path, "tatoeba", n)
-    assert "tatoeba" not in od.PARALLEL_TARGETS
+    assert "tatoeba" not in resampling.PARALLEL_TARGETS
     row = _class_row(od.ordering_effects(records, str(tmp_path), n_boot=2000), "tatoeba")
     assert row["se"] == pytest.approx(np.sqrt(apart), rel=0.15)
 
 
 def _cell(lang, ids):
-    cell = od._Cell(lang, {}, ("accuracy",), ids=np.array(ids, dtype=bytes))
+    cell = resampling.Cell(lang, {}, ("accuracy",), ids=np.array(ids, dtype=bytes))
     cell.found = {(AB, 0): {}}
     return cell
 
@@ -91,10 +91,12 @@ def test_languages_of_a_parallel_target_draw_each_item_the_same_number_of_times(
     # MLQA: a language may hold part of the items; it takes the draw's counts of its own.
     full = _cell("de", ["q1", "q2", "q3", "q4"])
     part = _cell("hi", ["q4", "q2"])
-    counts = od._draws("mlqa", [full, part], n_boot=50, seed=0)
+    counts = resampling.draws("mlqa", [full, part], n_boot=50, seed=0)
     assert np.array_equal(counts["hi"], counts["de"][:, [3, 1]])
     assert not np.all(counts["hi"].sum(axis=1) == 2)  # a draw holds a varying number
-    apart = od._draws("panx", [full, _cell("fr", ["q1", "q2", "q3", "q4"])], n_boot=50, seed=0)
+    apart = resampling.draws(
+        "panx", [full, _cell("fr", ["q1", "q2", "q3", "q4"])], n_boot=50, seed=0
+    )
     assert not np.array_equal(apart["de"], apart["fr"])
 
 
@@ -135,16 +137,16 @@ def test_units_sum_their_sentences_and_keep_the_first_sentence_s_id():
     counts = np.array([[1, 1, 1, 0], [0, 1, 2, 1], [1, 1, 1, 0], [1, 2, 1, 0], [0, 0, 1, 1]])
     other = np.array([[0, 1, 1, 0], [1, 1, 2, 0], [1, 1, 1, 1], [1, 2, 1, 0], [0, 1, 1, 0]])
     joins = [np.array([[0, 1], [3, 4]]), np.array([[1, 2]])]  # from two runs
-    units, (a, b) = od.resampling_units(ids, [{"f1": counts}, {"f1": other}], joins)
+    units, (a, b) = resampling.resampling_units(ids, [{"f1": counts}, {"f1": other}], joins)
     assert units.tolist() == [b"0", b"3"]
     assert a["f1"].tolist() == [[2, 3, 4], [1, 2, 2]]
     assert b["f1"].tolist() == [[2, 3, 4], [1, 3, 2]]
     # A run listing its examples in another order can join examples apart in the
     # reference order.
-    apart, (d,) = od.resampling_units(ids, [{"f1": counts}], [np.array([[2, 0]])])
+    apart, (d,) = resampling.resampling_units(ids, [{"f1": counts}], [np.array([[2, 0]])])
     assert apart.tolist() == [b"0", b"1", b"3", b"4"]
     assert d["f1"].tolist() == [[2, 2, 2], [0, 1, 2], [1, 2, 1], [0, 0, 1]]
-    alone, (c,) = od.resampling_units(ids, [{"f1": counts}], [])
+    alone, (c,) = resampling.resampling_units(ids, [{"f1": counts}], [])
     assert alone.tolist() == ids.tolist() and c["f1"].tolist() == counts[:, :3].tolist()
 
 
@@ -179,7 +181,7 @@ def test_the_reference_is_the_set_of_test_examples_most_runs_have(tmp_path):
     (row,) = analysis.languages
     assert row["seeds"] == [0, 1]
     assert row["resampling"] == effects.SEEDS_ONLY  # seed 0 lacks its first order
-    found = od._reference_ids({("a", 0): np.array(other, dtype=bytes),
+    found = resampling.reference_ids({("a", 0): np.array(other, dtype=bytes),
                                ("b", 0): np.array(usual, dtype=bytes),
                                ("c", 0): np.array(usual[::-1], dtype=bytes),
                                ("d", 0): np.array(usual[::-1], dtype=bytes)})  # fmt: skip
@@ -192,12 +194,12 @@ def test_without_a_majority_the_first_run_s_examples_are_kept_and_the_message_sa
     usual = np.array([f"x{i}" for i in range(5)], dtype=bytes)
     other = np.array([f"y{i}" for i in range(4)], dtype=bytes)
     found = {("a", 0): other, ("b", 0): usual, ("c", 0): other, ("d", 0): usual}
-    reference, kept, excluded = od._reference_ids(found)
+    reference, kept, excluded = resampling.reference_ids(found)
     assert reference.tolist() == other.tolist() and kept == [("a", 0), ("c", 0)]
     assert excluded[("b", 0)] == (
         "its 5 test examples differ from the 4 that 2 of 4 runs have "
         "(no majority: as many runs have other examples; the first run's kept)"
     )
     repeated = {("a", 0): np.array([b"x", b"x"]), ("b", 0): np.array([b"x", b"z"])}
-    reference, kept, excluded = od._reference_ids(repeated)
+    reference, kept, excluded = resampling.reference_ids(repeated)
     assert kept == [("b", 0)] and excluded == {("a", 0): "repeated ids"}
