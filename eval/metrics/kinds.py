@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from xlmr_flax.registry import Registry
+
 Stats = tuple[list[str], dict[str, np.ndarray]]
 
 
@@ -38,25 +40,15 @@ class MetricKind:
         raise NotImplementedError
 
 
-KINDS: dict[str, MetricKind] = {}
+KINDS: Registry[MetricKind] = Registry("metric kind")
 
 
 def register_metric_kind(kind: MetricKind) -> MetricKind:
-    if kind.name in KINDS:
-        raise ValueError(f"metric kind {kind.name!r} registered twice")
-    KINDS[kind.name] = kind
-    return kind
+    return KINDS.add(kind.name, kind)
 
 
-def unregister_metric_kind(name: str) -> None:
-    """Removes a kind (a test's toy kind, once the test is done)."""
-    KINDS.pop(name, None)
-
-
-def get_metric_kind(name: str) -> MetricKind:
-    if name not in KINDS:
-        raise ValueError(f"unknown metric kind {name!r}; known: {sorted(KINDS)}")
-    return KINDS[name]
+unregister_metric_kind = KINDS.remove
+get_metric_kind = KINDS.lookup
 
 
 def known_metrics() -> tuple[str, ...]:

@@ -25,6 +25,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from xlmr_flax.registry import Registry
+
 # Default maximum lengths in tokens: the original study's 256 (384 for QA windows).
 FALLBACK_MAX_LENGTH = 256
 
@@ -134,25 +136,15 @@ class Format:
         raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
 
 
-FORMATS: dict[str, Format] = {}
+FORMATS: Registry[Format] = Registry("format")
 
 
 def register_format(fmt: Format) -> Format:
     """Adds `fmt` under its name; a name registered twice is an error."""
     if not fmt.name:
         raise ValueError(f"{type(fmt).__name__}: a format needs a name")
-    if fmt.name in FORMATS:
-        raise ValueError(f"format {fmt.name!r} registered twice")
-    FORMATS[fmt.name] = fmt
-    return fmt
+    return FORMATS.add(fmt.name, fmt)
 
 
-def unregister_format(name: str) -> None:
-    """Removes a format (a test's toy format, once the test is done)."""
-    FORMATS.pop(name, None)
-
-
-def get_format(name: str) -> Format:
-    if name not in FORMATS:
-        raise ValueError(f"unknown format {name!r}; known: {sorted(FORMATS)}")
-    return FORMATS[name]
+unregister_format = FORMATS.remove
+get_format = FORMATS.lookup

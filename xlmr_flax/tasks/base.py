@@ -9,6 +9,7 @@ from typing import Any
 
 from xlmr_flax.errors import DataError
 from xlmr_flax.formats.base import get_format
+from xlmr_flax.registry import Registry
 
 SPLITS = ("train", "dev", "test")
 
@@ -178,22 +179,12 @@ class Task:
         return found
 
 
-TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task")
 
 
 def register(task: Task) -> Task:
-    if task.name in TASKS:
-        raise ValueError(f"task {task.name!r} registered twice")
-    TASKS[task.name] = task
-    return task
+    return TASKS.add(task.name, task)
 
 
-def unregister(name: str) -> None:
-    """Removes a task (a test's toy task, once the test is done)."""
-    TASKS.pop(name, None)
-
-
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known: {sorted(TASKS)}")
-    return TASKS[name]
+unregister = TASKS.remove
+get_task = TASKS.lookup
