@@ -4,13 +4,16 @@ Every import counts, a function's deferred one too: an import that only works
 because it runs late is still a knot between two modules.
 
 - no import cycle among the modules of xlmr_flax/, train/, eval/ and configs/;
+- the library (xlmr_flax/) imports neither train/ nor eval/ (its CLIs included);
 - eval/ never imports train/ (the evaluator scores predictions of any trainer);
 - configs/ never import train/ (the trainer loads configs, not the other way);
 - the trainer (train/ outside train/pipeline/) imports neither the pipeline nor eval/;
 - the pipeline (train/pipeline/) reaches eval/ through the evaluator interface
   (eval.evaluators), the results record (eval.analysis.records) and the report's
   entry point (eval.report) only;
-- train/pipeline/layout.py is the one module that joins workdir paths;
+- train/pipeline/layout.py is the one module of train/ that joins workdir paths, and
+  eval/analysis/records.py the one of eval/ (the report reads a study folder without
+  the pipeline; the two entries it reads are named there, and layout.py imports them);
 - no module is over MAX_LINES lines (the few listed in OVERSIZED wait for a split).
 
 docs/architecture.md describes the layers.
@@ -31,6 +34,7 @@ PACKAGES = ("xlmr_flax", "train", "eval", "configs")
 PIPELINE = "train.pipeline"
 EVAL_INTERFACE = ("eval.evaluators", "eval.analysis.records", "eval.report")
 LAYOUT = os.path.join("train", "pipeline", "layout.py")
+RECORDS = os.path.join("eval", "analysis", "records.py")
 MAX_LINES = 400
 # Over MAX_LINES, each to be split on its own (a test below keeps this list honest).
 OVERSIZED: set[str] = set()
@@ -146,6 +150,11 @@ def test_no_import_cycle(graph):
     assert cycles(graph) == []
 
 
+def test_the_library_imports_neither_the_trainer_nor_the_evaluator(graph):
+    assert imports_between(graph, "xlmr_flax", "train") == []
+    assert imports_between(graph, "xlmr_flax", "eval") == []
+
+
 def test_eval_never_imports_train(graph):
     assert imports_between(graph, "eval", "train") == []
 
@@ -181,9 +190,10 @@ def test_the_pipeline_reaches_eval_through_its_interface_only(graph):
     assert {"eval.evaluators", "eval.analysis.records"} <= reached
 
 
-def workdir_joins(root: str, layout: str) -> list[str]:
-    """`file:line` of every `os.path.join` outside `layout` that joins the workdir or
-    one of the entries `layout` names (its string arguments to `os.path.join`)."""
+def workdir_joins(root: str, layout: str, folders: tuple[str, ...] = ("workdir",)) -> list[str]:
+    """`file:line` of every `os.path.join`, in `layout`'s package but outside it, that
+    joins a variable named in `folders` or one of the entries `layout` names (its
+    string arguments to `os.path.join`)."""
 
     def joins(tree):
         for node in ast.walk(tree):
@@ -210,13 +220,17 @@ def workdir_joins(root: str, layout: str) -> list[str]:
             tree = ast.parse(f.read(), path)
         for call in joins(tree):
             names = {n.id for n in ast.walk(call) if isinstance(n, ast.Name)}
-            if "workdir" in names or strings(call) & entries:
+            if names & set(folders) or strings(call) & entries:
                 found.append(f"{os.path.relpath(path, root)}:{call.lineno}")
     return found
 
 
 def test_only_the_layout_module_joins_workdir_paths():
     assert workdir_joins(ROOT, LAYOUT) == []
+
+
+def test_the_evaluator_joins_study_folder_paths_in_the_results_record_only():
+    assert workdir_joins(ROOT, RECORDS, ("workdir", "study_dir")) == []
 
 
 def test_a_workdir_join_outside_the_layout_is_found(tmp_path):

@@ -15,9 +15,14 @@ import pytest
 
 from train.pipeline.compile import ProgramFailed, ProgramTooLarge, compile_study
 from train.pipeline.plan import build_dag, load_config_file
-from train.pipeline.programs import study_programs, train_batch_shapes
+from train.pipeline.programs import study_programs
 from train.pipeline.targets import GIB, parse_target
+from xlmr_flax.data import sample_data_dir
+from xlmr_flax.data.batching import TrainBatches
+from xlmr_flax.data.cache import featurize
+from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
+from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,11 +75,24 @@ def test_the_study_has_one_program_per_distinct_train_step_and_eval_bucket():
         assert {f"eval {kind} 16x32", f"eval {kind} 16x64"} <= {n.split(" (")[0] for n in evals}
 
 
-def test_train_batches_have_the_shapes_the_losses_read():
-    assert train_batch_shapes(get_task("copa"), 4, 64, 2)["input_ids"] == (4, 2, 64)
-    assert train_batch_shapes(get_task("udpos"), 4, 64, 1)["labels"] == (4, 64)
-    assert "start_positions" in train_batch_shapes(get_task("squad_v1"), 4, 64, 1)
-    assert "candidate_input_ids" in train_batch_shapes(get_task("lareqa"), 4, 64, 1)
+@pytest.mark.parametrize("name", ["mnli", "copa", "udpos", "squad_v1", "lareqa", "mlm"])
+def test_each_format_declares_the_training_batch_the_trainer_draws(name):
+    """Compile-only builds train steps from `Format.batch_shapes`; they must be the
+    arrays a real batch of the bundled data has, for every format."""
+    task = get_task(name)
+    fmt = get_format(task.format)
+    tokenizer = load_tokenizer(sample_tokenizer_path())
+    features = featurize(task, "train", "en", sample_data_dir(), tokenizer, 64,
+                         **fmt.feature_kwargs({}))  # fmt: skip
+    masking = fmt.masking(tokenizer)
+    batch = TrainBatches(features, 4, seed=0, max_length=64, masking=masking).batch(0)
+    length = batch["input_ids"].shape[-1]
+    declared = fmt.batch_shapes(4, length, fmt.choices(task, sample_data_dir()))
+    assert {k: v.shape for k, v in batch.items()} == declared
+    # Compile-only declares example weights as float32, everything else as int32.
+    assert {k: str(v.dtype) for k, v in batch.items()} == {
+        k: "float32" if k == "example_weight" else "int32" for k in declared
+    }
 
 
 @pytest.mark.slow  # nine compilations, about 30 s on two cores

@@ -3,6 +3,7 @@ gold is predicted and written as submission files, never scored; what a study ne
 from its raw folder is checked before anything trains."""
 
 import json
+import os
 import re
 import shutil
 
@@ -11,7 +12,7 @@ import pytest
 from eval.gold import plan_evaluation
 from eval.submission import write_labels
 from tests.study_config import two_stage_config
-from train.pipeline.data_check import check_study_data, needed_rows
+from train.pipeline.data_check import check_study_data, needed_rows, print_data_check
 from train.pipeline.plan import ConfigError, build_dag
 from train.pipeline.runner import run_study
 from xlmr_flax.data import sample_data_dir
@@ -88,13 +89,25 @@ def test_broken_files_are_named_with_their_line_before_training(tmp_path):
     assert {r.task for r in rows} >= {"mnli", "xnli", "tatoeba"}
 
 
-def test_doctor_prints_every_split_found_and_fails_on_what_a_study_lacks(xtreme_xnli, capsys):
+def test_the_study_check_prints_what_it_reads_and_what_it_lacks(xtreme_xnli, capsys):
+    config = two_stage_config()
+    config.raw_data, _ = xtreme_xnli
+    assert print_data_check(config, build_dag(config))
+    out = capsys.readouterr().out
+    assert re.search(r"\nxnli +test +sw +xtreme", out) and "every split the study needs" in out
+    for path in get_task("xnli").files(config.raw_data, "test", "sw"):
+        os.remove(path)
+    os.remove(*get_task("mnli").files(config.raw_data, "train", "en"))
+    assert not print_data_check(config, build_dag(config))
+    out = capsys.readouterr().out
+    assert "mnli: no English training data" in out and "xnli test sw" not in out
+
+
+def test_doctor_prints_every_split_found_and_fails_on_a_broken_file(xtreme_xnli, capsys):
     raw, _ = xtreme_xnli
     assert data_main(["doctor", "--raw", raw]) == 0
     table = capsys.readouterr().out
     assert re.search(r"\nxnli +test +sw +xtreme +9 +no +.*no gold label", table)
-    config = "tests/study_config.py"
-    assert data_main(["doctor", "--raw", raw, "--config", config]) == 0
     with open(raw + "/xnli/dev-sw.tsv", "a", encoding="utf-8") as f:
         f.write("only one column\n")
     assert data_main(["doctor", "--raw", raw]) == 1

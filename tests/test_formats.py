@@ -21,6 +21,11 @@ from eval.metrics import (
 from eval.predict import Predictor
 from eval.submission import gold_from_raw, read_predictions, write_predictions
 from train.losses import get_loss
+from train.pipeline.compile import compile_study
+from train.pipeline.cost import study_cost
+from train.pipeline.plan import build_dag, load_config_file
+from train.pipeline.programs import study_programs
+from train.pipeline.targets import parse_target
 from train.stage import head_kwargs
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data.batching import TrainBatches
@@ -32,6 +37,7 @@ from xlmr_flax.tasks import Task, get_task, register
 from xlmr_flax.tasks.base import Layout, unregister
 from xlmr_flax.tokenizer import sample_tokenizer_path
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARITY = ("even", "odd")
 SENTENCES = ["one", "one two", "a b c", "w x y z", "the cat sat", "so it goes", "x", "p q"] * 2
 
@@ -120,6 +126,7 @@ def toy(tmp_path):
             metric="error_rate",
             splits=("train", "test"),
             eval_langs=("en",),
+            train_on=("toy_parity",),  # a target trained on its own English data
             layouts=(Layout("toy", lambda split, lang: [f"toy/{split}.txt"], read_lines),),
         )
     )
@@ -166,6 +173,29 @@ def test_a_format_registered_from_outside_runs_end_to_end(toy, tmp_path):
         100 * wrong / len(gold)
     )
     assert score_task(task.name, gold, gold) == {"error_rate": 0.0}
+
+
+def test_a_registered_format_is_planned_and_compiled_before_anything_runs(toy):
+    task, raw = toy
+    config = load_config_file(os.path.join(ROOT, "configs", "smoke.py")).get_config("quick")
+    config.raw_data = raw
+    config.study.update(intermediate_tasks=(), orders=(), targets=(task.name,))
+    dag = build_dag(config)
+    assert [s.task for s in dag.in_order()] == [task.name]
+    # Compile-only: the toy task's train step and evaluation buckets, from its format.
+    programs = {p.name: p for p in study_programs(config, dag, 8)}
+    assert {"train toy_parity 8x64", "eval logits 16x32 (toy_word_parity)"} <= set(programs)
+    lines = []
+    (compiled,) = compile_study(config, dag, parse_target("cpu-8"), only="train toy_parity",
+                                out=lines.append)  # fmt: skip
+    assert compiled.peak_bytes > 0 and compiled.flops > 0
+    # The planner: the stage's tokens from the toy data's padded lengths, one sequence
+    # per example (the format's default).
+    cost = study_cost(config, dag, ["v4-8"])
+    (length,) = cost["measured_lengths"].values()
+    (work,) = cost["kinds"]
+    assert work.tokens == 8 * round(8 * length) and 0 < length <= 64
+    assert all(c.chip_hours > 0 for c in cost["costs"]["v4-8"])
 
 
 def test_a_new_task_in_a_known_format_is_one_task_declaration(tmp_path):

@@ -20,6 +20,13 @@ def main_command(workdir, *extra):
 
 def test_quick_smoke_study_trains_evaluates_reports_and_rerun_changes_nothing(tmp_path):
     workdir = tmp_path / "smoke"
+    check = main_command(workdir, "--check-data")
+    assert check.returncode == 0 and "every split the study needs" in check.stdout, check.stderr
+    os.makedirs(tmp_path / "empty")
+    check = main_command(workdir, "--check-data", f"--config.raw_data={tmp_path / 'empty'}")
+    assert check.returncode == 2 and "mnli: no English training data" in check.stdout
+    assert not workdir.exists()  # checking data writes nothing
+
     plan = main_command(workdir, "--dry-run")
     assert plan.returncode == 0, plan.stderr[-3000:]
     counts = json.loads(plan.stdout.strip().splitlines()[-1])

@@ -7,6 +7,8 @@ counts; `--shard I/N` restricts either to a disjoint part of the DAG. `--dry-run
 prints what the study costs (train/pipeline/cost.py) on `--topology` (default: v4-32 and
 v5litepod-16) for each execution layout. `--compile-only --topology v4-32`
 compiles every program of the study for that topology (train/pipeline/compile.py).
+`--check-data` prints every split the study reads from its raw-data folder
+(`--config.raw_data=DIR` to check another) and what is missing or broken.
 
 Exit codes: 0 done; 2 the command, config, data or workdir cannot be used
 (nothing was trained; one line on stderr says why); 3 the workdir is in use by
@@ -26,6 +28,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from train.pipeline.cost import DEFAULT_TOPOLOGIES, print_cost
+from train.pipeline.data_check import print_data_check
 from train.pipeline.lock import WorkdirLocked
 from train.pipeline.plan import ConfigError, build_dag, print_plan
 from train.pipeline.runner import run_study
@@ -58,6 +61,9 @@ _COMPILE_FILTER = flags.DEFINE_string(
     "compile_filter", None, "--compile-only: only programs whose name matches this regex"
 )
 _MFU = flags.DEFINE_float("mfu", None, "--dry-run: model FLOPs utilisation to assume")
+_CHECK_DATA = flags.DEFINE_bool(
+    "check_data", False, "print what the study reads from config.raw_data and lacks; run nothing"
+)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -82,7 +88,7 @@ def storage_message(err: OSError, workdir: str = "the workdir") -> str:
     return f"{where}: {what}; free space or fix the folder, then run the same command again"
 
 
-DASHED_FLAGS = ("--dry-run", "--compile-only", "--compile-filter", "--break-lock")
+DASHED_FLAGS = ("--dry-run", "--compile-only", "--compile-filter", "--break-lock", "--check-data")
 
 
 def absl_spelling(arg: str) -> str:
@@ -137,6 +143,8 @@ def main(argv: list[str]) -> None:
     try:
         shard = parse_shard(_SHARD.value)
         dag = build_dag(config)  # ConfigError: reported before anything runs
+        if _CHECK_DATA.value:  # needs no workdir
+            sys.exit(0 if print_data_check(config, dag) else EXIT_USAGE)
         if _COMPILE_ONLY.value:  # needs no workdir; with one, the results are kept there
             workdir = _WORKDIR.value and local_path(_WORKDIR.value, "--workdir")
             compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value, workdir)

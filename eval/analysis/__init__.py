@@ -38,6 +38,8 @@ from eval.analysis.records import (
     group_runs,
     load_results,
     parse_results,
+    report_dir,
+    results_file,
 )
 from eval.analysis.scores import (
     HEADLINE,
@@ -83,6 +85,8 @@ __all__ = [
     "path_averages",
     "path_key",
     "path_order",
+    "report_dir",
+    "results_file",
     "summarise_seeds",
     "task_scores",
 ]

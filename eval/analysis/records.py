@@ -1,6 +1,11 @@
 """The records of `WORKDIR/results.jsonl`: one score of one run (path, target,
 language, seed) on one metric, written (`record_line`, by the study pipeline) and
-read and checked (`parse_results`, by the report) line by line."""
+read and checked (`parse_results`, by the report) line by line.
+
+A study's folder (the pipeline's workdir) holds the results file and the report
+folder. The report reads that folder without the pipeline, so the names of those two
+entries are kept here, with the record, and train/pipeline/layout.py takes them from
+here rather than naming them again."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+RESULTS_FILE = "results.jsonl"
+REPORT_DIR = "report"
 KINDS = ("zero_shot", "dev", "alignment")
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
 # The keys of a line, in the order they are written.
@@ -22,6 +29,14 @@ LINE_KEYS = (
 
 Path = tuple[str, ...]
 RunKey = tuple[Path, str, str, int]  # (path, target, lang, seed)
+
+
+def results_file(study_dir: str) -> str:
+    return os.path.join(study_dir, RESULTS_FILE)
+
+
+def report_dir(study_dir: str) -> str:
+    return os.path.join(study_dir, REPORT_DIR)
 
 
 class ResultsError(ValueError):

@@ -80,7 +80,7 @@ def write_report(
     WORKDIR/report) whole; returns the summary `format_summary` prints."""
     if n_boot < 2:
         raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
-    out = os.path.abspath(out or os.path.join(workdir, "report"))
+    out = os.path.abspath(out or an.report_dir(workdir))
     _check_replaceable(out)
     study = analyse(workdir, n_boot=n_boot, seed=seed)
     parent = os.path.dirname(out)

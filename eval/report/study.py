@@ -4,7 +4,6 @@ and how its zero-shot scores were obtained (split and gold per target)."""
 from __future__ import annotations
 
 import functools
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +50,7 @@ class Study:
 
 def analyse(workdir: str, *, n_boot: int = 1000, seed: int = 0) -> Study:
     """Loads WORKDIR/results.jsonl and computes every table of the report."""
-    records = an.load_results(os.path.join(workdir, "results.jsonl"))
+    records = an.load_results(an.results_file(workdir))
     scores, incomplete = an.headline_scores(records, "zero_shot")
     cells = an.summarise_seeds(scores)
     gains = an.gains_over_baseline(cells)

@@ -3,6 +3,7 @@ and list price, per stage kind and in total, for each execution layout of a topo
 
 FLOPs per training token are 6 x non-embedding parameters plus attention's
 12 x layers x hidden x length (forward + backward; evaluation: a third of it).
+Tokens are sequences per example (`Format.sequences_per_example`) x padded length.
 Training tokens follow the task's length distribution where its English training
 data and the tokenizer are at hand: a sample of it is featurised and batched as the
 trainer batches it (`TrainBatches`, bucketed by length), and the mean padded length
@@ -30,6 +31,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from eval.evaluators import PredictOptions
 from train.hparams import stage_tasks
 from train.pipeline.dag import StageDag, hparams_dict
 from train.pipeline.targets import PRICES_AS_OF, Target, parse_target
@@ -38,6 +40,7 @@ from xlmr_flax import get_model_config
 from xlmr_flax.data.batching import TrainBatches
 from xlmr_flax.data.cache import featurize
 from xlmr_flax.errors import DataError
+from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
@@ -77,10 +80,6 @@ class Work:
     tokens_per_step: int = 0  # a train step's global batch in tokens (0: evaluation)
 
 
-def _sequences_per_example(task) -> int:
-    return 2 if task.format == "retrieval" else 1  # a dual encoder encodes query and candidate
-
-
 def padded_length(config, task, tokenizer, max_length: int, batch_size: int) -> float | None:
     """Mean tokens per sequence of the task's training batches, as the trainer pads
     them, on a sample of its English training data; None when the data is absent."""
@@ -90,9 +89,7 @@ def padded_length(config, task, tokenizer, max_length: int, batch_size: int) -> 
         return None
     if len(examples) > LENGTH_SAMPLE:  # files are often ordered (by topic, by length)
         examples = random.Random(0).sample(examples, LENGTH_SAMPLE)
-    kw = {}
-    if task.format == "retrieval":
-        kw["protocol"] = (config.get("eval") or {}).get("retrieval_protocol", "xtreme_r")
+    kw = get_format(task.format).feature_kwargs(config.get("eval") or {})  # as the trainer
     features = featurize(
         task, "train", "en", config.raw_data, tokenizer, max_length, examples=examples, **kw
     )
@@ -112,16 +109,15 @@ def study_tokenizer(config):
         return None
 
 
-def stage_work(config, stage, choices: Callable[[Any], int], lengths: dict[str, float]) -> Work:
-    """`lengths`: measured mean padded lengths by (task, max length); the maximum
-    length where none is known."""
+def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
+    """`width(task)`: sequences per example; `lengths`: measured mean padded lengths by
+    (task, max length), the maximum length where none is known."""
     hp = hparams_dict(stage.hparams)
     model = get_model_config(config.model)
     tasks = [get_task(t) for t in stage_tasks(stage.task)]
     task = tasks[0]
-    width = choices(task) if task.format == "multiple_choice" else _sequences_per_example(task)
     length = lengths.get((task.name, hp["max_length"])) or hp["max_length"]
-    per_step = round(hp["batch_size"] * length * width)
+    per_step = round(hp["batch_size"] * length * width(task))
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
@@ -155,10 +151,11 @@ def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]
         return ASSUMED_EVAL_EXAMPLES, False
 
 
-def evaluation_work(config, dag: StageDag, choices) -> tuple[dict[str, Work], bool]:
-    """Per unit name (target, tatoeba, dev-<task>): the work of all its evaluations."""
+def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], bool]:
+    """Per unit name (target, tatoeba, dev-<task>): the work of all its evaluations,
+    every example at the evaluation's maximum length."""
     model = get_model_config(config.model)
-    length_of = {"span_extraction": 384}
+    options = PredictOptions.create(config.get("eval"))
     counts: dict[tuple, tuple[int, bool]] = {}
     work: dict[str, Work] = {}
     assumed = False
@@ -168,8 +165,8 @@ def evaluation_work(config, dag: StageDag, choices) -> tuple[dict[str, Work], bo
             task = get_task(name)
             split = "dev" if unit.startswith("dev-") else task.eval_split
             langs = ("en",) if unit.startswith("dev-") else task.eval_langs
-            length = (config.get("eval") or {}).get("max_length") or length_of.get(task.format, 256)
-            width = choices(task) if task.format == "multiple_choice" else 2
+            length = options.length_for(task)
+            sequences = width(task)
             entry = work.setdefault(f"eval {unit}", Work(f"eval {unit}"))
             for lang in langs:
                 key = (name, split, lang)
@@ -178,8 +175,8 @@ def evaluation_work(config, dag: StageDag, choices) -> tuple[dict[str, Work], bo
                 n, counted = counts[key]
                 assumed |= not counted
                 entry.examples += n
-                entry.tokens += n * width * length
-                entry.flops += n * width * length * train_flops_per_token(model, length) / 3
+                entry.tokens += n * sequences * length
+                entry.flops += n * sequences * length * train_flops_per_token(model, length) / 3
     return work, assumed
 
 
@@ -254,17 +251,15 @@ def study_cost(
     workdir: str | None = None,
 ):
     """Per stage kind and per topology x layout; a JSON-ready dict."""
-    from train.pipeline.programs import choice_count
+    widths: dict[str, int] = {}
 
-    choices_cache: dict[str, int] = {}
-
-    def choices(task) -> int:
-        if task.name not in choices_cache:
-            choices_cache[task.name] = choice_count(task, config.raw_data)
-        return choices_cache[task.name]
+    def width(task) -> int:
+        if task.name not in widths:
+            widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
+        return widths[task.name]
 
     lengths = measured_lengths(config, dag)
-    stages = [(s.id, stage_work(config, s, choices, lengths)) for s in dag.in_order()]
+    stages = [(s.id, stage_work(config, s, width, lengths)) for s in dag.in_order()]
     step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
     for stage_id, w in stages:
         if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
@@ -275,7 +270,7 @@ def study_cost(
         k.examples += w.examples
         k.tokens += w.tokens
         k.flops += w.flops
-    evals, assumed = evaluation_work(config, dag, choices)
+    evals, assumed = evaluation_work(config, dag, width)
     eval_flops = sum(w.flops for w in evals.values())
     stated_mfu, mfu_source = (mfu, "given") if mfu else (ASSUMED_MFU, "assumed")
     costs = {}

@@ -3,7 +3,8 @@
 Every stage's task needs English training data with gold; every target needs files
 to predict, and gold on the split the config scores it on (`eval.split`). Broken
 files are reported with their first problem (`FILE:LINE: ...`). The main command
-runs this check; `python -m xlmr_flax.data doctor --config` prints it.
+runs this check before a study; `python -m train --config FILE --check-data` prints
+it (`print_data_check`) and runs nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from eval.evaluators import AUTO, CHOICES, evaluation_pairs, plan_evaluation
 from train.hparams import stage_tasks
 from train.pipeline.dag import StageDag
 from train.pipeline.plan import ConfigError
-from xlmr_flax.data.doctor import SplitRow, inspect_split
+from xlmr_flax.data.doctor import SplitRow, format_table, inspect_split
 from xlmr_flax.tasks import get_task
 
 
@@ -78,6 +79,18 @@ def needed_rows(config, dag: StageDag) -> tuple[list[SplitRow], list[str]]:
     return rows, problems
 
 
+def print_data_check(config, dag: StageDag) -> bool:
+    """Prints every split the study reads and its problems; True when it can run."""
+    check_eval_options(config)
+    rows, problems = needed_rows(config, dag)
+    print(format_table(rows))
+    if problems:
+        print(f"\nthe study cannot run on {config.raw_data}:", *problems, sep="\n  ")
+        return False
+    print(f"\nevery split the study needs is under {config.raw_data}")
+    return True
+
+
 def check_study_data(config, dag: StageDag) -> None:
     """Raises ConfigError listing every problem, one per line."""
     check_eval_options(config)
@@ -85,5 +98,5 @@ def check_study_data(config, dag: StageDag) -> None:
     if problems:
         raise ConfigError(
             f"the raw data under {config.raw_data} cannot run this study "
-            f"(python -m xlmr_flax.data doctor shows all):\n  " + "\n  ".join(problems)
+            f"(--check-data shows every split):\n  " + "\n  ".join(problems)
         )

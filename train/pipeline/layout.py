@@ -15,20 +15,24 @@
       compilation_cache/               compiled programs, shared across runs
       compiled/<topology>.json         --compile-only results (compile.py)
       results.jsonl                    every record (results.py)
+      report/                          the report (eval.report)
       scheme-1/                        what --migrate could not verify
 
 The trainer (train/stage.py) writes inside the folders it is given; no other module
-of the pipeline joins a workdir path.
+of the pipeline joins a workdir path. The results file and the report folder are
+named by the results record (eval/analysis/records.py), which the report reads
+without the pipeline; they are taken from there.
 """
 
 from __future__ import annotations
 
 import os
 
+from eval.analysis.records import RESULTS_FILE
+from eval.analysis.records import results_file as results_file  # the pipeline names it here
 from train.stage import StageFiles
 
 WORKDIR_FILE = "workdir.json"
-RESULTS_FILE = "results.jsonl"
 OLD_SCHEME_DIR = "scheme-1"
 # What a workdir of id scheme 1 (before workdir.json) holds at its top.
 OLD_SCHEME_TRACES = ("stages", "pretrained.DONE", "init_hf")
@@ -41,10 +45,6 @@ def workdir_file(workdir: str) -> str:
 
 def lock_path(workdir: str, shard: tuple[int, int]) -> str:
     return os.path.join(workdir, "locks", f"shard-{shard[0]}-of-{shard[1]}.lock")
-
-
-def results_file(workdir: str) -> str:
-    return os.path.join(workdir, RESULTS_FILE)
 
 
 def features_dir(workdir: str) -> str:

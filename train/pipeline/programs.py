@@ -34,15 +34,9 @@ from train.pipeline.units import units
 from train.step import TrainState, make_step_program, optimizer_shardings
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up
-from xlmr_flax.formats.token_tagging import tag_vocabulary
+from xlmr_flax.formats import get_format
 from xlmr_flax.sharding import batch_sharding, param_shardings, replicated
 from xlmr_flax.tasks import get_task
-
-# Answer choices per multiple-choice task (the datasets' own counts), used when the
-# task's data is not present to count them.
-CHOICES = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5, "siqa": 3, "copa": 2, "xcopa": 2}
-# Supertags when CCG's training data is absent (its label set is read from the data).
-ASSUMED_TAGS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,45 +58,11 @@ def model_config(config):
 
 def head_kwargs(task, raw_dir: str) -> tuple[dict[str, Any], str]:
     """(head arguments, assumption) as train/stage.py derives them, without data if need be."""
-    if task.format == "classification":
-        return {"num_labels": len(task.labels)}, ""
-    if task.format == "token_tagging":
-        try:
-            return {"num_labels": len(tag_vocabulary(task, raw_dir))}, ""
-        except (OSError, ValueError):
-            return {"num_labels": ASSUMED_TAGS}, f"{task.name}: {ASSUMED_TAGS} tags assumed"
-    return {}, ""
-
-
-def choice_count(task, raw_dir: str) -> int:
-    split = "train" if not task.is_target else task.eval_split
-    lang = "en" if split == "train" else task.eval_langs[0]
-    try:
-        return len(next(task.read(raw_dir, split, lang))["choices"])
-    except (OSError, ValueError, StopIteration):
-        return CHOICES[task.name]
+    return get_format(task.format).planned_head_kwargs(task, raw_dir)
 
 
 def _sds(shape, dtype, sharding):
     return jax.ShapeDtypeStruct(tuple(shape), dtype, sharding=sharding)
-
-
-def train_batch_shapes(task, rows: int, length: int, choices: int) -> dict[str, tuple]:
-    """Array shapes of one training batch of `task` (xlmr_flax.data.batching's layout)."""
-    seq = (rows, length)
-    if task.format == "multiple_choice":
-        return {"input_ids": (rows, choices, length), "attention_mask": (rows, choices, length),
-                "labels": (rows,), "example_weight": (rows,)}  # fmt: skip
-    shapes = {"input_ids": seq, "attention_mask": seq, "example_weight": (rows,)}
-    if task.format == "retrieval":
-        shapes |= {"candidate_input_ids": seq, "candidate_attention_mask": seq}
-    elif task.format == "span_extraction":
-        shapes |= {"start_positions": (rows,), "end_positions": (rows,)}
-    elif task.format in ("token_tagging", "masked_lm"):
-        shapes |= {"labels": seq}
-    else:
-        shapes |= {"labels": (rows,)}
-    return shapes
 
 
 def _abstract_batch(shapes: Mapping[str, tuple], mesh: Mesh) -> dict[str, Any]:
@@ -139,7 +99,9 @@ def build_train(config, tasks, heads, hp, train_task, choices, mesh: Mesh):
     if len(tasks) > 1:
         loss = functools.partial(_mixture_loss, loss, train_task)
     program = make_step_program(graphdef, loss, optimizer, schedule, state, mesh)
-    shapes = train_batch_shapes(get_task(train_task), hp["batch_size"], hp["max_length"], choices)
+    shapes = get_format(get_task(train_task).format).batch_shapes(
+        hp["batch_size"], hp["max_length"], choices
+    )
     seed = _sds((), jnp.uint32, replicated(mesh))
     return program, (state, _abstract_batch(shapes, mesh), seed)
 
@@ -162,7 +124,7 @@ def train_programs(config, dag: StageDag) -> list[Program]:
         shaping = (hp["batch_size"], hp["max_length"])  # the learning rate shapes nothing
         for name in tasks:
             task = get_task(name)
-            choices = choice_count(task, config.raw_data) if task.format == "multiple_choice" else 1
+            choices = get_format(task.format).choices(task, config.raw_data)
             key = (tasks, tuple(sorted((k, str(v)) for k, v in heads.items())), name, shaping,
                    choices)  # fmt: skip
             new = dict(users=0, hp=hp, heads=heads, choices=choices, notes=notes, tasks=tasks,
@@ -187,19 +149,6 @@ def train_programs(config, dag: StageDag) -> list[Program]:
 
 def eval_options(config) -> PredictOptions:
     return PredictOptions.create(config.get("eval"))
-
-
-def eval_kind(task, options: PredictOptions, model_head: str | None) -> tuple[str, tuple]:
-    """(output kind, static settings) that `eval.predict.Predictor` runs for `task`."""
-    if task.format == "retrieval":
-        use_head = (
-            task.name != "tatoeba"
-            and options.use_embedding_head
-            and model_head == "sentence_embedding"
-        )
-        return "embedding", (None, None, True) if use_head else (
-            options.layer, options.pooling, False)  # fmt: skip
-    return {"token_tagging": "tags", "span_extraction": "spans"}.get(task.format, "logits"), ()
 
 
 def build_eval(config, head, kwargs, kind, static, shapes, mesh: Mesh):
@@ -242,15 +191,14 @@ def eval_programs(config, dag: StageDag, data_parallel: int) -> list[Program]:
         for unit in units(dag, stage_id):
             name = unit.removeprefix("dev-")
             task = get_task(name)
-            head, kwargs = own_head
-            if unit.startswith("dev-") or task.format != "retrieval":
+            fmt = get_format(task.format)
+            head, kwargs = own_head  # what a format predicting without its head runs on
+            if fmt.predicts_with_head:
                 head, kwargs = task.head, head_kwargs(task, config.raw_data)[0]
-                if task.format == "retrieval":
-                    head, kwargs = own_head
-            kind, static = eval_kind(task, options, head)
-            choices = choice_count(task, config.raw_data) if task.format == "multiple_choice" else 0
+            kind, static = fmt.forward_output(task, options, head)
+            choices = fmt.choices(task, config.raw_data)
             for length in options.buckets(options.length_for(task)):
-                shape = (rows, choices, length) if choices else (rows, length)
+                shape = (rows, choices, length) if choices > 1 else (rows, length)
                 key = (kind, static, shape)
                 entry = found.setdefault(key, dict(users=0, head=head, kwargs=kwargs,
                                                    format=task.format))  # fmt: skip

@@ -36,16 +36,11 @@ from train.pipeline import layout
 from train.pipeline.dag import StageDag, stable_hash
 from train.pipeline.training import model_dir
 from xlmr_flax.atomic import write_file
+from xlmr_flax.formats import get_format
 from xlmr_flax.sharding import is_primary
 from xlmr_flax.tasks import get_task
 
-ALIGNMENT = "tatoeba"
-DEV_FORMATS = (
-    "classification",
-    "multiple_choice",
-    "span_extraction",
-    "token_tagging",
-)  # the unit every stage's encoder is measured on
+ALIGNMENT = "tatoeba"  # the unit every stage's encoder is measured on
 DEV = "dev-"  # a unit `dev-<task>`: the task's English dev set
 
 
@@ -73,10 +68,11 @@ def units(dag: StageDag, stage_id: str) -> list[str]:
 
 
 def has_dev_score(task: str) -> bool:
-    """Single tasks with a head of their own and a dev split (not mixtures, MLM)."""
+    """Single tasks with a dev split whose format predicts with the task's own head
+    (not mixtures, masked LM or retrieval, which score the encoder)."""
     return (
         MIXTURE not in task
-        and get_task(task).format in DEV_FORMATS
+        and get_format(get_task(task).format).predicts_with_head
         and "dev" in get_task(task).splits
     )
 

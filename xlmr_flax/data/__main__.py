@@ -4,14 +4,14 @@
     python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
     python -m xlmr_flax.data corpus --raw download/ --out corpus.txt
     python -m xlmr_flax.data fetch --task panx --langs en,de,sw --raw download/   # network
-    python -m xlmr_flax.data doctor --raw download/ [--config configs/FILE.py[:ARG]]
+    python -m xlmr_flax.data doctor --raw download/
 
 `validate` reads one split's files (several `--file` for tasks that need more,
 e.g. SIQA's examples and labels) and prints the example count and label
 distribution, or the first problem as `FILE:LINE: what is wrong`. `doctor` prints
 every task × split × language found under a raw folder (layout, examples, gold,
-first problem); with `--config` it also checks what that study needs and exits 1
-when something is missing or broken.
+first problem) and exits 1 when a file is broken. What one study needs of the folder
+is checked by the main command: `python -m train --config FILE --check-data`.
 """
 
 from __future__ import annotations
@@ -70,35 +70,16 @@ def _layout_for(task, name: str | None, files: list[str]):
     return (named or fitting or [None])[0]
 
 
-def run_doctor(raw_dir: str, config_arg: str | None) -> int:
-    """Prints the table (and a study's problems); 1 when the study cannot run."""
+def run_doctor(raw_dir: str) -> int:
+    """Prints the table; 1 when a file is broken."""
     from xlmr_flax.data.doctor import format_table, inspect
 
     if not os.path.isdir(raw_dir):
         print(f"error: --raw {raw_dir}: no such folder", file=sys.stderr)
         return 1
-    if config_arg is None:
-        rows = inspect(raw_dir)
-        print(format_table(rows))
-        return 1 if any(r.problem for r in rows) else 0
-    # The study's needs come from the pipeline's own check (imported only here).
-    from train.pipeline.data_check import needed_rows
-    from train.pipeline.plan import ConfigError, build_dag, load_config_file
-
-    path, _, arg = config_arg.partition(":")
-    try:
-        config = load_config_file(path).get_config(arg or None)
-        config.raw_data = raw_dir
-        rows, problems = needed_rows(config, build_dag(config))
-    except (ConfigError, ValueError, OSError) as err:
-        print(f"error: --config {config_arg}: {err}", file=sys.stderr)
-        return 1
+    rows = inspect(raw_dir)
     print(format_table(rows))
-    if problems:
-        print(f"\n{config_arg} cannot run on {raw_dir}:", *problems, sep="\n  ")
-        return 1
-    print(f"\n{config_arg}: every split it needs is there")
-    return 0
+    return 1 if any(r.problem for r in rows) else 0
 
 
 def write_corpus(raw_dir: str, out: str) -> int:
@@ -143,12 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         "--file", required=True, action="append", help="repeat for multi-file tasks"
     )
     validate.add_argument("--layout", help="the task's layout the files are in (default: by count)")
-    doctor = sub.add_parser("doctor", help="what a raw-data folder holds, and what a study lacks")
+    doctor = sub.add_parser("doctor", help="what a raw-data folder holds, and what is broken")
     doctor.add_argument("--raw", required=True, help="the raw-data folder")
-    doctor.add_argument("--config", help="experiment config FILE[:ARG] whose needs to check")
     args = parser.parse_args(argv)
     if args.command == "doctor":
-        return run_doctor(args.raw, args.config)
+        return run_doctor(args.raw)
     raw = getattr(args, "raw", None)
     if args.command in ("prepare", "corpus") and not os.path.isdir(raw):
         return _usage_error(

@@ -4,8 +4,8 @@ was recognised in, its examples, whether it has gold, and its first problem.
     rows = inspect(raw_dir)          # every registered task
     print(format_table(rows))
 
-`python -m xlmr_flax.data doctor --raw DIR [--config FILE[:ARG]]` prints the table
-(and, with a config, what the study needs that is missing or broken).
+`python -m xlmr_flax.data doctor --raw DIR` prints the table; what one study needs
+of the folder is the pipeline's check (`python -m train --config FILE --check-data`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,12 @@ module per format (docs/formats.md):
 - prediction and decoding (`predict`, given a predictor that runs the model);
 - gold answers from raw data (`gold`) and the submission file format (`extension`,
   `serialize`, `read_labels`, `read_predictions`);
-- which metric scores it (`metric_kind`: a name `eval.metrics` implements).
+- which metric scores it (`metric_kind`: a name `eval.metrics` implements);
+- what planning needs without weights or data: head arguments where the data is
+  absent (`planned_head_kwargs`), the arrays of a training batch (`batch_shapes`), the
+  sequences per example (`choices`, `sequences_per_example`) and the output the
+  evaluator's compiled forward pass returns (`forward_output`), for compile-only
+  and the cost planner (train/pipeline/programs.py, cost.py).
 
 A task keeps `format: str` (the registry key) and its dataset-specific settings;
 behaviour particular to one task of a format (a retrieval task's candidate pool)
@@ -101,7 +106,35 @@ class Format:
         """(mask token id, vocabulary size) when training batches are masked at draw."""
         return None
 
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        """Array shapes of one training batch of `rows` examples padded to `length`
+        (xlmr_flax.data.batching's layout; `choices`: `self.choices`); default: one
+        sequence and one label per row."""
+        return sequence_batch(rows, length, labels=(rows,))
+
+    # --- planning -----------------------------------------------------------------------
+
+    def planned_head_kwargs(self, task, raw_dir: str) -> tuple[dict[str, Any], str]:
+        """(head arguments, what was assumed for them): `head_kwargs`, or, where those
+        need data that is absent, an assumption the planner names."""
+        return self.head_kwargs(task, raw_dir), ""
+
+    def choices(self, task, raw_dir: str) -> int:
+        """Sequences a batch row holds side by side (a multiple-choice row: one per
+        answer choice); 1 for a row of one sequence."""
+        return 1
+
+    def sequences_per_example(self, task, raw_dir: str) -> int:
+        """Sequences the encoder runs per example in training and evaluation, for the
+        cost planner."""
+        return self.choices(task, raw_dir)
+
     # --- evaluation ---------------------------------------------------------------------
+
+    def forward_output(self, task, options: Any, model_head: str | None) -> tuple[str, tuple]:
+        """(output kind, static settings) of the compiled forward pass `predict` runs on
+        a model with head `model_head` (eval.forward.forward_function)."""
+        return "logits", ()
 
     def eval_length(self, task, options: Any) -> int:
         return options.max_length or self.max_length
@@ -134,6 +167,12 @@ class Format:
 
     def read_predictions(self, path: str, task, gold: Any) -> Any:
         raise ValueError(f"task {task.name}: no submission format for {self.name!r} tasks")
+
+
+def sequence_batch(rows: int, length: int, **fields: tuple[int, ...]) -> dict[str, tuple]:
+    """Shapes of a batch of one sequence per row, with a format's own `fields`."""
+    seq = (rows, length)
+    return {"input_ids": seq, "attention_mask": seq, "example_weight": (rows,), **fields}
 
 
 FORMATS: Registry[Format] = Registry("format")

@@ -8,7 +8,7 @@ predicted or scored.
 from __future__ import annotations
 
 from xlmr_flax.data import features as F
-from xlmr_flax.formats.base import Format, register_format
+from xlmr_flax.formats.base import Format, register_format, sequence_batch
 
 
 class MaskedLM(Format):
@@ -21,6 +21,9 @@ class MaskedLM(Format):
 
     def masking(self, tokenizer) -> tuple[int, int]:
         return tokenizer.mask_token_id, len(tokenizer)
+
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        return sequence_batch(rows, length, labels=(rows, length))  # a label per token
 
     def gold(self, task, lang: str, raw_dir: str, split: str):
         raise ValueError(f"task {task.name}: masked-LM text has no gold labels to score")

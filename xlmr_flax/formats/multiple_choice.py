@@ -2,11 +2,13 @@
 
 Predictions and gold: `list[int]`, the chosen choice per example; submission files:
 `.jsonl`, one `{"label": choice index}` per line (XTREME-R's evaluate.py reads XCOPA's
-so); scored by accuracy.
+so); scored by accuracy. Each task's `hooks` is a `ChoiceHooks` naming its dataset's
+number of answer choices, for planning without the data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -16,6 +18,13 @@ from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.formats import files
 from xlmr_flax.formats.base import Format, register_format
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoiceHooks:
+    """What a multiple-choice task declares besides its data."""
+
+    choices: int  # answer choices per example in the dataset's release
 
 
 class MultipleChoice(Format):
@@ -35,6 +44,26 @@ class MultipleChoice(Format):
 
     def tfds_record(self, example: dict) -> dict:
         return {**example, "label": -1 if example["label"] is None else example["label"]}
+
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        grid = (rows, choices, length)
+        return {"input_ids": grid, "attention_mask": grid, "labels": (rows,),
+                "example_weight": (rows,)}  # fmt: skip
+
+    def choices(self, task, raw_dir: str) -> int:
+        """Counted on the first example of the data the task trains or is scored on;
+        the task's `ChoiceHooks` where that data is absent."""
+        split = task.eval_split if task.is_target else "train"
+        lang = task.eval_langs[0] if task.is_target else "en"
+        try:
+            return len(next(task.read(raw_dir, split, lang))["choices"])
+        except (OSError, ValueError, StopIteration):
+            if not isinstance(task.hooks, ChoiceHooks):
+                raise ValueError(
+                    f"task {task.name}: no {split} data to count its answer choices, and no "
+                    "ChoiceHooks(choices=N) to assume them"
+                ) from None
+            return task.hooks.choices
 
     def predict(self, predictor, task, split, lang, raw_dir, options) -> list[int]:
         examples = list(task.read(raw_dir, split, lang))

@@ -22,7 +22,12 @@ from typing import Any
 from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.formats import files
-from xlmr_flax.formats.base import FALLBACK_MAX_LENGTH, Format, register_format
+from xlmr_flax.formats.base import (
+    FALLBACK_MAX_LENGTH,
+    Format,
+    register_format,
+    sequence_batch,
+)
 
 Pair = tuple[str, str, str | tuple[str, str]]  # (id, query, positive candidate)
 
@@ -63,10 +68,16 @@ class RetrievalHooks:
             return self.reference_lengths
         return FALLBACK_MAX_LENGTH, FALLBACK_MAX_LENGTH
 
+    def uses_head(self, options: Any, model_head: str | None) -> bool:
+        """Whether a model with head `model_head` embeds through it (a trained
+        sentence_embedding head, unless `use_embedding_head` is off) rather than
+        through `options.layer` / `options.pooling` of its encoder."""
+        return options.use_embedding_head and model_head == "sentence_embedding"
+
     def predict(self, predictor, task, split: str, lang: str, raw_dir: str, options: Any):
         protocol = F.check_protocol(options.retrieval_protocol)
         query_length, pool_length = self.lengths(options)
-        use_head = options.use_embedding_head and predictor.model.head == "sentence_embedding"
+        use_head = self.uses_head(options, predictor.model.head)
         examples = list(task.read(raw_dir, split, lang))
         langs = self.pool_languages(task, split, raw_dir)
         static = (None, None) if use_head else (options.layer, options.pooling)
@@ -115,6 +126,18 @@ class Retrieval(Format):
             )
         pairs = dual_encoder_pairs(task, examples, raw_dir, **kw)
         return F.retrieval_pairs(pairs, tokenizer, max_length)
+
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        seq = (rows, length)
+        return sequence_batch(rows, length, candidate_input_ids=seq, candidate_attention_mask=seq)
+
+    def sequences_per_example(self, task, raw_dir: str) -> int:
+        return 2  # a dual encoder encodes the query and a candidate
+
+    def forward_output(self, task, options, model_head) -> tuple[str, tuple]:
+        if task.hooks.uses_head(options, model_head):
+            return "embedding", (None, None, True)
+        return "embedding", (options.layer, options.pooling, False)
 
     def feature_kwargs(self, eval_options: Mapping[str, Any]) -> dict[str, Any]:
         # Retrieval pairs use the evaluation's inputs (config.eval.retrieval_protocol).

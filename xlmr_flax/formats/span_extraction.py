@@ -18,7 +18,7 @@ import numpy as np
 from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.formats import files
-from xlmr_flax.formats.base import Format, register_format
+from xlmr_flax.formats.base import Format, register_format, sequence_batch
 from xlmr_flax.formats.decode import best_answer
 
 METRIC_KINDS = ("squad", "squad_v2", "mlqa")
@@ -53,6 +53,12 @@ class SpanExtraction(Format):
 
     def tfds_record(self, example: dict) -> dict:
         return {**example, "answers": example["answers"] or []}
+
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        return sequence_batch(rows, length, start_positions=(rows,), end_positions=(rows,))
+
+    def forward_output(self, task, options, model_head) -> tuple[str, tuple]:
+        return "spans", ()
 
     def predict(self, predictor, task, split, lang, raw_dir, options) -> dict[str, str]:
         examples = list(task.read(raw_dir, split, lang))

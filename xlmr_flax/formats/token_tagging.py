@@ -14,7 +14,7 @@ from typing import Any
 from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
 from xlmr_flax.formats import files
-from xlmr_flax.formats.base import Format, register_format
+from xlmr_flax.formats.base import Format, register_format, sequence_batch
 from xlmr_flax.formats.decode import word_tags
 
 
@@ -30,6 +30,9 @@ class TokenTagging(Format):
     head = "token_tagging"
     gold_field = "tags"
     extension = "tsv"
+    # Tags assumed for planning where a task without a fixed tag set (CCG's supertags,
+    # read from its training data) has no data here.
+    assumed_tags = 1024
 
     def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
         labels = tag_vocabulary(task, raw_dir)
@@ -47,6 +50,20 @@ class TokenTagging(Format):
 
     def labels(self, task, raw_dir: str) -> tuple[str, ...]:
         return tag_vocabulary(task, raw_dir)  # the label indices training used
+
+    def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
+        seq = (rows, length)  # a tag and the word it belongs to per sub-word
+        return sequence_batch(rows, length, labels=seq, word_ids=seq)
+
+    def planned_head_kwargs(self, task, raw_dir: str) -> tuple[dict[str, Any], str]:
+        try:
+            return self.head_kwargs(task, raw_dir), ""
+        except (OSError, ValueError):
+            assumed = self.assumed_tags
+            return {"num_labels": assumed}, f"{task.name}: {assumed} tags assumed"
+
+    def forward_output(self, task, options, model_head) -> tuple[str, tuple]:
+        return "tags", ()  # argmax on the devices
 
     def predict(self, predictor, task, split, lang, raw_dir, options) -> list[list[str]]:
         examples = list(task.read(raw_dir, split, lang))

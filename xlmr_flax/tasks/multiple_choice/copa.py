@@ -3,6 +3,7 @@ the test split is prediction-only wherever it lies."""
 
 from xlmr_flax.data.readers import read_copa_jsonl
 from xlmr_flax.data.sources.copa import read_xtreme_copa
+from xlmr_flax.formats.multiple_choice import ChoiceHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 FILE = {"train": "train", "dev": "val", "test": "test"}
@@ -14,6 +15,7 @@ TASK = register(
         format="multiple_choice",
         source="SuperGLUE COPA/{train,val,test}.jsonl",
         metric="accuracy",
+        hooks=ChoiceHooks(choices=2),
         splits=("train", "dev", "test"),
         layouts=(
             Layout(

@@ -2,6 +2,7 @@
 
 from xlmr_flax.data.readers import read_cosmosqa
 from xlmr_flax.data.sources.cosmosqa import read_cosmosqa_csv
+from xlmr_flax.formats.multiple_choice import ChoiceHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 FILE = {"train": "train", "dev": "valid"}
@@ -12,6 +13,7 @@ TASK = register(
         format="multiple_choice",
         source="Cosmos QA (wilburOne/cosmosqa data/{train,valid}.csv)",
         metric="accuracy",
+        hooks=ChoiceHooks(choices=4),
         layouts=(
             Layout(
                 "original",

@@ -1,6 +1,7 @@
 """HellaSwag (intermediate): pick the plausible continuation."""
 
 from xlmr_flax.data.readers import read_hellaswag
+from xlmr_flax.formats.multiple_choice import ChoiceHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 TASK = register(
@@ -9,6 +10,7 @@ TASK = register(
         format="multiple_choice",
         source="HellaSwag hellaswag_{train,val}.jsonl",
         metric="accuracy",
+        hooks=ChoiceHooks(choices=4),
         layouts=(
             Layout(
                 "original",  # rowanz/hellaswag data/; `fetch` writes the same

@@ -2,6 +2,7 @@
 
 from xlmr_flax.data.readers import read_siqa
 from xlmr_flax.data.sources.siqa import read_siqa_v14
+from xlmr_flax.formats.multiple_choice import ChoiceHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 V14 = {"train": "trn", "dev": "dev", "test": "tst"}
@@ -12,6 +13,7 @@ TASK = register(
         format="multiple_choice",
         source="Social IQa (AI2's socialiqa-train-dev.zip; socialIQa_v1.4.tgz)",
         metric="accuracy",
+        hooks=ChoiceHooks(choices=3),
         splits=("train", "dev", "test"),
         layouts=(
             Layout(

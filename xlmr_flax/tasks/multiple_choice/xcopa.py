@@ -2,6 +2,7 @@
 
 from xlmr_flax.data.readers import read_copa_jsonl
 from xlmr_flax.data.sources.copa import read_xtreme_copa
+from xlmr_flax.formats.multiple_choice import ChoiceHooks
 from xlmr_flax.tasks.base import Layout, Task, register
 
 FILE = {"dev": "val", "test": "test"}
@@ -12,6 +13,7 @@ TASK = register(
         format="multiple_choice",
         source="XCOPA (cambridgeltl/xcopa data/{lang}/{val,test}.{lang}.jsonl)",
         metric="accuracy",
+        hooks=ChoiceHooks(choices=2),
         splits=("dev", "test"),
         train_langs=(),
         eval_langs=tuple("et ht id it qu sw ta th tr vi zh".split()),

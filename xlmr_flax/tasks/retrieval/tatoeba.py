@@ -30,6 +30,9 @@ class TatoebaHooks(RetrievalHooks):
 
     ranked = False
 
+    def uses_head(self, options, model_head) -> bool:
+        return False  # alignment is measured on the encoder, whatever the model was trained for
+
     def predict(self, predictor, task, split, lang, raw_dir, options):
         pairs = list(task.read(raw_dir, split, lang))
         source = predictor.embed_texts([p["source"] for p in pairs], options=options)
