@@ -53,7 +53,10 @@ def test_every_target_and_training_task_prepares_from_xtremes_folder_and_the_rel
 def test_a_study_on_xtremes_folder_scores_dev_and_writes_every_test_submission(folders, tmp_path):
     xtreme, originals = folders
     workdir = tmp_path / "run"
-    arg = f"model=tiny,tasks=squad_v1,order=1,seeds=1,targets=all,max_steps=2,raw_data={xtreme}"
+    arg = (  # one path (squad_v1), every target
+        f"model=tiny,tasks=squad_v1,order=1,baseline=no,seeds=1,targets=all,max_steps=2,"
+        f"raw_data={xtreme}"
+    )
     command = [sys.executable, "-m", "train", "--config", f"configs/xtreme_r_sequencing.py:{arg}"]
     run = subprocess.run(
         [*command, "--workdir", str(workdir)],
