@@ -48,6 +48,7 @@ from xlmr_flax.data.cache import cached_features, featurize
 from xlmr_flax.formats import get_format
 from xlmr_flax.formats.base import FALLBACK_MAX_LENGTH
 from xlmr_flax.formats.decode import top_k
+from xlmr_flax.formats.retrieval import embedding_settings
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import (
     DEFAULT_RULES,
@@ -333,7 +334,7 @@ class Predictor:
         max_length = max_length or options.max_length or FALLBACK_MAX_LENGTH
         if use_head and self.model.head != "sentence_embedding":
             raise ValueError(f"the model has no sentence_embedding head ({self.model.head})")
-        static = (None, None, True) if use_head else (options.layer, options.pooling, False)
+        static = embedding_settings(use_head, options)
         features = F.sentences(enumerate(texts), self._tokenizer(), max_length)
         if not features:
             return np.zeros((0, self.model.config.hidden_size), np.float32)

@@ -56,9 +56,25 @@ def model_config(config):
     return get_model_config(config.model)
 
 
-def head_kwargs(task, raw_dir: str) -> tuple[dict[str, Any], str]:
-    """(head arguments, assumption) as train/stage.py derives them, without data if need be."""
-    return get_format(task.format).planned_head_kwargs(task, raw_dir)
+@dataclasses.dataclass(frozen=True)
+class PlannedTask:
+    head_kwargs: dict[str, Any]  # as train/stage.py derives them, assumed without data
+    assumed: str  # what was assumed for them, if anything
+    choices: int  # sequences a batch row holds side by side
+
+
+def task_planner(raw_dir: str) -> Callable[[str], PlannedTask]:
+    """`PlannedTask` per task name, read from the data once per study: thousands of
+    stages ask, and a tag set such as CCG's is its whole training split."""
+
+    @functools.cache
+    def planned(name: str) -> PlannedTask:
+        task = get_task(name)
+        fmt = get_format(task.format)
+        kwargs, assumed = fmt.planned_head_kwargs(task, raw_dir)
+        return PlannedTask(kwargs, assumed, fmt.choices(task, raw_dir))
+
+    return planned
 
 
 def _sds(shape, dtype, sharding):
@@ -110,21 +126,17 @@ def _mixture_loss(loss, task: str, model, batch, rng):
     return loss(model.for_task(task), batch, rng)
 
 
-def train_programs(config, dag: StageDag) -> list[Program]:
+def train_programs(config, dag: StageDag, planned=None) -> list[Program]:
+    planned = planned or task_planner(config.raw_data)
     found: dict[tuple, dict[str, Any]] = {}
     for stage in dag.in_order():
         hp = hparams_dict(stage.hparams)
         tasks = stage_tasks(stage.task)
-        heads, notes = {}, []
-        for name in tasks:
-            task = get_task(name)
-            kwargs, note = head_kwargs(task, config.raw_data)
-            heads[name] = (task.head, kwargs)
-            notes += [note] if note else []
+        heads = {name: (get_task(name).head, planned(name).head_kwargs) for name in tasks}
+        notes = [planned(name).assumed for name in tasks if planned(name).assumed]
         shaping = (hp["batch_size"], hp["max_length"])  # the learning rate shapes nothing
         for name in tasks:
-            task = get_task(name)
-            choices = get_format(task.format).choices(task, config.raw_data)
+            choices = planned(name).choices
             key = (tasks, tuple(sorted((k, str(v)) for k, v in heads.items())), name, shaping,
                    choices)  # fmt: skip
             new = dict(users=0, hp=hp, heads=heads, choices=choices, notes=notes, tasks=tasks,
@@ -169,34 +181,34 @@ def build_eval(config, head, kwargs, kind, static, shapes, mesh: Mesh):
     return jitted, (params, batch)
 
 
-def _stage_head(dag: StageDag, stage_id: str, config) -> tuple[str | None, dict]:
+def _stage_head(dag: StageDag, stage_id: str, planned) -> tuple[str | None, dict]:
     if stage_id == dag.root:
         return None, {}
     tasks = stage_tasks(dag.stages[stage_id].task)
     if len(tasks) > 1:  # a mixture hands on its encoder alone
         return None, {}
-    task = get_task(tasks[0])
-    return task.head, head_kwargs(task, config.raw_data)[0]
+    return get_task(tasks[0]).head, planned(tasks[0]).head_kwargs
 
 
-def eval_programs(config, dag: StageDag, data_parallel: int) -> list[Program]:
+def eval_programs(config, dag: StageDag, data_parallel: int, planned=None) -> list[Program]:
     """One program per (output kind, static settings, bucket shape) of the evaluations.
     Models that differ only in a head's label count share the first one's program
     (the label count changes a few kilobytes of the program's memory)."""
+    planned = planned or task_planner(config.raw_data)
     options = eval_options(config)
     rows = round_up(max(1, options.batch_size), data_parallel)
     found: dict[tuple, dict[str, Any]] = {}
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
-        own_head = _stage_head(dag, stage_id, config)
+        own_head = _stage_head(dag, stage_id, planned)
         for unit in units(dag, stage_id):
             name = unit.removeprefix("dev-")
             task = get_task(name)
             fmt = get_format(task.format)
             head, kwargs = own_head  # what a format predicting without its head runs on
             if fmt.predicts_with_head:
-                head, kwargs = task.head, head_kwargs(task, config.raw_data)[0]
+                head, kwargs = task.head, planned(name).head_kwargs
             kind, static = fmt.forward_output(task, options, head)
-            choices = fmt.choices(task, config.raw_data)
+            choices = planned(name).choices
             for length in options.buckets(options.length_for(task)):
                 shape = (rows, choices, length) if choices > 1 else (rows, length)
                 key = (kind, static, shape)
@@ -217,4 +229,7 @@ def eval_programs(config, dag: StageDag, data_parallel: int) -> list[Program]:
 
 
 def study_programs(config, dag: StageDag, mesh_data_parallel: int) -> list[Program]:
-    return train_programs(config, dag) + eval_programs(config, dag, mesh_data_parallel)
+    planned = task_planner(config.raw_data)
+    return train_programs(config, dag, planned) + eval_programs(
+        config, dag, mesh_data_parallel, planned
+    )

@@ -80,9 +80,8 @@ class RetrievalHooks:
         use_head = self.uses_head(options, predictor.model.head)
         examples = list(task.read(raw_dir, split, lang))
         langs = self.pool_languages(task, split, raw_dir)
-        static = (None, None) if use_head else (options.layer, options.pooling)
-        key = (task.name, split, os.path.abspath(raw_dir), langs, use_head, static, pool_length,
-               protocol)  # fmt: skip
+        key = (task.name, split, os.path.abspath(raw_dir), langs,
+               embedding_settings(use_head, options), pool_length, protocol)  # fmt: skip
 
         def embedded_pool():
             ids, texts = self.pool(task, split, raw_dir, langs, protocol)
@@ -98,6 +97,13 @@ class RetrievalHooks:
         )
         best = predictor.search(vectors, pool, options.top_k, options)
         return {q["id"]: [ids[j] for j in row] for q, row in zip(examples, best, strict=True)}
+
+
+def embedding_settings(use_head: bool, options: Any) -> tuple:
+    """The static settings (layer, pooling, use_head) of the "embedding" forward pass
+    (eval.forward): the trained sentence_embedding head, or `options.layer` /
+    `options.pooling` of the encoder."""
+    return (None, None, True) if use_head else (options.layer, options.pooling, False)
 
 
 def check_gold(task, lang: str, raw_dir: str, split: str) -> None:
@@ -135,9 +141,7 @@ class Retrieval(Format):
         return 2  # a dual encoder encodes the query and a candidate
 
     def forward_output(self, task, options, model_head) -> tuple[str, tuple]:
-        if task.hooks.uses_head(options, model_head):
-            return "embedding", (None, None, True)
-        return "embedding", (options.layer, options.pooling, False)
+        return "embedding", embedding_settings(task.hooks.uses_head(options, model_head), options)
 
     def feature_kwargs(self, eval_options: Mapping[str, Any]) -> dict[str, Any]:
         # Retrieval pairs use the evaluation's inputs (config.eval.retrieval_protocol).
