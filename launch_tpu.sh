@@ -288,7 +288,7 @@ ssh_workers() {  # ssh_workers WORKER SCRIPT: the script on one worker or on all
   run gcloud compute tpus tpu-vm ssh "$NAME" "${LOCATION[@]}" "--worker=$1" "--command=$2"
 }
 
-hosts_of() {  # workers (hosts) of a slice: v4-32 -> 4 (the table of train/pipeline/targets.py)
+hosts_of() {  # workers (hosts) of a slice: v4-32 -> 4 (the table of train/study/plan/targets.py)
   local number=${1##*-} chips limit
   case $1 in
     v2-* | v3-* | v4-* | v5p-*) chips=$((number / 2)) limit=4 ;;

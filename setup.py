@@ -38,7 +38,7 @@ setup(
         "orbax-checkpoint>=0.12",
         "protobuf",  # transformers needs it to convert sentencepiece models
         "safetensors",
-        "scipy",  # t and normal tails of the report's intervals (eval/effects.py)
+        "scipy",  # t and normal tails of the report's intervals (eval/stats/effects.py)
         "sentencepiece",
         "seqeval",
         "tensorboardX",  # TensorBoard event files without TensorFlow

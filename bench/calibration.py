@@ -1,12 +1,12 @@
 """Calibration of the ordering effect's intervals and tests by simulation.
 
-    python bench/calibration.py --replicates 100 --scale 4
-    python bench/calibration.py --replicates 20 --only "one seed,realistic"
+    python -m bench.calibration --replicates 100 --scale 4
+    python -m bench.calibration --replicates 20 --only "one seed,realistic"
 
-Every scenario of `eval.simulation.scenarios()` (no effect, or a planted one) is
+Every scenario of `bench.simulation.scenarios()` (no effect, or a planted one) is
 simulated `--replicates` times: a synthetic study written in the files a study
-writes, analysed as the report analyses it (`eval.ordering.ordering_effects`,
-`--n-boot` draws). Test sets are `eval.simulation.CI_TARGETS` times `--scale`.
+writes, analysed as the report analyses it (`eval.stats.ordering.ordering_effects`,
+`--n-boot` draws). Test sets are `bench.simulation.CI_TARGETS` times `--scale`.
 Prints the calibration table of docs/report.md (Markdown), then one JSON line.
 """
 
@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 
-from eval import simulation
+from bench import simulation
 
 
 def _pct(value: float) -> str:

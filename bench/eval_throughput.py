@@ -1,8 +1,8 @@
 """Evaluation throughput of the predictor: length buckets against padding to the maximum.
 
-    python bench/eval_throughput.py --size small --sentences 256 --batch 32
-    python bench/eval_throughput.py --size small --buckets 32,64,128,256
-    python bench/eval_throughput.py --size large --sentences 8192 --batch 256 --dtype bfloat16
+    python -m bench.eval_throughput --size small --sentences 256 --batch 32
+    python -m bench.eval_throughput --size small --buckets 32,64,128,256
+    python -m bench.eval_throughput --size large --sentences 8192 --batch 256 --dtype bfloat16
 
 Synthetic sentence pairs with XNLI-like token lengths (log-normal, mean about 40
 tokens, median 34, a long tail cut at `--max-length` 256) go through a random
@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from eval.predict import PredictOptions, Predictor
+from eval.predict.predictor import PredictOptions, Predictor
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config
 from xlmr_flax.sharding import make_mesh
 

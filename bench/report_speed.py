@@ -1,13 +1,13 @@
 """Time of the report on a full-size synthetic study.
 
-    python bench/report_speed.py --study /tmp/full-study            # generate once, then time
-    python bench/report_speed.py --study /tmp/full-study --scale 0.1 # a tenth of the test sets
+    python -m bench.report_speed --study /tmp/full-study            # generate once, then time
+    python -m bench.report_speed --study /tmp/full-study --scale 0.1 # a tenth of the test sets
 
 The study is what a full run of configs/xtreme_r_sequencing.py writes: 82 paths (no
 intermediate task, nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
 their languages and (approximate) real test sizes, three seeds; results.jsonl and
-one `.npy` examples file per run and language (`eval.simulation.write_study`, the
-files `train.pipeline.units` writes). It is generated once (`--study` is reused when
+one `.npy` examples file per run and language (`bench.simulation.write_study`, the
+files `train.study.run.units` writes). It is generated once (`--study` is reused when
 it holds a results.jsonl), then `python -m eval report` runs on it in-process
 (analysis, CSV tables, plots, Markdown) with the default 1,000 bootstrap draws.
 The last line of output is one JSON object.
@@ -26,7 +26,8 @@ import time
 
 import numpy as np
 
-from eval import report, simulation
+from bench import simulation
+from eval import report
 from xlmr_flax.tasks import get_task
 
 TASKS = ("anli", "mnli", "qqp", "sst2", "squad_v1", "hellaswag", "ccg", "cosmosqa", "csqa")

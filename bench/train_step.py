@@ -1,7 +1,7 @@
 """Train-step throughput of the JAX model, optionally against a PyTorch train step.
 
-    python bench/train_step.py --size small --batch 8 --seq-len 128 --compare-torch
-    python bench/train_step.py --size large --batch 32 --seq-len 256 --dtype bfloat16
+    python -m bench.train_step --size small --batch 8 --seq-len 128 --compare-torch
+    python -m bench.train_step --size large --batch 32 --seq-len 256 --dtype bfloat16
 
 Both sides run XLM-R with a sequence-classification head, AdamW (eps 1e-8,
 weight decay 0.01), global-norm clipping at 1.0 and dropout 0.1 on the same

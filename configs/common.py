@@ -313,7 +313,7 @@ def task_hparams(options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def tiny_eval() -> ml_collections.ConfigDict:
-    """Evaluation of the tiny model (eval.predict.PredictOptions): Tatoeba-style
+    """Evaluation of the tiny model (eval.predict.predictor.PredictOptions): Tatoeba-style
     alignment reads the encoder's mean-pooled last layer; QA windows of 64 tokens
     with a stride of 32."""
     return ml_collections.ConfigDict(
@@ -352,7 +352,7 @@ def base_config(options: Mapping[str, Any]) -> ml_collections.ConfigDict:
     config.hparams = ml_collections.ConfigDict(dict(default=default, **task_hparams(options)))
     if tiny:
         config.eval = tiny_eval()
-    else:  # max length: 384 for QA, 256 otherwise (eval.predict.PredictOptions)
+    else:  # max length: 384 for QA, 256 otherwise (eval.predict.predictor.PredictOptions)
         config.eval = ml_collections.ConfigDict(dict(batch_size=128, doc_stride=128, layer=layer))
     config.mesh = tuple(options["mesh"])  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 8 if tiny else 0  # emulated on a CPU-only machine (tiny branch)

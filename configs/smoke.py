@@ -28,7 +28,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.init_checkpoint = ""
     config.tokenizer = ""  # empty: the bundled sample tokenizer
     config.raw_data = sample_data_dir()
-    # The study: intermediate paths × targets × seeds (see train/pipeline/plan.py).
+    # The study: intermediate paths × targets × seeds (see train/study/plan/plan.py).
     config.study = ml_collections.ConfigDict(
         dict(
             intermediate_tasks=("mnli", "squad_v1"),

@@ -13,7 +13,11 @@ import sys
 from xlmr_flax.storage import local_path
 
 PATH_ARGUMENTS = ("checkpoint", "data", "out", "predictions", "labels", "json", "workdir")
-COMMANDS = {"predict": "predict_files", "score": "score", "report": "report"}  # name: module
+COMMANDS = {
+    "predict": "predict.files",
+    "score": "scoring.command",
+    "report": "report",
+}  # name: module
 
 
 def build_parser() -> argparse.ArgumentParser:

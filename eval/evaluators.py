@@ -13,7 +13,7 @@ report's bootstrap), with `submission_dir` the test predictions in the layout of
 XTREME's `evaluate.py`. `inputs` names every data and gold file the scores depend
 on (with the split chosen), so a caller can key stored scores by content.
 
-- `zero_shot`: a target on the split `eval.gold.plan_evaluation` chooses (`split`:
+- `zero_shot`: a target on the split `eval.scoring.gold.plan_evaluation` chooses (`split`:
   `auto`, `test` or `dev`), every language with gold; its test languages are
   predicted for submission.
 - `dev`: a task's English dev set (how much of an intermediate task survives).
@@ -35,12 +35,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from eval.example_files import SUFFIX as EXAMPLES_SUFFIX
-from eval.example_files import write_examples
-from eval.gold import AUTO, CHOICES, GoldSource, evaluation_pairs, file_states, plan_evaluation
 from eval.metrics import example_stats, metric_from_stats
-from eval.predict import PredictOptions, Predictor, forward_function, load_on_mesh
-from eval.submission import write_predictions
+from eval.predict.predictor import PredictOptions, Predictor, forward_function, load_on_mesh
+from eval.scoring.example_files import SUFFIX as EXAMPLES_SUFFIX
+from eval.scoring.example_files import write_examples
+from eval.scoring.gold import (
+    AUTO,
+    CHOICES,
+    GoldSource,
+    evaluation_pairs,
+    file_states,
+    plan_evaluation,
+)
+from eval.scoring.submission import write_predictions
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.cache import files_fingerprint
 from xlmr_flax.pretrained import PretrainedModel

@@ -14,6 +14,6 @@ process_id, port, workdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 join(process_id, port, collective_timeout_s=60)
 
 from tests.study_config import two_stage_config  # noqa: E402
-from train.pipeline.runner import run_study  # noqa: E402
+from train.study.run.runner import run_study  # noqa: E402
 
 print(run_study(two_stage_config(), workdir))

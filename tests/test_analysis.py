@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from eval import analysis as an
-from eval import bootstrap, effects
-from eval import ordering as od
+from eval.stats import bootstrap, effects
+from eval.stats import ordering as od
 from xlmr_flax import languages
 
 AB, BA = ("mnli", "squad_v1"), ("squad_v1", "mnli")

@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_train_step_bench_reports_both_frameworks():
-    command = [sys.executable, "bench/train_step.py", "--size", "tiny", "--batch", "4",
+    command = [sys.executable, "-m", "bench.train_step", "--size", "tiny", "--batch", "4",
                "--seq-len", "16", "--steps", "1", "--warmup", "1", "--compare-torch"]  # fmt: skip
     env = {**os.environ, "XLA_FLAGS": ""}  # the bench runs on the plain devices
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
@@ -30,7 +30,7 @@ def _last_json_line(command):
 
 
 def test_report_speed_bench_generates_a_study_and_times_its_report(tmp_path):
-    command = [sys.executable, "bench/report_speed.py", "--study", str(tmp_path / "study"),
+    command = [sys.executable, "-m", "bench.report_speed", "--study", str(tmp_path / "study"),
                "--tasks", "2", "--scale", "0.005", "--n-boot", "20"]  # fmt: skip
     result = _last_json_line(command)
     assert result["paths"] == 5 and result["targets"] == 10 and result["seeds"] == 3
@@ -38,7 +38,7 @@ def test_report_speed_bench_generates_a_study_and_times_its_report(tmp_path):
 
 
 def test_calibration_bench_prints_its_table(tmp_path):
-    command = [sys.executable, "bench/calibration.py", "--replicates", "2", "--n-boot", "20",
+    command = [sys.executable, "-m", "bench.calibration", "--replicates", "2", "--n-boot", "20",
                "--only", "one seed", "--root", str(tmp_path / "calibration")]  # fmt: skip
     result = _last_json_line(command)
     assert [s["scenario"] for s in result["scenarios"]] == ["one seed"]

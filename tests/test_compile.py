@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from train.pipeline.compile import ProgramFailed, ProgramTooLarge, compile_study
-from train.pipeline.plan import build_dag, load_config_file
-from train.pipeline.programs import study_programs
-from train.pipeline.targets import GIB, parse_target
+from train.study.plan.compile import ProgramFailed, ProgramTooLarge, compile_study
+from train.study.plan.plan import build_dag, load_config_file
+from train.study.plan.programs import study_programs
+from train.study.plan.targets import GIB, parse_target
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.data.batching import TrainBatches
 from xlmr_flax.data.cache import featurize

@@ -1,6 +1,6 @@
 """Study configs: construction, their argument, and the study sizes they plan.
 
-Counts come from `train.pipeline.plan.build_dag` and are checked against a count by hand
+Counts come from `train.study.plan.plan.build_dag` and are checked against a count by hand
 that shares no code with it.
 """
 
@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from configs.common import TRAIN_SIZES
-from train.pipeline.plan import (
+from train.study.plan.plan import (
     build_dag,
     intermediate_paths,
     load_config_file,

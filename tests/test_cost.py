@@ -5,8 +5,8 @@ import json
 import os
 import re
 
-from train.pipeline.compile import write_compiled
-from train.pipeline.cost import (
+from train.study.plan.compile import write_compiled
+from train.study.plan.cost import (
     ASSUMED_MFU,
     DEFAULT_TOPOLOGIES,
     mfu_at,
@@ -14,11 +14,11 @@ from train.pipeline.cost import (
     study_cost,
     train_flops_per_token,
 )
-from train.pipeline.dag import hparams_dict
-from train.pipeline.layout import compiled_file
-from train.pipeline.plan import build_dag, load_config_file
-from train.pipeline.programs import train_programs
-from train.pipeline.targets import LIST_PRICE, PRICES_AS_OF, parse_target
+from train.study.plan.dag import hparams_dict
+from train.study.plan.plan import build_dag, load_config_file
+from train.study.plan.programs import train_programs
+from train.study.plan.targets import LIST_PRICE, PRICES_AS_OF, parse_target
+from train.study.run.layout import compiled_file
 from xlmr_flax import get_model_config
 from xlmr_flax.data import sample_data_dir
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from train.pipeline.dag import StageDag, ordered_paths, target_stage_tasks
+from train.study.plan.dag import StageDag, ordered_paths, target_stage_tasks
 from xlmr_flax.tasks import TARGETS
 
 NINE = "anli_plus mnli qqp sst2 squad_v2 hellaswag ccg cosmosqa commonsenseqa".split()

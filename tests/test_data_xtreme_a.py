@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from eval.gold import plan_evaluation
-from eval.submission import gold_from_raw, write_labels
+from eval.scoring.gold import plan_evaluation
+from eval.scoring.submission import gold_from_raw, write_labels
 from tests.raw_fixtures import part_a
 from xlmr_flax.data import readers
 from xlmr_flax.data.__main__ import main as data_main

@@ -11,8 +11,8 @@ import jax
 import pytest
 from flax import nnx
 
-from eval.predict import Predictor
-from eval.submission import gold_from_raw
+from eval.predict.predictor import Predictor
+from eval.scoring.submission import gold_from_raw
 from tests.raw_fixtures import part_b
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data import features as F

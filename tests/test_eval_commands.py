@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from eval.__main__ import main
-from eval.submission import gold_from_raw, submission_path, write_labels
+from eval.scoring.submission import gold_from_raw, submission_path, write_labels
 from xlmr_flax import TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.checkpoint import save_model_dir
 from xlmr_flax.data import sample_data_dir

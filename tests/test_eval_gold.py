@@ -9,12 +9,12 @@ import shutil
 
 import pytest
 
-from eval.gold import plan_evaluation
-from eval.submission import write_labels
+from eval.scoring.gold import plan_evaluation
+from eval.scoring.submission import write_labels
 from tests.study_config import two_stage_config
-from train.pipeline.data_check import check_study_data, needed_rows, print_data_check
-from train.pipeline.plan import ConfigError, build_dag
-from train.pipeline.runner import run_study
+from train.study.plan.plan import ConfigError, build_dag
+from train.study.run.data_check import check_study_data, needed_rows, print_data_check
+from train.study.run.runner import run_study
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.tasks import get_task

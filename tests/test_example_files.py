@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from eval.example_files import encode_examples, read_examples, write_examples
+from eval.scoring.example_files import encode_examples, read_examples, write_examples
 
 
 def test_npy_round_trip_keeps_every_value_and_stores_shared_counts_once(tmp_path):

@@ -18,15 +18,15 @@ from eval.metrics import (
     score_task,
     unregister_metric_kind,
 )
-from eval.predict import Predictor
-from eval.submission import gold_from_raw, read_predictions, write_predictions
+from eval.predict.predictor import Predictor
+from eval.scoring.submission import gold_from_raw, read_predictions, write_predictions
 from train.losses import get_loss
-from train.pipeline.compile import compile_study
-from train.pipeline.cost import study_cost
-from train.pipeline.plan import build_dag, load_config_file
-from train.pipeline.programs import study_programs
-from train.pipeline.targets import parse_target
 from train.stage import head_kwargs
+from train.study.plan.compile import compile_study
+from train.study.plan.cost import study_cost
+from train.study.plan.plan import build_dag, load_config_file
+from train.study.plan.programs import study_programs
+from train.study.plan.targets import parse_target
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data.batching import TrainBatches
 from xlmr_flax.data.cache import cached_features

@@ -22,8 +22,8 @@ from eval.metrics import (
     squad_normalize,
     xtreme_r_average,
 )
-from eval.resampling import resampling_units
-from eval.submission import gold_from_raw
+from eval.scoring.submission import gold_from_raw
+from eval.stats.resampling import resampling_units
 from xlmr_flax.tasks import get_task
 
 RAW = "xlmr_flax/assets/sample_data"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from train.pipeline.plan import ConfigError, build_dag, intermediate_paths, print_plan
+from train.study.plan.plan import ConfigError, build_dag, intermediate_paths, print_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

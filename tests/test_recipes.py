@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from eval import evaluators
-from eval.example_files import read_examples
+from eval.scoring.example_files import read_examples
 from tests.test_plan import smoke_config
-from train.pipeline import layout, units
-from train.pipeline.plan import build_dag
-from train.pipeline.training import pretrained_root
+from train.study.plan.plan import build_dag
+from train.study.run import layout, units
+from train.study.run.stages import pretrained_root
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.config import NAMED_SIZES
 

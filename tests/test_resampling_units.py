@@ -6,11 +6,11 @@ language) against the test examples most runs have."""
 import numpy as np
 import pytest
 
-from eval import effects, resampling
-from eval import ordering as od
 from eval.analysis import Record
-from eval.example_files import write_examples
 from eval.metrics import metric_from_stats
+from eval.scoring.example_files import write_examples
+from eval.stats import effects, resampling
+from eval.stats import ordering as od
 
 AB, BA = ("mnli", "squad_v1"), ("squad_v1", "mnli")
 MID = ("bg", "el", "he", "id", "ro")  # one resource class

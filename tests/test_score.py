@@ -12,7 +12,7 @@ import pytest
 
 from eval import __main__ as cli
 from eval.metrics import XTREME_R_TASKS, Answers, score_task
-from eval.submission import (
+from eval.scoring.submission import (
     gold_from_raw,
     read_labels,
     read_predictions,

@@ -1,5 +1,5 @@
 """The ordering effect's intervals and tests, checked by simulation: synthetic
-studies written in the files a study writes (`eval.simulation`), with no effect or
+studies written in the files a study writes (`bench.simulation`), with no effect or
 a planted one, analysed as the report analyses them. Small test sets and 20
 replicates per scenario keep this affordable; `bench/calibration.py` runs the
 same scenarios at full size for docs/report.md's calibration table.
@@ -11,7 +11,7 @@ variance: not far too wide); a family of class effects holds a false flag at mos
 
 import pytest
 
-from eval import simulation as sim
+from bench import simulation as sim
 
 REPLICATES = 20
 SCENARIOS = {s.name.split(" (")[0]: s for s in sim.scenarios()}

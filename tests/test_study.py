@@ -12,8 +12,8 @@ import pytest
 from tests.study_config import get_config, two_stage_config
 from tests.two_process_cluster import launch
 from train.faults import ENV as KILL_AT
-from train.pipeline.plan import ConfigError, build_dag
-from train.pipeline.runner import run_study
+from train.study.plan.plan import ConfigError, build_dag
+from train.study.run.runner import run_study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "tests", "study_config.py")

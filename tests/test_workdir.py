@@ -15,12 +15,12 @@ import time
 import pytest
 
 from tests.test_identity import quick
-from train.pipeline import lock as lock_lib
-from train.pipeline.dag import ID_SCHEME
-from train.pipeline.layout import WORKDIR_FILE, lock_path
-from train.pipeline.lock import WorkdirLock, WorkdirLocked
-from train.pipeline.plan import ConfigError, build_dag
-from train.pipeline.workdir import (
+from train.study.plan.dag import ID_SCHEME
+from train.study.plan.plan import ConfigError, build_dag
+from train.study.run import lock as lock_lib
+from train.study.run.layout import WORKDIR_FILE, lock_path
+from train.study.run.lock import WorkdirLock, WorkdirLocked
+from train.study.run.workdir import (
     WorkdirError,
     check_workdir,
     prepare_workdir,
@@ -68,7 +68,7 @@ def test_disjoint_shards_share_a_workdir(tmp_path):
 @pytest.mark.slow  # a lock holder in a subprocess
 def test_a_lock_survives_sigkill_and_its_stale_file_is_broken_with_a_warning(tmp_path, caplog):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from train.pipeline.lock import WorkdirLock; "
+        [sys.executable, "-c", "import sys, time; from train.study.run.lock import WorkdirLock; "
          f"WorkdirLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -164,8 +164,8 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
 
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
-    from train.pipeline.results import unit_records
-    from train.pipeline.units import unit_file
+    from train.study.run.results import unit_records
+    from train.study.run.units import unit_file
 
     config = quick()
     path = unit_file(config, str(tmp_path), "0123456789ab", "xnli")
@@ -245,9 +245,9 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
-    from train.pipeline import runner as study_lib
-    from train.pipeline.layout import stage_dir
-    from train.pipeline.runner import run_study
+    from train.study.run import runner as study_lib
+    from train.study.run.layout import stage_dir
+    from train.study.run.runner import run_study
     from xlmr_flax.data import sample_data_dir
 
     trained = []

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from eval.score import score_directories
-from eval.submission import gold_from_raw, write_labels
+from eval.scoring.command import score_directories
+from eval.scoring.submission import gold_from_raw, write_labels
 from tests.raw_fixtures import part_a, part_b, part_c
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.tasks import TARGETS, get_task

@@ -4,15 +4,15 @@ Runs the study: every pending stage of the shard in dependency order, each
 followed by its evaluations, then `results.jsonl` and the report. `--dry-run`
 prints the stage DAG (what is done and pending) and, last, one JSON line of
 counts; `--shard I/N` restricts either to a disjoint part of the DAG. `--dry-run` also
-prints what the study costs (train/pipeline/cost.py) on `--topology` (default: v4-32 and
+prints what the study costs (train/study/plan/cost.py) on `--topology` (default: v4-32 and
 v5litepod-16) for each execution layout. `--compile-only --topology v4-32`
-compiles every program of the study for that topology (train/pipeline/compile.py).
+compiles every program of the study for that topology (train/study/plan/compile.py).
 `--check-data` prints every split the study reads from its raw-data folder
 (`--config.raw_data=DIR` to check another) and what is missing or broken.
 
 Exit codes: 0 done; 2 the command, config, data or workdir cannot be used
 (nothing was trained; one line on stderr says why); 3 the workdir is in use by
-another run (train/pipeline/lock.py); 4 a storage error during the run (disk full,
+another run (train/study/run/lock.py); 4 a storage error during the run (disk full,
 read-only or unwritable folder: one line naming the file; what was written stays
 good and the same command resumes); 1 anything else (with a traceback).
 """
@@ -27,12 +27,12 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from train.pipeline.cost import DEFAULT_TOPOLOGIES, print_cost
-from train.pipeline.data_check import print_data_check
-from train.pipeline.lock import WorkdirLocked
-from train.pipeline.plan import ConfigError, build_dag, print_plan
-from train.pipeline.runner import run_study
-from train.pipeline.workdir import needs_migration
+from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
+from train.study.plan.plan import ConfigError, build_dag, print_plan
+from train.study.run.data_check import print_data_check
+from train.study.run.lock import WorkdirLocked
+from train.study.run.runner import run_study
+from train.study.run.workdir import needs_migration
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
 
@@ -101,9 +101,9 @@ def absl_spelling(arg: str) -> str:
 
 def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
     """Compiles on this machine's CPU for another topology (no accelerator used)."""
-    from train.pipeline.compile import ProgramFailed, compile_study, write_compiled
-    from train.pipeline.layout import compiled_file
-    from train.pipeline.targets import CompilerMissing, parse_target
+    from train.study.plan.compile import ProgramFailed, compile_study, write_compiled
+    from train.study.plan.targets import CompilerMissing, parse_target
+    from train.study.run.layout import compiled_file
 
     if len(topologies) != 1:
         fail("--compile-only needs one --topology, e.g. --topology v4-32", EXIT_USAGE)

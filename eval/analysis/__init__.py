@@ -12,7 +12,7 @@
   and the gain over no intermediate task;
 - `stages`: forgetting and alignment, measured stage by stage.
 
-The ordering effect and its intervals are `eval.ordering`'s (docs/report.md says more).
+The ordering effect and its intervals are `eval.stats.ordering`'s (docs/report.md says more).
 """
 
 from eval.analysis.layout import (

@@ -4,7 +4,7 @@ read and checked (`parse_results`, by the report) line by line.
 
 A study's folder (the pipeline's workdir) holds the results file and the report
 folder. The report reads that folder without the pipeline, so the names of those two
-entries are kept here, with the record, and train/pipeline/layout.py takes them from
+entries are kept here, with the record, and train/study/run/layout.py takes them from
 here rather than naming them again."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ google-research/xtreme and the scripts it calls; docs/evaluation.md lists them):
 Each metric kind is one module of this package (`kinds.MetricKind`: accuracy,
 tagging, qa, ranking); a task's format names its kind. All values are percentages.
 Predictions and gold labels follow one structure per task (the contract
-`eval.predict` produces and `eval.submission` reads and writes):
+`eval.predict.predictor` produces and `eval.scoring.submission` reads and writes):
 
 | task | predictions | gold |
 |---|---|---|

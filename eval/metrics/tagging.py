@@ -59,7 +59,7 @@ def chunk_joins(predictions: Sequence[Sequence[str]], gold: Sequence[Sequence[st
     """Per sentence, whether it is joined to the sentence before it: whether the entity
     counts of this sentence or of a later one (`entity_counts`) depend on that
     sentence's tags, gold or predicted. Sentences joined this way are resampled as one
-    unit (`eval.resampling`), which keeps every resample's counts exactly seqeval's.
+    unit (`eval.stats.resampling`), which keeps every resample's counts exactly seqeval's.
 
     In the sequence seqeval reads, the `O` after a sentence ends every chunk except one
     of a tag without a type (UD-POS `X`, whose type `_` is the separator's own), and

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eval import analysis as an
-from eval import ordering as od
+from eval.stats import ordering as od
 
 
 @dataclass

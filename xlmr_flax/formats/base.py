@@ -17,7 +17,7 @@ module per format (docs/formats.md):
   absent (`planned_head_kwargs`), the arrays of a training batch (`batch_shapes`), the
   sequences per example (`choices`, `sequences_per_example`) and the output the
   evaluator's compiled forward pass returns (`forward_output`), for compile-only
-  and the cost planner (train/pipeline/programs.py, cost.py).
+  and the cost planner (train/study/plan/programs.py, cost.py).
 
 A task keeps `format: str` (the registry key) and its dataset-specific settings;
 behaviour particular to one task of a format (a retrieval task's candidate pool)
@@ -38,7 +38,7 @@ FALLBACK_MAX_LENGTH = 256
 
 class Predictor(Protocol):
     """What a format's `predict` needs from the predictor that runs the model
-    (eval.predict.Predictor): features, batches, model outputs per feature."""
+    (eval.predict.predictor.Predictor): features, batches, model outputs per feature."""
 
     def features(self, task: Any, split: str, lang: str, raw_dir: str, options: Any,
                  examples: list[dict], **kw: Any) -> list[dict]: ...  # fmt: skip
@@ -133,7 +133,7 @@ class Format:
 
     def forward_output(self, task, options: Any, model_head: str | None) -> tuple[str, tuple]:
         """(output kind, static settings) of the compiled forward pass `predict` runs on
-        a model with head `model_head` (eval.forward.forward_function)."""
+        a model with head `model_head` (eval.predict.forward.forward_function)."""
         return "logits", ()
 
     def eval_length(self, task, options: Any) -> int:

@@ -7,7 +7,7 @@ CHECKPOINT is a model directory the pipeline wrote (`WORKDIR/stages/<id>/model`)
 or a transformers checkpoint (directory or hub name); it is restored once onto a
 mesh over every device. DATA is the raw-data folder (default: the bundled sample
 data). Each language's predictions go to `OUT/<task>/<split>-<lang>.<ext>`
-(`eval.submission`), each file written whole; `python -m eval score` reads them.
+(`eval.scoring.submission`), each file written whole; `python -m eval score` reads them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import argparse
 import sys
 import time
 
-from eval.predict import PredictOptions, Predictor, load_on_mesh
-from eval.submission import write_predictions
+from eval.predict.predictor import PredictOptions, Predictor, load_on_mesh
+from eval.scoring.submission import write_predictions
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.errors import DataError
 from xlmr_flax.sharding import make_mesh

@@ -1,4 +1,4 @@
-"""Evaluation settings: what `eval.predict.Predictor` takes as `options`."""
+"""Evaluation settings: what `eval.predict.predictor.Predictor` takes as `options`."""
 
 from __future__ import annotations
 

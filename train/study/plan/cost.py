@@ -33,9 +33,9 @@ from typing import Any
 
 from eval.evaluators import PredictOptions
 from train.hparams import stage_tasks
-from train.pipeline.dag import StageDag, hparams_dict
-from train.pipeline.targets import PRICES_AS_OF, Target, parse_target
-from train.pipeline.units import units
+from train.study.plan.dag import StageDag, hparams_dict
+from train.study.plan.targets import PRICES_AS_OF, Target, parse_target
+from train.study.run.units import units
 from xlmr_flax import get_model_config
 from xlmr_flax.data.batching import TrainBatches
 from xlmr_flax.data.cache import featurize
@@ -224,10 +224,10 @@ def layout_costs(
 
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
     """({stage id: FLOPs of one train step}, topology) from the first of `topologies`
-    compiled with `--compile-only --workdir` (train/pipeline/compile.py), else ({}, None)."""
-    from train.pipeline.compile import read_compiled
-    from train.pipeline.layout import compiled_file
-    from train.pipeline.programs import train_programs
+    compiled with `--compile-only --workdir` (train/study/plan/compile.py), else ({}, None)."""
+    from train.study.plan.compile import read_compiled
+    from train.study.plan.programs import train_programs
+    from train.study.run.layout import compiled_file
 
     for name in topologies if workdir else ():
         topology = parse_target(name).name

@@ -9,7 +9,7 @@ After a stage trains, its model is restored once and evaluated on:
 
 Each unit is run by an evaluator of `eval.evaluators` (a target's and Tatoeba's by
 `zero_shot`, `dev-<task>` by `dev`). A target is scored on the split
-`eval.gold.plan_evaluation` chooses (config
+`eval.scoring.gold.plan_evaluation` chooses (config
 `eval.split`, per target: `auto`, `test` or `dev`) with gold from the raw folder or
 the labels folder `eval.labels`; every test language found is also predicted and
 written as a submission file, `stages/<id>/submission/<task>/test-<lang>.<ext>`, in
@@ -32,9 +32,9 @@ from typing import Any
 from eval.evaluators import AUTO, EvalModel, get_evaluator, open_model
 from train import faults
 from train.hparams import MIXTURE
-from train.pipeline import layout
-from train.pipeline.dag import StageDag, stable_hash
-from train.pipeline.training import model_dir
+from train.study.plan.dag import StageDag, stable_hash
+from train.study.run import layout
+from train.study.run.stages import model_dir
 from xlmr_flax.atomic import write_file
 from xlmr_flax.formats import get_format
 from xlmr_flax.sharding import is_primary

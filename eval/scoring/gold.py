@@ -22,7 +22,7 @@ import functools
 import os
 from typing import Any
 
-from eval.submission import gold_from_raw, read_labels, submission_path
+from eval.scoring.submission import gold_from_raw, read_labels, submission_path
 from xlmr_flax.tasks import get_task
 
 AUTO = "auto"

@@ -39,7 +39,7 @@ def content_fingerprint(paths: list[str]) -> str:
 
 def training_data_fingerprint(raw_dir: str, task: str) -> str | None:
     """The English training files' bytes of a stage task; None while they are absent
-    (a study with missing data never trains: see train.pipeline.runner.check_study)."""
+    (a study with missing data never trains: see train.study.run.runner.check_study)."""
     files = get_task(task).data_task("train").files(raw_dir, "train", "en")
     if not files or not all(os.path.isfile(f) for f in files):
         return None

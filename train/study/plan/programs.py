@@ -10,7 +10,7 @@ lowered and compiled for a topology this machine does not have.
 
 Shapes: a train step is described at the stage's maximum length (its largest
 shape; batches of shorter length bucket compile smaller programs of the same
-kind); evaluation buckets are those of `eval.predict.PredictOptions`.
+kind); evaluation buckets are those of `eval.predict.predictor.PredictOptions`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from eval.evaluators import PredictOptions, forward_function
 from train.hparams import stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer
-from train.pipeline.dag import StageDag, hparams_dict
-from train.pipeline.units import units
 from train.step import TrainState, make_step_program, optimizer_shardings
+from train.study.plan.dag import StageDag, hparams_dict
+from train.study.run.units import units
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up
 from xlmr_flax.formats import get_format

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from absl import logging
 
 from eval.analysis.records import Record, record_line
-from train.pipeline import layout
-from train.pipeline.dag import StageDag
-from train.pipeline.units import ALIGNMENT, DEV, stage_path, unit_file, units
+from train.study.plan.dag import StageDag
+from train.study.run import layout
+from train.study.run.units import ALIGNMENT, DEV, stage_path, unit_file, units
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary
 

@@ -6,7 +6,7 @@ training data's fingerprint, the seed and the typed hyperparameters (not how the
 run goes: checkpoint and log cadence stay out). So `A→B→T1` and `A→B→T2` share
 the stages `A` and `A→B`: each distinct prefix trains once per seed. The root is
 the pretrained model; its id hashes its weights' and its tokenizer's content
-(train/pipeline/identity.py). ID_SCHEME names this scheme in every workdir.
+(train/study/plan/identity.py). ID_SCHEME names this scheme in every workdir.
 """
 
 from __future__ import annotations
@@ -90,11 +90,11 @@ def _hashable(hparams: Any) -> Any:
 
 class StageDag:
     def __init__(self, root: str | Mapping[str, Any]):
-        """`root`: the pretrained model's identity (train/pipeline/identity.py), or an id."""
+        """`root`: the pretrained model's identity (train/study/plan/identity.py), or an id."""
         if isinstance(root, str):
             self.root, self.root_identity, self.resolved = root, {"id": root}, True
         else:
-            from train.pipeline.identity import is_resolved
+            from train.study.plan.identity import is_resolved
 
             self.root = stable_hash({"scheme": ID_SCHEME, "pretrained": dict(root)})
             self.root_identity, self.resolved = dict(root), is_resolved(root)

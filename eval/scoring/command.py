@@ -2,7 +2,7 @@
 
     python -m eval score --predictions out/ --labels labels/ [--json scores.json]
 
-Both folders use the submission layout `<task>/test-<lang>.<ext>` (`eval.submission`).
+Both folders use the submission layout `<task>/test-<lang>.<ext>` (`eval.scoring.submission`).
 Every (task, language) of the XTREME-R targets with both files is scored; label files
 without predictions, and predictions without labels, are listed. The table shows each
 language's metrics and each task's average; `--json` writes
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eval.metrics import METRICS, XTREME_R_TASKS, score_task, xtreme_r_average
-from eval.submission import read_labels, read_predictions, submission_path
+from eval.scoring.submission import read_labels, read_predictions, submission_path
 from xlmr_flax.atomic import write_file
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import get_task

@@ -17,9 +17,9 @@ from train.hparams import (
     stage_settings,
     stage_tasks,
 )
-from train.pipeline.dag import StageDag, ordered_paths
-from train.pipeline.identity import root_identity, training_data_fingerprint
-from train.pipeline.layout import is_done
+from train.study.plan.dag import StageDag, ordered_paths
+from train.study.plan.identity import root_identity, training_data_fingerprint
+from train.study.run.layout import is_done
 from xlmr_flax.tasks import TASKS, get_task
 
 

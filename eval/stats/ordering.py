@@ -1,6 +1,6 @@
 """The ordering effect: score(A→B→T) − score(B→A→T) per target and language, then
 per resource class (per target and over all targets), with intervals that hold
-both seed-to-seed variation and test-set sampling (`eval.effects`).
+both seed-to-seed variation and test-set sampling (`eval.stats.effects`).
 
     analysis = ordering_effects(records, "runs/x", n_boot=1000)
     analysis.languages, analysis.classes, analysis.notes, analysis.families
@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from eval import bootstrap, effects
 from eval.analysis import (
     ALL_TARGETS,
     CLASSES,
@@ -42,8 +41,9 @@ from eval.analysis import (
     order_comparisons,
     path_key,
 )
-from eval.example_files import read_examples
-from eval.resampling import Cell, draws, joined_rows, reference_ids, resampling_units
+from eval.scoring.example_files import read_examples
+from eval.stats import bootstrap, effects
+from eval.stats.resampling import Cell, draws, joined_rows, reference_ids, resampling_units
 from xlmr_flax.storage import confined
 
 ALPHA = effects.ALPHA

@@ -1,7 +1,7 @@
 """A workdir belongs to a study: `WORKDIR/workdir.json` records the id scheme and
 the identity of the study last run there.
 
-Stage ids are content hashes (train/pipeline/dag.py), so a run with another config finds
+Stage ids are content hashes (train/study/plan/dag.py), so a run with another config finds
 only what is truly identical already done and trains the rest under new ids; it
 says in one line what differs from the study before. A workdir of an older id
 scheme (no `workdir.json`, but stages) is refused with instructions, or migrated
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from absl import logging
 
-from train.pipeline import layout
-from train.pipeline.dag import ID_SCHEME, StageDag, stable_hash
-from train.pipeline.layout import OLD_SCHEME_TRACES, WORKDIR_FILE, is_done, workdir_entry
-from train.pipeline.plan import ConfigError, stage_hparams
+from train.study.plan.dag import ID_SCHEME, StageDag, stable_hash
+from train.study.plan.plan import ConfigError, stage_hparams
+from train.study.run import layout
+from train.study.run.layout import OLD_SCHEME_TRACES, WORKDIR_FILE, is_done, workdir_entry
 from xlmr_flax.atomic import write_file
 
 
@@ -207,7 +207,7 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
     pretrained model and renames every stage it can verify to its new id."""
     import jax
 
-    from train.pipeline.training import pretrained_root
+    from train.study.run.stages import pretrained_root
     from xlmr_flax import load_tokenizer
     from xlmr_flax.data.cache import tokenizer_fingerprint
     from xlmr_flax.tokenizer import sample_tokenizer_path

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from eval.evaluators import AUTO, CHOICES, evaluation_pairs, plan_evaluation
 from train.hparams import stage_tasks
-from train.pipeline.dag import StageDag
-from train.pipeline.plan import ConfigError
+from train.study.plan.dag import StageDag
+from train.study.plan.plan import ConfigError
 from xlmr_flax.data.doctor import SplitRow, format_table, inspect_split
 from xlmr_flax.tasks import get_task
 

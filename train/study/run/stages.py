@@ -8,10 +8,10 @@ import shutil
 
 from flax import nnx
 
-from train.pipeline import layout
-from train.pipeline.dag import Stage, StageDag
-from train.pipeline.plan import root_id, run_options
 from train.stage import run_stage, tokenizer_path
+from train.study.plan.dag import Stage, StageDag
+from train.study.plan.plan import root_id, run_options
+from train.study.run import layout
 from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
 from xlmr_flax.atomic import write_file
 from xlmr_flax.pretrained import PretrainedModel

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from eval import analysis, ordering, resampling
+from eval import analysis
 from eval.analysis.records import Record, record_line
-from eval.example_files import write_examples
 from eval.metrics import metric_from_stats
+from eval.scoring.example_files import write_examples
+from eval.stats import ordering, resampling
 
 # Intermediate tasks whose orders are compared: comparison k is TASKS[2k] and
 # TASKS[2k + 1] in both orders.

@@ -1,6 +1,6 @@
 """Sentence retrieval by cosine similarity on a mesh.
 
-The evaluator (`eval.predict.Predictor`) embeds with length buckets on the mesh and
+The evaluator (`eval.predict.predictor.Predictor`) embeds with length buckets on the mesh and
 ranks with `xlmr_flax.formats.decode.top_k` (NumPy) or, for large pools on an accelerator,
 `top_k_on_mesh` (one jitted search, queries split over the data-parallel axes).
 """

@@ -1,5 +1,5 @@
 """The compiled side of evaluation: models restored onto a mesh, and the forward pass
-one evaluation bucket compiles (`train.pipeline.compile` compiles it for other topologies too)."""
+one evaluation bucket compiles (`train.study.plan.compile` compiles it for other topologies too)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def model_shardings(config, head, head_kwargs, mesh, rules) -> dict[str, Any]:
 def forward_function(graphdef: nnx.GraphDef, config: Any, kind: str, static: tuple) -> Callable:
     """`forward(params, batch)` of one output kind ("logits", "tags", "spans",
     "embedding" with `static` = (layer, pooling, use_head)): what one evaluation
-    bucket compiles (`train.pipeline.compile` compiles it for other topologies too)."""
+    bucket compiles (`train.study.plan.compile` compiles it for other topologies too)."""
 
     def forward(params, batch):
         model = nnx.merge(graphdef, params)

@@ -1,7 +1,7 @@
 """The units test examples are resampled in, and the draws: which runs' examples
 are the reference (the majority's), which examples form one unit (seqeval chunks
 that cross sentences), and the per-language counts of each bootstrap draw (jointly
-for parallel test sets). `eval.ordering` builds the intervals from them."""
+for parallel test sets). `eval.stats.ordering` builds the intervals from them."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 from scipy import sparse as scipy_sparse
 from scipy.sparse import csgraph as scipy_csgraph
 
-from eval import bootstrap
 from eval.analysis import Path
+from eval.stats import bootstrap
 
 # Targets whose languages' test items are translations of one set of items, with
 # the same id in every language (positions for XNLI and XCOPA, SQuAD ids for XQuAD,

@@ -14,15 +14,15 @@ from typing import Any
 import jax
 
 from eval.report import format_summary, write_report
-from train.pipeline.data_check import check_study_data
-from train.pipeline.layout import compilation_cache_dir, is_done
-from train.pipeline.lock import workdir_lock
-from train.pipeline.plan import ConfigError, build_dag
-from train.pipeline.results import result_records, write_results
-from train.pipeline.training import pretrained_root, train_stage
-from train.pipeline.units import evaluate_stage
-from train.pipeline.workdir import open_workdir, prepare_workdir
 from train.progress import overall_line
+from train.study.plan.plan import ConfigError, build_dag
+from train.study.run.data_check import check_study_data
+from train.study.run.layout import compilation_cache_dir, is_done
+from train.study.run.lock import workdir_lock
+from train.study.run.results import result_records, write_results
+from train.study.run.stages import pretrained_root, train_stage
+from train.study.run.units import evaluate_stage
+from train.study.run.workdir import open_workdir, prepare_workdir
 from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
 from xlmr_flax.storage import local_path
 
@@ -47,8 +47,8 @@ def run_study(
     break_lock: bool = False,
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary. The
-    workdir is locked for the run (train/pipeline/lock.py) and records the study
-    (train/pipeline/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
+    workdir is locked for the run (train/study/run/lock.py) and records the study
+    (train/study/run/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")

@@ -2,7 +2,7 @@
 
     python -m train --config configs/xtreme_r_sequencing.py --compile-only --topology v4-32
 
-Each distinct train step and evaluation bucket (train/pipeline/programs.py) is lowered on
+Each distinct train step and evaluation bucket (train/study/plan/programs.py) is lowered on
 a mesh of the target's devices and compiled by the target's own compiler: TPU
 devices come from libtpu and GPU devices from the CUDA plugin as compile-only
 devices, so no accelerator is needed (`pip install -e ".[compile]"`); `cpu-N`
@@ -22,9 +22,9 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from train.pipeline.dag import StageDag
-from train.pipeline.programs import Program, study_programs
-from train.pipeline.targets import GIB, Target, compile_devices
+from train.study.plan.dag import StageDag
+from train.study.plan.programs import Program, study_programs
+from train.study.plan.targets import GIB, Target, compile_devices
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import make_mesh
 
