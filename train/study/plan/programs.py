@@ -200,8 +200,8 @@ def eval_programs(config, dag: StageDag, data_parallel: int, planned=None) -> li
     found: dict[tuple, dict[str, Any]] = {}
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
         own_head = _stage_head(dag, stage_id, planned)
-        for unit in units(dag, stage_id):
-            name = unit.removeprefix("dev-")
+        for unit in units(config, dag, stage_id):
+            name = unit.task
             task = get_task(name)
             fmt = get_format(task.format)
             head, kwargs = own_head  # what a format predicting without its head runs on
