@@ -42,6 +42,7 @@ from train.study.run.failures import (
 )
 from train.study.run.goodput import stage_line
 from train.study.run.resources import StageShape
+from train.study.run.work import enable_compilation_cache, has_work, stage_work
 
 # Settings a worker must see as the driver does (JAX platform and devices, caches,
 # offline hub, bucket mount, the test fault switches).
@@ -120,7 +121,6 @@ def stage_task(
     """One stage in its own worker (the body of its Ray task)."""
     import jax
 
-    from train.study.run.work import enable_compilation_cache, stage_work
     from xlmr_flax.sharding import make_mesh
 
     logging.set_verbosity(logging.WARNING)
@@ -169,11 +169,14 @@ def run_on_ray(
             **({"runtime_env": {"env_vars": shape.env}} if shape.env else {}),
         )  # fmt: skip
         shared = (ray.put(config), ray.put(dag))
-        refs = {dag.root: task.remote(None, *shared, dag.root, workdir, run_id, time.time())}
-        for stage in stages:
-            parent = refs.get(stage.parent)  # a parent outside `stages` is done already
-            refs[stage.id] = task.remote(parent, *shared, stage.id, workdir, run_id, time.time())
-        return _collect(ray, dag, refs, len(stages), began, say)
+        refs, skipped = {}, []
+        for stage_id in [dag.root, *(s.id for s in stages)]:
+            if not has_work(config, dag, stage_id, workdir):  # no worker for a finished stage
+                skipped.append(StageOutcome(stage_id, DONE, None, None, 0, time.time()))
+                continue
+            parent = refs.get(dag.stages[stage_id].parent) if stage_id in dag.stages else None
+            refs[stage_id] = task.remote(parent, *shared, stage_id, workdir, run_id, time.time())
+        return skipped + _collect(ray, dag, refs, len(stages), began, say)
     finally:
         ray.shutdown()
 

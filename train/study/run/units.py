@@ -145,18 +145,24 @@ def evaluate_unit(
     ]
 
 
+def pending_units(config, dag: StageDag, stage_id: str, workdir: str) -> dict[EvalUnit, str]:
+    """The stage's units not written yet under their current keys (unit -> key)."""
+    keys = {u: unit_key(config, u) for u in units(config, dag, stage_id)}
+    return {
+        u: k
+        for u, k in keys.items()
+        if not os.path.exists(layout.unit_file(workdir, stage_id, u.name, k))
+    }
+
+
 def evaluate_stage(
     config, dag: StageDag, stage_id: str, workdir: str, mesh,
     done: Callable[[EvalUnit], None] | None = None,
 ) -> list[EvalUnit]:  # fmt: skip
     """Runs the stage's pending units (restoring its model once); returns those it ran.
     `done(unit)` is told after each unit's file is written (a progress counter)."""
-    keys = {u: unit_key(config, u) for u in units(config, dag, stage_id)}
-    pending = [
-        u
-        for u, k in keys.items()
-        if not os.path.exists(layout.unit_file(workdir, stage_id, u.name, k))
-    ]
+    keys = pending_units(config, dag, stage_id, workdir)
+    pending = list(keys)
     if not pending:
         return []
     own = open_model(

@@ -9,6 +9,7 @@ where and when: in this process one stage after another, or as Ray tasks.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from train.study.run.failures import (
 from train.study.run.goodput import StageTimes
 from train.study.run.layout import compilation_cache_dir
 from train.study.run.stages import pretrained_root, train_stage
-from train.study.run.units import evaluate_stage
+from train.study.run.units import evaluate_stage, pending_units
 from train.study.run.watchdog import StepCounters, watch
 
 
@@ -53,6 +54,16 @@ def stall_after_s(config) -> float:
     return float(value)
 
 
+def has_work(config, dag: StageDag, stage_id: str, workdir: str, evaluate: bool = True) -> bool:
+    """Whether the stage (the root: the pretrained model) has anything left to do."""
+    if stage_id == dag.root:
+        if not os.path.exists(layout.pretrained_done(workdir, dag.root)):
+            return True
+    elif not layout.is_done(workdir, stage_id):
+        return True
+    return evaluate and bool(pending_units(config, dag, stage_id, workdir))
+
+
 def stage_work(
     config,
     dag: StageDag,
@@ -68,7 +79,11 @@ def stage_work(
 ) -> StageOutcome:
     """Trains the stage (or writes the pretrained model, for the root) and runs its
     pending units (`evaluate`); `ready_at` is when it could have started (time.time()).
-    A storage error is raised (the study stops); any other error fails the stage."""
+    A storage error is raised (the study stops); any other error fails the stage.
+    A stage with nothing left to do writes nothing (a finished study stays as it is)."""
+    if not has_work(config, dag, stage_id, workdir, evaluate):
+        clear_failed(workdir, stage_id)
+        return StageOutcome(stage_id, DONE, None, None, 0, time.time())
     counters = StepCounters(workdir, stage_id, run_id)
     stage = dag.stages.get(stage_id)
     times = StageTimes(stage_id, stage.task if stage else "pretrained", attempts=counters.attempt)
