@@ -246,7 +246,7 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
-    from train.study.run import runner as study_lib
+    from train.study.run import work as study_lib
     from train.study.run.layout import stage_dir
     from train.study.run.runner import run_study
     from xlmr_flax.data import sample_data_dir
