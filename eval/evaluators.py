@@ -24,10 +24,10 @@ each (evaluator, task, split choice) is one `EvalUnit`, named `<unit_prefix><tas
 (its file name in the study's folder; `xnli`, `tatoeba`, `dev-mnli`) and filed in
 results.jsonl under its evaluator's record `kind`. A new evaluator is one class
 with `unit_prefix`, `kind`, `tasks`, `inputs` and `run`, registered with
-`@register_evaluator("name")` (docs/architecture.md). The pipeline imports eval/
-through this module and the results record (eval/analysis/records.py) only; the
-planning helpers it needs (split choices, the evaluation plan, the forward pass it
-compiles for other topologies) are re-exported here for that reason.
+`@register_evaluator("name")` (docs/architecture.md). Helpers this module uses but
+does not own (split choices and the evaluation plan: `eval.scoring.gold`; the
+forward pass: `eval.predict.predictor`) are imported from there by whoever needs
+them.
 """
 
 from __future__ import annotations
@@ -42,14 +42,12 @@ import numpy as np
 
 from eval.analysis.records import Kind
 from eval.metrics import example_stats, metric_from_stats
-from eval.predict.predictor import PredictOptions, Predictor, forward_function, load_on_mesh
+from eval.predict.predictor import PredictOptions, Predictor, load_on_mesh
 from eval.scoring.example_files import SUFFIX as EXAMPLES_SUFFIX
 from eval.scoring.example_files import write_examples
 from eval.scoring.gold import (
     AUTO,
-    CHOICES,
     GoldSource,
-    evaluation_pairs,
     file_states,
     plan_evaluation,
 )
@@ -65,21 +63,15 @@ ALIGNMENT_TASK = "tatoeba"  # every stage's encoder is measured on it (records: 
 
 __all__ = [
     "ALIGNMENT_TASK",
-    "AUTO",
-    "CHOICES",
     "EVALUATORS",
     "EvalModel",
     "EvalUnit",
     "Evaluator",
     "LanguageScores",
-    "PredictOptions",
     "StageTasks",
-    "evaluation_pairs",
-    "forward_function",
     "get_evaluator",
     "language_scores",
     "open_model",
-    "plan_evaluation",
     "register_evaluator",
     "stage_units",
 ]

@@ -9,7 +9,9 @@ because it runs late is still a knot between two modules.
 - configs/ never import train/ (the trainer loads configs, not the other way);
 - the trainer (train/ outside train/study/) imports neither the pipeline nor eval/;
 - the study (train/study/) reaches eval/ through the evaluator interface
-  (eval.evaluators), the results record (eval.analysis.records) and the report's
+  (eval.evaluators), the evaluation plan (eval.scoring.gold: which split and gold
+  are scored), the forward pass it compiles (eval.predict.predictor), the results
+  record (eval.analysis.records) and the report's
   entry point (eval.report) only;
 - train/study/run/layout.py is the one module of train/ that joins workdir paths, and
   eval/analysis/records.py the one of eval/ (the report reads a study folder without
@@ -32,7 +34,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("xlmr_flax", "train", "eval", "configs")
 PIPELINE = "train.study"
-EVAL_INTERFACE = ("eval.evaluators", "eval.analysis.records", "eval.report")
+EVAL_INTERFACE = (
+    "eval.evaluators", "eval.scoring.gold", "eval.predict.predictor", "eval.analysis.records",
+    "eval.report",
+)  # fmt: skip
 LAYOUT = os.path.join("train", "study", "run", "layout.py")
 RECORDS = os.path.join("eval", "analysis", "records.py")
 MAX_LINES = 400

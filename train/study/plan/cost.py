@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eval.analysis.records import Kind
-from eval.evaluators import PredictOptions
+from eval.predict.predictor import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
 from train.study.plan.targets import PRICES_AS_OF, Target, parse_target

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
-from eval.evaluators import PredictOptions, forward_function
+from eval.predict.predictor import PredictOptions, forward_function
 from train.hparams import stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer

@@ -34,7 +34,6 @@ from typing import Any
 from eval.analysis.records import Kind
 from eval.evaluators import (
     ALIGNMENT_TASK,
-    AUTO,
     EvalModel,
     EvalUnit,
     StageTasks,
@@ -42,6 +41,7 @@ from eval.evaluators import (
     open_model,
     stage_units,
 )
+from eval.scoring.gold import AUTO
 from train import faults
 from train.study.plan.dag import StageDag, stable_hash
 from train.study.run import layout
