@@ -31,6 +31,7 @@ from absl import logging
 
 from train import faults
 from train.study.plan.dag import Stage, StageDag
+from train.study.plan.plan import ConfigError
 from train.study.run.failures import (
     BLOCKED,
     DONE,
@@ -159,8 +160,12 @@ def run_on_ray(
             "a slice's hosts) is not run by this version; use --layout chip or host"
         )
     began = time.time()
-    ray.init(**init_options(config, address))
     where = f"connected to {address}" if address else "local instance"
+    try:
+        ray.init(**init_options(config, address))
+    except (ConnectionError, RuntimeError, ValueError) as err:  # nothing ran yet
+        flag = f"--ray-address {address}" if address else "--executor ray (a local instance)"
+        raise ConfigError(f"{flag}: Ray did not start ({one_line(err)})") from None
     chips = ray.cluster_resources().get("TPU", 0)
     say(f"ray: {where} in {time.time() - began:.1f} s; {chips:g} chips")
     try:
