@@ -66,6 +66,9 @@ def test_executor_settings_are_checked_before_anything_runs(tmp_path):
     config.executor = dict(stall_after_s="soon")
     with pytest.raises(ValueError, match=r"config\.executor\.stall_after_s: expected seconds"):
         run_study(config, str(tmp_path / "w"), executor=ExecutorOptions("ray"))
+    slice_run = ExecutorOptions("ray", layout="slice", topology="v4-32")
+    with pytest.raises(ValueError, match="--layout slice: 4 tasks per stage"):
+        run_study(two_stage_config(), str(tmp_path / "w"), executor=slice_run)
     with pytest.raises(ValueError, match="--shard: Ray schedules the whole study"):
         run_study(two_stage_config(), str(tmp_path / "w"), (1, 2), executor=ExecutorOptions("ray"))
     assert not (tmp_path / "w").exists()

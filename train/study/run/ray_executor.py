@@ -106,6 +106,15 @@ def max_retries(config) -> int:
     return value
 
 
+def check_shape(shape: StageShape) -> None:
+    """Only shapes of one task per stage run in this version (ValueError otherwise)."""
+    if shape.tasks != 1:
+        raise ValueError(
+            f"--layout {shape.layout}: {shape.tasks} tasks per stage (jax.distributed across "
+            "a slice's hosts) is not run by this version; use --layout chip or host"
+        )
+
+
 def _kill_own_worker(_: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)  # Ray sees a lost worker and retries the task
 
@@ -154,11 +163,7 @@ def run_on_ray(
     outcome per stage, the root's first. A storage error is raised at the end."""
     import ray
 
-    if shape.tasks != 1:
-        raise ValueError(
-            f"--layout {shape.layout}: {shape.tasks} tasks per stage (jax.distributed across "
-            "a slice's hosts) is not run by this version; use --layout chip or host"
-        )
+    check_shape(shape)
     began = time.time()
     where = f"connected to {address}" if address else "local instance"
     try:

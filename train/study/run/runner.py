@@ -112,13 +112,15 @@ def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
         raise ValueError(f"--executor {executor.name!r}: expected one of {', '.join(EXECUTORS)}")
     if executor.name != "ray":
         return None
-    from train.study.run.ray_executor import max_retries
+    from train.study.run.ray_executor import check_shape, max_retries
 
     max_retries(config)
     if shard != (0, 1):
         raise ValueError("--shard: Ray schedules the whole study; leave --shard out with it")
     target = parse_target(executor.topology) if executor.topology else None
-    return stage_shape(executor.layout, target)
+    shape = stage_shape(executor.layout, target)
+    check_shape(shape)
+    return shape
 
 
 def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, say):
