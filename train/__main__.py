@@ -33,6 +33,7 @@ from train.study.run.data_check import print_data_check
 from train.study.run.lock import WorkdirLocked
 from train.study.run.runner import run_study
 from train.study.run.workdir import needs_migration
+from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
 
@@ -166,7 +167,10 @@ def main(argv: list[str]) -> None:
         # Emulated CPU devices exercise the sharded code paths without an accelerator
         # (only the CPU platform is affected; it must be set before JAX starts).
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
-    initialize_distributed()
+    try:
+        initialize_distributed()  # SLURM, Open MPI, TPU slices, or explicit JAX_* settings
+    except ValueError as err:
+        fail(str(err), EXIT_USAGE)
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
     try:
         run_study(config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value)
@@ -202,5 +206,6 @@ def storage_error(err: BaseException) -> OSError | None:
 
 
 if __name__ == "__main__":
+    select_platforms()  # before JAX probes plugins this run will not use (CUDA, libtpu)
     flags.mark_flags_as_required(["config"])
     app.run(main, argv=[absl_spelling(a) for a in sys.argv])
