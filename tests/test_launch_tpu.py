@@ -4,6 +4,7 @@ exactly what a real run executes."""
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -221,3 +222,28 @@ def test_missing_programs_and_misplaced_arguments_are_one_line_errors(launcher, 
     assert done.returncode == 2 and "go to `submit` (python -m train) only" in done.stderr
     done, _, _ = launcher("submit", "--dry-run")
     assert done.returncode == 2 and "submit needs --config" in done.stderr
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_the_docs_use_only_the_launchers_commands_and_flags_and_real_anchors(launcher):
+    usage = launcher("help")[0].stdout
+    docs = {}
+    for name in ("docs/tpu.md", "README.md"):
+        with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+            docs[name] = f.read()
+    anchors = {slug(h) for h in re.findall(r"^#+ (.+)$", docs["docs/tpu.md"], re.M)}
+    for name, text in docs.items():
+        for line in re.findall(r"\./launch_tpu\.sh [^\n`]*", text):
+            words = line.split()
+            assert f"\n  {words[1]} " in usage, (name, line)
+            for flag in (w.split("=")[0] for w in words[2:] if w.startswith("--")):
+                assert f"{flag} " in usage or f"{flag}\n" in usage, (name, flag)
+        for anchor in re.findall(r"\((?:docs/)?tpu\.md#([^)]+)\)", text):
+            assert anchor in anchors, (name, anchor)
+    for anchor in re.findall(r"\]\(#([^)]+)\)", docs["docs/tpu.md"]):
+        assert anchor in anchors, anchor
