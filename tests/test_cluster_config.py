@@ -4,7 +4,10 @@ public address, token authentication, the job API on the head's loopback, the lo
 installed exactly, the bucket mounted on every host."""
 
 import copy
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -133,3 +136,71 @@ def test_a_placeholder_without_a_value_is_named(values, tmp_path):
     template.write_text("cluster_name: '{{cluster}}'\nmax_workers: {{max}}\n")
     with pytest.raises(ValueError, match=r"t.yaml: no value for max"):
         render.render(values, template=str(template))
+
+
+def test_every_command_of_the_nodes_is_valid_shell(values):
+    config = render.render(values)
+    for key in ("setup_commands", "head_start_ray_commands", "worker_start_ray_commands"):
+        for command in config[key]:
+            checked = subprocess.run(["bash", "-n", "-c", command], capture_output=True, text=True)
+            assert checked.returncode == 0, (key, command, checked.stderr)
+
+
+FAKE_PROGRAM = f"""#!{sys.executable}
+import json, os, sys
+name = os.path.basename(sys.argv[0])
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps([name, *sys.argv[1:]]) + "\\n")
+if name == "python3.11" and sys.argv[1:3] == ["-m", "venv"]:
+    os.makedirs(os.path.join(sys.argv[3], "bin"))
+    for tool in ("pip", "python", "ray"):
+        path = os.path.join(sys.argv[3], "bin", tool)
+        with open(__file__) as me, open(path, "w") as copy:
+            copy.write(me.read())
+        os.chmod(path, 0o755)
+if name == "mountpoint":
+    sys.exit(0 if os.environ.get("FAKE_MOUNTED") else 1)
+"""
+
+
+def test_the_setup_runs_in_order_and_again_changes_nothing(values, tmp_path):
+    """On a stand-in node whose image has Python 3.11 and gcsfuse: the venv gets the
+    lock exactly, then the commit; the bucket is mounted. A second run (Ray reruns
+    setup at every restart) creates and mounts nothing new."""
+    home, fake = tmp_path / "home", tmp_path / "bin"
+    (home / ".ray").mkdir(parents=True)
+    (home / ".ray" / "auth_token").write_text("t")
+    fake.mkdir()
+    for program in ("python3.11", "gcsfuse", "mountpoint", "fusermount", "sudo"):
+        (fake / program).write_text(FAKE_PROGRAM)
+        (fake / program).chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    env = {"HOME": str(home), "PATH": f"{fake}:/usr/bin:/bin", "FAKE_LOG": str(log),
+           "USER": "ray"}  # fmt: skip
+
+    def setup(**extra):
+        for command in render.render(values)["setup_commands"]:
+            done = subprocess.run(["bash", "-c", command], env=dict(env, **extra), text=True,
+                                  capture_output=True, timeout=60)  # fmt: skip
+            assert done.returncode == 0, (command, done.stderr)
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        log.unlink()
+        return calls
+
+    venv = f"{home}/venv"
+    assert setup() == [
+        ["python3.11", "-m", "venv", venv],
+        ["pip", "install", "--quiet", "--no-deps", "-r", f"{home}/xlmr-flax/requirements-tpu.lock"],
+        ["pip", "check"],
+        ["pip", "install", "--quiet", "--no-deps", "--editable", f"{home}/xlmr-flax"],
+        ["mountpoint", "-q", "/mnt/gcs/my-bucket"],
+        ["fusermount", "-u", "/mnt/gcs/my-bucket"],
+        ["sudo", "mkdir", "-p", "/mnt/gcs/my-bucket"],
+        ["sudo", "chown", "ray", "/mnt/gcs/my-bucket"],
+        ["gcsfuse", "--implicit-dirs", "--rename-dir-limit=1000000", "--metadata-cache-ttl-secs=0",
+         "my-bucket", "/mnt/gcs/my-bucket"],
+    ]  # fmt: skip
+    assert (home / ".ray" / "auth_token").stat().st_mode & 0o777 == 0o600
+    again = setup(FAKE_MOUNTED="1")
+    assert ["python3.11", "-m", "venv", venv] not in again
+    assert [c[0] for c in again if c[0] in ("gcsfuse", "sudo")] == []
