@@ -17,11 +17,26 @@ def files(*present):
     return lambda pattern: [pattern] if pattern in present else []
 
 
+def everything(module):
+    return True
+
+
 def test_the_attached_chips_are_read_from_their_device_files():
-    assert platforms.attached_accelerators(files()) == ()
-    assert platforms.attached_accelerators(files("/dev/accel*")) == ("tpu",)
-    assert platforms.attached_accelerators(files("/dev/vfio/[0-9]*")) == ("tpu",)  # v5e, v6e
-    assert platforms.attached_accelerators(files("/dev/nvidiactl")) == ("cuda",)
+    assert platforms.attached_accelerators(files(), everything) == ()
+    assert platforms.attached_accelerators(files("/dev/accel*"), everything) == ("tpu",)
+    v5e = files("/dev/vfio/[0-9]*")
+    assert platforms.attached_accelerators(v5e, everything) == ("tpu",)
+    assert platforms.attached_accelerators(files("/dev/nvidiactl"), everything) == ("cuda",)
+
+
+def test_chips_without_their_jax_runtime_leave_the_run_on_the_cpu():
+    """A GPU workstation with CPU-only JAX (README command 1) must not fail."""
+    gpu = files("/dev/nvidiactl")
+    assert platforms.attached_accelerators(gpu, lambda module: False) == ()
+    only_libtpu = {"libtpu"}.__contains__
+    assert platforms.attached_accelerators(gpu, only_libtpu) == ()
+    assert platforms.attached_accelerators(files("/dev/accel*"), only_libtpu) == ("tpu",)
+    assert platforms.attached_accelerators(gpu, {"jax_cuda13_plugin"}.__contains__) == ("cuda",)
 
 
 def test_a_cpu_machine_uses_the_cpu_and_an_accelerator_is_required_where_attached():

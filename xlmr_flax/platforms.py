@@ -5,13 +5,15 @@ Left to itself JAX starts every installed plugin: with the `[compile]` extra (li
 and the CUDA plugin, for compiling on a CPU machine) a CPU run prints a Python
 traceback from the CUDA plugin ("Unable to load CUDA") and libtpu's INVALID_ARGUMENT
 lines about TPU worker hostnames, none of which matter to it. Choosing the platform
-first leaves only what does: on a TPU VM or a GPU machine the accelerator is required
-(a broken runtime fails the run instead of training on the CPU), elsewhere the CPU.
+first leaves only what does: where chips are attached and JAX's runtime for them is
+installed, the accelerator is required (a broken runtime fails the run instead of
+training on the CPU); elsewhere the CPU (a GPU workstation with CPU-only JAX too).
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 
@@ -19,15 +21,23 @@ from collections.abc import Callable, Mapping
 # groups) and NVIDIA GPUs.
 TPU_DEVICES = ("/dev/accel*", "/dev/vfio/[0-9]*")
 GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia[0-9]*")
+# JAX's runtime for each: libtpu (jax[tpu]); the CUDA plugin (jax[cuda12] or jax[cuda13]).
+RUNTIMES = {"tpu": ("libtpu",), "cuda": ("jax_cuda12_plugin", "jax_cuda13_plugin")}
 
 
-def attached_accelerators(exists: Callable[[str], list[str]] = glob.glob) -> tuple[str, ...]:
-    """The accelerator kinds whose device files this machine has: "tpu", "cuda"."""
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def attached_accelerators(
+    exists: Callable[[str], list[str]] = glob.glob, installed: Callable[[str], bool] = _installed
+) -> tuple[str, ...]:
+    """The accelerator kinds ("tpu", "cuda") whose device files this machine has and
+    whose JAX runtime is installed."""
     kinds = []
-    if any(exists(pattern) for pattern in TPU_DEVICES):
-        kinds.append("tpu")
-    if any(exists(pattern) for pattern in GPU_DEVICES):
-        kinds.append("cuda")
+    for kind, patterns in (("tpu", TPU_DEVICES), ("cuda", GPU_DEVICES)):
+        if any(exists(p) for p in patterns) and any(installed(m) for m in RUNTIMES[kind]):
+            kinds.append(kind)
     return tuple(kinds)
 
 
