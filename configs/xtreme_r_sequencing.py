@@ -8,7 +8,7 @@
 By default: the nine intermediate tasks of the original study (ANLI+, MNLI, QQP,
 SST-2, SQuAD v2.0, HellaSwag, CCG, Cosmos QA, CommonsenseQA), the baseline (no
 intermediate task), every task alone and every ordered pair (1 + 9 + 72 = 82
-paths), all ten XTREME-R targets and three seeds: 7,050 stage runs if every
+paths), all ten XTREME-R targets and three seeds: 7,296 stage runs if every
 sequence trained its own prefix, 2,457 unique stages.
 
 ARG: comma-separated `key=value` items, a value running until the next `key=`

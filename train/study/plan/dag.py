@@ -46,7 +46,7 @@ class StageSequence:
     path: tuple[str, ...]  # intermediate tasks, in order
     target: str
     seed: int
-    stages: tuple[str, ...]  # stage ids in training order (may be empty: Tatoeba, no path)
+    stages: tuple[str, ...]  # stage ids in training order
 
     @property
     def evaluated_stage(self) -> str | None:
@@ -62,16 +62,29 @@ def ordered_paths(tasks: Sequence[str], orders: Iterable[int], baseline: bool = 
     return paths
 
 
+# Targets without training data of their own that XTREME-R scores with another
+# task's model: Tatoeba embeds its sentences with the SQuAD v1.1 question-answering
+# model (Ruder et al., 2021, XTREME-R, fine-tune on SQuAD v1.1 before retrieval;
+# google-research/xtreme scripts/run_tatoeba.sh loads that model), so each path's
+# Tatoeba score comes from its path→squad_v1 stage, shared with XQuAD and MLQA. The
+# encoder at the end of the path is still measured by every stage's alignment unit.
+SCORED_WITH = {"tatoeba": "squad_v1"}
+
+
 def target_stage_tasks(target: str) -> tuple[str, ...]:
-    """The training stages of a target: none for Tatoeba, SIQA then COPA for XCOPA.
+    """The training stages of a target: SIQA then COPA for XCOPA, SQuAD v1.1 for
+    Tatoeba (`SCORED_WITH`).
 
     A target trained on another task's data in the same format shares that task's
-    stage (XQuAD and MLQA both evaluate the SQuAD v1.1 model); a target whose format
-    differs from its data's (LAReQA: a dual encoder on SQuAD) has a stage of its own.
+    stage (XQuAD and MLQA both evaluate the SQuAD v1.1 model, and so does Tatoeba); a
+    target whose format differs from its data's (LAReQA: a dual encoder on SQuAD) has
+    a stage of its own.
     """
     task = get_task(target)
     if not task.is_target:
         raise ValueError(f"{target!r} is not a target task")
+    if target in SCORED_WITH:
+        return (SCORED_WITH[target],)
     if len(task.train_on) != 1:
         return task.train_on
     source = get_task(task.train_on[0])

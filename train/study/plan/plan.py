@@ -9,6 +9,9 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from absl import logging
+
+from eval.evaluators import PredictOptions
 from train.hparams import (
     MIXTURE,
     HparamsError,
@@ -20,7 +23,9 @@ from train.hparams import (
 from train.study.plan.dag import StageDag, ordered_paths
 from train.study.plan.identity import root_identity, training_data_fingerprint
 from train.study.run.layout import is_done
+from xlmr_flax import get_model_config
 from xlmr_flax.tasks import TASKS, get_task
+from xlmr_flax.tasks.retrieval.tatoeba import reference_differences
 
 
 class ConfigError(ValueError):
@@ -186,12 +191,32 @@ def build_dag(config, resolve: bool = False) -> StageDag:
     def data_of(task: str) -> dict[str, str | None]:
         return {t: training_data_fingerprint(config.raw_data, t) for t in stage_tasks(task)}
 
+    if "tatoeba" in study.targets:
+        _note_tatoeba_settings(config)
     paths = intermediate_paths(study)
     for seed in study.seeds:
         for path in paths:
             for target in study.targets:
                 dag.add_sequence(path, target, seed, hparams_of, data_of)
     return dag
+
+
+def _note_tatoeba_settings(config) -> None:
+    """A warning when Tatoeba is embedded otherwise than XTREME does (its numbers then
+    do not compare with published ones); settings outside the model are errors later."""
+    options, defaults = config.get("eval") or {}, PredictOptions()
+    layer, pooling = options.get("layer", defaults.layer), options.get("pooling", defaults.pooling)
+    try:
+        num_layers = get_model_config(config.model).num_layers
+        problems = reference_differences(layer, pooling, num_layers)
+    except ValueError:
+        return  # an unnamed model size, or a layer it lacks: the evaluation says so
+    if problems:
+        logging.warning(
+            "config.eval: Tatoeba is embedded with %s, so its scores do not compare with "
+            "XTREME-R's (docs/evaluation.md, Tatoeba)",
+            "; ".join(problems),
+        )
 
 
 def root_id(config, resolve: bool = True) -> str:
