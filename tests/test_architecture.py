@@ -142,7 +142,7 @@ def test_the_graph_holds_every_package_and_known_edges(graph):
         "train.study.plan.plan",
         "eval.report",
     } <= set(graph)
-    assert "configs.common" in graph["configs.xtreme_r_sequencing"]
+    assert "configs.base" in graph["configs.xtreme_r_sequencing"]
     assert "xlmr_flax.convert" in graph["xlmr_flax.pretrained"]
 
 
