@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from eval.scoring.command import score_directories
+from eval.scoring.folders import score_directories
 from eval.scoring.submission import gold_from_raw, write_labels
 from tests.raw_fixtures import qa_and_retrieval, reasoning_and_intermediate, sentence_and_tagging
 from xlmr_flax.data.__main__ import main as data_main
