@@ -52,7 +52,8 @@ def predict(args: argparse.Namespace) -> int:
     each file written whole; `python -m eval score` reads them. Exit status 1 on bad
     input (named).
     """
-    from eval.predict.predictor import PredictOptions, Predictor, load_on_mesh
+    from eval.predict.predictor import Predictor
+    from eval.predict.program import PredictOptions, load_on_mesh
     from eval.scoring.submission import write_predictions
     from xlmr_flax.data import sample_data_dir
     from xlmr_flax.sharding import make_mesh
