@@ -148,6 +148,21 @@ def test_tiny_branch_runs_on_the_sample_data(sequencing):
     assert missing_data(config, build_dag(config)) == []  # every task has sample data
 
 
+def test_parse_arg_reads_each_key_as_its_type():
+    from configs.base import parse_arg
+
+    types = dict(n=int, x=float, on=bool, names=tuple, word=str, quick=bool)
+    arg = " n = 3 , x=0.5;on=no,names=a,b , c,word=w=v,quick"
+    assert parse_arg(arg, **types) == dict(
+        n=3, x=0.5, on=False, names=("a", "b", "c"), word="w=v", quick=True
+    )
+    assert parse_arg(None, **types) == parse_arg("", **types) == {}
+    with pytest.raises(
+        ValueError, match=r"^config argument 'nams=a': unknown key 'nams'; did you mean 'names'"
+    ):
+        parse_arg("nams=a", **types)
+
+
 @pytest.mark.parametrize("arg,message", [
     ("order=2,nope=1", r"^config argument 'order=2,nope=1': unknown key 'nope'; expected one of tasks, order, paths, baseline, seeds, targets, model, "),
     ("order=2,taks=mnli", r"unknown key 'taks'; did you mean 'tasks'\?$"),
