@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from eval.predict.options import PredictOptions
+from eval.predict.program import PredictOptions
 from train.study.plan.dag import StageDag
 from train.study.plan.plan import build_dag, load_config_file
 from train.study.run.units import ALIGNMENT, units
