@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import random
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,15 +33,12 @@ from typing import Any
 from eval.evaluators import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
+from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
 from train.study.plan.targets import PRICES_AS_OF, Target, parse_target
 from train.study.run.units import units
 from xlmr_flax import get_model_config
-from xlmr_flax.data.batching import TrainBatches
-from xlmr_flax.data.cache import featurize
-from xlmr_flax.errors import DataError
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
-from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 DEFAULT_TOPOLOGIES = ["v4-32", "v5litepod-16"]
 LAYOUTS = ("slice", "host", "chip")
@@ -55,7 +51,6 @@ SATURATING_TOKENS = 4096
 # language in XTREME), else an assumption the output names.
 KNOWN_EVAL_EXAMPLES = {"tatoeba": 1000}
 ASSUMED_EVAL_EXAMPLES = 5000
-LENGTH_SAMPLE = 2048  # training examples per task featurised to measure padded lengths
 
 
 def train_flops_per_token(config, length: int) -> float:
@@ -80,35 +75,6 @@ class Work:
     tokens_per_step: int = 0  # a train step's global batch in tokens (0: evaluation)
 
 
-def padded_length(config, task, tokenizer, max_length: int, batch_size: int) -> float | None:
-    """Mean tokens per sequence of the task's training batches, as the trainer pads
-    them, on a sample of its English training data; None when the data is absent."""
-    try:
-        examples = list(task.data_task("train").read(config.raw_data, "train", "en"))
-    except (OSError, DataError, ValueError):
-        return None
-    if len(examples) > LENGTH_SAMPLE:  # files are often ordered (by topic, by length)
-        examples = random.Random(0).sample(examples, LENGTH_SAMPLE)
-    kw = get_format(task.format).feature_kwargs(config.get("eval") or {})  # as the trainer
-    features = featurize(
-        task, "train", "en", config.raw_data, tokenizer, max_length, examples=examples, **kw
-    )
-    if len(features) < batch_size:
-        return None
-    loader = TrainBatches(features, batch_size, seed=0, max_length=max_length)
-    lengths = [loader.batch(s)["input_ids"].shape[-1] for s in range(loader.steps_per_epoch)]
-    return sum(lengths) / len(lengths)
-
-
-def study_tokenizer(config):
-    """The study's tokenizer if it can be loaded here (a hub name not yet downloaded
-    cannot, offline), else None."""
-    try:
-        return load_tokenizer(config.tokenizer or sample_tokenizer_path())
-    except (OSError, ValueError):
-        return None
-
-
 def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
     """`width(task)`: sequences per example; `lengths`: measured mean padded lengths by
     (task, max length), the maximum length where none is known."""
@@ -122,23 +88,6 @@ def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, fl
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
     return Work(stage.task, examples, tokens, flops, per_step)
-
-
-def measured_lengths(config, dag: StageDag) -> dict[tuple[str, int], float]:
-    """Mean padded training lengths of every (task, max length) of the study whose
-    data is present; empty without a tokenizer."""
-    tokenizer, lengths = None, {}
-    for stage in dag.in_order():
-        hp = hparams_dict(stage.hparams)
-        key = (stage_tasks(stage.task)[0], hp["max_length"])
-        if key in lengths:
-            continue
-        tokenizer = tokenizer or study_tokenizer(config)
-        if tokenizer is None:
-            return {}
-        task, max_length = get_task(key[0]), key[1]
-        lengths[key] = padded_length(config, task, tokenizer, max_length, hp["batch_size"])
-    return {k: v for k, v in lengths.items() if v is not None}
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -258,7 +207,7 @@ def study_cost(
             widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
         return widths[task.name]
 
-    lengths = measured_lengths(config, dag)
+    lengths, length_note = measured_lengths(config, dag)
     stages = [(s.id, stage_work(config, s, width, lengths)) for s in dag.in_order()]
     step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
     for stage_id, w in stages:
@@ -290,6 +239,7 @@ def study_cost(
         flops_compiled_on=compiled_on,
         stages_with_compiled_flops=sum(s in step_flops for s, _ in stages),
         measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in lengths.items()},
+        length_note=length_note,
     )
 
 
@@ -325,7 +275,7 @@ def print_cost(
         )
         out(textwrap.fill(text, 88, initial_indent="  ", subsequent_indent="   "))
     else:
-        out("  (training tokens at the maximum length, an upper bound: data or tokenizer absent)")
+        out(f"  (training tokens at the maximum length, an upper bound: {result['length_note']})")
     if result["flops_compiled_on"]:
         out(
             f"  (train FLOPs of {result['stages_with_compiled_flops']} stages from their "
