@@ -7,7 +7,6 @@ import re
 
 from train.study.plan.compile import write_compiled
 from train.study.plan.cost import (
-    ASSUMED_MFU,
     DEFAULT_TOPOLOGIES,
     mfu_at,
     print_cost,
@@ -67,17 +66,33 @@ def test_the_host_layout_costs_fewer_chip_hours_than_one_stage_per_slice():
         assert costs["host"].parallel == 4 and costs["host"].chips_per_stage == 4
 
 
-def test_dry_run_output_names_the_mfu_prices_and_layouts_of_both_default_topologies():
+def test_dry_run_output_names_the_timing_prices_and_layouts_of_both_default_topologies():
     config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
     lines = []
     print_cost(config, dag, DEFAULT_TOPOLOGIES, out=lines.append)
     text = "\n".join(lines)
-    assert f"MFU {ASSUMED_MFU:.0%} (assumed" in text and PRICES_AS_OF in text
+    flat = " ".join(text.split())
+    assert "time: roofline bound of each program" in flat and PRICES_AS_OF in flat
+    assert "Chip-hours: the schedule Ray runs" in flat
     for name in ("v4-32:", "v5litepod-16:"):
         assert name in text
     assert len(re.findall(r"layout (slice|host|chip) .* chip-hours .* h wall", text)) == 6
+    assert len(re.findall(r"static --shard I/(4|16): [\d,]+ chip-hours", text)) == 4
     summary = json.loads(lines[-1])["cost"]
-    assert summary["v4-32"]["recommended"] == "host"
+    cheapest = min(("slice", "host", "chip"), key=lambda k: summary["v4-32"][k]["chip_hours"])
+    assert summary["v4-32"]["recommended"] == cheapest
+
+
+def test_a_given_mfu_replaces_the_roofline_and_prices_in_proportion():
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    low, high = (
+        {c.layout: c for c in study_cost(config, dag, ["v4-32"], mfu=m)["costs"]["v4-32"]}
+        for m in (0.2, 0.4)
+    )
+    assert abs(low["slice"].chip_hours / high["slice"].chip_hours - 2) < 1e-9
+    lines = []
+    print_cost(config, dag, ["v4-32"], mfu=0.3, out=lines.append)
+    assert "time: MFU 30% (given)" in " ".join(" ".join(lines).split())
 
 
 def test_compiled_flops_replace_the_formula_for_their_stages(tmp_path):

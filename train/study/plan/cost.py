@@ -1,24 +1,27 @@
 """What a study costs before it runs: examples, tokens, FLOPs, chip-hours, wall-clock
-and list price, per stage kind and in total, for each execution layout of a topology.
+and list price, per stage kind and in total, for each execution layout of a topology
+(docs/cost.md).
 
 FLOPs per training token are 6 x non-embedding parameters plus attention's
-12 x layers x hidden x length (forward + backward; evaluation: a third of it).
-Tokens are sequences per example (`Format.sequences_per_example`) x padded length.
-Training tokens follow the task's length distribution where its English training
-data and the tokenizer are at hand: a sample of it is featurised and batched as the
-trainer batches it (`TrainBatches`, bucketed by length), and the mean padded length
-counts; elsewhere the stage's maximum length, an upper bound. Time = FLOPs / (chips x
-peak x MFU), the MFU of a chip depending on how many tokens it gets per step
-(`mfu_at`): a batch of 32 spread over a whole slice leaves each chip nearly idle, so
-the layouts differ.
+12 x layers x hidden x length (forward + backward; evaluation: a third of it), or
+XLA's count of the compiled program. Tokens are sequences per example
+(`Format.sequences_per_example`) x padded length. Training tokens follow the task's
+length distribution where its English training data and the tokenizer are at hand
+(train/study/plan/lengths.py); elsewhere the stage's maximum length, an upper bound.
 
-Layouts (docs/tpu.md, "Execution layouts"):
+Time per stage (train/study/plan/timing.py): its steps at their roofline bound
+(train/study/plan/roofline.py) unless `--mfu` is given, then its evaluations on the
+same chips. Chip-hours are those of the schedule Ray runs (train/study/plan/schedule.py):
+every stage on its chip group as soon as its parent is done and a group is free, the
+slice held from the first start to the last finish; today's static `--shard I/N`
+parts are priced beside it.
+
+Layouts (the chips one stage trains on):
 - `slice`: every stage on the whole slice, one after another (one JAX process per
   host, `jax.distributed` across the hosts).
-- `host`: every host runs its own `--shard i/H` of the DAG on its local chips
-  (`launch_tpu.sh run --layout host`); stages of different subtrees run side by side.
-- `chip`: every chip runs its own shard (one process per chip); planned only,
-  as the lower bound of chip-hours (the launcher does not start it yet).
+- `host`: a stage per host, on its local chips; stages of different subtrees run side
+  by side.
+- `chip`: a stage per chip.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,34 +38,29 @@ from eval.evaluators import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
 from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
+from train.study.plan.roofline import train_flops_per_token
 from train.study.plan.targets import PRICES_AS_OF, Target, parse_target
+from train.study.plan.timing import (
+    LAYOUTS,
+    SATURATING_TOKENS,
+    chips_per_stage,
+    compiled_name,
+    layout_cost,
+    mfu_at,
+    stage_seconds,
+)
 from train.study.run.units import units
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
 
 DEFAULT_TOPOLOGIES = ["v4-32", "v5litepod-16"]
-LAYOUTS = ("slice", "host", "chip")
-# Assumed until bench/train_step.py measures it on the chip (docs/benchmarks.md): the
-# MFU of a chip fed at least SATURATING_TOKENS tokens per step, in proportion below.
-ASSUMED_MFU = 0.40
-SATURATING_TOKENS = 4096
 # Evaluation examples per language when the data is not present to count them: the
 # dataset's own size where it is one number (Tatoeba: 1,000 sentence pairs per
 # language in XTREME), else an assumption the output names.
 KNOWN_EVAL_EXAMPLES = {"tatoeba": 1000}
 ASSUMED_EVAL_EXAMPLES = 5000
-
-
-def train_flops_per_token(config, length: int) -> float:
-    """6 x non-embedding parameters (forward + backward) plus attention's
-    12 x layers x hidden x length (the PaLM paper's accounting)."""
-    per_layer = 4 * config.hidden_size**2 + 2 * config.hidden_size * config.intermediate_size
-    return 6 * config.num_layers * per_layer + 12 * config.num_layers * config.hidden_size * length
-
-
-def mfu_at(tokens_per_chip: float, mfu: float) -> float:
-    return mfu * min(1.0, tokens_per_chip / SATURATING_TOKENS)
+__all__ = ["DEFAULT_TOPOLOGIES", "LAYOUTS", "mfu_at", "print_cost", "study_cost"]
 
 
 @dataclasses.dataclass
@@ -73,6 +72,9 @@ class Work:
     tokens: int = 0
     flops: float = 0.0
     tokens_per_step: int = 0  # a train step's global batch in tokens (0: evaluation)
+    steps: int = 0  # train steps (evaluation: 0)
+    length: float = 0.0  # mean padded length, weighted by tokens
+    calls: float = 0.0  # evaluation: forward passes of a batch of rows
 
 
 def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
@@ -87,7 +89,7 @@ def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, fl
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
-    return Work(stage.task, examples, tokens, flops, per_step)
+    return Work(stage.task, examples, tokens, flops, per_step, hp["steps"], length)
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -100,15 +102,19 @@ def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]
         return ASSUMED_EVAL_EXAMPLES, False
 
 
-def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], bool]:
-    """Per unit name (target, tatoeba, dev-<task>): the work of all its evaluations,
-    every example at the evaluation's maximum length."""
+def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], dict[str, Work], bool]:
+    """(per unit name (target, tatoeba, dev-<task>): the work of all its evaluations,
+    per stage id (the root's too): the work of its own evaluations, whether example
+    counts were assumed); every example at the evaluation's maximum length, a forward
+    pass per `eval.batch_size` sequences."""
     model = get_model_config(config.model)
     options = PredictOptions.create(config.get("eval"))
     counts: dict[tuple, tuple[int, bool]] = {}
     work: dict[str, Work] = {}
+    by_stage: dict[str, Work] = {}
     assumed = False
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
+        mine = by_stage[stage_id] = Work("evaluations")
         for unit in units(dag, stage_id):
             name = unit.removeprefix("dev-")
             task = get_task(name)
@@ -123,52 +129,38 @@ def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], bool
                     counts[key] = eval_examples(task, config.raw_data, lang, split)
                 n, counted = counts[key]
                 assumed |= not counted
-                entry.examples += n
-                entry.tokens += n * sequences * length
-                entry.flops += n * sequences * length * train_flops_per_token(model, length) / 3
-    return work, assumed
+                flops = n * sequences * length * train_flops_per_token(model, length) / 3
+                for w in (entry, mine):
+                    w.examples += n
+                    w.tokens += n * sequences * length
+                    w.flops += flops
+                mine.length += n * sequences * length * length  # divided by tokens below
+                mine.calls += math.ceil(n * sequences / max(1, options.batch_size))
+        mine.length = mine.length / mine.tokens if mine.tokens else 0.0
+    return work, by_stage, assumed
 
 
-@dataclasses.dataclass(frozen=True)
-class LayoutCost:
-    layout: str
-    chips_per_stage: int
-    parallel: int  # stages side by side
-    chip_hours: float
-    hours: float
-    usd: float | None
-    note: str = ""
+def compiled_costs(config, dag: StageDag, workdir: str | None, name: str | None, devices: int):
+    """{stage id: cost of one train step} from the programs compiled for topology `name`
+    with `--compile-only --workdir` (train/study/plan/compile.py), if that compilation
+    ran on `devices` devices; else {}."""
+    if not workdir or not name:
+        return {}
+    from train.study.plan.compile import read_compiled_costs
+    from train.study.run.layout import compiled_file
 
+    compiled_devices, costs = read_compiled_costs(compiled_file(workdir, name))
+    if not costs or compiled_devices != devices:
+        return {}
+    from train.study.plan.programs import train_programs
 
-def layout_costs(
-    target: Target, stages: Sequence[tuple[str, Work]], evals: float, mfu: float, dag: StageDag
-) -> list[LayoutCost]:
-    """Chip-hours and wall-clock of the study on `target` for each layout."""
-    peak = target.peak_flops
-    results = []
-    for layout in LAYOUTS:
-        chips = {"slice": target.chips, "host": target.chips_per_host, "chip": 1}[layout]
-        parallel = target.chips // chips
-        seconds: dict[str, float] = {}
-        for stage_id, w in stages:
-            efficiency = mfu_at(w.tokens_per_step / chips, mfu)
-            seconds[stage_id] = w.flops / (chips * peak * efficiency)
-        # Evaluations run at the full MFU: their batches are large (config.eval.batch_size).
-        eval_seconds = evals / (target.chips * peak * mfu)
-        if parallel == 1:
-            wall = sum(seconds.values())
-        else:  # the shards of `--shard i/N`, each on its own chips
-            wall = max(
-                sum(seconds.get(s.id, 0.0) for s in dag.shard(i, parallel)) for i in range(parallel)
-            )
-        hours = wall / 3600 + eval_seconds / 3600
-        chip_hours = hours * target.chips
-        usd = chip_hours * target.price_per_chip_hour if target.price_per_chip_hour else None
-        note = "not started by the launcher yet" if layout == "chip" else ""
-        if layout == "host" and target.hosts == 1:
-            note = "single host: the same as slice"
-        results.append(LayoutCost(layout, chips, parallel, chip_hours, hours, usd, note))
-    return results
+    return {
+        stage_id: costs[p.name]
+        for p in train_programs(config, dag)
+        if p.name in costs
+        for stage_id in p.stages
+        if len(stage_tasks(dag.stages[stage_id].task)) == 1
+    }
 
 
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
@@ -190,6 +182,21 @@ def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Seque
             }
             return by_stage, topology
     return {}, None
+
+
+def topology_costs(config, dag, target: Target, train, evals, mfu, workdir):
+    """(LayoutCost per layout, where the step costs came from per layout)."""
+    model = get_model_config(config.model)
+    flops = sum(w.flops for w in train.values()) + sum(w.flops for w in evals.values())
+    rows, sources = [], {}
+    for layout in LAYOUTS:
+        chips = chips_per_stage(target, layout)
+        name = compiled_name(target, chips)
+        compiled = {} if mfu else compiled_costs(config, dag, workdir, name, chips)
+        sources[layout] = f"compiled for {name}" if compiled else "analytic"
+        seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
+        rows.append(layout_cost(target, layout, dag, seconds, flops)[0])
+    return rows, sources
 
 
 def study_cost(
@@ -219,21 +226,22 @@ def study_cost(
         k.examples += w.examples
         k.tokens += w.tokens
         k.flops += w.flops
-    evals, assumed = evaluation_work(config, dag, width)
-    eval_flops = sum(w.flops for w in evals.values())
-    stated_mfu, mfu_source = (mfu, "given") if mfu else (ASSUMED_MFU, "assumed")
-    costs = {}
+    evals, evals_by_stage, assumed = evaluation_work(config, dag, width)
+    costs, sources = {}, {}
     for name in topologies:
         target = parse_target(name)
-        if not target.peak_flops:
-            raise ValueError(f"topology {name}: no peak FLOP/s known to time it on")
-        costs[target.name] = layout_costs(target, stages, eval_flops, stated_mfu, dag)
+        if not target.peak_flops or not target.bandwidth:
+            raise ValueError(f"topology {name}: no peak FLOP/s or memory bandwidth to time it on")
+        costs[target.name], sources[target.name] = topology_costs(
+            config, dag, target, dict(stages), evals_by_stage, mfu, workdir
+        )
     return dict(
         kinds=list(kinds.values()),
         evaluations=list(evals.values()),
         eval_examples_assumed=assumed,
-        mfu=stated_mfu,
-        mfu_source=mfu_source,
+        mfu=mfu,
+        mfu_source="given" if mfu else "roofline",
+        step_cost_sources=sources,
         costs=costs,
         stages=len(stages),
         flops_compiled_on=compiled_on,
@@ -288,25 +296,54 @@ def print_cost(
             f"  (evaluation data absent: {ASSUMED_EVAL_EXAMPLES} examples per language assumed; "
             f"evaluation tokens at the maximum length, an upper bound: buckets cut it)"
         )
-    out(
-        f"MFU {result['mfu']:.0%} ({result['mfu_source']}; no accelerator measurement in "
-        f"docs/benchmarks.md yet) at >= {SATURATING_TOKENS} tokens per chip per step, "
-        f"proportionally less below; list prices of {PRICES_AS_OF} (docs/tpu.md), on demand"
+    text = (
+        f"{timing_line(result)}; list prices of {PRICES_AS_OF} (docs/tpu.md), on demand. "
+        "Chip-hours: the schedule Ray runs (a stage starts once its parent is done and chips "
+        "are free), the slice held from first start to last finish, idle and queueing included"
     )
+    out(textwrap.fill(text, 88, break_on_hyphens=False))
     summary = {}
     for name, rows in result["costs"].items():
+        sources = result["step_cost_sources"][name]
         out(f"{name}:")
         for c in rows:
-            usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
-            note = f"  ({c.note})" if c.note else ""
-            out(
-                f"  layout {c.layout:<6} {c.parallel:>3} x {c.chips_per_stage:>2} chips  "
-                f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}{note}"
-            )
-        best = min(rows, key=lambda c: c.chip_hours if not c.note.startswith("not") else 1e99)
+            out(layout_row(c, sources[c.layout] if not result["mfu"] else ""))
+        best = min(rows, key=lambda c: c.chip_hours)
         out(f"  recommended: {best.layout}")
         summary[name] = {c.layout: dataclasses.asdict(c) for c in rows} | {
             "recommended": best.layout
         }
     out(json.dumps({"cost": summary, "total_flops": total.flops}))
     return result
+
+
+def timing_line(result: dict[str, Any]) -> str:
+    if result["mfu"]:
+        return (
+            f"time: MFU {result['mfu']:.0%} (given) at >= {SATURATING_TOKENS} tokens per chip "
+            "per step, proportionally less below"
+        )
+    return (
+        "time: roofline bound of each program (FLOPs and HBM bytes per step against the "
+        "chip's peak compute and memory bandwidth; no chip runs faster, and no device has "
+        "measured the MFU yet: --mfu prices at one)"
+    )
+
+
+def layout_row(c, source: str) -> str:
+    """One layout: the Ray schedule's price, then today's static shards beside it."""
+    usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
+    notes = [c.note] if c.note else []
+    notes.append(f"Ray {c.utilisation:.1%} busy")
+    if c.parallel > 1:
+        notes.append(
+            f"static --shard I/{c.parallel}: {c.static_chip_hours:,.0f} chip-hours, "
+            f"{c.static_hours:,.1f} h, {c.static_utilisation:.1%} busy"
+        )
+    if source:
+        notes.append(f"roofline {c.peak_fraction:.0%} of peak, {source} steps")
+    return (
+        f"  layout {c.layout:<6} {c.parallel:>3} x {c.chips_per_stage:>2} chips  "
+        f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}  "
+        f"({'; '.join(notes)})"
+    )
