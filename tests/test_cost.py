@@ -145,3 +145,24 @@ def test_without_the_data_training_tokens_are_counted_at_the_maximum_length(tmp_
     mnli = hparams_dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
     kinds = {w.kind: w for w in result["kinds"]}
     assert kinds["mnli"].tokens == mnli["steps"] * mnli["batch_size"] * mnli["max_length"]
+
+
+def test_compiled_step_costs_time_the_layout_whose_stages_run_on_as_many_devices(tmp_path):
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    names = [p.name for p in train_programs(config, dag)]
+    before = {c.layout: c for c in study_cost(config, dag, ["v4-32"])["costs"]["v4-32"]}
+    # A v4 host is 4 chips: programs compiled for v4-8 time the `host` layout of a v4-32.
+    slow = [{"program": n, "flops": 1.0e12, "bytes_accessed": 1.2e12} for n in names]
+    path = compiled_file(str(tmp_path), "v4-8")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        json.dump({"topology": "v4-8", "devices": 4, "programs": slow}, f)
+    result = study_cost(config, dag, ["v4-32"], workdir=str(tmp_path))
+    assert result["step_cost_sources"]["v4-32"] == {
+        "slice": "analytic", "host": "compiled for v4-8", "chip": "analytic"}  # fmt: skip
+    after = {c.layout: c for c in result["costs"]["v4-32"]}
+    assert after["slice"].chip_hours == before["slice"].chip_hours
+    assert after["host"].chip_hours > before["host"].chip_hours  # a second per step now
+    lines = []
+    print_cost(config, dag, ["v4-32"], workdir=str(tmp_path), out=lines.append)
+    assert "compiled for v4-8 steps" in "\n".join(lines)
