@@ -133,7 +133,7 @@ def test_a_compiled_step_records_its_flops_and_one_devices_bytes_for_the_rooflin
     devices, costs = read_compiled_costs(path)
     assert devices == 8
     assert costs == {result.program: StepCost(result.flops, result.bytes_accessed,
-                                              "compiled for cpu-8")}  # fmt: skip
+                                              "compiled for cpu-8", result.peak_bytes)}  # fmt: skip
 
 
 def test_a_batch_that_does_not_divide_over_the_devices_fails_naming_its_program():

@@ -79,7 +79,8 @@ def test_dry_run_output_names_the_timing_prices_and_layouts_of_both_default_topo
     assert len(re.findall(r"layout (slice|host|chip) .* chip-hours .* h wall", text)) == 6
     assert len(re.findall(r"static --shard I/(4|16): [\d,]+ chip-hours", text)) == 4
     summary = json.loads(lines[-1])["cost"]
-    cheapest = min(("slice", "host", "chip"), key=lambda k: summary["v4-32"][k]["chip_hours"])
+    fits = [k for k in ("slice", "host", "chip") if "not fit" not in summary["v4-32"][k]["note"]]
+    cheapest = min(fits, key=lambda k: summary["v4-32"][k]["chip_hours"])
     assert summary["v4-32"]["recommended"] == cheapest
 
 
@@ -166,3 +167,16 @@ def test_compiled_step_costs_time_the_layout_whose_stages_run_on_as_many_devices
     lines = []
     print_cost(config, dag, ["v4-32"], workdir=str(tmp_path), out=lines.append)
     assert "compiled for v4-8 steps" in "\n".join(lines)
+
+
+def test_a_layout_whose_largest_step_exceeds_the_chips_memory_is_named_and_not_recommended():
+    config, dag = study("tasks=commonsenseqa,order=1,targets=xnli,seeds=1")
+    lines = []
+    print_cost(config, dag, ["v5litepod-16"], out=lines.append)
+    text = "\n".join(lines)
+    # 32 rows x 5 choices x 256 tokens on one 16 GiB chip: far over, by the estimate.
+    assert re.search(r"layout chip .*does not fit: estimated \d+ GiB per chip for "
+                     r"commonsenseqa's step, 16 GiB of HBM", text)  # fmt: skip
+    summary = json.loads(lines[-1])["cost"]["v5litepod-16"]
+    assert summary["recommended"] != "chip"
+    assert re.search(r"recommended: \w+ \(.*chip.*: largest step over the chip's memory\)", text)

@@ -2,6 +2,7 @@
 today's static shards, on tiny DAGs whose makespan is known by hand; and the planner's
 chip-hours are that schedule's."""
 
+import json
 import os
 
 import pytest
@@ -101,3 +102,17 @@ def test_the_planners_chip_hours_are_the_ray_schedules_makespan_times_every_chip
     assert chip.static_chip_hours >= chip.chip_hours  # whole subtrees per chip never win
     assert 0 < chip.static_utilisation <= chip.utilisation <= 1
     assert rows["slice"].utilisation == pytest.approx(1.0)  # one stage at a time, no gaps
+
+
+def test_the_schedule_bench_compares_ray_and_static_shards_per_layout(capsys):
+    from bench import schedule as bench
+
+    spec = os.path.join(ROOT, "configs", "xtreme_r_sequencing.py") + ":tasks=mnli,targets=xnli"
+    bench.main(["--config", spec, "--topology", "v4-32"])
+    out = capsys.readouterr().out
+    assert "| chip | 16 x 1 | static shards |" in out and "| host | 4 x 4 | ray, DAG order |" in out
+    rows = {(r["layout"], r["executor"]): r for r in json.loads(out.splitlines()[-1])["rows"]}
+    for layout in ("host", "chip"):
+        ray, static = rows[layout, "ray, DAG order"], rows[layout, "static shards"]
+        assert ray["chip_hours"] <= static["chip_hours"]
+        assert ray["utilisation"] >= static["utilisation"]

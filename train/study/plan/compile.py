@@ -165,7 +165,7 @@ def read_compiled_costs(path: str) -> tuple[int, dict[str, StepCost]]:
         record = json.load(f)
     source = f"compiled for {record['topology']}"
     costs = {
-        p["program"]: StepCost(p["flops"], p["bytes_accessed"], source)
+        p["program"]: StepCost(p["flops"], p["bytes_accessed"], source, p.get("peak_bytes"))
         for p in record["programs"]
         if p.get("flops") and p.get("bytes_accessed")
     }

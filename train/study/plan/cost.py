@@ -38,8 +38,8 @@ from eval.evaluators import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
 from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
-from train.study.plan.roofline import train_flops_per_token
-from train.study.plan.targets import PRICES_AS_OF, Target, parse_target
+from train.study.plan.roofline import train_flops_per_token, train_memory_per_device
+from train.study.plan.targets import GIB, PRICES_AS_OF, Target, parse_target
 from train.study.plan.timing import (
     LAYOUTS,
     SATURATING_TOKENS,
@@ -75,6 +75,8 @@ class Work:
     steps: int = 0  # train steps (evaluation: 0)
     length: float = 0.0  # mean padded length, weighted by tokens
     calls: float = 0.0  # evaluation: forward passes of a batch of rows
+    peak_tokens: int = 0  # the longest train batch in tokens (at the maximum length)
+    max_length: int = 0
 
 
 def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
@@ -89,7 +91,9 @@ def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, fl
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
-    return Work(stage.task, examples, tokens, flops, per_step, hp["steps"], length)
+    peak = hp["batch_size"] * hp["max_length"] * width(task)
+    return Work(stage.task, examples, tokens, flops, per_step, hp["steps"], length,
+                peak_tokens=peak, max_length=hp["max_length"])  # fmt: skip
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -192,11 +196,79 @@ def topology_costs(config, dag, target: Target, train, evals, mfu, workdir):
     for layout in LAYOUTS:
         chips = chips_per_stage(target, layout)
         name = compiled_name(target, chips)
-        compiled = {} if mfu else compiled_costs(config, dag, workdir, name, chips)
+        compiled = compiled_costs(config, dag, workdir, name, chips)
         sources[layout] = f"compiled for {name}" if compiled else "analytic"
         seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
-        rows.append(layout_cost(target, layout, dag, seconds, flops)[0])
+        row = layout_cost(target, layout, dag, seconds, flops)[0]
+        note = memory_note(model, target, chips, train, compiled, row)
+        rows.append(dataclasses.replace(row, note=note))
     return rows, sources
+
+
+def compilable(name: str | None) -> bool:
+    """Whether `name` is a topology compile-only accepts (a v4 chip alone is not)."""
+    try:
+        return bool(name) and bool(parse_target(name))
+    except ValueError:
+        return False
+
+
+def memory_note(model, target: Target, chips: int, train, compiled, row) -> str:
+    """The row's note, or that its largest train step does not fit a device's memory:
+    the compiled program's peak where the workdir holds it, else an estimate
+    (roofline.train_memory_per_device) that `--compile-only` confirms or refutes."""
+    largest, task, how = 0.0, "", "estimated"
+    for stage_id, w in train.items():
+        cost = compiled.get(stage_id)
+        need = (cost.peak_bytes if cost and cost.peak_bytes else
+                train_memory_per_device(model, w.peak_tokens, w.max_length, chips))  # fmt: skip
+        if need > largest:
+            largest, task = need, w.kind
+            how = "compiled" if cost and cost.peak_bytes else "estimated"
+    if not target.device_memory or largest <= target.device_memory:
+        return row.note
+    check = ""
+    if how == "estimated" and compilable(compiled_name(target, chips)):
+        check = f"; --compile-only --topology {compiled_name(target, chips)} checks it"
+    return (
+        f"does not fit: {how} {largest / GIB:.0f} GiB per chip for {task}'s step, "
+        f"{target.device_memory / GIB:.0f} GiB of HBM{check}"
+    )
+
+
+@dataclasses.dataclass
+class StudyWork:
+    """What the study computes, before any timing."""
+
+    train: dict[str, Work]  # per stage id, in the DAG's order
+    evaluations: dict[str, Work]  # per stage id (and the root): its own evaluations
+    units: dict[str, Work]  # per evaluation unit, summed over stages
+    eval_examples_assumed: bool
+    lengths: dict[tuple[str, int], float]
+    length_note: str
+    flops_compiled_on: str | None
+    stages_with_compiled_flops: int
+
+
+def study_work(config, dag: StageDag, topologies: Sequence[str], workdir: str | None = None):
+    """Every stage's training and evaluation work (FLOPs from the programs compiled for
+    the first of `topologies` where the workdir holds them)."""
+    widths: dict[str, int] = {}
+
+    def width(task) -> int:
+        if task.name not in widths:
+            widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
+        return widths[task.name]
+
+    lengths, length_note = measured_lengths(config, dag)
+    train = {s.id: stage_work(config, s, width, lengths) for s in dag.in_order()}
+    step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
+    for stage_id, w in train.items():
+        if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
+            w.flops = step_flops[stage_id] * w.steps
+    per_unit, per_stage, assumed = evaluation_work(config, dag, width)
+    return StudyWork(train, per_stage, per_unit, assumed, lengths, length_note, compiled_on,
+                     sum(s in step_flops for s in train))  # fmt: skip
 
 
 def study_cost(
@@ -207,47 +279,34 @@ def study_cost(
     workdir: str | None = None,
 ):
     """Per stage kind and per topology x layout; a JSON-ready dict."""
-    widths: dict[str, int] = {}
-
-    def width(task) -> int:
-        if task.name not in widths:
-            widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
-        return widths[task.name]
-
-    lengths, length_note = measured_lengths(config, dag)
-    stages = [(s.id, stage_work(config, s, width, lengths)) for s in dag.in_order()]
-    step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
-    for stage_id, w in stages:
-        if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
-            w.flops = step_flops[stage_id] * hparams_dict(dag.stages[stage_id].hparams)["steps"]
+    work = study_work(config, dag, topologies, workdir)
     kinds: dict[str, Work] = collections.OrderedDict()
-    for _, w in stages:
+    for w in work.train.values():
         k = kinds.setdefault(w.kind, Work(w.kind))
         k.examples += w.examples
         k.tokens += w.tokens
         k.flops += w.flops
-    evals, evals_by_stage, assumed = evaluation_work(config, dag, width)
     costs, sources = {}, {}
     for name in topologies:
         target = parse_target(name)
         if not target.peak_flops or not target.bandwidth:
             raise ValueError(f"topology {name}: no peak FLOP/s or memory bandwidth to time it on")
         costs[target.name], sources[target.name] = topology_costs(
-            config, dag, target, dict(stages), evals_by_stage, mfu, workdir
+            config, dag, target, work.train, work.evaluations, mfu, workdir
         )
     return dict(
         kinds=list(kinds.values()),
-        evaluations=list(evals.values()),
-        eval_examples_assumed=assumed,
+        evaluations=list(work.units.values()),
+        eval_examples_assumed=work.eval_examples_assumed,
         mfu=mfu,
         mfu_source="given" if mfu else "roofline",
         step_cost_sources=sources,
         costs=costs,
-        stages=len(stages),
-        flops_compiled_on=compiled_on,
-        stages_with_compiled_flops=sum(s in step_flops for s, _ in stages),
-        measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in lengths.items()},
-        length_note=length_note,
+        stages=len(work.train),
+        flops_compiled_on=work.flops_compiled_on,
+        stages_with_compiled_flops=work.stages_with_compiled_flops,
+        measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in work.lengths.items()},
+        length_note=work.length_note,
     )
 
 
@@ -308,8 +367,10 @@ def print_cost(
         out(f"{name}:")
         for c in rows:
             out(layout_row(c, sources[c.layout] if not result["mfu"] else ""))
-        best = min(rows, key=lambda c: c.chip_hours)
-        out(f"  recommended: {best.layout}")
+        over = [c.layout for c in rows if c.note.startswith("does not fit")]
+        best = min([c for c in rows if c.layout not in over] or rows, key=lambda c: c.chip_hours)
+        why = f" ({', '.join(over)}: largest step over the chip's memory)" if over else ""
+        out(f"  recommended: {best.layout}{why}")
         summary[name] = {c.layout: dataclasses.asdict(c) for c in rows} | {
             "recommended": best.layout
         }

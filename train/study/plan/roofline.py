@@ -21,6 +21,8 @@ and its optimizer state, in float32 as the study trains today):
   float32, written forward, read back and matched by their gradients backward (x 3).
 - bytes per device, evaluation call: 4 per parameter (read once) plus the activations
   written once.
+- memory per device (whether a layout fits at all): 16 bytes per parameter (parameter,
+  gradient, two moments) plus the activations kept for the backward pass.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class StepCost:
     flops: float  # all devices together
     bytes_per_device: float  # HBM traffic of one device
     source: str  # "analytic" or "compiled for <topology>"
+    peak_bytes: float | None = None  # compiled: one device's memory at the program's peak
 
 
 def train_flops_per_token(config, length: float) -> float:
@@ -81,6 +84,14 @@ def analytic_evaluation(
         tokens / devices * activation_bytes_per_token(config, length)
     )
     return StepCost(tokens * train_flops_per_token(config, length) / 3, traffic, "analytic")
+
+
+def train_memory_per_device(config, tokens: float, length: float, devices: int) -> float:
+    """Bytes one device holds at a train step's peak, estimated: parameter, gradient and
+    both AdamW moments in float32 (16 per parameter), plus the activations kept for the
+    backward pass of its share of `tokens` at `length` (the longest batch)."""
+    kept = tokens / devices * activation_bytes_per_token(config, length)
+    return parameter_count(config) * 4 * PARAM_BYTES + kept
 
 
 def roofline_seconds(cost: StepCost, chips: int, peak_flops: float, bandwidth: float) -> float:
