@@ -2,6 +2,7 @@
 reason, and the cost plan says what it assumed instead of waiting on the hub."""
 
 import os
+import shutil
 import time
 
 import huggingface_hub.constants
@@ -11,7 +12,7 @@ from train.study.plan import lengths
 from train.study.plan.cost import print_cost
 from train.study.plan.plan import build_dag, load_config_file
 from xlmr_flax.data import sample_data_dir
-from xlmr_flax.tokenizer import TokenizerUnavailable, load_tokenizer
+from xlmr_flax.tokenizer import TokenizerUnavailable, load_tokenizer, sample_tokenizer_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNCACHED = "example-org/tokenizer-never-downloaded"
@@ -60,3 +61,17 @@ def test_the_plan_names_the_unreachable_tokenizer_and_counts_maximum_lengths():
     print_cost(config, dag, ["v4-32"], out=lines.append)
     text = " ".join(" ".join(lines).split())
     assert f"at the maximum length, an upper bound: tokenizer {UNCACHED}: not in the local" in text
+
+
+def test_a_cached_hub_tokenizer_loads_offline(tmp_path, monkeypatch):
+    # The hub cache's layout: models--OWNER--NAME/{refs/main, snapshots/<commit>/files}.
+    commit = "0" * 40
+    repo = tmp_path / "models--example-org--cached-tokenizer"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    shutil.copy(sample_tokenizer_path(), snapshot / "sentencepiece.bpe.model")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    tokenizer = load_tokenizer("example-org/cached-tokenizer")
+    assert len(tokenizer) == len(load_tokenizer(sample_tokenizer_path()))
