@@ -14,16 +14,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag
 from train.study.plan.roofline import (
     StepCost,
     analytic_evaluation,
     analytic_train_step,
     roofline_seconds,
+    train_memory_per_device,
 )
 from train.study.plan.schedule import Schedule, ray_schedule, shard_parts, stage_jobs
 from train.study.plan.schedule import static_schedule as run_static
-from train.study.plan.targets import TPU_CHIPS, Target
+from train.study.plan.targets import GIB, TPU_CHIPS, Target, parse_target
+from xlmr_flax import get_model_config
 
 LAYOUTS = ("slice", "host", "chip")
 SATURATING_TOKENS = 4096
@@ -128,4 +131,75 @@ def layout_cost(
         ),
         ray,
         static,
+    )
+
+
+def compiled_costs(config, dag: StageDag, workdir: str | None, name: str | None, devices: int):
+    """{stage id: cost of one train step} from the programs compiled for topology `name`
+    with `--compile-only --workdir` (train/study/plan/compile.py), if that compilation
+    ran on `devices` devices; else {}."""
+    if not workdir or not name:
+        return {}
+    from train.study.plan.compile import read_compiled_costs
+    from train.study.run.layout import compiled_file
+
+    compiled_devices, costs = read_compiled_costs(compiled_file(workdir, name))
+    if not costs or compiled_devices != devices:
+        return {}
+    from train.study.plan.programs import train_programs
+
+    return {
+        stage_id: costs[p.name]
+        for p in train_programs(config, dag)
+        if p.name in costs
+        for stage_id in p.stages
+        if len(stage_tasks(dag.stages[stage_id].task)) == 1
+    }
+
+
+def topology_costs(config, dag, target: Target, train, evals, mfu, workdir):
+    """(LayoutCost per layout, where the step costs came from per layout)."""
+    model = get_model_config(config.model)
+    flops = sum(w.flops for w in train.values()) + sum(w.flops for w in evals.values())
+    rows, sources = [], {}
+    for layout in LAYOUTS:
+        chips = chips_per_stage(target, layout)
+        name = compiled_name(target, chips)
+        compiled = compiled_costs(config, dag, workdir, name, chips)
+        sources[layout] = f"compiled for {name}" if compiled else "analytic"
+        seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
+        row = layout_cost(target, layout, dag, seconds, flops)[0]
+        note = memory_note(model, target, chips, train, compiled, row)
+        rows.append(dataclasses.replace(row, note=note))
+    return rows, sources
+
+
+def compilable(name: str | None) -> bool:
+    """Whether `name` is a topology compile-only accepts (a v4 chip alone is not)."""
+    try:
+        return bool(name) and bool(parse_target(name))
+    except ValueError:
+        return False
+
+
+def memory_note(model, target: Target, chips: int, train, compiled, row) -> str:
+    """The row's note, or that its largest train step does not fit a device's memory:
+    the compiled program's peak where the workdir holds it, else an estimate
+    (roofline.train_memory_per_device) that `--compile-only` confirms or refutes."""
+    largest, task, how = 0.0, "", "estimated"
+    for stage_id, w in train.items():
+        cost = compiled.get(stage_id)
+        need = (cost.peak_bytes if cost and cost.peak_bytes else
+                train_memory_per_device(model, w.peak_tokens, w.max_length, chips))  # fmt: skip
+        if need > largest:
+            largest, task = need, w.kind
+            how = "compiled" if cost and cost.peak_bytes else "estimated"
+    if not target.device_memory or largest <= target.device_memory:
+        return row.note
+    check = ""
+    if how == "estimated" and compilable(compiled_name(target, chips)):
+        check = f"; --compile-only --topology {compiled_name(target, chips)} checks it"
+    return (
+        f"does not fit: {how} {largest / GIB:.0f} GiB per chip for {task}'s step, "
+        f"{target.device_memory / GIB:.0f} GiB of HBM{check}"
     )
