@@ -36,7 +36,7 @@ from train.study.plan.schedule import (
     static_schedule,
 )
 from train.study.plan.targets import parse_target
-from train.study.plan.timing import LAYOUTS, chips_per_stage, stage_seconds
+from train.study.plan.timing import LAYOUTS, chips_per_stage, memory_note, stage_seconds
 from xlmr_flax import get_model_config
 
 
@@ -56,6 +56,7 @@ def simulate(config, dag, topology: str, mfu: float | None) -> list[dict]:
         groups = target.chips // chips
         seconds = stage_seconds(target, chips, model, work.train, work.evaluations, mfu, {})
         jobs = stage_jobs(dag, seconds)
+        memory = memory_note(model, target, chips, work.train, {}, "")
         runs = {"ray, DAG order": ray_schedule(jobs, groups)}
         if groups > 1:
             runs["ray, longest path first"] = ray_schedule(critical_path_order(jobs), groups)
@@ -72,6 +73,7 @@ def simulate(config, dag, topology: str, mfu: float | None) -> list[dict]:
                     chip_hours=chip_hours,
                     utilisation=schedule.utilisation,
                     usd=chip_hours * price if price else None,
+                    memory=memory,
                 )
             )
     return rows
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r['layout']} | {r['groups']} | {r['executor']} | {r['makespan_h']:,.1f} h | "
             f"{r['chip_hours']:,.0f} | {r['utilisation']:.1%} | {usd} |"
         )
+    for layout, note in dict.fromkeys((r["layout"], r["memory"]) for r in rows if r["memory"]):
+        print(f"{layout}: {note}")
     seconds = time.perf_counter() - started
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(json.dumps(dict(topology=args.topology, stages=len(dag.stages), timing=timing,

@@ -169,7 +169,7 @@ def topology_costs(config, dag, target: Target, train, evals, mfu, workdir):
         sources[layout] = f"compiled for {name}" if compiled else "analytic"
         seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
         row = layout_cost(target, layout, dag, seconds, flops)[0]
-        note = memory_note(model, target, chips, train, compiled, row)
+        note = memory_note(model, target, chips, train, compiled, row.note)
         rows.append(dataclasses.replace(row, note=note))
     return rows, sources
 
@@ -182,8 +182,8 @@ def compilable(name: str | None) -> bool:
         return False
 
 
-def memory_note(model, target: Target, chips: int, train, compiled, row) -> str:
-    """The row's note, or that its largest train step does not fit a device's memory:
+def memory_note(model, target: Target, chips: int, train, compiled, note: str) -> str:
+    """`note`, or that the largest train step does not fit a device's memory:
     the compiled program's peak where the workdir holds it, else an estimate
     (roofline.train_memory_per_device) that `--compile-only` confirms or refutes."""
     largest, task, how = 0.0, "", "estimated"
@@ -195,7 +195,7 @@ def memory_note(model, target: Target, chips: int, train, compiled, row) -> str:
             largest, task = need, w.kind
             how = "compiled" if cost and cost.peak_bytes else "estimated"
     if not target.device_memory or largest <= target.device_memory:
-        return row.note
+        return note
     check = ""
     if how == "estimated" and compilable(compiled_name(target, chips)):
         check = f"; --compile-only --topology {compiled_name(target, chips)} checks it"
