@@ -136,6 +136,15 @@ def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], dict
     return work, by_stage, assumed
 
 
+def compiled_path(workdir: str | None) -> Callable[[str], str] | None:
+    """Where `--compile-only --workdir` records a topology's compilation (None: no workdir)."""
+    if not workdir:
+        return None
+    from train.study.run.layout import compiled_file
+
+    return lambda topology: compiled_file(workdir, topology)
+
+
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
     """({stage id: FLOPs of one train step}, topology) from the first of `topologies`
     compiled with `--compile-only --workdir` (train/study/plan/compile.py), else ({}, None)."""
@@ -213,7 +222,7 @@ def study_cost(
         if not target.peak_flops or not target.bandwidth:
             raise ValueError(f"topology {name}: no peak FLOP/s or memory bandwidth to time it on")
         costs[target.name], sources[target.name] = topology_costs(
-            config, dag, target, work.train, work.evaluations, mfu, workdir
+            config, dag, target, work.train, work.evaluations, mfu, compiled_path(workdir)
         )
     return dict(
         kinds=list(kinds.values()),

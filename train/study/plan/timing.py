@@ -12,7 +12,7 @@ proportion below SATURATING_TOKENS tokens per chip per step.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag
@@ -134,16 +134,15 @@ def layout_cost(
     )
 
 
-def compiled_costs(config, dag: StageDag, workdir: str | None, name: str | None, devices: int):
-    """{stage id: cost of one train step} from the programs compiled for topology `name`
-    with `--compile-only --workdir` (train/study/plan/compile.py), if that compilation
-    ran on `devices` devices; else {}."""
-    if not workdir or not name:
+def compiled_costs(config, dag: StageDag, path: str | None, devices: int):
+    """{stage id: cost of one train step} from the compilation recorded at `path` by
+    `--compile-only --workdir` (train/study/plan/compile.py), if it ran on `devices`
+    devices; else {}."""
+    if not path:
         return {}
     from train.study.plan.compile import read_compiled_costs
-    from train.study.run.layout import compiled_file
 
-    compiled_devices, costs = read_compiled_costs(compiled_file(workdir, name))
+    compiled_devices, costs = read_compiled_costs(path)
     if not costs or compiled_devices != devices:
         return {}
     from train.study.plan.programs import train_programs
@@ -157,15 +156,19 @@ def compiled_costs(config, dag: StageDag, workdir: str | None, name: str | None,
     }
 
 
-def topology_costs(config, dag, target: Target, train, evals, mfu, workdir):
-    """(LayoutCost per layout, where the step costs came from per layout)."""
+def topology_costs(
+    config, dag, target: Target, train, evals, mfu, compiled_path: Callable[[str], str] | None
+):
+    """(LayoutCost per layout, where the step costs came from per layout).
+    `compiled_path(topology)`: where a compilation for it is recorded (None: nowhere)."""
     model = get_model_config(config.model)
     flops = sum(w.flops for w in train.values()) + sum(w.flops for w in evals.values())
     rows, sources = [], {}
     for layout in LAYOUTS:
         chips = chips_per_stage(target, layout)
         name = compiled_name(target, chips)
-        compiled = compiled_costs(config, dag, workdir, name, chips)
+        path = compiled_path(name) if compiled_path and name else None
+        compiled = compiled_costs(config, dag, path, chips)
         sources[layout] = f"compiled for {name}" if compiled else "analytic"
         seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
         row = layout_cost(target, layout, dag, seconds, flops)[0]
