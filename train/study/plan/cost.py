@@ -322,19 +322,20 @@ def timing_line(result: dict[str, Any]) -> str:
 
 
 def layout_row(c, source: str) -> str:
-    """One layout: the Ray schedule's price, then today's static shards beside it."""
+    """One layout: the Ray schedule's price (and its note), then on a second line how
+    busy Ray keeps the chips, today's static shards beside it and the roofline's share."""
     usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
-    notes = [c.note] if c.note else []
-    notes.append(f"Ray {c.utilisation:.1%} busy")
+    note = f"  ({c.note})" if c.note else ""
+    details = [f"Ray {c.utilisation:.1%} busy"]
     if c.parallel > 1:
-        notes.append(
+        details.append(
             f"static --shard I/{c.parallel}: {c.static_chip_hours:,.0f} chip-hours, "
             f"{c.static_hours:,.1f} h, {c.static_utilisation:.1%} busy"
         )
     if source:
-        notes.append(f"roofline {c.peak_fraction:.0%} of peak, {source} steps")
+        details.append(f"roofline {c.peak_fraction:.0%} of peak, {source} steps")
     return (
         f"  layout {c.layout:<6} {c.parallel:>3} x {c.chips_per_stage:>2} chips  "
-        f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}  "
-        f"({'; '.join(notes)})"
+        f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}{note}\n"
+        f"      {'; '.join(details)}"
     )
