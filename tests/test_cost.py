@@ -11,6 +11,7 @@ from train.study.plan.cost import (
     mfu_at,
     print_cost,
     study_cost,
+    study_work,
     train_flops_per_token,
 )
 from train.study.plan.dag import hparams_dict
@@ -132,6 +133,11 @@ def test_training_tokens_follow_the_length_distribution_of_the_data_at_hand():
     assert 16 <= length < mnli["max_length"]  # padded to multiples of 16, bucketed
     kinds = {w.kind: w for w in result["kinds"]}
     assert kinds["mnli"].tokens == mnli["steps"] * round(mnli["batch_size"] * length)
+    # The memory check takes the longest batch measured, not the maximum length.
+    work = study_work(config, dag, ["v4-32"])
+    stage = next(w for w in work.train.values() if w.kind == "mnli")
+    assert length <= stage.peak_length <= mnli["max_length"] and stage.peak_length % 16 == 0
+    assert stage.peak_tokens == mnli["batch_size"] * stage.peak_length
 
     lines = []
     print_cost(config, dag, ["v4-32"], out=lines.append)

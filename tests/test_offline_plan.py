@@ -48,8 +48,8 @@ def test_without_training_data_the_tokenizer_is_never_asked_for(tmp_path, monkey
 
     monkeypatch.setattr(lengths, "load_tokenizer", refuse)
     config, dag = study(f"model=tiny,tasks=mnli,order=1,targets=xnli,seeds=1,raw_data={tmp_path}")
-    found, note = lengths.measured_lengths(config, dag)
-    assert found == {} and note == "training data absent for mnli, xnli"
+    found, longest, note = lengths.measured_lengths(config, dag)
+    assert found == longest == {} and note == "training data absent for mnli, xnli"
 
 
 def test_the_plan_names_the_unreachable_tokenizer_and_counts_maximum_lengths():

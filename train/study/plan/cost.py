@@ -67,13 +67,14 @@ class Work:
     steps: int = 0  # train steps (evaluation: 0)
     length: float = 0.0  # mean padded length, weighted by tokens
     calls: float = 0.0  # evaluation: forward passes of a batch of rows
-    peak_tokens: int = 0  # the longest train batch in tokens (at the maximum length)
-    max_length: int = 0
+    peak_tokens: int = 0  # the longest train batch in tokens (measured, else at max length)
+    peak_length: float = 0.0  # that batch's padded length
 
 
-def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
-    """`width(task)`: sequences per example; `lengths`: measured mean padded lengths by
-    (task, max length), the maximum length where none is known."""
+def stage_work(config, stage, width: Callable[[Any], int], lengths, longest) -> Work:
+    """`width(task)`: sequences per example; `lengths`, `longest`: measured mean padded
+    lengths and longest batches by (task, max length), the maximum length where none
+    is known."""
     hp = hparams_dict(stage.hparams)
     model = get_model_config(config.model)
     tasks = [get_task(t) for t in stage_tasks(stage.task)]
@@ -83,9 +84,10 @@ def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, fl
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
-    peak = hp["batch_size"] * hp["max_length"] * width(task)
+    peak_length = longest.get((task.name, hp["max_length"])) or hp["max_length"]
+    peak = hp["batch_size"] * peak_length * width(task)
     return Work(stage.task, examples, tokens, flops, per_step, hp["steps"], length,
-                peak_tokens=peak, max_length=hp["max_length"])  # fmt: skip
+                peak_tokens=peak, peak_length=peak_length)  # fmt: skip
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -190,8 +192,8 @@ def study_work(config, dag: StageDag, topologies: Sequence[str], workdir: str | 
             widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
         return widths[task.name]
 
-    lengths, length_note = measured_lengths(config, dag)
-    train = {s.id: stage_work(config, s, width, lengths) for s in dag.in_order()}
+    lengths, longest, length_note = measured_lengths(config, dag)
+    train = {s.id: stage_work(config, s, width, lengths, longest) for s in dag.in_order()}
     step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
     for stage_id, w in train.items():
         if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:

@@ -36,8 +36,8 @@ def training_sample(config, task) -> list | None:
 
 
 def padded_length(config, task, tokenizer, examples, max_length: int, batch_size: int):
-    """Mean tokens per sequence of `examples` batched as the trainer batches them;
-    None with fewer examples than one batch."""
+    """(mean, longest) tokens per sequence of `examples`' batches, batched as the
+    trainer batches them; None with fewer examples than one batch."""
     kw = get_format(task.format).feature_kwargs(config.get("eval") or {})  # as the trainer
     features = featurize(
         task, "train", "en", config.raw_data, tokenizer, max_length, examples=examples, **kw
@@ -46,14 +46,19 @@ def padded_length(config, task, tokenizer, examples, max_length: int, batch_size
         return None
     loader = TrainBatches(features, batch_size, seed=0, max_length=max_length)
     lengths = [loader.batch(s)["input_ids"].shape[-1] for s in range(loader.steps_per_epoch)]
-    return sum(lengths) / len(lengths)
+    return sum(lengths) / len(lengths), max(lengths)
 
 
-def measured_lengths(config, dag: StageDag) -> tuple[dict[tuple[str, int], float], str]:
-    """({(task, max length): mean padded length} of every task whose data is present,
-    what the rest assumed). The tokenizer is loaded once, for the first task with data."""
+Lengths = dict[tuple[str, int], float]  # by (task, maximum length)
+
+
+def measured_lengths(config, dag: StageDag) -> tuple[Lengths, Lengths, str]:
+    """(mean padded length, longest batch's length) of every task whose data is
+    present, and what the rest assumed. The tokenizer is loaded once, for the first
+    task with data."""
     tokenizer: Any = None
-    lengths: dict[tuple[str, int], float] = {}
+    lengths: Lengths = {}
+    longest: Lengths = {}
     absent: list[str] = []
     seen: set[tuple[str, int]] = set()
     for stage in dag.in_order():
@@ -72,10 +77,10 @@ def measured_lengths(config, dag: StageDag) -> tuple[dict[tuple[str, int], float
             try:
                 tokenizer = load_tokenizer(name)
             except (OSError, ValueError) as err:
-                return {}, f"{err}"
-        length = padded_length(config, task, tokenizer, examples, key[1], hp["batch_size"])
-        if length is not None:
-            lengths[key] = length
+                return {}, {}, f"{err}"
+        measured = padded_length(config, task, tokenizer, examples, key[1], hp["batch_size"])
+        if measured is not None:
+            lengths[key], longest[key] = measured
     if absent:
-        return lengths, f"training data absent for {', '.join(sorted(absent))}"
-    return lengths, "" if lengths else "fewer training examples than one batch"
+        return lengths, longest, f"training data absent for {', '.join(sorted(absent))}"
+    return lengths, longest, "" if lengths else "fewer training examples than one batch"

@@ -193,7 +193,7 @@ def memory_note(model, target: Target, chips: int, train, compiled, note: str) -
     for stage_id, w in train.items():
         cost = compiled.get(stage_id)
         need = (cost.peak_bytes if cost and cost.peak_bytes else
-                train_memory_per_device(model, w.peak_tokens, w.max_length, chips))  # fmt: skip
+                train_memory_per_device(model, w.peak_tokens, w.peak_length, chips))  # fmt: skip
         if need > largest:
             largest, task = need, w.kind
             how = "compiled" if cost and cost.peak_bytes else "estimated"
