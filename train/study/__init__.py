@@ -5,6 +5,7 @@ record, data check) → each stage trained by the trainer (training.py → train
 into its model directory → its evaluation units (units.py, through
 `eval.evaluators`) → results.jsonl (results.py, records of `eval.analysis.records`)
 → the report (`eval.report`). Every workdir path is named in layout.py.
-Costing and compile-only runs of a study: cost.py, compile.py, programs.py,
-targets.py. docs/architecture.md describes the layers.
+Costing and compile-only runs of a study (plan/): cost.py, lengths.py, roofline.py,
+timing.py, schedule.py, compile.py, programs.py, targets.py (docs/cost.md).
+docs/architecture.md describes the layers.
 """

@@ -113,6 +113,7 @@ class StageDag:
             self.root_identity, self.resolved = dict(root), is_resolved(root)
         self.stages: dict[str, Stage] = {}
         self.sequences: list[StageSequence] = []
+        self._children: dict[str, list[Stage]] | None = None  # by parent, built on demand
 
     def _add(self, parent: str, task: str, seed: int, hparams: Any, data: Mapping) -> str:
         data_items = tuple(sorted(data.items()))
@@ -128,7 +129,9 @@ class StageDag:
         )
         depth = 1 if parent == self.root else self.stages[parent].depth + 1
         stage = Stage(stage_id, parent, task, seed, _hashable(hparams), depth, data_items)
-        self.stages.setdefault(stage_id, stage)
+        if stage_id not in self.stages:
+            self.stages[stage_id] = stage
+            self._children = None
         return stage_id
 
     def add_sequence(self, path, target, seed, hparams_of, data_of=lambda task: {}):
@@ -154,8 +157,14 @@ class StageDag:
         )
 
     def children(self, stage_id: str) -> list[Stage]:
-        found = (s for s in self.stages.values() if s.parent == stage_id)
-        return sorted(found, key=lambda s: (s.seed, s.task, s.id))
+        if self._children is None:  # one pass: a scan per call made planning quadratic
+            index: dict[str, list[Stage]] = {}
+            for s in self.stages.values():
+                index.setdefault(s.parent, []).append(s)
+            for found in index.values():
+                found.sort(key=lambda s: (s.seed, s.task, s.id))
+            self._children = index
+        return list(self._children.get(stage_id, ()))
 
     def in_order(self) -> list[Stage]:
         """Every stage after its parent (children in id order)."""
