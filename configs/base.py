@@ -81,7 +81,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         checkpoint_every=1000,  # a preempted stage loses at most 1000 steps
     )
     config.hparams = ml_collections.ConfigDict(dict(default=default, **task_hparams(Length())))
-    # Prediction (eval.predict.predictor.PredictOptions); max length 384 for QA, else 256.
+    # Prediction (eval.predict.program.PredictOptions); max length 384 for QA, else 256.
     config.eval = ml_collections.ConfigDict(
         dict(batch_size=128, doc_stride=128, layer=large.retrieval_layer)
     )

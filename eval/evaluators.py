@@ -18,11 +18,16 @@ on (with the split chosen), so a caller can key stored scores by content.
   predicted for submission.
 - `dev`: a task's English dev set (how much of an intermediate task survives).
 
-A new evaluator is a class with `inputs` and `run`, registered with
-`@register_evaluator("name")` (docs/architecture.md). The pipeline imports eval/
-through this module and the results record (eval/analysis/records.py) only; the
-planning helpers it needs (split choices, the evaluation plan, the forward pass it
-compiles for other topologies) are re-exported here for that reason.
+Which units a study runs is chosen by registration: after each stage, every
+registered evaluator names the tasks it evaluates there (`tasks(StageTasks)`), and
+each (evaluator, task, split choice) is one `EvalUnit`, named `<unit_prefix><task>`
+(its file name in the study's folder; `xnli`, `tatoeba`, `dev-mnli`) and filed in
+results.jsonl under its evaluator's record `kind`. A new evaluator is one class
+with `unit_prefix`, `kind`, `tasks`, `inputs` and `run`, registered with
+`@register_evaluator("name")` (docs/architecture.md). Helpers this module uses but
+does not own (split choices and the evaluation plan: `eval.scoring.gold`; the
+forward pass: `eval.predict.program`) are imported from there by whoever needs
+them.
 """
 
 from __future__ import annotations
@@ -35,40 +40,41 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from eval.analysis.records import Kind
 from eval.metrics import example_stats, metric_from_stats
-from eval.predict.predictor import PredictOptions, Predictor, forward_function, load_on_mesh
+from eval.predict.predictor import Predictor
+from eval.predict.program import PredictOptions, load_on_mesh
 from eval.scoring.example_files import SUFFIX as EXAMPLES_SUFFIX
 from eval.scoring.example_files import write_examples
 from eval.scoring.gold import (
     AUTO,
-    CHOICES,
     GoldSource,
-    evaluation_pairs,
     file_states,
     plan_evaluation,
 )
 from eval.scoring.submission import write_predictions
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.cache import files_fingerprint
+from xlmr_flax.formats import get_format
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.sharding import is_primary
-from xlmr_flax.tasks import get_task
+from xlmr_flax.tasks import TASKS, get_task
+
+ALIGNMENT_TASK = "tatoeba"  # every stage's encoder is measured on it (records: `alignment`)
 
 __all__ = [
-    "AUTO",
-    "CHOICES",
+    "ALIGNMENT_TASK",
     "EVALUATORS",
     "EvalModel",
+    "EvalUnit",
     "Evaluator",
     "LanguageScores",
-    "PredictOptions",
-    "evaluation_pairs",
-    "forward_function",
+    "StageTasks",
     "get_evaluator",
     "language_scores",
     "open_model",
-    "plan_evaluation",
     "register_evaluator",
+    "stage_units",
 ]
 
 _EXECUTABLES: dict = {}  # compiled forward passes, shared by every model of the process
@@ -121,7 +127,23 @@ class LanguageScores:
         return {m: metric_from_stats(m, np.asarray(v)) for m, v in sorted(self.stats.items())}
 
 
+@dataclasses.dataclass(frozen=True)
+class StageTasks:
+    """What one trained stage (or the pretrained model) offers to evaluate."""
+
+    trained: tuple[str, ...]  # the tasks trained from the pretrained model up to it
+    targets: tuple[str, ...]  # the study's targets whose sequences end at it
+    intermediate: bool  # it ends an intermediate path (a forgetting measurement)
+
+
 class Evaluator(Protocol):
+    unit_prefix: str  # its units' names: prefix + task (distinct per evaluator)
+    kind: Kind  # the record kind its records are filed under
+
+    def tasks(self, stage: StageTasks) -> list[str]:
+        """The tasks it evaluates after `stage`."""
+        ...
+
     def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
         """JSON-able: the split scored and a fingerprint of every file read."""
         ...
@@ -148,6 +170,10 @@ def register_evaluator(name: str) -> Callable[[type], type]:
     def register(cls: type) -> type:
         if name in EVALUATORS:
             raise ValueError(f"evaluator {name!r} is registered twice")
+        taken = {e.unit_prefix: n for n, e in EVALUATORS.items()}
+        if cls.unit_prefix in taken:
+            owner = taken[cls.unit_prefix]
+            raise ValueError(f"evaluator {name!r}: unit prefix {cls.unit_prefix!r} is {owner!r}'s")
         EVALUATORS[name] = cls()
         return cls
 
@@ -158,6 +184,36 @@ def get_evaluator(name: str) -> Evaluator:
     if name not in EVALUATORS:
         raise KeyError(f"no evaluator {name!r}; known: {sorted(EVALUATORS)}")
     return EVALUATORS[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalUnit:
+    """One evaluation of a stage: an evaluator on a task, on the split choice the
+    config gives the task (`auto`, `test` or `dev`; the evaluator resolves it)."""
+
+    evaluator: str
+    task: str
+    split: str = AUTO
+
+    @property
+    def name(self) -> str:
+        """Its name in the study's folder and in its key (as every workdir has it)."""
+        return get_evaluator(self.evaluator).unit_prefix + self.task
+
+    @property
+    def kind(self) -> Kind:
+        return get_evaluator(self.evaluator).kind
+
+
+def stage_units(stage: StageTasks, split_choice: Callable[[str], str]) -> list[EvalUnit]:
+    """Every registered evaluator's units after `stage`, by name; `split_choice(task)`
+    is the config's split choice for a task."""
+    found = {
+        EvalUnit(name, task, split_choice(task))
+        for name, evaluator in EVALUATORS.items()
+        for task in evaluator.tasks(stage)
+    }
+    return sorted(found, key=lambda u: u.name)
 
 
 def score_language(
@@ -200,7 +256,13 @@ def _hash_files(files: tuple[str, ...], _states: tuple) -> str:
 @register_evaluator("zero_shot")
 class ZeroShot:
     """A target on its scored split, every language with gold; test predictions for
-    submission."""
+    submission. It also measures every stage's encoder on Tatoeba (alignment)."""
+
+    unit_prefix = ""
+    kind = Kind.ZERO_SHOT
+
+    def tasks(self, stage: StageTasks) -> list[str]:
+        return sorted({ALIGNMENT_TASK, *stage.targets})
 
     def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
         plan = plan_evaluation(task, raw_dir, labels_dir, split)
@@ -234,7 +296,14 @@ class ZeroShot:
 
 @register_evaluator("dev")
 class EnglishDev:
-    """A task's English dev set, with gold from the raw folder only."""
+    """A task's English dev set, with gold from the raw folder only: every task trained
+    so far on an intermediate path, with its own head on this encoder (forgetting)."""
+
+    unit_prefix = "dev-"
+    kind = Kind.DEV
+
+    def tasks(self, stage: StageTasks) -> list[str]:
+        return sorted({t for t in stage.trained if has_dev_score(t)}) if stage.intermediate else []
 
     def inputs(self, task: str, raw_dir: str, labels_dir: str, split: str) -> list[Any]:
         return [["dev", "en", files_fingerprint(get_task(task).files(raw_dir, "dev", "en"))]]
@@ -249,3 +318,13 @@ class EnglishDev:
         source = GoldSource("dev", "en", f"raw:{layout.name}", tuple(files))
         predictions = model.predictor.predict(spec.name, "en", raw_dir, split="dev")
         return [score_language(spec.name, predictions, source, raw_dir, examples_dir)]
+
+
+def has_dev_score(task: str) -> bool:
+    """Single tasks with a dev split whose format predicts with the task's own head
+    (not mixtures, masked LM or retrieval, which score the encoder)."""
+    return (
+        task in TASKS
+        and get_format(get_task(task).format).predicts_with_head
+        and "dev" in get_task(task).splits
+    )

@@ -7,6 +7,9 @@ from configs.smoke import get_config as smoke_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """ARG `two_stage`, `two_subtrees`: the smaller studies below."""
+    if arg:
+        return {"two_stage": two_stage_config, "two_subtrees": two_subtrees_config}[arg]()
     config = smoke_config()
     config.study.sequences = (("mnli", "squad_v1"),)
     config.study.include_baseline = False
@@ -24,4 +27,13 @@ def two_stage_config() -> ml_collections.ConfigDict:
     config.study.sequences = (("mnli",),)
     config.study.targets = ("xnli", "tatoeba")
     config.hparams.default.steps = 2
+    return config
+
+
+def two_subtrees_config() -> ml_collections.ConfigDict:
+    """Two independent subtrees, MNLI and SQuAD v1.1, each followed by the XNLI target
+    stage (four stages); XNLI and Tatoeba evaluated; two steps a stage."""
+    config = two_stage_config()
+    config.study.sequences = (("mnli",), ("squad_v1",))
+    config.study.targets = ("xnli",)
     return config

@@ -9,7 +9,9 @@ because it runs late is still a knot between two modules.
   (train/ outside train/study/) imports neither the study nor eval/; the study's plan
   (train/study/plan/) never imports its run (train/study/run/, which may import the plan);
 - the study (train/study/) reaches eval/ through the evaluator interface
-  (eval.evaluators), the results record (eval.analysis.records) and the report's
+  (eval.evaluators), the evaluation plan (eval.scoring.gold: which split and gold
+  are scored), the forward pass it compiles (eval.predict.predictor), the results
+  record (eval.analysis.records) and the report's
   entry point (eval.report) only;
 - a study folder's paths have two owners: train/study/run/layout.py (the workdir) and
   eval/analysis/records.py (the results file and the report folder, which the report
@@ -37,7 +39,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("xlmr_flax", "train", "eval", "configs", "bench")
 STUDY, PLAN, RUN = "train.study", "train.study.plan", "train.study.run"
-EVAL_INTERFACE = ("eval.evaluators", "eval.analysis.records", "eval.report")
+EVAL_INTERFACE = (
+    "eval.evaluators", "eval.scoring.gold", "eval.predict.program", "eval.analysis.records",
+    "eval.report",
+)  # fmt: skip
 PATH_OWNERS = (
     os.path.join("train", "study", "run", "layout.py"),
     os.path.join("eval", "analysis", "records.py"),

@@ -165,14 +165,15 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
     from train.study.run.results import unit_records
-    from train.study.run.units import unit_file
+    from train.study.run.units import target_unit, unit_file
 
     config = quick()
-    path = unit_file(config, str(tmp_path), "0123456789ab", "xnli")
+    xnli = target_unit(config, "xnli")
+    path = unit_file(config, str(tmp_path), "0123456789ab", xnli)
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write('{"records": [{"lang": "de", "met')
-    assert unit_records(config, str(tmp_path), "0123456789ab", "xnli") is None
+    assert unit_records(config, str(tmp_path), "0123456789ab", xnli) is None
     assert f"evaluation unit {path} is corrupt" in caplog.text
     assert not os.path.exists(path)  # so the run evaluates it again
 
@@ -245,7 +246,7 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
-    from train.study.run import runner as study_lib
+    from train.study.run import work as study_lib
     from train.study.run.layout import stage_dir
     from train.study.run.runner import run_study
     from xlmr_flax.data import sample_data_dir

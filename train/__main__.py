@@ -10,18 +10,23 @@ compiles every program of the study for that topology (train/study/plan/compile.
 `--check-data` prints every split the study reads from its raw-data folder
 (`--config.raw_data=DIR` to check another) and what is missing or broken.
 
+`--executor ray` runs the same plan as Ray tasks (`--ray-address ADDR`, default: a
+local instance; `--layout chip|host` and `--topology` shape each stage's chips;
+train/study/run/ray_executor.py).
+
 Exit codes: 0 done; 2 the command, config, data or workdir cannot be used
 (nothing was trained; one line on stderr says why); 3 the workdir is in use by
 another run (train/study/run/lock.py); 4 a storage error during the run (disk full,
-read-only or unwritable folder: one line naming the file; what was written stays
-good and the same command resumes); 1 anything else (with a traceback).
+read-only or unwritable folder, a stale bucket mount: one line naming the file; what
+was written stays good and the same command resumes); 5 finished, but some stages
+failed (each named with its one-line error; every other stage finished; the same
+command tries them again); 1 anything else (with a traceback).
 """
 
 from __future__ import annotations
 
 import errno
 import functools
-import re
 import sys
 
 import jax
@@ -31,15 +36,16 @@ from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, check_batches, print_plan
 from train.study.run.data_check import print_data_check
+from train.study.run.failures import storage_error
 from train.study.run.layout import is_done
 from train.study.run.lock import WorkdirLocked
-from train.study.run.runner import run_study
+from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
 from train.study.run.workdir import needs_migration
 from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
 
-EXIT_USAGE, EXIT_LOCKED, EXIT_STORAGE = 2, 3, 4
+EXIT_USAGE, EXIT_LOCKED, EXIT_STORAGE, EXIT_FAILED_STAGES = 2, 3, 4, 5
 
 _CONFIG = flags.DEFINE_string(
     "config", None, "experiment config: configs/FILE.py[:ARG], values overridden by --config.KEY=V"
@@ -67,6 +73,15 @@ _COMPILE_FILTER = flags.DEFINE_string(
     "compile_filter", None, "--compile-only: only programs whose name matches this regex"
 )
 _MFU = flags.DEFINE_float("mfu", None, "--dry-run: model FLOPs utilisation to assume")
+_EXECUTOR = flags.DEFINE_enum(
+    "executor", "in-process", EXECUTORS, "run the stages in this process, or as Ray tasks"
+)
+_RAY_ADDRESS = flags.DEFINE_string(
+    "ray_address", None, "--executor ray: a running Ray cluster (default: start a local one)"
+)
+_LAYOUT = flags.DEFINE_enum(
+    "layout", "chip", ("chip", "host", "slice"), "--executor ray: the chips of one stage"
+)
 _CHECK_DATA = flags.DEFINE_bool(
     "check_data", False, "print what the study reads from config.raw_data and lacks; run nothing"
 )
@@ -90,11 +105,16 @@ def fail(message: str, code: int) -> None:
 
 def storage_message(err: OSError, workdir: str = "the workdir") -> str:
     what = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else err.strerror or err
+    if err.errno == errno.ESTALE:
+        what = "stale file handle (the bucket mount changed under the run)"
     where = err.filename or workdir
     return f"{where}: {what}; free space or fix the folder, then run the same command again"
 
 
-DASHED_FLAGS = ("--dry-run", "--compile-only", "--compile-filter", "--break-lock", "--check-data")
+DASHED_FLAGS = (
+    "--dry-run", "--compile-only", "--compile-filter", "--break-lock", "--check-data",
+    "--ray-address",
+)  # fmt: skip
 
 
 def absl_spelling(arg: str) -> str:
@@ -182,8 +202,14 @@ def main(argv: list[str]) -> None:
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
+    executor = ExecutorOptions(
+        _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
+    )
     try:
-        run_study(config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value)
+        summary = run_study(
+            config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value,
+            executor=executor,
+        )  # fmt: skip
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     except WorkdirLocked as err:
@@ -193,26 +219,14 @@ def main(argv: list[str]) -> None:
         if storage is None:
             raise
         fail(storage_message(storage, workdir), EXIT_STORAGE)
-
-
-STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
-STORAGE_TEXTS = {"No space left on device": errno.ENOSPC, "Read-only file system": errno.EROFS}
-
-
-def storage_error(err: BaseException) -> OSError | None:
-    """The storage failure behind `err`, if any: an OSError with a storage errno in
-    its chain, or the same message inside a checkpoint library's own exception."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in STORAGE_ERRORS:
-            return err
-        for text, code in STORAGE_TEXTS.items():
-            if text in str(err):
-                named = re.search(r'"(/[^"]+)"', str(err))  # TensorStore quotes the file
-                return OSError(code, text, named.group(1) if named else None)
-        err = err.__cause__ or err.__context__
-    return None
+    if summary["failed"]:
+        failed = summary["failed"]
+        fail(
+            f"{len(failed)} stage(s) failed ({', '.join(failed)}), "
+            f"{len(summary['blocked'])} not run below them; every other stage finished; "
+            f"{workdir}/failed.json lists them; the same command tries them again",
+            EXIT_FAILED_STAGES,
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from flax import nnx
 from train import faults
 from train.checkpoints import TrainCheckpoints, nonfinite_leaves
 from train.hparams import Hyperparameters, RunOptions, stage_tasks
-from train.loop import train_loop
+from train.loop import LoopClock, train_loop
 from train.losses import get_loss
 from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
@@ -161,10 +161,11 @@ def run_stage(
     mesh,
     run: RunOptions,
     label: str = "",
+    clock: LoopClock | None = None,
 ) -> str:
     """Trains `stage` on top of the model in `parent_dir` (resuming if it was
     interrupted), publishes it in `files` and returns its directory; `label` names
-    it on the progress bar."""
+    it on the progress bar, `clock` receives the loop's timings (goodput)."""
     if os.path.exists(files.done):
         return files.directory
     started = time.time()
@@ -183,7 +184,7 @@ def run_stage(
     steps = step_functions(graphdef, heads, stage, optimizer, schedule, train_state, mesh)
     train_state, last = train_steps(
         stage, steps, train_state, batch_at, first_step, files, checkpoints, mesh, run,
-        label or f"{stage.task} {stage.id}", multitask=len(heads) > 1,
+        label or f"{stage.task} {stage.id}", multitask=len(heads) > 1, clock=clock,
     )  # fmt: skip
     publish(config, stage, files, model_config, heads, train_state, tokenizer, run, dict(
         resumed_from_step=first_step, final_metrics=last, seconds_this_run=time.time() - started,
@@ -194,6 +195,7 @@ def run_stage(
 def train_steps(
     stage: StageSpec, steps, state: TrainState, batch_at, first_step: int, files: StageFiles,
     checkpoints: TrainCheckpoints, mesh, run: RunOptions, label: str, multitask: bool,
+    clock: LoopClock | None = None,
 ) -> tuple[TrainState, dict[str, float]]:  # fmt: skip
     """The loop from `first_step` to the last step, with its metrics file, progress bar
     and checkpoints every `run.checkpoint_every` steps and at the end; returns the
@@ -220,7 +222,7 @@ def train_steps(
             steps, state, batches(), first_step=first_step, final_step=hp.steps,
             log_every=run.log_every, save_every=run.checkpoint_every,
             save=lambda s, done: checkpoints.save(s, {"next_step": done}), log=log,
-            after_step=lambda done: faults.reached(f"step:{stage.id}:{done}"),
+            after_step=lambda done: faults.reached(f"step:{stage.id}:{done}"), clock=clock,
         )  # fmt: skip
     except NonFiniteLossError as err:
         raise NonFiniteLossError(

@@ -2,10 +2,11 @@
 language, seed) on one metric, written (`record_line`, by the study pipeline) and
 read and checked (`parse_results`, by the report) line by line.
 
-A study's folder (the pipeline's workdir) holds the results file and the report
-folder. The report reads that folder without the pipeline, so the names of those two
-entries are kept here, with the record, and train/study/run/layout.py takes them from
-here rather than naming them again."""
+A study's folder (the pipeline's workdir) holds the results file, the report folder,
+the failed stages of its last run (`failed.json`, `StageFailure`) and where that
+run's time went (`goodput.json`). The report reads that folder without the
+pipeline, so the names of those entries are kept here, with the records, and
+train/study/run/layout.py takes them from here rather than naming them again."""
 
 from __future__ import annotations
 
@@ -15,11 +16,24 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 RESULTS_FILE = "results.jsonl"
 REPORT_DIR = "report"
-KINDS = ("zero_shot", "dev", "alignment")
+FAILED_FILE = "failed.json"
+GOODPUT_FILE = "goodput.json"
+
+
+class Kind(StrEnum):
+    """What a record measures (written as its plain string)."""
+
+    ZERO_SHOT = "zero_shot"  # a target on every language (path: without the target)
+    DEV = "dev"  # an intermediate task's English dev set (forgetting)
+    ALIGNMENT = "alignment"  # Tatoeba retrieval on a stage's encoder
+
+
+KINDS = tuple(k.value for k in Kind)
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
 # The keys of a line, in the order they are written.
 LINE_KEYS = (
@@ -39,6 +53,74 @@ def report_dir(study_dir: str) -> str:
     return os.path.join(study_dir, REPORT_DIR)
 
 
+def failed_file(study_dir: str) -> str:
+    return os.path.join(study_dir, FAILED_FILE)
+
+
+def goodput_file(study_dir: str) -> str:
+    return os.path.join(study_dir, GOODPUT_FILE)
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """A stage of the last run that failed, and the zero-shot cells it leaves empty
+    (its own and its descendants' sequences: (path, target, seed))."""
+
+    stage: str
+    task: str
+    seed: int
+    path: Path  # the tasks trained up to and including the stage
+    error: str  # one line
+    cells: tuple[tuple[Path, str, int], ...]
+
+
+def failures_json(failures: Iterable[StageFailure]) -> str:
+    """`failed.json`'s text."""
+    rows = [
+        dict(
+            stage=f.stage, task=f.task, seed=f.seed, path=list(f.path), error=f.error,
+            cells=[dict(path=list(p), target=t, seed=s) for p, t, s in f.cells],
+        )
+        for f in failures
+    ]  # fmt: skip
+    return json.dumps({"failed": rows}, indent=1, ensure_ascii=False)
+
+
+def load_failures(study_dir: str) -> list[StageFailure]:
+    """The failed stages of the study's last run (none: no file). A file that does not
+    read back raises `ResultsError` naming it and the entry at fault."""
+    path = failed_file(study_dir)
+    if not os.path.isfile(path):
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = json.load(f)["failed"]
+        return [
+            StageFailure(
+                stage=str(r["stage"]), task=str(r["task"]), seed=int(r["seed"]),
+                path=tuple(r["path"]), error=str(r["error"]),
+                cells=tuple(_cell(c) for c in r["cells"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ResultsError(f"{path}: expected {{'failed': [stage entries]}} ({err})") from None
+
+
+def _cell(raw: dict[str, Any]) -> tuple[Path, str, int]:
+    return tuple(raw["path"]), str(raw["target"]), int(raw["seed"])
+
+
+def load_goodput(study_dir: str) -> dict[str, Any] | None:
+    """Where the last run's time went (`goodput.json`; None: no file or unreadable)."""
+    try:
+        with open(goodput_file(study_dir), encoding="utf-8") as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("study"), dict) else None
+
+
 class ResultsError(ValueError):
     """A malformed results file; the message starts with `FILE:LINE:`."""
 
@@ -47,7 +129,7 @@ class ResultsError(ValueError):
 class Record:
     """One line of results.jsonl; `where` is its `file:line`."""
 
-    kind: str
+    kind: Kind
     path: Path
     target: str
     lang: str
@@ -118,7 +200,7 @@ def parse_results(lines: Iterable[str], source: str = "results.jsonl") -> list[R
         if problem:
             raise ResultsError(f"{where}: {problem}")
         record = Record(
-            kind=raw["kind"],
+            kind=Kind(raw["kind"]),
             path=tuple(raw["path"]),
             target=raw["target"],
             lang=raw["lang"],

@@ -30,6 +30,7 @@ from eval.report.folder import (
 )
 from eval.report.markdown import render_markdown
 from eval.report.plots import write_plots
+from eval.report.runs import write_run_tables
 from eval.report.study import analyse
 from eval.report.summary import format_summary, summarise
 from eval.report.tables import write_tables
@@ -88,6 +89,7 @@ def write_report(
     staging = tempfile.mkdtemp(prefix=".report-partial-", dir=parent)
     try:
         files = write_tables(study, staging)
+        files += write_run_tables(study, staging)
         files += write_plots(study, staging)
         markdown = render_markdown(study, files, n_boot, seed)
         _write_text(os.path.join(staging, "report.md"), markdown)

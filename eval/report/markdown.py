@@ -12,6 +12,7 @@ import numpy as np
 
 from eval import analysis as an
 from eval.report.findings import _section_alignment, _section_forgetting, _section_ordering
+from eval.report.runs import section_failed, section_goodput
 from eval.report.study import Study, _scored_on
 from eval.report.text import _cut, _fmt, _label, _pm, _table
 
@@ -29,6 +30,8 @@ FILE_DESCRIPTIONS = {
     "alignment.csv": "retrieval accuracy of each stage's encoder per language",
     "alignment_by_class.csv": "the same, mean over the languages of each class",
     "missing.csv": "absent runs and languages",
+    "failed.csv": "zero-shot cells left empty by a failed stage, with its error",
+    "goodput.csv": "per stage of the last run: seconds by part and its goodput",
     "ordering_heatmap_": "ordering effect by target and resource class",
     "ordering_languages_": "ordering effect per language with 95% intervals",
     "ordering_vs_cc100_": "ordering effect against the language's CC-100 size",
@@ -50,6 +53,7 @@ def render_markdown(study: Study, files: Sequence[str], n_boot: int, seed: int) 
     ]
     lines += _section_run(study)
     lines += _section_missing(study)
+    lines += section_goodput(study.goodput)
     lines += _section_scores(study)
     lines += _section_gains(study)
     lines += _section_ordering(study, files)
@@ -84,7 +88,8 @@ def _section_run(study: Study) -> list[str]:
 
 def _section_missing(study: Study) -> list[str]:
     lines = ["## What is missing", ""]
-    found = False
+    lines += section_failed(study.failures)
+    found = bool(study.failures)
     if study.missing:
         found = True
         lines += [

@@ -3,12 +3,14 @@ and how its zero-shot scores were obtained (split and gold per target)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from eval import analysis as an
+from eval.analysis.records import StageFailure, load_failures, load_goodput
 from eval.stats import ordering as od
 
 
@@ -30,6 +32,8 @@ class Study:
     forgetting: list[dict[str, Any]]
     alignment: list[dict[str, Any]]
     alignment_class: list[dict[str, Any]]
+    failures: list[StageFailure] = dataclasses.field(default_factory=list)  # last run's
+    goodput: dict[str, Any] | None = None  # where the last run's time went
 
     @functools.cached_property
     def paths(self) -> list[an.Path]:
@@ -70,6 +74,8 @@ def analyse(workdir: str, *, n_boot: int = 1000, seed: int = 0) -> Study:
         forgetting=an.forgetting(records),
         alignment=alignment,
         alignment_class=an.alignment_by_class(alignment),
+        failures=load_failures(workdir),
+        goodput=load_goodput(workdir),
     )
 
 

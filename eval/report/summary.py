@@ -41,6 +41,7 @@ def summarise(study: Study, out: str) -> dict[str, Any]:
             classes=sum(r["significant"] for r in study.ordering.classes),
         ),
         missing_runs=len(study.missing),
+        failed_stages={f.stage: f.error for f in study.failures},
         notes=list(study.ordering.notes),
         warnings=list(study.ordering.warnings),
         families=dict(study.ordering.families),
@@ -99,6 +100,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"warning: {warning}")
     else:
         lines.append("ordering effect: no path is present in two orders")
+    for stage, error in summary.get("failed_stages", {}).items():
+        lines.append(f"failed stage {stage}: {error} (its cells are missing)")
     if summary["missing_runs"]:
         lines.append(f"missing: {summary['missing_runs']} (path, target, seed) entries")
     return "\n".join(lines)

@@ -1,11 +1,13 @@
 """The study pipeline: from an experiment config to results.jsonl and the report.
 
-config → plan (plan.py, dag.py, identity.py) → runner (runner.py: lock, workdir
-record, data check) → each stage trained by the trainer (training.py → train/stage.py)
-into its model directory → its evaluation units (units.py, through
-`eval.evaluators`) → results.jsonl (results.py, records of `eval.analysis.records`)
-→ the report (`eval.report`). Every workdir path is named in layout.py.
-Costing and compile-only runs of a study (plan/): cost.py, lengths.py, roofline.py,
-timing.py, schedule.py, compile.py, programs.py, targets.py (docs/cost.md).
-docs/architecture.md describes the layers.
+config → plan (plan/: plan.py, dag.py, identity.py) → run/runner.py (lock, workdir
+record, data check) → an executor (run/in_process.py, or run/ray_executor.py with
+each stage's resources from run/resources.py) → each stage's work (run/work.py:
+trained by the trainer through run/stages.py → train/stage.py, then its evaluation
+units, run/units.py through `eval.evaluators`; faults in run/failures.py and
+run/watchdog.py, time in run/goodput.py) → results.jsonl (run/results.py, records of
+`eval.analysis.records`) → the report (`eval.report`). Every workdir path is named
+in run/layout.py. Costing and compile-only runs of a study (plan/): cost.py,
+lengths.py, roofline.py, timing.py, schedule.py, compile.py, programs.py, targets.py
+(docs/cost.md). docs/architecture.md describes the layers.
 """

@@ -34,7 +34,8 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eval.evaluators import PredictOptions
+from eval.analysis.records import Kind
+from eval.predict.program import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
 from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
@@ -113,14 +114,14 @@ def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], dict
     assumed = False
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
         mine = by_stage[stage_id] = Work("evaluations")
-        for unit in units(dag, stage_id):
-            name = unit.removeprefix("dev-")
+        for unit in units(config, dag, stage_id):
+            name, dev = unit.task, unit.kind == Kind.DEV
             task = get_task(name)
-            split = "dev" if unit.startswith("dev-") else task.eval_split
-            langs = ("en",) if unit.startswith("dev-") else task.eval_langs
+            split = "dev" if dev else task.eval_split
+            langs = ("en",) if dev else task.eval_langs
             length = options.length_for(task)
             sequences = width(task)
-            entry = work.setdefault(f"eval {unit}", Work(f"eval {unit}"))
+            entry = work.setdefault(f"eval {unit.name}", Work(f"eval {unit.name}"))
             for lang in langs:
                 key = (name, split, lang)
                 if key not in counts:

@@ -10,7 +10,7 @@ lowered and compiled for a topology this machine does not have.
 
 Shapes: a train step is described at the stage's maximum length (its largest
 shape; batches of shorter length bucket compile smaller programs of the same
-kind); evaluation buckets are those of `eval.predict.predictor.PredictOptions`.
+kind); evaluation buckets are those of `eval.predict.program.PredictOptions`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
-from eval.evaluators import PredictOptions, forward_function
+from eval.predict.program import PredictOptions, forward_function
 from train.hparams import stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer
@@ -200,8 +200,8 @@ def eval_programs(config, dag: StageDag, data_parallel: int, planned=None) -> li
     found: dict[tuple, dict[str, Any]] = {}
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
         own_head = _stage_head(dag, stage_id, planned)
-        for unit in units(dag, stage_id):
-            name = unit.removeprefix("dev-")
+        for unit in units(config, dag, stage_id):
+            name = unit.task
             task = get_task(name)
             fmt = get_format(task.format)
             head, kwargs = own_head  # what a format predicting without its head runs on

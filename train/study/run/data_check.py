@@ -9,7 +9,7 @@ it (`print_data_check`) and runs nothing.
 
 from __future__ import annotations
 
-from eval.evaluators import AUTO, CHOICES, evaluation_pairs, plan_evaluation
+from eval.scoring.gold import AUTO, CHOICES, evaluation_pairs, plan_evaluation
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag
 from train.study.plan.plan import ConfigError

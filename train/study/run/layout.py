@@ -8,6 +8,8 @@
       pretrained/<root id>.DONE        written last
       stages/<id>/                     one trained stage (StageFiles)
         checkpoints/ model/ metrics.jsonl tensorboard/ manifest.json DONE
+        FAILED                         its one-line error, if its last try failed
+        progress.json                  its step counters (watchdog, goodput)
         eval/<unit>-<key>.json         one evaluation unit's records
         eval/<unit>-<key>/<split>-<lang>.npy   its per-example statistics
         submission/<task>/test-<lang>.<ext>    test predictions for submission
@@ -15,13 +17,16 @@
       compilation_cache/               compiled programs, shared across runs
       compiled/<topology>.json         --compile-only results (compile.py)
       results.jsonl                    every record (results.py)
+      failed.json                      the failed stages of the last run (failures.py)
+      goodput.json                     where the last run's time went (goodput.py)
       report/                          the report (eval.report)
       scheme-1/                        what --migrate could not verify
 
 The trainer (train/stage.py) writes inside the folders it is given; no other module
-of the pipeline joins a workdir path. The results file and the report folder are
-named by the results record (eval/analysis/records.py), which the report reads
-without the pipeline; they are taken from there.
+of the pipeline joins a workdir path. The results file, the report folder,
+failed.json and goodput.json are named by the results record
+(eval/analysis/records.py), which the report reads without the pipeline; they are
+taken from there.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from __future__ import annotations
 import os
 
 from eval.analysis.records import RESULTS_FILE
-from eval.analysis.records import results_file as results_file  # the pipeline names it here
+from eval.analysis.records import failed_file as failed_file  # the pipeline names them here
+from eval.analysis.records import goodput_file as goodput_file
+from eval.analysis.records import results_file as results_file
 from train.stage import StageFiles
 
 WORKDIR_FILE = "workdir.json"
@@ -100,6 +107,16 @@ def stage_files(workdir: str, stage_id: str) -> StageFiles:
         done=os.path.join(directory, "DONE"),
         features=features_dir(workdir),
     )
+
+
+def stage_failed(workdir: str, stage_id: str) -> str:
+    """The stage's FAILED record: the one-line error of its last, failed try."""
+    return os.path.join(stage_dir(workdir, stage_id), "FAILED")
+
+
+def stage_progress(workdir: str, stage_id: str) -> str:
+    """The stage's step counters, rewritten as it trains and evaluates."""
+    return os.path.join(stage_dir(workdir, stage_id), "progress.json")
 
 
 def stage_model_dir(workdir: str, stage_id: str) -> str:

@@ -1,7 +1,8 @@
 """One run per workdir (or per shard of it): a lock file that needs no lock server.
 
 `WORKDIR/locks/shard-I-of-N.lock` is created with O_CREAT|O_EXCL (atomic on a
-local disk and on a Cloud Storage FUSE mount, which has no `flock`) and holds
+local disk; on a Cloud Storage FUSE mount, which has no `flock`, the loser of a race
+may get ESTALE when its write is flushed: that is losing too) and holds
 who took it: host, process id, shard, start time and a heartbeat that a thread
 renews every HEARTBEAT_S seconds. Runs of the same `--shard I/N` with different I
 may share a workdir; any other live lock refuses the run with one line.
@@ -15,6 +16,7 @@ only when the run that holds it is known to be gone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -116,8 +118,15 @@ class WorkdirLock:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self._record(), f)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self._record(), f)
+        except OSError as err:
+            # On a Cloud Storage FUSE mount both of two racing runs create the file;
+            # the loser learns it only when its write is flushed: ESTALE at close.
+            if err.errno != errno.ESTALE:
+                raise
+            return False
         return True
 
     def _clear(self, path: str, record: dict[str, Any]) -> None:

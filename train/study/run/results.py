@@ -15,15 +15,16 @@ from collections.abc import Iterator
 
 from absl import logging
 
-from eval.analysis.records import Record, record_line
+from eval.analysis.records import Kind, Record, record_line
+from eval.evaluators import EvalUnit
 from train.study.plan.dag import StageDag
 from train.study.run import layout
-from train.study.run.units import ALIGNMENT, DEV, stage_path, unit_file, units
+from train.study.run.units import alignment_unit, stage_path, target_unit, unit_file, units
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary
 
 
-def unit_records(config, workdir: str, stage_id: str, unit: str) -> list[dict] | None:
+def unit_records(config, workdir: str, stage_id: str, unit: EvalUnit) -> list[dict] | None:
     """A unit's records; None if it is not written yet. A unit file that does not
     read back (cut short, damaged) is removed with a warning naming it, so the unit
     runs again."""
@@ -64,22 +65,27 @@ def result_records(config, dag: StageDag, workdir: str) -> Iterator[Record]:
                 examples=r["examples"],
             )
 
+    alignment = alignment_unit(config)
     for s in dag.sequences:
         stage_id = s.evaluated_stage or dag.root
-        records = unit_records(config, workdir, stage_id, s.target)
+        records = unit_records(config, workdir, stage_id, target_unit(config, s.target))
         if records is not None:
-            yield from tagged("zero_shot", s.path, s.seed, stage_id, records)
+            yield from tagged(Kind.ZERO_SHOT, s.path, s.seed, stage_id, records)
     for seed in config.study.seeds:
-        records = unit_records(config, workdir, dag.root, ALIGNMENT)
+        records = unit_records(config, workdir, dag.root, alignment)
         if records is not None:
-            yield from tagged("alignment", [], seed, dag.root, records, "alignment")
+            yield from tagged(Kind.ALIGNMENT, [], seed, dag.root, records, Kind.ALIGNMENT.value)
     for stage in dag.in_order():
         path = stage_path(dag, stage.id)
-        for unit in units(dag, stage.id):
-            kind = "dev" if unit.startswith(DEV) else "alignment" if unit == ALIGNMENT else None
-            records = unit_records(config, workdir, stage.id, unit) if kind else None
+        for unit in units(config, dag, stage.id):
+            # Zero-shot units are filed above, by sequence; the alignment unit and the
+            # per-stage kinds (dev) here, by stage.
+            kind = Kind.ALIGNMENT if unit == alignment else unit.kind
+            if kind == Kind.ZERO_SHOT:
+                continue
+            records = unit_records(config, workdir, stage.id, unit)
             if records is not None:
-                target = "alignment" if kind == "alignment" else None
+                target = Kind.ALIGNMENT.value if kind == Kind.ALIGNMENT else None
                 yield from tagged(kind, path, stage.seed, stage.id, records, target)
 
 

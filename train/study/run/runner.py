@@ -1,40 +1,56 @@
-"""A whole study: every pending stage of the shard in dependency order, each
-followed by its evaluations, then results.jsonl and the report.
+"""A whole study: checks, the workdir's lock and record, then the plan handed to an
+executor (in_process.py, the default, or ray_executor.py), then results.jsonl,
+failed.json, goodput.json and the report.
 
 Everything is keyed by content (stage ids, evaluation unit files), so running the
 same command again after any interruption — SIGKILL included — continues where
-the first run stopped and ends with the same files.
+the first run stopped and ends with the same files; a stage that failed is tried
+again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from typing import Any
-
-import jax
 
 from eval.report import format_summary, write_report
 from train.progress import overall_line
 from train.study.plan.plan import ConfigError, build_dag
+from train.study.plan.targets import parse_target
+from train.study.run import layout
 from train.study.run.data_check import check_study_data
-from train.study.run.layout import compilation_cache_dir, is_done
+from train.study.run.failures import (
+    DONE,
+    FAILED,
+    clear_failed,
+    record_failures,
+    study_failures,
+    write_failed,
+)
+from train.study.run.goodput import goodput_text, study_goodput, study_line
 from train.study.run.lock import workdir_lock
+from train.study.run.resources import stage_shape
 from train.study.run.results import result_records, write_results
-from train.study.run.stages import pretrained_root, train_stage
-from train.study.run.units import evaluate_stage
+from train.study.run.work import stall_after_s
 from train.study.run.workdir import open_workdir, prepare_workdir
-from xlmr_flax.sharding import is_primary, make_mesh, sync_processes
+from xlmr_flax.atomic import write_file
+from xlmr_flax.sharding import is_primary, sync_processes
 from xlmr_flax.storage import local_path
 
+EXECUTORS = ("in-process", "ray")
 
-def enable_compilation_cache(workdir: str) -> None:
-    """Stages of one task share their compiled train and eval steps across stages and
-    across restarts (the step's program depends on shapes, not on weights)."""
-    if jax.config.jax_compilation_cache_dir:
-        return  # a cache chosen by JAX_COMPILATION_CACHE_DIR stays
-    jax.config.update("jax_compilation_cache_dir", compilation_cache_dir(workdir))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorOptions:
+    """How the study runs: in this process, or on Ray (`address`: a running cluster's;
+    None: a local instance) with each stage shaped by `layout` on `topology`."""
+
+    name: str = "in-process"
+    address: str | None = None
+    layout: str = "chip"
+    topology: str | None = None
 
 
 def run_study(
@@ -45,15 +61,18 @@ def run_study(
     *,
     migrate: bool = False,
     break_lock: bool = False,
+    executor: ExecutorOptions = ExecutorOptions(),
 ) -> dict[str, Any]:
-    """Trains and evaluates the shard's part of the study; returns a summary. The
-    workdir is locked for the run (train/study/run/lock.py) and records the study
-    (train/study/run/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
+    """Trains and evaluates the shard's part of the study; returns a summary (its
+    `failed`: the stages that failed, with their line). The workdir is locked for the
+    run (train/study/run/lock.py) and records the study (train/study/run/workdir.py;
+    `migrate`: take over a workdir of id scheme 1)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")
         config = config.copy_and_resolve_references()
         config.raw_data = local_path(config.raw_data, "config.raw_data")
+        shape = _check_executor(config, executor, shard)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     dag = build_dag(config, resolve=True)
@@ -62,34 +81,78 @@ def run_study(
     prepare_workdir(workdir)
     with workdir_lock(workdir, shard, break_lock):
         notes = open_workdir(config, dag, workdir, migrate)
-        return _run_study(config, dag, stages, workdir, shard, started, out, notes)
+        say = out if is_primary() else (lambda *_: None)
+        for note in notes:
+            say(note)
+        # Reading every unit file drops the corrupt ones, so they are evaluated again.
+        sum(1 for _ in result_records(config, dag, workdir))
+        sync_processes("study: corrupt units dropped")
+        run_id = f"{started:.0f}-{uuid.uuid4().hex[:8]}"
+        if executor.name == "ray":
+            from train.study.run.ray_executor import run_on_ray
+
+            outcomes = run_on_ray(
+                config, dag, stages, workdir, run_id=run_id, shape=shape,
+                address=executor.address, say=say,
+            )  # fmt: skip
+        else:
+            from train.study.run.in_process import run_in_process
+
+            outcomes = run_in_process(
+                config, dag, stages, workdir, run_id=run_id, evaluate_root=shard[0] == 0,
+                started=started, say=say,
+            )  # fmt: skip
+        return _finish(config, dag, workdir, stages, outcomes, started, executor.name, run_id, say)
 
 
-def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict[str, Any]:
-    enable_compilation_cache(workdir)
-    mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
-    pretrained_root(config, workdir, dag.root)  # converted once, before any stage
-    say = out if is_primary() else (lambda *_: None)
-    for note in notes:
-        say(note)
+def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
+    """The stage shape of a Ray run (None in process); errors name the flag or key."""
+    stall_after_s(config)
+    if executor.name not in EXECUTORS:
+        raise ValueError(f"--executor {executor.name!r}: expected one of {', '.join(EXECUTORS)}")
+    if executor.name != "ray":
+        return None
+    from train.study.run.ray_executor import max_retries
 
-    # Reading every unit file drops the corrupt ones, so they are evaluated again below.
-    sum(1 for _ in result_records(config, dag, workdir))
-    sync_processes("study: corrupt units dropped")
-    ran = 0
-    if shard[0] == 0:  # the pretrained model's own evaluations belong to the first shard
-        ran += len(evaluate_stage(config, dag, dag.root, workdir, mesh))
-    total = len(stages)
-    for number, stage in enumerate(stages, 1):
-        if not is_done(workdir, stage.id):
-            what = f"training {stage.task} (seed {stage.seed}) {stage.id}"
-            say(overall_line(number - 1, total, started, what))
-            train_stage(config, dag, stage, workdir, mesh, label=f"{number}/{total} {stage.task}")
-        ran += len(evaluate_stage(config, dag, stage.id, workdir, mesh))
+    max_retries(config)
+    if shard != (0, 1):
+        raise ValueError("--shard: Ray schedules the whole study; leave --shard out with it")
+    target = parse_target(executor.topology) if executor.topology else None
+    return stage_shape(executor.layout, target)
+
+
+def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, say):
     sync_processes("study: every unit written")  # process 0 writes them
+    errors = {o.stage: o.error or "" for o in outcomes if o.status == FAILED}
+    if is_primary():
+        for outcome in outcomes:
+            if outcome.status == FAILED:
+                write_failed(workdir, outcome.stage, errors[outcome.stage], run_id)
+            elif outcome.status == DONE:
+                clear_failed(workdir, outcome.stage)
+        record_failures(workdir, study_failures(dag, errors))
     records = write_results(config, dag, workdir)
+    total = len(stages)
     say(overall_line(total, total, started, f"{records} records in results.jsonl"))
-    summary = {"stages": total, "evaluations_run": ran, "records": records}
+    times = [o.times for o in outcomes if o.times is not None and o.times.total >= 0.05]
+    summary: dict[str, Any] = {
+        "stages": total,
+        "evaluations_run": sum(o.evaluated for o in outcomes),
+        "records": records,
+        "failed": dict(errors),
+        "blocked": sorted(o.stage for o in outcomes if o.status not in (DONE, FAILED)),
+    }
+    wall = time.time() - started
+    in_stages = sum(t.total for t in times)
+    driver = max(0.0, wall - in_stages) if executor == "in-process" else _driver_s(outcomes, wall)
+    goodput = study_goodput(times, wall, driver, executor)
+    summary["goodput"] = goodput["study"]
+    if is_primary():
+        write_file(layout.goodput_file(workdir), goodput_text(goodput))
+        if times:
+            say(study_line(goodput))
+    for stage_id, error in errors.items():
+        say(f"failed: stage {stage_id}: {error}")
     if is_primary() and records:
         options = config.get("report") or {}
         report = write_report(
@@ -98,3 +161,12 @@ def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict
         say(format_summary(report))
         summary["report"] = report["report"]
     return summary
+
+
+def _driver_s(outcomes, wall: float) -> float:
+    """The driver's own time on a cluster: the run's wall time outside the span from
+    the first stage's start to the last stage's end (the stages count their own)."""
+    spans = [(o.ended - o.times.total, o.ended) for o in outcomes if o.times and o.ended]
+    if not spans:
+        return wall
+    return max(0.0, wall - (max(e for _, e in spans) - min(s for s, _ in spans)))

@@ -8,6 +8,7 @@ import shutil
 
 from flax import nnx
 
+from train.loop import LoopClock
 from train.stage import run_stage, tokenizer_path
 from train.study.plan.dag import Stage, StageDag
 from train.study.plan.plan import root_id, run_options
@@ -60,10 +61,15 @@ def parent_model_dir(config, dag: StageDag, stage: Stage, workdir: str) -> str:
     return layout.stage_model_dir(workdir, stage.parent)
 
 
-def train_stage(config, dag: StageDag, stage: Stage, workdir: str, mesh, label: str = "") -> str:
-    """Trains `stage` in `WORKDIR/stages/<id>/` (resuming it; nothing if it is done)."""
+def train_stage(
+    config, dag: StageDag, stage: Stage, workdir: str, mesh, label: str = "",
+    clock: LoopClock | None = None,
+) -> str:  # fmt: skip
+    """Trains `stage` in `WORKDIR/stages/<id>/` (resuming it; nothing if it is done);
+    `clock` receives the training loop's timings."""
     files = layout.stage_files(workdir, stage.id)
     if os.path.exists(files.done):
         return files.directory
     parent = parent_model_dir(config, dag, stage, workdir)
-    return run_stage(config, stage, parent, files, mesh, run_options(config, stage.task), label)
+    options = run_options(config, stage.task)
+    return run_stage(config, stage, parent, files, mesh, options, label, clock=clock)

@@ -7,8 +7,9 @@ After a stage trains, its model is restored once and evaluated on:
 - the English dev set of each intermediate task on the path so far, with that
   task's own head on this stage's encoder (forgetting: how much of A survives B).
 
-Each unit is run by an evaluator of `eval.evaluators` (a target's and Tatoeba's by
-`zero_shot`, `dev-<task>` by `dev`). A target is scored on the split
+Each unit is an `EvalUnit` (evaluator, task, split choice) that the registered
+evaluators of `eval.evaluators` choose (a target's and Tatoeba's: `zero_shot`;
+`dev-<task>`: `dev`). A target is scored on the split
 `eval.scoring.gold.plan_evaluation` chooses (config
 `eval.split`, per target: `auto`, `test` or `dev`) with gold from the raw folder or
 the labels folder `eval.labels`; every test language found is also predicted and
@@ -27,21 +28,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
-from eval.evaluators import AUTO, EvalModel, get_evaluator, open_model
+from eval.analysis.records import Kind
+from eval.evaluators import (
+    ALIGNMENT_TASK,
+    EvalModel,
+    EvalUnit,
+    StageTasks,
+    get_evaluator,
+    open_model,
+    stage_units,
+)
+from eval.scoring.gold import AUTO
 from train import faults
-from train.hparams import MIXTURE
 from train.study.plan.dag import StageDag, stable_hash
 from train.study.run import layout
 from train.study.run.stages import model_dir
 from xlmr_flax.atomic import write_file
-from xlmr_flax.formats import get_format
 from xlmr_flax.sharding import is_primary
-from xlmr_flax.tasks import get_task
-
-ALIGNMENT = "tatoeba"  # the unit every stage's encoder is measured on
-DEV = "dev-"  # a unit `dev-<task>`: the task's English dev set
 
 
 def stage_path(dag: StageDag, stage_id: str) -> list[str]:
@@ -58,36 +64,28 @@ def intermediate_stages(dag: StageDag) -> set[str]:
     return {i for s in dag.sequences for i in s.stages[: len(s.path)]}
 
 
-def units(dag: StageDag, stage_id: str) -> list[str]:
-    """The evaluation units of a stage (or of the root: the pretrained model)."""
+def stage_tasks_of(dag: StageDag, stage_id: str) -> StageTasks:
+    """What the stage (or the root: the pretrained model) offers its evaluators."""
     targets = {s.target for s in dag.sequences if (s.evaluated_stage or dag.root) == stage_id}
-    found = {ALIGNMENT} | targets
-    if stage_id in intermediate_stages(dag):
-        found |= {f"{DEV}{task}" for task in stage_path(dag, stage_id) if has_dev_score(task)}
-    return sorted(found)
-
-
-def has_dev_score(task: str) -> bool:
-    """Single tasks with a dev split whose format predicts with the task's own head
-    (not mixtures, masked LM or retrieval, which score the encoder)."""
-    return (
-        MIXTURE not in task
-        and get_format(get_task(task).format).predicts_with_head
-        and "dev" in get_task(task).splits
+    return StageTasks(
+        trained=tuple(stage_path(dag, stage_id)),
+        targets=tuple(sorted(targets)),
+        intermediate=stage_id in intermediate_stages(dag),
     )
 
 
-# Units named `<prefix><task>` and the evaluator (eval/evaluators.py) that runs them;
-# any other unit is a target (or Tatoeba's alignment), run by `zero_shot`.
-EVALUATOR_PREFIXES = {DEV: "dev"}
+def units(config, dag: StageDag, stage_id: str) -> list[EvalUnit]:
+    """The evaluation units of a stage (or of the root: the pretrained model), by name."""
+    return stage_units(stage_tasks_of(dag, stage_id), lambda task: eval_split_choice(config, task))
 
 
-def unit_evaluator(unit: str) -> tuple[str, str]:
-    """(evaluator name, task) of a unit."""
-    for prefix, name in EVALUATOR_PREFIXES.items():
-        if unit.startswith(prefix):
-            return name, unit.removeprefix(prefix)
-    return "zero_shot", unit
+def alignment_unit(config) -> EvalUnit:
+    """The unit every stage's encoder is measured on (its records: `alignment`)."""
+    return EvalUnit("zero_shot", ALIGNMENT_TASK, eval_split_choice(config, ALIGNMENT_TASK))
+
+
+def target_unit(config, target: str) -> EvalUnit:
+    return EvalUnit("zero_shot", target, eval_split_choice(config, target))
 
 
 # Evaluation options that change no number (how many rows a batch holds).
@@ -103,33 +101,33 @@ def labels_dir(config) -> str:
     return (config.get("eval") or {}).get("labels", "") or ""
 
 
-def unit_key(config, unit: str) -> str:
-    """A hash of what a unit's numbers depend on besides its stage's weights."""
+def unit_key(config, unit: EvalUnit) -> str:
+    """A hash of what a unit's numbers depend on besides its stage's weights (its
+    name, as every workdir keys it, not its typed fields)."""
     options = {k: v for k, v in dict(config.get("eval") or {}).items() if k not in _UNKEYED_OPTIONS}
     options.pop("split", None)
     options.pop("labels", None)
-    name, task = unit_evaluator(unit)
-    split = eval_split_choice(config, task)
-    data = get_evaluator(name).inputs(task, config.raw_data, labels_dir(config), split)
-    return stable_hash([unit, data, json.loads(json.dumps(options, default=list))])
+    evaluator = get_evaluator(unit.evaluator)
+    data = evaluator.inputs(unit.task, config.raw_data, labels_dir(config), unit.split)
+    return stable_hash([unit.name, data, json.loads(json.dumps(options, default=list))])
 
 
-def unit_file(config, workdir: str, stage_id: str, unit: str) -> str:
+def unit_file(config, workdir: str, stage_id: str, unit: EvalUnit) -> str:
     """The unit's records file under the current key."""
-    return layout.unit_file(workdir, stage_id, unit, unit_key(config, unit))
+    return layout.unit_file(workdir, stage_id, unit.name, unit_key(config, unit))
 
 
 def evaluate_unit(
-    model: EvalModel, unit: str, stage_id: str, config, workdir: str, key: str
+    model: EvalModel, unit: EvalUnit, stage_id: str, config, workdir: str, key: str
 ) -> list[dict[str, Any]]:
     """The records of one unit: zero-shot on every scored language of a target (and
     its test submission files), or dev-<task>."""
-    name, task = unit_evaluator(unit)
-    # Tatoeba's submission is written where it is a target of the study.
-    submit = name == "zero_shot" and (unit != ALIGNMENT or task in config.study.targets)
-    scores = get_evaluator(name).run(
-        model, task, config.raw_data, labels_dir(config), eval_split_choice(config, task),
-        examples_dir=layout.unit_examples_dir(workdir, stage_id, unit, key),
+    # Zero-shot test predictions are submitted for the study's targets (Tatoeba's
+    # alignment unit is one only where Tatoeba is a target).
+    submit = unit.kind == Kind.ZERO_SHOT and unit.task in config.study.targets
+    scores = get_evaluator(unit.evaluator).run(
+        model, unit.task, config.raw_data, labels_dir(config), unit.split,
+        examples_dir=layout.unit_examples_dir(workdir, stage_id, unit.name, key),
         submission_dir=layout.submission_dir(workdir, stage_id) if submit else None,
     )  # fmt: skip
     return [
@@ -147,29 +145,42 @@ def evaluate_unit(
     ]
 
 
-def evaluate_stage(config, dag: StageDag, stage_id: str, workdir: str, mesh) -> list[str]:
-    """Runs the stage's pending units (restoring its model once); returns those it ran."""
-    keys = {u: unit_key(config, u) for u in units(dag, stage_id)}
-    pending = [
-        u for u, k in keys.items() if not os.path.exists(layout.unit_file(workdir, stage_id, u, k))
-    ]
+def pending_units(config, dag: StageDag, stage_id: str, workdir: str) -> dict[EvalUnit, str]:
+    """The stage's units not written yet under their current keys (unit -> key)."""
+    keys = {u: unit_key(config, u) for u in units(config, dag, stage_id)}
+    return {
+        u: k
+        for u, k in keys.items()
+        if not os.path.exists(layout.unit_file(workdir, stage_id, u.name, k))
+    }
+
+
+def evaluate_stage(
+    config, dag: StageDag, stage_id: str, workdir: str, mesh,
+    done: Callable[[EvalUnit], None] | None = None,
+) -> list[EvalUnit]:  # fmt: skip
+    """Runs the stage's pending units (restoring its model once); returns those it ran.
+    `done(unit)` is told after each unit's file is written (a progress counter)."""
+    keys = pending_units(config, dag, stage_id, workdir)
+    pending = list(keys)
     if not pending:
         return []
     own = open_model(
         model_dir(workdir, dag, stage_id), mesh, config.get("eval"), layout.features_dir(workdir)
     )
     for unit in pending:
-        task = unit.removeprefix(DEV)
         model = own
-        if unit.startswith(DEV) and task != dag.stages[stage_id].task:
+        if unit.kind == Kind.DEV and unit.task != dag.stages[stage_id].task:
             # An earlier task of the path: its own stage's head on this encoder.
-            ancestor = _ancestor_with_task(dag, stage_id, task)
+            ancestor = _ancestor_with_task(dag, stage_id, unit.task)
             model = own.with_head_of(layout.stage_model_dir(workdir, ancestor))
         records = evaluate_unit(model, unit, stage_id, config, workdir, keys[unit])
         if is_primary():
-            path = layout.unit_file(workdir, stage_id, unit, keys[unit])
+            path = layout.unit_file(workdir, stage_id, unit.name, keys[unit])
             write_file(path, json.dumps({"records": records}))
-        faults.reached(f"eval:{stage_id}:{unit}")
+        faults.reached(f"eval:{stage_id}:{unit.name}")
+        if done:
+            done(unit)
     return pending
 
 
