@@ -54,6 +54,8 @@ setup(
         # and the CUDA plugin compile for those chips on a CPU-only machine. Pinned to
         # the jax of the lock file (requirements-tpu.lock); libtpu must match jax exactly.
         "compile": ["jax[tpu]==0.10.2", "jax-cuda12-plugin==0.10.2", "jax-cuda12-pjrt==0.10.2"],
+        # launch_tpu.sh on your machine: Ray's cluster launcher and its Google Cloud client.
+        "cluster": ["ray[default]==2.60.0", "google-api-python-client"],
     },
     entry_points={
         "console_scripts": [

@@ -20,14 +20,14 @@ cheap to add, so the question becomes an ordering question of its own:
 
 each against `T` alone and the baseline, for every intermediate task T, all
 XTREME-R targets, three seeds. The model, targets, seeds and per-task
-hyperparameters are those of configs/xtreme_r_sequencing.py (configs/common.py);
+hyperparameters are those of configs/xtreme_r_sequencing.py (configs/base.py);
 MLM stages train for `mlm_steps` (10,000 by default, 82 M tokens at batch 32 x 256).
 
-ARG: as every study config (configs/common.py: comma-separated `key=value` items,
+ARG: as every study config (configs/base.py: comma-separated `key=value` items,
 a value running until the next `key=`), keys: tasks, mlm (placements: before,
 after, during; default before,during), mlm_steps, singles (each task alone,
 default yes), baseline, and seeds, targets, model, steps_scale, max_steps,
-batch_size, raw_data, mesh. Example:
+batch_size, raw_data, checkpoint, mesh. Example:
 `configs/continued_mlm.py:tasks=mnli,squad_v2,mlm=before,after`.
 
 Hyperparameters of a mixture `mlm+T` are in `hparams["mlm+T"]` (rate, steps, max
@@ -38,10 +38,18 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common
+from configs import base
 
 MLM = "mlm"
 PLACEMENTS = ("before", "after", "during")
+
+KEYS = dict(
+    tasks=tuple,  # intermediate tasks (registry names), or `all`
+    mlm=tuple,  # where MLM goes relative to each task: before, after, during
+    mlm_steps=int,  # steps of an MLM stage (default base.MLM_STEPS)
+    singles=bool,  # include each task alone
+    baseline=bool,  # include the path without intermediate task
+)
 
 
 def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:
@@ -60,42 +68,25 @@ def mlm_paths(tasks, placements, singles: bool) -> tuple[tuple[str, ...], ...]:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    keys = {
-        "tasks": common.TASKS_HELP,
-        "mlm": f"where MLM goes relative to each task: {', '.join(PLACEMENTS)}",
-        "mlm_steps": f"steps of an MLM stage (default {common.MLM_STEPS})",
-        "singles": "include each task alone: yes or no",
-        "baseline": common.BASELINE_HELP,
-        **common.OPTION_KEYS,
-    }
-    items = common.parse_arg(arg, keys)
-    options = common.common_options(items)
-    config = common.base_config(options)
-    tasks = common.INTERMEDIATE_TASKS
-    if "tasks" in items:
-        tasks = common.task_names("tasks", items["tasks"], common.INTERMEDIATE_TASKS)
+    config, items, length = base.study_config(arg, **KEYS)
+    tasks = base.tasks_arg(items.get("tasks", ("all",)))
     if MLM in tasks or any("+" in t for t in tasks):
-        raise ValueError(f"config argument tasks: single tasks other than {MLM!r}, got {tasks}")
-    placements = ("before", "during")
-    if "mlm" in items:
-        placements = tuple(common.choice("mlm", [p], PLACEMENTS) for p in items["mlm"])
-    singles = common.flag("singles", items["singles"]) if "singles" in items else True
+        raise base.ArgError(f"config argument tasks: single tasks other than {MLM!r}, got {tasks}")
+    placements = tuple(base.one_of("mlm", p, PLACEMENTS) for p in items.get("mlm", ()))
+    placements = placements or ("before", "during")
     if "mlm_steps" in items:
-        mlm_steps = common.integer("mlm_steps", items["mlm_steps"], 1)
-        config.hparams.mlm.steps = common.scaled_steps(mlm_steps, options)
-    tiny = options["model"] == "tiny"
+        config.hparams.mlm.steps = length.steps(items["mlm_steps"])
     for task in tasks if "during" in placements else ():
         config.hparams[f"{MLM}+{task}"] = ml_collections.ConfigDict(
             dict(
                 rate="uniform",
-                steps=min(2 * config.hparams[task].steps, options["max_steps"] or 2**62),
-                max_length=max(common.max_length(task, tiny), common.max_length(MLM, tiny)),
+                steps=min(2 * config.hparams[task].steps, length.max_steps or 2**62),
+                max_length=max(length.max_length(task), length.max_length(MLM)),
             )
         )
     study = config.study
     study.intermediate_tasks = (MLM, *tasks)
     study.orders = ()
-    study.sequences = mlm_paths(tasks, placements, singles)
-    if "baseline" in items:
-        study.include_baseline = common.flag("baseline", items["baseline"])
+    study.sequences = mlm_paths(tasks, placements, items.get("singles", True))
+    study.include_baseline = items.get("baseline", True)
     return config

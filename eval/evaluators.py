@@ -26,7 +26,7 @@ results.jsonl under its evaluator's record `kind`. A new evaluator is one class
 with `unit_prefix`, `kind`, `tasks`, `inputs` and `run`, registered with
 `@register_evaluator("name")` (docs/architecture.md). Helpers this module uses but
 does not own (split choices and the evaluation plan: `eval.scoring.gold`; the
-forward pass: `eval.predict.predictor`) are imported from there by whoever needs
+forward pass: `eval.predict.program`) are imported from there by whoever needs
 them.
 """
 
@@ -42,7 +42,8 @@ import numpy as np
 
 from eval.analysis.records import Kind
 from eval.metrics import example_stats, metric_from_stats
-from eval.predict.predictor import PredictOptions, Predictor, load_on_mesh
+from eval.predict.predictor import Predictor
+from eval.predict.program import PredictOptions, load_on_mesh
 from eval.scoring.example_files import SUFFIX as EXAMPLES_SUFFIX
 from eval.scoring.example_files import write_examples
 from eval.scoring.gold import (

@@ -21,7 +21,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 
 def two_stage_config() -> ml_collections.ConfigDict:
-    """MNLI, then the XNLI target stage (MNLI again); XNLI and Tatoeba evaluated."""
+    """MNLI, then the XNLI target stage (MNLI again) and Tatoeba's SQuAD v1.1 stage;
+    XNLI and Tatoeba evaluated."""
     config = get_config()
     config.study.sequences = (("mnli",),)
     config.study.targets = ("xnli", "tatoeba")

@@ -13,9 +13,16 @@ import sys
 
 import pytest
 
-from train.study.plan.compile import ProgramFailed, ProgramTooLarge, compile_study
+from train.study.plan.compile import (
+    ProgramFailed,
+    ProgramTooLarge,
+    compile_study,
+    read_compiled_costs,
+    write_compiled,
+)
 from train.study.plan.plan import build_dag, load_config_file
 from train.study.plan.programs import study_programs
+from train.study.plan.roofline import StepCost
 from train.study.plan.targets import GIB, parse_target
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.data.batching import TrainBatches
@@ -114,6 +121,19 @@ def test_a_program_that_does_not_fit_fails_naming_it():
     with pytest.raises(ProgramTooLarge, match=r"program 'train mnli 8x64' needs .* GiB per device"):
         compile_study(config, dag, parse_target("cpu-8"), only="train mnli",
                       device_memory=GIB // 1024, out=lambda line: None)  # fmt: skip
+
+
+def test_a_compiled_step_records_its_flops_and_one_devices_bytes_for_the_roofline(tmp_path):
+    config, dag = quick_study()
+    target = parse_target("cpu-8")
+    (result,) = compile_study(config, dag, target, only="train mnli", out=lambda line: None)
+    assert result.flops > 0 and result.bytes_accessed > 0
+    path = str(tmp_path / "cpu-8.json")
+    write_compiled(path, target, [result])
+    devices, costs = read_compiled_costs(path)
+    assert devices == 8
+    assert costs == {result.program: StepCost(result.flops, result.bytes_accessed,
+                                              "compiled for cpu-8", result.peak_bytes)}  # fmt: skip
 
 
 def test_a_batch_that_does_not_divide_over_the_devices_fails_naming_its_program():

@@ -11,15 +11,18 @@ import sys
 
 import pytest
 
-from configs.common import TRAIN_SIZES
 from train.study.plan.plan import (
+    ConfigError,
     build_dag,
     intermediate_paths,
     load_config_file,
     missing_data,
     stage_hparams,
 )
-from xlmr_flax.tasks import TARGETS
+from xlmr_flax.tasks import TARGETS, TASKS
+
+# English training examples by stage task (the registry's `train_examples`).
+TRAIN_SIZES = {name: task.train_examples for name, task in TASKS.items() if task.train_examples}
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NINE = ("anli_plus", "mnli", "qqp", "sst2", "squad_v2", "hellaswag", "ccg", "cosmosqa", "commonsenseqa")  # fmt: skip
@@ -27,7 +30,7 @@ NINE = ("anli_plus", "mnli", "qqp", "sst2", "squad_v2", "hellaswag", "ccg", "cos
 # The training stages after an intermediate path, per target (docs/pipeline.md).
 TARGET_STAGES = {
     "xnli": ("xnli",), "xcopa": ("siqa", "copa"), "udpos": ("udpos",), "panx": ("panx",),
-    "xquad": ("squad_v1",), "mlqa": ("squad_v1",), "tydiqa": ("tydiqa",), "tatoeba": (),
+    "xquad": ("squad_v1",), "mlqa": ("squad_v1",), "tydiqa": ("tydiqa",), "tatoeba": ("squad_v1",),
     "mewslix": ("mewslix",), "lareqa": ("lareqa",),
 }  # fmt: skip
 
@@ -68,26 +71,26 @@ def counts(config):
     return dag.naive_stage_runs(), len(dag.stages)
 
 
-def test_full_study_is_82_paths_7050_naive_2457_unique(sequencing):
+def test_full_study_is_82_paths_7296_naive_2457_unique(sequencing):
     config = sequencing.get_config()
     paths = intermediate_paths(config.study)
     assert len(paths) == 82 == 1 + 9 + 9 * 8
     assert paths[0] == () and set(config.study.intermediate_tasks) == set(NINE)
     assert config.study.targets == TARGETS and len(TARGETS) == 10
     assert config.study.seeds == (0, 1, 2)
-    assert counts(config) == (7050, 2457) == hand_count(paths, TARGETS, (0, 1, 2))
+    assert counts(config) == (7296, 2457) == hand_count(paths, TARGETS, (0, 1, 2))
     assert config.init_checkpoint == config.tokenizer == "FacebookAI/xlm-roberta-large"
     assert config.model == "large" and config.mesh == (-1, 1, 1)
 
 
 @pytest.mark.parametrize("arg,paths,naive,unique", [
-    ("tasks=mnli,squad_v2,hellaswag,order=3,seeds=1", 16, 490, 159),
-    ("tasks=mnli,squad_v2,hellaswag;order=3;seeds=1", 16, 490, 159),  # `;` separates too
-    (" tasks = mnli , squad_v2 , order = 2 , seeds = 0-1 ", 5, 220, 98),
-    ("order=1,seeds=4,7,targets=xnli,tatoeba", 10, 2 * (10 + 9 * 2), 2 * (9 + 10)),
-    ("order=0,seeds=1", 1, 10, 9),  # the baseline alone
-    ("tasks=mnli,squad_v2,baseline=no,seeds=2", 4, 2 * (4 * 10 + 60), 2 * (4 + 4 * 9)),
-    ("paths=mnli>squad_v2,squad_v2>mnli,hellaswag,seeds=1", 4, 4 * 10 + 50, 5 + 4 * 9),
+    ("tasks=mnli,squad_v2,hellaswag,order=3,seeds=1", 16, 506, 159),
+    ("tasks=mnli,squad_v2,hellaswag;order=3;seeds=1", 16, 506, 159),  # `;` separates too
+    (" tasks = mnli , squad_v2 , order = 2 , seeds = 0-1 ", 5, 230, 98),
+    ("order=1,seeds=4,7,targets=xnli,tatoeba", 10, 2 * 2 * (10 + 9), 2 * (9 + 10 * 2)),
+    ("order=0,seeds=1", 1, 11, 9),  # the baseline alone
+    ("tasks=mnli,squad_v2,baseline=no,seeds=2", 4, 2 * (4 * 11 + 60), 2 * (4 + 4 * 9)),
+    ("paths=mnli>squad_v2,squad_v2>mnli,hellaswag,seeds=1", 4, 4 * 11 + 50, 5 + 4 * 9),
 ])  # fmt: skip
 def test_narrowed_study_counts(sequencing, arg, paths, naive, unique):
     config = sequencing.get_config(arg)
@@ -145,33 +148,63 @@ def test_tiny_branch_runs_on_the_sample_data(sequencing):
     assert missing_data(config, build_dag(config)) == []  # every task has sample data
 
 
+def test_parse_arg_reads_each_key_as_its_type():
+    from configs.base import parse_arg
+
+    types = dict(n=int, x=float, on=bool, names=tuple, word=str, quick=bool)
+    arg = " n = 3 , x=0.5;on=no,names=a,b , c,word=w=v,quick"
+    assert parse_arg(arg, **types) == dict(
+        n=3, x=0.5, on=False, names=("a", "b", "c"), word="w=v", quick=True
+    )
+    assert parse_arg(None, **types) == parse_arg("", **types) == {}
+    with pytest.raises(
+        ValueError, match=r"^config argument 'nams=a': unknown key 'nams'; did you mean 'names'"
+    ):
+        parse_arg("nams=a", **types)
+
+
 @pytest.mark.parametrize("arg,message", [
-    ("order=2,nope=1", r"(?s)unknown key 'nope'; accepted keys:\n  tasks: .*\n  order: .*\n  mesh: "),
-    ("mnli,squad_v2", r"'mnli' has no key; write key=value"),
+    ("order=2,nope=1", r"^config argument 'order=2,nope=1': unknown key 'nope'; expected one of tasks, order, paths, baseline, seeds, targets, model, "),
+    ("order=2,taks=mnli", r"unknown key 'taks'; did you mean 'tasks'\?$"),
+    ("mnli,squad_v2", r"unknown key 'mnli'"),
+    ("order", r"'order' has no value; write order=\.\.\."),
     ("tasks=mnli,tasks=qqp", "key 'tasks' is given twice"),
-    ("tasks=", "key 'tasks' has no value"),
-    ("tasks=mnli,nli", "unknown task 'nli'"),
-    ("tasks=mnli,mnli", "named twice"),
-    ("targets=xnli,mnli", "mnli not XTREME-R targets"),
+    ("tasks=", "no value after tasks="),
     ("order=two", "order=two: expected an integer"),
-    ("order=-1", "expected at least 0"),
+    ("order=2,3", "unknown key '3'"),
+    ("order=-1", "expected a number >= 0"),
     ("tasks=mnli,squad_v2,order=3", "order=3: more than the 2 tasks"),
     ("seeds=a", "expected a count, a list of seeds or a range"),
-    ("seeds=0", "expected distinct seeds"),
-    ("seeds=1,1", "expected distinct seeds"),
     ("mesh=2,2", "expected data,fsdp,tensor sizes"),
     ("mesh=-1,-1,1", "expected data,fsdp,tensor sizes"),
-    ("model=huge", "model=huge: expected one of large, base, tiny"),
-    ("steps_scale=0", "expected a positive number"),
-    ("max_steps=0", "expected at least 1"),
+    ("model=huge", "model=huge: unknown; expected one of large, base, tiny"),
+    ("model=larg", "model=larg: unknown; did you mean 'large'"),
+    ("steps_scale=0", "steps_scale=0: expected a positive number"),
+    ("steps_scale=x", "steps_scale=x: expected a number"),
+    ("max_steps=0", "expected a positive number"),
     ("baseline=maybe", "expected yes or no"),
-    ("paths=mnli>", "has an empty element"),
+    ("paths=mnli>", "an empty task"),
     ("paths=mnli>qqp,order=2", "either paths or tasks/order"),
     ("order=0,baseline=no", "leaves no path"),
 ])  # fmt: skip
 def test_bad_arguments(sequencing, arg, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as raised:
         sequencing.get_config(arg)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("tasks=mnli,nli", "intermediate task 'nli' is unknown; did you mean 'xnli'"),
+    ("tasks=mnli,mnli", "config.study.intermediate_tasks: 'mnli' is listed twice"),
+    ("targets=xnli,mnli", "target 'mnli' is not an XTREME-R target"),
+    ("seeds=0", "must not be empty"),
+    ("seeds=1,1", "config.study.seeds: 1 is listed twice"),
+    ("paths=mnli>xquad", "intermediate task 'xquad' has no training data of its own"),
+])  # fmt: skip
+def test_argument_mistakes_the_plan_finds(sequencing, arg, message):
+    """Names are checked once, where the plan is built, for every config alike."""
+    with pytest.raises(ConfigError, match=message):
+        build_dag(sequencing.get_config(arg))
 
 
 def test_multitask_is_one_mixture_stage(multitask):
@@ -184,7 +217,8 @@ def test_multitask_is_one_mixture_stage(multitask):
         steps=round(3 * sum(min(TRAIN_SIZES[t], 2**17) for t in NINE) / 32),
     )  # fmt: skip
     assert stage_hparams(config, mixture)["rate"] == "capped"
-    assert counts(config) == (3 * (10 + 20), 3 * (1 + 2 * 9))
+    # Ten targets train eleven target stages after a path (XCOPA two, Tatoeba SQuAD v1.1).
+    assert counts(config) == (3 * (11 + 21), 3 * (1 + 2 * 9))
     config = multitask.get_config("tasks=mnli,sst2,rate=uniform,steps=500,seeds=1,baseline=no")
     assert intermediate_paths(config.study) == [("mnli+sst2",)]
     mixture = config.hparams.mixture
@@ -194,8 +228,9 @@ def test_multitask_is_one_mixture_stage(multitask):
 
 
 @pytest.mark.parametrize("arg,message", [
-    ("rate=fast", "rate=fast: expected one of capped, proportional, uniform"),
-    ("tasks=mnli", "a mixture needs two or more tasks"),
+    ("rate=fast", "rate=fast: unknown; expected one of capped, proportional, uniform"),
+    ("tasks=mnli,xquad", "'xquad' has no training set"),
+    ("tasks=mnli", "a mixture needs two or more"),
     ("order=2", "unknown key 'order'"),
 ])  # fmt: skip
 def test_multitask_bad_arguments(multitask, arg, message):
@@ -209,7 +244,7 @@ def test_continued_mlm_paths(continued_mlm):
     assert paths[:4] == [(), ("mlm",), ("anli_plus",), ("mlm", "anli_plus")]
     assert ("mlm+commonsenseqa",) in paths and ("commonsenseqa", "mlm") not in paths
     assert len(paths) == 2 + 3 * 9
-    naive = 3 * sum(10 * len(p) + 10 for p in paths)
+    naive = 3 * sum(10 * len(p) + 11 for p in paths)
     assert counts(config) == (naive, 3 * (1 + 9 * 3 + 29 * 9))
     assert config.hparams.mlm.steps == 10_000
     during = config.hparams["mlm+mnli"]
@@ -222,28 +257,52 @@ def test_continued_mlm_paths(continued_mlm):
     assert config.hparams.mlm.steps == 50 and "mlm+mnli" not in config.hparams
     config = continued_mlm.get_config("model=tiny,tasks=mnli,mlm=before,after,during")
     assert missing_data(config, build_dag(config)) == []
-    with pytest.raises(ValueError, match="mlm=sideways: expected one of before, after, during"):
+    with pytest.raises(ValueError, match="mlm=sideways: unknown; expected one of before, after"):
         continued_mlm.get_config("mlm=sideways")
     with pytest.raises(ValueError, match="single tasks other than 'mlm'"):
         continued_mlm.get_config("tasks=mlm,mnli")
 
 
 STUDIES = sorted(
-    path
+    os.path.basename(path)[:-3]
     for path in glob.glob(os.path.join(ROOT, "configs", "*.py"))
-    if os.path.basename(path) not in ("__init__.py", "common.py")
+    if os.path.basename(path) != "__init__.py"
 )
 
 
-@pytest.mark.parametrize("path", STUDIES)
-def test_every_config_plans(path):
-    module = load(os.path.basename(path)[:-3])
-    assert build_dag(module.get_config()).stages
+@pytest.mark.parametrize("name", STUDIES)
+def test_every_config_plans_its_stages_with_their_own_steps(name):
+    config = load(name).get_config()
+    dag = build_dag(config)
+    paths = intermediate_paths(config.study)
+    if name == "smoke":  # SQuAD v1.1 is both an intermediate and a target stage there
+        # naive: Tatoeba's SQuAD v1.1 stage on each of the 5 paths counts as its own
+        assert counts(config) == (2 * (10 * 5 + 10 * (1 + 1 + 2 + 2) + 5), 2 * (4 + 5 * 9 - 2))
+    else:
+        assert counts(config) == hand_count(paths, config.study.targets, config.study.seeds)
+    for task in {s.task for s in dag.stages.values()}:
+        steps = stage_hparams(config, task)["steps"]
+        assert isinstance(steps, int) and steps >= 1
+        # Study configs size every stage by its task or mixture entry (the smoke study
+        # trains 8 steps each).
+        own = "mixture" if "+" in task and task not in config.hparams else task
+        assert config.hparams[own].steps == steps if name != "smoke" else steps == 8
+
+
+def test_the_base_config_is_the_full_study(sequencing):
+    """xtreme_r_sequencing without argument is base.py's config, value for value."""
+    base = load("base").get_config()
+    assert base.to_dict() == sequencing.get_config().to_dict()
+    assert base.hparams.mnli.steps == round(3 * 392_702 / 32) and base.eval.layer == 14
+    assert base.hparams.mlm.steps == 10_000
+    assert set(base.hparams) == {"default", "mlm", *TRAIN_SIZES}
+    with pytest.raises(ValueError, match="unknown key 'quick'"):
+        load("base").get_config("quick")
 
 
 @pytest.mark.slow  # the main command as a subprocess
 def test_main_command_takes_the_argument(tmp_path):
-    """Through ml_collections' config flag: the `:ARG` suffix and the error it raises."""
+    """Through the main command's --config: the `:ARG` suffix and the error it raises."""
 
     def dry_run(config):
         command = [sys.executable, "-m", "train", "--config", config, "--workdir", str(tmp_path), "--dry-run"]  # fmt: skip
@@ -252,7 +311,8 @@ def test_main_command_takes_the_argument(tmp_path):
     done = dry_run("configs/xtreme_r_sequencing.py:tasks=mnli,squad_v2,hellaswag,order=3,seeds=1")
     assert done.returncode == 0, done.stderr[-2000:]
     last = done.stdout.strip().splitlines()[-1]
-    assert '"paths": 16' in last and '"stage_runs_naive": 490' in last
+    assert '"paths": 16' in last and '"stage_runs_naive": 506' in last
     assert '"stage_runs_unique": 159' in last
     failed = dry_run("configs/xtreme_r_sequencing.py:order=2,taks=mnli")
-    assert failed.returncode != 0 and "unknown key 'taks'" in failed.stderr
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert "unknown key 'taks'; did you mean 'tasks'?" in failed.stderr

@@ -7,11 +7,11 @@ import re
 
 from train.study.plan.compile import write_compiled
 from train.study.plan.cost import (
-    ASSUMED_MFU,
     DEFAULT_TOPOLOGIES,
     mfu_at,
     print_cost,
     study_cost,
+    study_work,
     train_flops_per_token,
 )
 from train.study.plan.dag import hparams_dict
@@ -67,17 +67,34 @@ def test_the_host_layout_costs_fewer_chip_hours_than_one_stage_per_slice():
         assert costs["host"].parallel == 4 and costs["host"].chips_per_stage == 4
 
 
-def test_dry_run_output_names_the_mfu_prices_and_layouts_of_both_default_topologies():
+def test_dry_run_output_names_the_timing_prices_and_layouts_of_both_default_topologies():
     config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
     lines = []
     print_cost(config, dag, DEFAULT_TOPOLOGIES, out=lines.append)
     text = "\n".join(lines)
-    assert f"MFU {ASSUMED_MFU:.0%} (assumed" in text and PRICES_AS_OF in text
+    flat = " ".join(text.split())
+    assert "time: roofline bound of each program" in flat and PRICES_AS_OF in flat
+    assert "Chip-hours: the schedule Ray runs" in flat
     for name in ("v4-32:", "v5litepod-16:"):
         assert name in text
     assert len(re.findall(r"layout (slice|host|chip) .* chip-hours .* h wall", text)) == 6
+    assert len(re.findall(r"static --shard I/(4|16): [\d,]+ chip-hours", text)) == 4
     summary = json.loads(lines[-1])["cost"]
-    assert summary["v4-32"]["recommended"] == "host"
+    fits = [k for k in ("slice", "host", "chip") if "not fit" not in summary["v4-32"][k]["note"]]
+    cheapest = min(fits, key=lambda k: summary["v4-32"][k]["chip_hours"])
+    assert summary["v4-32"]["recommended"] == cheapest
+
+
+def test_a_given_mfu_replaces_the_roofline_and_prices_in_proportion():
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    low, high = (
+        {c.layout: c for c in study_cost(config, dag, ["v4-32"], mfu=m)["costs"]["v4-32"]}
+        for m in (0.2, 0.4)
+    )
+    assert abs(low["slice"].chip_hours / high["slice"].chip_hours - 2) < 1e-9
+    lines = []
+    print_cost(config, dag, ["v4-32"], mfu=0.3, out=lines.append)
+    assert "time: MFU 30% (given)" in " ".join(" ".join(lines).split())
 
 
 def test_compiled_flops_replace_the_formula_for_their_stages(tmp_path):
@@ -116,6 +133,11 @@ def test_training_tokens_follow_the_length_distribution_of_the_data_at_hand():
     assert 16 <= length < mnli["max_length"]  # padded to multiples of 16, bucketed
     kinds = {w.kind: w for w in result["kinds"]}
     assert kinds["mnli"].tokens == mnli["steps"] * round(mnli["batch_size"] * length)
+    # The memory check takes the longest batch measured, not the maximum length.
+    work = study_work(config, dag, ["v4-32"])
+    stage = next(w for w in work.train.values() if w.kind == "mnli")
+    assert length <= stage.peak_length <= mnli["max_length"] and stage.peak_length % 16 == 0
+    assert stage.peak_tokens == mnli["batch_size"] * stage.peak_length
 
     lines = []
     print_cost(config, dag, ["v4-32"], out=lines.append)
@@ -130,3 +152,37 @@ def test_without_the_data_training_tokens_are_counted_at_the_maximum_length(tmp_
     mnli = hparams_dict(next(s for s in dag.in_order() if s.task == "mnli").hparams)
     kinds = {w.kind: w for w in result["kinds"]}
     assert kinds["mnli"].tokens == mnli["steps"] * mnli["batch_size"] * mnli["max_length"]
+
+
+def test_compiled_step_costs_time_the_layout_whose_stages_run_on_as_many_devices(tmp_path):
+    config, dag = study("tasks=mnli,order=1,targets=xnli,seeds=1")
+    names = [p.name for p in train_programs(config, dag)]
+    before = {c.layout: c for c in study_cost(config, dag, ["v4-32"])["costs"]["v4-32"]}
+    # A v4 host is 4 chips: programs compiled for v4-8 time the `host` layout of a v4-32.
+    slow = [{"program": n, "flops": 1.0e12, "bytes_accessed": 1.2e12} for n in names]
+    path = compiled_file(str(tmp_path), "v4-8")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        json.dump({"topology": "v4-8", "devices": 4, "programs": slow}, f)
+    result = study_cost(config, dag, ["v4-32"], workdir=str(tmp_path))
+    assert result["step_cost_sources"]["v4-32"] == {
+        "slice": "analytic", "host": "compiled for v4-8", "chip": "analytic"}  # fmt: skip
+    after = {c.layout: c for c in result["costs"]["v4-32"]}
+    assert after["slice"].chip_hours == before["slice"].chip_hours
+    assert after["host"].chip_hours > before["host"].chip_hours  # a second per step now
+    lines = []
+    print_cost(config, dag, ["v4-32"], workdir=str(tmp_path), out=lines.append)
+    assert "compiled for v4-8 steps" in "\n".join(lines)
+
+
+def test_a_layout_whose_largest_step_exceeds_the_chips_memory_is_named_and_not_recommended():
+    config, dag = study("tasks=commonsenseqa,order=1,targets=xnli,seeds=1")
+    lines = []
+    print_cost(config, dag, ["v5litepod-16"], out=lines.append)
+    text = "\n".join(lines)
+    # 32 rows x 5 choices x 256 tokens on one 16 GiB chip: far over, by the estimate.
+    assert re.search(r"layout chip .*does not fit: estimated \d+ GiB per chip for "
+                     r"commonsenseqa's step, 16 GiB of HBM", text)  # fmt: skip
+    summary = json.loads(lines[-1])["cost"]["v5litepod-16"]
+    assert summary["recommended"] != "chip"
+    assert re.search(r"recommended: \w+ \(.*chip.*: largest step over the chip's memory\)", text)

@@ -204,6 +204,21 @@ def test_every_task_featurises_its_sample_training_data(tokenizer, tmp_path, nam
     if len(task.train_on) > 1:
         pytest.skip(f"{name} trains in stages {task.train_on}, each tested on its own")
     features = cached_features(task, "train", "en", SAMPLE, tokenizer, 128, str(tmp_path))
-    assert features and all(
-        len(f.get("input_ids", f.get("choices", [[]])[0])) <= 128 for f in features
-    )
+    examples = list(task.data_task("train").read(SAMPLE, "train"))
+    if "example_index" in features[0]:  # QA windows: each question gives one or more
+        assert sorted({f["example_index"] for f in features}) == list(range(len(examples)))
+    else:  # one feature per example, none lost, each named by its example
+        assert len(features) == len(examples) == len({f["id"] for f in features})
+    vocab = tokenizer.vocab_size if hasattr(tokenizer, "vocab_size") else len(tokenizer)
+    for feature in features:
+        sequences = [feature[k] for k in ("input_ids", "candidate_input_ids") if k in feature]
+        sequences += list(feature.get("choices", []))
+        assert sequences, f"{name}: a feature without token ids: {sorted(feature)}"
+        for ids in (np.asarray(s) for s in sequences):
+            assert 3 <= len(ids) <= 128 and ids[0] == 0  # <s> ... within the max length
+            assert ids.min() >= 0 and ids.max() < vocab
+            assert (ids > 3).any()  # some text, not only special tokens
+        if "choices" in feature:
+            assert 0 <= feature["label"] < len(feature["choices"])
+        elif "label" in feature and task.labels:
+            assert 0 <= feature["label"] < len(task.labels)

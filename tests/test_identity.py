@@ -138,7 +138,7 @@ def test_a_task_without_a_training_size_has_no_steps():
 
     sequencing = load("xtreme_r_sequencing")
     config = sequencing.get_config("model=tiny,tasks=mnli,order=1,targets=xnli,seeds=1")
-    del config.hparams["mnli"]  # as if MNLI had no entry in TRAIN_SIZES
+    del config.hparams["mnli"]  # as if MNLI had no train_examples in the registry
     with pytest.raises(ConfigError, match=r"stage 'mnli' has no steps"):
         build_dag(config)
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from eval.predict.predictor import PredictOptions, Predictor, load_on_mesh
+from eval.predict.predictor import Predictor
+from eval.predict.program import PredictOptions, load_on_mesh
 from eval.predict.retrieval import top_k_on_mesh
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data import lareqa, mewslix

@@ -3,6 +3,7 @@
 (Adding a task, a format or a metric: docs/formats.md and its tests.)
 """
 
+import dataclasses
 import json
 import os
 
@@ -29,7 +30,9 @@ def quick():
 
 
 def test_a_model_size_is_one_entry_of_the_named_sizes(tmp_path, monkeypatch):
-    monkeypatch.setitem(NAMED_SIZES, "micro", {**NAMED_SIZES["tiny"], "num_layers": 1})
+    tiny = NAMED_SIZES["tiny"]
+    micro = dataclasses.replace(tiny, shape={**tiny.shape, "num_layers": 1})
+    monkeypatch.setitem(NAMED_SIZES, "micro", micro)
     config = quick()
     config.model = "micro"
     micro, tiny = build_dag(config), build_dag(quick())

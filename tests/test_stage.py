@@ -85,11 +85,14 @@ def test_encoder_is_handed_on_bit_exactly_and_the_head_is_fresh(trained):
             TaskModel(model.config, "classification", rngs=nnx.Rngs(xnli.seed), **kwargs), nnx.Param
         )
     )
-    for a, b, trained_head in zip(
-        leaves(params["head"]), leaves(fresh["head"]), leaves(parent["head"]), strict=True
-    ):
-        np.testing.assert_array_equal(a, b)
-        assert not np.array_equal(a, trained_head) or not a.any()
+    head, trained_head = leaves(params["head"]), leaves(parent["head"])
+    for a, b in zip(head, leaves(fresh["head"]), strict=True):
+        np.testing.assert_array_equal(a, b)  # initialised from the stage's seed
+    # Not the parent's trained head: every leaf differs (biases start at zero and the
+    # parent's moved), and the weights are random, not zero.
+    for a, b in zip(head, trained_head, strict=True):
+        assert a.shape == b.shape and not np.array_equal(a, b)
+    assert all(a.any() for a in head if a.ndim > 1)
 
 
 def test_stage_writes_manifest_metrics_and_done(trained):
@@ -106,10 +109,21 @@ def test_stage_writes_manifest_metrics_and_done(trained):
 
 def test_a_done_stage_is_not_trained_again(trained, monkeypatch):
     config, dag, workdir, mesh, mnli, _ = trained
+
+    def files():
+        found = {}
+        for folder, _, names in os.walk(stage_dir(workdir, mnli.id)):
+            for name in names:
+                path = os.path.join(folder, name)
+                found[path] = (os.stat(path).st_mtime_ns, Path(path).read_bytes())
+        return found
+
+    before = files()
     monkeypatch.setattr(
         stage_lib, "initial_model", lambda *a: pytest.fail("retrained a done stage")
     )
-    train_stage(config, dag, mnli, workdir, mesh)
+    assert train_stage(config, dag, mnli, workdir, mesh) == stage_dir(workdir, mnli.id)
+    assert files() == before and any(p.endswith("DONE") for p in before)
 
 
 def test_an_interrupted_stage_resumes_to_the_same_parameters(trained, tmp_path, monkeypatch):

@@ -48,6 +48,9 @@ def test_a_study_writes_one_record_per_path_target_language_seed_metric(uninterr
     zero_shot = [r for r in records if r["kind"] == "zero_shot"]
     assert {r["target"] for r in zero_shot} == {"xquad", "tatoeba"}
     assert {tuple(r["path"]) for r in zero_shot} == {("mnli", "squad_v1")}
+    # Tatoeba is scored with the path's SQuAD v1.1 model, XQuAD's (XTREME-R's protocol).
+    stages = {(r["target"], r["stage"]) for r in zero_shot}
+    assert {s for t, s in stages if t == "tatoeba"} == {s for t, s in stages if t == "xquad"}
     xquad = {(r["lang"], r["metric"]) for r in zero_shot if r["target"] == "xquad"}
     assert {lang for lang, _ in xquad} >= {"en", "de", "ru", "zh", "ar", "hi"}
     assert {m for _, m in xquad} == {"exact_match", "f1"}

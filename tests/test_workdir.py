@@ -267,7 +267,7 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     notes = []
     run_study(config, str(workdir), out=notes.append)
     first = (workdir / "results.jsonl").read_text()
-    assert len(trained) == 2
+    assert len(trained) == 3  # mnli, then xnli and Tatoeba's squad_v1 on top of it
 
     # Checkpoint and log cadence: the same study, nothing trained again; a unit file
     # cut short is evaluated again (with a warning), the rest is kept.
@@ -275,18 +275,18 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     unit.write_text(unit.read_text()[:50])
     config.hparams.default.update(checkpoint_every=1, log_every=1)
     summary = run_study(config, str(workdir), out=notes.append)
-    assert len(trained) == 2 and summary["evaluations_run"] == 1
+    assert len(trained) == 3 and summary["evaluations_run"] == 1
     assert (workdir / "results.jsonl").read_text() == first
 
-    # Other MNLI labels: MNLI trains again, and XNLI on top of it.
+    # Other MNLI labels: MNLI trains again, and XNLI and SQuAD v1.1 on top of it.
     train = raw / "mnli" / "train.tsv"
     train.write_text(train.read_text().replace("entailment", "neutral"), encoding="utf-8")
     notes.clear()
     run_study(config, str(workdir), out=notes.append)
-    assert len(trained) == 4 and not set(trained[:2]) & set(trained[2:])
+    assert len(trained) == 6 and not set(trained[:3]) & set(trained[3:])
     assert any("differs in training data (mnli)" in n for n in notes), notes
     stages = {json.loads(line)["stage"] for line in (workdir / "results.jsonl").open()}
-    assert stages.isdisjoint(trained[:2]) and set(trained[2:]) <= stages
+    assert stages.isdisjoint(trained[:3]) and set(trained[3:]) <= stages
 
     # The same workdir as id scheme 1 left it: migrated, verified, nothing retrained.
     dag = build_dag(config, resolve=True)
@@ -303,6 +303,6 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
         run_study(config, str(workdir))
     notes.clear()
     run_study(config, str(workdir), out=notes.append, migrate=True)
-    assert len(trained) == 4, "a verified stage was trained again"
-    assert any("2 of 2 trained stages of this study verified" in n for n in notes), notes
+    assert len(trained) == 6, "a verified stage was trained again"
+    assert any("3 of 3 trained stages of this study verified" in n for n in notes), notes
     assert (workdir / "results.jsonl").read_text() == before

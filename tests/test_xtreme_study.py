@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from eval.scoring.command import score_directories
+from eval.scoring.folders import score_directories
 from eval.scoring.submission import gold_from_raw, write_labels
-from tests.raw_fixtures import part_a, part_b, part_c
+from tests.raw_fixtures import qa_and_retrieval, reasoning_and_intermediate, sentence_and_tagging
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.tasks import TARGETS, get_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PARTS = (part_a, part_b, part_c)
+PARTS = (sentence_and_tagging, qa_and_retrieval, reasoning_and_intermediate)
 # XTREME's folder has dev gold for these (LAReQA: gold on its one split).
 SCORED = {"xnli", "panx", "udpos", "mlqa", "xcopa", "mewslix", "lareqa"}
 

@@ -26,25 +26,31 @@ command tries them again); 1 anything else (with a traceback).
 from __future__ import annotations
 
 import errno
+import functools
 import sys
 
 import jax
 from absl import app, flags, logging
-from ml_collections import config_flags
 
+from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
-from train.study.plan.plan import ConfigError, build_dag, print_plan
+from train.study.plan.plan import ConfigError, build_dag, check_batches, print_plan
 from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
+from train.study.run.layout import is_done
 from train.study.run.lock import WorkdirLocked
 from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
 from train.study.run.workdir import needs_migration
+from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
 
 EXIT_USAGE, EXIT_LOCKED, EXIT_STORAGE, EXIT_FAILED_STAGES = 2, 3, 4, 5
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file")
+_CONFIG = flags.DEFINE_string(
+    "config", None, "experiment config: configs/FILE.py[:ARG], values overridden by --config.KEY=V"
+)
+OVERRIDES: list[tuple[str, str]] = []  # the `--config.KEY=VALUE` arguments, taken before absl
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts, run nothing")
 _SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
@@ -159,8 +165,8 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         fail(f"unexpected arguments: {argv[1:]}", EXIT_USAGE)
     logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every file at INFO
-    config = _CONFIG.value
     try:
+        config = load_config(_CONFIG.value, OVERRIDES)
         shard = parse_shard(_SHARD.value)
         dag = build_dag(config)  # ConfigError: reported before anything runs
         if _CHECK_DATA.value:  # needs no workdir
@@ -180,13 +186,21 @@ def main(argv: list[str]) -> None:
         print_cost(
             config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
         )
-        print_plan(config, dag, workdir, dag.shard(*shard))  # its counts line comes last
+        done = functools.partial(is_done, workdir)
+        print_plan(config, dag, done, dag.shard(*shard))  # its counts line comes last
         return
     if config.get("cpu_devices"):
         # Emulated CPU devices exercise the sharded code paths without an accelerator
         # (only the CPU platform is affected; it must be set before JAX starts).
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
-    initialize_distributed()
+    try:
+        initialize_distributed()  # SLURM, Open MPI, TPU slices, or explicit JAX_* settings
+    except ValueError as err:
+        fail(str(err), EXIT_USAGE)
+    try:  # the devices are known now: every stage's batch must split over them
+        check_batches(config, dag, jax.device_count())
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
     executor = ExecutorOptions(
         _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
@@ -216,5 +230,11 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    select_platforms()  # before JAX probes plugins this run will not use (CUDA, libtpu)
     flags.mark_flags_as_required(["config"])
-    app.run(main, argv=[absl_spelling(a) for a in sys.argv])
+    try:
+        argv, overrides = split_overrides(sys.argv)
+    except ConfigError as err:
+        fail(str(err), EXIT_USAGE)
+    OVERRIDES.extend(overrides)
+    app.run(main, argv=[absl_spelling(a) for a in argv])

@@ -9,7 +9,7 @@ the step (`lax.scan` over micro-batches). Dropout keys derive from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.struct
@@ -185,31 +185,3 @@ def check_finite(metrics: Mapping[str, Any], step: int) -> None:
     loss = float(metrics["loss"])
     if not np.isfinite(loss):
         raise NonFiniteLossError(f"step {step}: loss is {loss}; stopping without applying it")
-
-
-def run_steps(
-    step_fn: Callable,
-    state: TrainState,
-    batches: Iterable[Mapping[str, jax.Array]],
-    *,
-    check_every: int = 1,
-) -> tuple[TrainState, list[dict[str, float]]]:
-    """Runs the steps, fetching metrics every `check_every` steps (fetching syncs the
-    host with the devices); a non-finite loss raises, naming its exact step."""
-    history, pending = [], []
-    first_step = int(state.step)
-    for batch in batches:
-        state, metrics = step_fn(state, batch)
-        pending.append(metrics)
-        if len(pending) == check_every:
-            history += _fetch(pending, first_step + len(history))
-            pending = []
-    return state, history + _fetch(pending, first_step + len(history))
-
-
-def _fetch(pending, first_step):
-    fetched = []
-    for offset, metrics in enumerate(jax.device_get(pending)):
-        check_finite(metrics, first_step + offset + 1)
-        fetched.append({k: float(v) for k, v in metrics.items()})
-    return fetched

@@ -6,13 +6,35 @@ import dataclasses
 import json
 from typing import Any
 
-# Numbers from the XLM-R paper / the released checkpoints. `small` is a
-# benchmark size; `tiny` matches the bundled sample tokenizer for CPU runs.
-NAMED_SIZES: dict[str, dict[str, int]] = {
-    "base": dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
-    "large": dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
-    "small": dict(num_layers=6, hidden_size=512, num_heads=8, intermediate_size=2048),
-    "tiny": dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=4002),
+
+@dataclasses.dataclass(frozen=True)
+class NamedSize:
+    """One XLM-R size: its shape, and where its released weights are."""
+
+    shape: dict[str, int]
+    checkpoint: str = ""  # transformers hub name of the released weights; empty: random only
+    # The encoder layer whose mean-pooled output aligns sentences across languages
+    # (Tatoeba-style retrieval; XTREME's reference: layer 14 of Large); -1: the last.
+    retrieval_layer: int = -1
+
+
+# The one model table. Shapes from the XLM-R paper / the released checkpoints. `small`
+# is a benchmark size; `tiny` matches the bundled sample tokenizer for CPU runs.
+NAMED_SIZES: dict[str, NamedSize] = {
+    "base": NamedSize(
+        dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
+        checkpoint="FacebookAI/xlm-roberta-base",
+        retrieval_layer=7,
+    ),
+    "large": NamedSize(
+        dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
+        checkpoint="FacebookAI/xlm-roberta-large",
+        retrieval_layer=14,
+    ),
+    "small": NamedSize(dict(num_layers=6, hidden_size=512, num_heads=8, intermediate_size=2048)),
+    "tiny": NamedSize(
+        dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=4002)
+    ),
 }
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -115,7 +137,7 @@ def get_model_config(name: str, **overrides: Any) -> XLMRConfig:
     """Returns a named size (`base`, `large`, `small`, `tiny`) with `overrides` applied."""
     if name not in NAMED_SIZES:
         raise ValueError(f"unknown model config {name!r}; known: {sorted(NAMED_SIZES)}")
-    return XLMRConfig.from_dict({**NAMED_SIZES[name], **overrides})
+    return XLMRConfig.from_dict({**NAMED_SIZES[name].shape, **overrides})
 
 
 def load_json(path: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @functools.cache
 def code_commit(root: str = ROOT) -> str | None:
     """The checked-out commit (with "-dirty" if tracked files changed), or the COMMIT file
-    that `launch_tpu.sh setup` writes next to an uploaded `git archive`; None if neither."""
+    that `launch_tpu.sh up` writes next to the `git archive` it installs; None if neither."""
     try:
         commit = subprocess.run(
             ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10

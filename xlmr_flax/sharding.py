@@ -112,9 +112,16 @@ def global_batch(local_batch: Mapping[str, np.ndarray], mesh: Mesh) -> dict[str,
     }
 
 
-# The launcher (launch_tpu.sh) exports the slice's worker count here; JAX itself
-# finds the workers from the TPU environment variables (GKE) or the metadata server.
+# An explicit host count for a TPU process: 1 tells a process on one host of a pod
+# slice that it runs alone (a Ray task given one host's chips); JAX itself finds the
+# workers from the TPU environment variables (GKE) or the metadata server (TPU VM).
 WORKERS_VARIABLE = "XLMR_TPU_WORKERS"
+EXPLICIT = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+# JAX's own cluster detection (jax._src.clusters) reads these: a SLURM job step, an
+# Open MPI launch, a GKE TPU pod (host list in the environment).
+SLURM = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID")
+OMPI = ("OMPI_MCA_orte_hnp_uri", "OMPI_COMM_WORLD_SIZE")
+GKE_TPU = ("TPU_PROCESS_ADDRESSES", "TPU_WORKER_HOSTNAMES")
 _METADATA_URL = "http://{host}/computeMetadata/v1/instance/attributes/{key}"
 
 
@@ -140,26 +147,42 @@ def on_tpu_vm() -> bool:
     return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
 
 
+def _count(environ: Mapping[str, str], name: str) -> int:
+    """A positive integer setting, or a one-line error naming it."""
+    text = environ[name]
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r}: expected a positive whole number")
+    return value
+
+
 def tpu_worker_count(
     environ: Mapping[str, str] | None = None,
     metadata: Callable[[str], str | None] | None = None,
     tpu_vm: bool | None = None,
 ) -> int:
-    """How many hosts (workers) the TPU slice of this machine has; 1 off TPU.
+    """How many hosts (workers) the TPU slice of this process has; 1 off TPU.
 
-    In order: the launcher's XLMR_TPU_WORKERS; GKE's TPU_PROCESS_ADDRESSES or
-    TPU_WORKER_HOSTNAMES (comma-separated hosts); on a TPU VM, the metadata
-    server's `worker-network-endpoints` (one entry per worker).
+    In order: XLMR_TPU_WORKERS; TPU_HOST_BOUNDS (the TPU runtime's own host grid:
+    `1,1,1` is a lone host); GKE's TPU_PROCESS_ADDRESSES or TPU_WORKER_HOSTNAMES
+    (comma-separated hosts); on a TPU VM, the metadata server's
+    `worker-network-endpoints` (one entry per worker).
     """
     environ = os.environ if environ is None else environ
     if environ.get(WORKERS_VARIABLE):
+        return _count(environ, WORKERS_VARIABLE)
+    if environ.get("TPU_HOST_BOUNDS"):
         try:
-            return int(environ[WORKERS_VARIABLE])
+            return math.prod(int(n) for n in environ["TPU_HOST_BOUNDS"].split(","))
         except ValueError:
             raise ValueError(
-                f"{WORKERS_VARIABLE}={environ[WORKERS_VARIABLE]!r}: expected a worker count"
+                f"TPU_HOST_BOUNDS={environ['TPU_HOST_BOUNDS']!r}: expected hosts per axis, "
+                "e.g. 1,1,1"
             ) from None
-    for name in ("TPU_PROCESS_ADDRESSES", "TPU_WORKER_HOSTNAMES"):
+    for name in GKE_TPU:
         if environ.get(name):
             return len([h for h in environ[name].split(",") if h.strip()])
     if environ.get("TPU_SKIP_MDS_QUERY") is not None:
@@ -170,31 +193,65 @@ def tpu_worker_count(
     return len([e for e in (endpoints or "").split(",") if e.strip()]) or 1
 
 
+def cluster_kind(
+    environ: Mapping[str, str] | None = None,
+    worker_count: Callable[[Mapping[str, str]], int] | None = None,
+) -> str | None:
+    """How this process joins others: "explicit" (the JAX_* settings), "slurm",
+    "ompi", "tpu" (a multi-host TPU slice: GKE or TPU VM), or None (it runs alone).
+
+    Partial explicit settings are an error, not a silent single process: every
+    process would otherwise believe it is process 0 of 1.
+    """
+    environ = os.environ if environ is None else environ
+    given = [name for name in EXPLICIT if environ.get(name)]
+    if given:
+        missing = [name for name in EXPLICIT if name not in given]
+        if missing:
+            raise ValueError(
+                f"{', '.join(given)} set but {', '.join(missing)} not: multi-process JAX "
+                f"needs all of {', '.join(EXPLICIT)}, or none (the cluster is then detected)"
+            )
+        count = _count(environ, "JAX_NUM_PROCESSES")
+        index = environ["JAX_PROCESS_ID"]
+        if not index.isdigit() or int(index) >= count:
+            raise ValueError(
+                f"JAX_PROCESS_ID={index!r}: expected 0 to {count - 1} (JAX_NUM_PROCESSES={count})"
+            )
+        return "explicit"
+    if all(environ.get(name) for name in SLURM):
+        return "slurm" if _count(environ, "SLURM_NTASKS") > 1 else None
+    if all(environ.get(name) for name in OMPI):
+        return "ompi" if _count(environ, "OMPI_COMM_WORLD_SIZE") > 1 else None
+    return "tpu" if (worker_count or tpu_worker_count)(environ) > 1 else None
+
+
 def initialize_distributed(
     environ: Mapping[str, str] | None = None,
     worker_count: Callable[[Mapping[str, str]], int] | None = None,
-) -> bool:
-    """Starts multi-process JAX when this process is one of several; True if it did.
+) -> str | None:
+    """Starts multi-process JAX when this process is one of several; how it joined
+    (`cluster_kind`), or None when it runs alone or JAX is already started.
 
-    Explicit settings (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)
-    start it anywhere (the CPU tests, GPU hosts); on a TPU slice of more than one
-    worker it starts with JAX's own discovery (`jax.distributed.initialize()`).
+    Explicit settings start it anywhere (the CPU tests, hand-made clusters); SLURM
+    job steps, Open MPI and multi-host TPU slices (GKE and TPU VMs) start through
+    JAX's own cluster detection (`jax.distributed.initialize()` without arguments).
     Orbax needs it on every multi-host slice, even for one process per host.
+    Raises ValueError (one line) on partial or malformed settings.
     """
     environ = os.environ if environ is None else environ
     if jax.distributed.is_initialized():
-        return False
-    if "JAX_COORDINATOR_ADDRESS" in environ:
+        return None
+    kind = cluster_kind(environ, worker_count)
+    if kind == "explicit":
         jax.distributed.initialize(
             coordinator_address=environ["JAX_COORDINATOR_ADDRESS"],
             num_processes=int(environ["JAX_NUM_PROCESSES"]),
             process_id=int(environ["JAX_PROCESS_ID"]),
         )
-        return True
-    if (worker_count or tpu_worker_count)(environ) > 1:
+    elif kind is not None:
         jax.distributed.initialize()
-        return True
-    return False
+    return kind
 
 
 def to_mesh(array: np.ndarray, sharding: NamedSharding) -> jax.Array:

@@ -2,8 +2,9 @@
 
 Outputs are published by renaming a finished file or folder into place, and the
 readers, Orbax and the report use ordinary file operations; an object store offers
-neither renames nor folders. On Cloud TPU, `launch_tpu.sh setup` mounts each bucket
-at `/mnt/gcs/BUCKET` on every worker (`XLMR_FLAX_GCS_MOUNT` names another root), and
+neither renames nor folders. On the Ray cluster of TPU VMs every node mounts the
+study's bucket at `/mnt/gcs/BUCKET` (configs/cluster/tpu.yaml; `XLMR_FLAX_GCS_MOUNT`
+names another root), and
 `gs://BUCKET/PATH` means `/mnt/gcs/BUCKET/PATH` wherever a path is taken.
 """
 
@@ -28,7 +29,7 @@ def local_path(path: str, what: str = "path") -> str:
     if not os.path.isdir(os.path.join(root, bucket)):
         raise ValueError(
             f"{what} {path}: bucket {bucket} is not mounted at {root}/{bucket} (mount it "
-            "with Cloud Storage FUSE: ./launch_tpu.sh setup, docs/tpu.md; or set "
+            "with Cloud Storage FUSE: configs/cluster/tpu.yaml, docs/tpu.md; or set "
             f"{MOUNT_ROOT_VARIABLE} to the folder that holds the mounted buckets)"
         )
     return os.path.join(root, rest)

@@ -43,6 +43,13 @@ from eval.metrics.averages import (
     task_average,
     xtreme_r_average,
 )
+from eval.metrics.by_task import (
+    example_stats,
+    metric_from_stats,
+    metric_kind,
+    metric_names,
+    score_task,
+)
 from eval.metrics.kinds import (
     KINDS,
     MetricKind,
@@ -51,13 +58,6 @@ from eval.metrics.kinds import (
     metric_of_sums,
     register_metric_kind,
     unregister_metric_kind,
-)
-from eval.metrics.scoring import (
-    example_stats,
-    metric_from_stats,
-    metric_kind,
-    metric_names,
-    score_task,
 )
 
 # Importing each kind module registers its kinds.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from eval.metrics.by_task import metric_kind, metric_names
 from eval.metrics.kinds import get_metric_kind
-from eval.metrics.scoring import metric_kind, metric_names
 from xlmr_flax.tasks import get_task
 
 # XTREME-R's task categories (evaluate.py's groups); its average is over these ten tasks.

@@ -39,8 +39,7 @@ import numpy as np
 from absl import logging
 from jax.sharding import Mesh
 
-from eval.predict.forward import forward_function, load_on_mesh, model_shardings
-from eval.predict.options import PredictOptions
+from eval.predict.program import PredictOptions, forward_function, load_on_mesh, model_shardings
 from eval.predict.retrieval import data_parallel_size, top_k_on_mesh
 from xlmr_flax.data import features as F
 from xlmr_flax.data.batching import PAD_ID, eval_batches, round_up

@@ -133,7 +133,7 @@ class Format:
 
     def forward_output(self, task, options: Any, model_head: str | None) -> tuple[str, tuple]:
         """(output kind, static settings) of the compiled forward pass `predict` runs on
-        a model with head `model_head` (eval.predict.forward.forward_function)."""
+        a model with head `model_head` (eval.predict.program.forward_function)."""
         return "logits", ()
 
     def eval_length(self, task, options: Any) -> int:

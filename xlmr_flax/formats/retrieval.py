@@ -101,7 +101,7 @@ class RetrievalHooks:
 
 def embedding_settings(use_head: bool, options: Any) -> tuple:
     """The static settings (layer, pooling, use_head) of the "embedding" forward pass
-    (eval.predict.forward): the trained sentence_embedding head, or `options.layer` /
+    (eval.predict.program): the trained sentence_embedding head, or `options.layer` /
     `options.pooling` of the encoder."""
     return (None, None, True) if use_head else (options.layer, options.pooling, False)
 

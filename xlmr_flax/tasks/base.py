@@ -59,7 +59,8 @@ class Task:
     of preference: for each (split, language) the first layout whose files all exist
     is read (a release with gold comes before XTREME's gold-less copy of the same
     split). Targets list their zero-shot `eval_langs` (the official XTREME-R lists) and
-    the tasks whose English training data trains them (`train_on`).
+    the tasks whose English training data trains them (`train_on`). A task a stage can
+    train on gives its `train_examples`.
     """
 
     name: str
@@ -73,6 +74,9 @@ class Task:
     eval_langs: tuple[str, ...] = ()
     train_on: tuple[str, ...] = ()  # targets: training task(s), in order
     eval_split: str = "test"
+    # English examples of the stage's official training file (what an epoch of the stage
+    # reads; QA counts questions): study configs turn epochs into steps with it.
+    train_examples: int | None = None
     gold_field: str | None = None  # default: the format's gold field
     hooks: Any = None  # behaviour of this task within its format (see above)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 from train.study.plan.dag import StageDag
 from train.study.plan.programs import Program, study_programs
+from train.study.plan.roofline import StepCost
 from train.study.plan.targets import GIB, Target, compile_devices
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import make_mesh
@@ -48,6 +49,7 @@ class Compiled:
     peak_bytes: int
     flops: float | None  # one call, all devices together
     seconds: float
+    bytes_accessed: float | None = None  # one call, one device's memory traffic
 
     def row(self, capacity: int | None) -> str:
         peak = f"{self.peak_bytes / GIB:7.2f}"
@@ -88,6 +90,7 @@ def compile_program(program: Program, mesh, devices: int) -> Compiled:
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list | tuple) and cost else cost
     flops = float(cost["flops"]) * devices if cost and cost.get("flops", -1) > 0 else None
+    traffic = float(cost["bytes accessed"]) if cost and cost.get("bytes accessed", -1) > 0 else None
     return Compiled(
         program=program.name,
         users=program.users,
@@ -97,6 +100,7 @@ def compile_program(program: Program, mesh, devices: int) -> Compiled:
         peak_bytes=peak_bytes(memory),
         flops=flops,
         seconds=seconds,
+        bytes_accessed=traffic,
     )
 
 
@@ -144,8 +148,28 @@ def compile_study(
 
 
 def write_compiled(path: str, target: Target, results: Sequence[Compiled]) -> None:
-    record = {"topology": target.name, "programs": [dataclasses.asdict(r) for r in results]}
+    record = {
+        "topology": target.name,
+        "devices": target.devices,
+        "programs": [dataclasses.asdict(r) for r in results],
+    }
     write_file(path, json.dumps(record, indent=1))
+
+
+def read_compiled_costs(path: str) -> tuple[int, dict[str, StepCost]]:
+    """(devices, {program: FLOPs and one device's bytes per call}) of a recorded
+    compilation with both counts; (0, {}) if none."""
+    if not os.path.exists(path):
+        return 0, {}
+    with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+    source = f"compiled for {record['topology']}"
+    costs = {
+        p["program"]: StepCost(p["flops"], p["bytes_accessed"], source, p.get("peak_bytes"))
+        for p in record["programs"]
+        if p.get("flops") and p.get("bytes_accessed")
+    }
+    return record.get("devices", 0), costs
 
 
 def read_compiled(path: str) -> dict[str, float]:

@@ -1,24 +1,27 @@
 """What a study costs before it runs: examples, tokens, FLOPs, chip-hours, wall-clock
-and list price, per stage kind and in total, for each execution layout of a topology.
+and list price, per stage kind and in total, for each execution layout of a topology
+(docs/cost.md).
 
 FLOPs per training token are 6 x non-embedding parameters plus attention's
-12 x layers x hidden x length (forward + backward; evaluation: a third of it).
-Tokens are sequences per example (`Format.sequences_per_example`) x padded length.
-Training tokens follow the task's length distribution where its English training
-data and the tokenizer are at hand: a sample of it is featurised and batched as the
-trainer batches it (`TrainBatches`, bucketed by length), and the mean padded length
-counts; elsewhere the stage's maximum length, an upper bound. Time = FLOPs / (chips x
-peak x MFU), the MFU of a chip depending on how many tokens it gets per step
-(`mfu_at`): a batch of 32 spread over a whole slice leaves each chip nearly idle, so
-the layouts differ.
+12 x layers x hidden x length (forward + backward; evaluation: a third of it), or
+XLA's count of the compiled program. Tokens are sequences per example
+(`Format.sequences_per_example`) x padded length. Training tokens follow the task's
+length distribution where its English training data and the tokenizer are at hand
+(train/study/plan/lengths.py); elsewhere the stage's maximum length, an upper bound.
 
-Layouts (docs/tpu.md, "Execution layouts"):
+Time per stage (train/study/plan/timing.py): its steps at their roofline bound
+(train/study/plan/roofline.py) unless `--mfu` is given, then its evaluations on the
+same chips. Chip-hours are those of the schedule Ray runs (train/study/plan/schedule.py):
+every stage on its chip group as soon as its parent is done and a group is free, the
+slice held from the first start to the last finish; today's static `--shard I/N`
+parts are priced beside it.
+
+Layouts (the chips one stage trains on):
 - `slice`: every stage on the whole slice, one after another (one JAX process per
   host, `jax.distributed` across the hosts).
-- `host`: every host runs its own `--shard i/H` of the DAG on its local chips
-  (`launch_tpu.sh run --layout host`); stages of different subtrees run side by side.
-- `chip`: every chip runs its own shard (one process per chip); planned only,
-  as the lower bound of chip-hours (the launcher does not start it yet).
+- `host`: a stage per host, on its local chips; stages of different subtrees run side
+  by side.
+- `chip`: a stage per chip.
 """
 
 from __future__ import annotations
@@ -26,48 +29,31 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
-import random
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from eval.analysis.records import Kind
-from eval.predict.predictor import PredictOptions
+from eval.predict.program import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
-from train.study.plan.targets import PRICES_AS_OF, Target, parse_target
+from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
+from train.study.plan.roofline import train_flops_per_token
+from train.study.plan.targets import PRICES_AS_OF, parse_target
+from train.study.plan.timing import LAYOUTS, SATURATING_TOKENS, mfu_at, topology_costs
 from train.study.run.units import units
 from xlmr_flax import get_model_config
-from xlmr_flax.data.batching import TrainBatches
-from xlmr_flax.data.cache import featurize
-from xlmr_flax.errors import DataError
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
-from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
 DEFAULT_TOPOLOGIES = ["v4-32", "v5litepod-16"]
-LAYOUTS = ("slice", "host", "chip")
-# Assumed until bench/train_step.py measures it on the chip (docs/benchmarks.md): the
-# MFU of a chip fed at least SATURATING_TOKENS tokens per step, in proportion below.
-ASSUMED_MFU = 0.40
-SATURATING_TOKENS = 4096
 # Evaluation examples per language when the data is not present to count them: the
 # dataset's own size where it is one number (Tatoeba: 1,000 sentence pairs per
 # language in XTREME), else an assumption the output names.
 KNOWN_EVAL_EXAMPLES = {"tatoeba": 1000}
 ASSUMED_EVAL_EXAMPLES = 5000
-LENGTH_SAMPLE = 2048  # training examples per task featurised to measure padded lengths
-
-
-def train_flops_per_token(config, length: int) -> float:
-    """6 x non-embedding parameters (forward + backward) plus attention's
-    12 x layers x hidden x length (the PaLM paper's accounting)."""
-    per_layer = 4 * config.hidden_size**2 + 2 * config.hidden_size * config.intermediate_size
-    return 6 * config.num_layers * per_layer + 12 * config.num_layers * config.hidden_size * length
-
-
-def mfu_at(tokens_per_chip: float, mfu: float) -> float:
-    return mfu * min(1.0, tokens_per_chip / SATURATING_TOKENS)
+__all__ = ["DEFAULT_TOPOLOGIES", "LAYOUTS", "mfu_at", "print_cost", "study_cost"]
 
 
 @dataclasses.dataclass
@@ -79,40 +65,17 @@ class Work:
     tokens: int = 0
     flops: float = 0.0
     tokens_per_step: int = 0  # a train step's global batch in tokens (0: evaluation)
+    steps: int = 0  # train steps (evaluation: 0)
+    length: float = 0.0  # mean padded length, weighted by tokens
+    calls: float = 0.0  # evaluation: forward passes of a batch of rows
+    peak_tokens: int = 0  # the longest train batch in tokens (measured, else at max length)
+    peak_length: float = 0.0  # that batch's padded length
 
 
-def padded_length(config, task, tokenizer, max_length: int, batch_size: int) -> float | None:
-    """Mean tokens per sequence of the task's training batches, as the trainer pads
-    them, on a sample of its English training data; None when the data is absent."""
-    try:
-        examples = list(task.data_task("train").read(config.raw_data, "train", "en"))
-    except (OSError, DataError, ValueError):
-        return None
-    if len(examples) > LENGTH_SAMPLE:  # files are often ordered (by topic, by length)
-        examples = random.Random(0).sample(examples, LENGTH_SAMPLE)
-    kw = get_format(task.format).feature_kwargs(config.get("eval") or {})  # as the trainer
-    features = featurize(
-        task, "train", "en", config.raw_data, tokenizer, max_length, examples=examples, **kw
-    )
-    if len(features) < batch_size:
-        return None
-    loader = TrainBatches(features, batch_size, seed=0, max_length=max_length)
-    lengths = [loader.batch(s)["input_ids"].shape[-1] for s in range(loader.steps_per_epoch)]
-    return sum(lengths) / len(lengths)
-
-
-def study_tokenizer(config):
-    """The study's tokenizer if it can be loaded here (a hub name not yet downloaded
-    cannot, offline), else None."""
-    try:
-        return load_tokenizer(config.tokenizer or sample_tokenizer_path())
-    except (OSError, ValueError):
-        return None
-
-
-def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, float]) -> Work:
-    """`width(task)`: sequences per example; `lengths`: measured mean padded lengths by
-    (task, max length), the maximum length where none is known."""
+def stage_work(config, stage, width: Callable[[Any], int], lengths, longest) -> Work:
+    """`width(task)`: sequences per example; `lengths`, `longest`: measured mean padded
+    lengths and longest batches by (task, max length), the maximum length where none
+    is known."""
     hp = hparams_dict(stage.hparams)
     model = get_model_config(config.model)
     tasks = [get_task(t) for t in stage_tasks(stage.task)]
@@ -122,24 +85,10 @@ def stage_work(config, stage, width: Callable[[Any], int], lengths: dict[str, fl
     examples = hp["steps"] * hp["batch_size"]
     tokens = hp["steps"] * per_step
     flops = tokens * train_flops_per_token(model, length)
-    return Work(stage.task, examples, tokens, flops, per_step)
-
-
-def measured_lengths(config, dag: StageDag) -> dict[tuple[str, int], float]:
-    """Mean padded training lengths of every (task, max length) of the study whose
-    data is present; empty without a tokenizer."""
-    tokenizer, lengths = None, {}
-    for stage in dag.in_order():
-        hp = hparams_dict(stage.hparams)
-        key = (stage_tasks(stage.task)[0], hp["max_length"])
-        if key in lengths:
-            continue
-        tokenizer = tokenizer or study_tokenizer(config)
-        if tokenizer is None:
-            return {}
-        task, max_length = get_task(key[0]), key[1]
-        lengths[key] = padded_length(config, task, tokenizer, max_length, hp["batch_size"])
-    return {k: v for k, v in lengths.items() if v is not None}
+    peak_length = longest.get((task.name, hp["max_length"])) or hp["max_length"]
+    peak = hp["batch_size"] * peak_length * width(task)
+    return Work(stage.task, examples, tokens, flops, per_step, hp["steps"], length,
+                peak_tokens=peak, peak_length=peak_length)  # fmt: skip
 
 
 def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]:
@@ -152,15 +101,19 @@ def eval_examples(task, raw_dir: str, lang: str, split: str) -> tuple[int, bool]
         return ASSUMED_EVAL_EXAMPLES, False
 
 
-def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], bool]:
-    """Per unit name (target, tatoeba, dev-<task>): the work of all its evaluations,
-    every example at the evaluation's maximum length."""
+def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], dict[str, Work], bool]:
+    """(per unit name (target, tatoeba, dev-<task>): the work of all its evaluations,
+    per stage id (the root's too): the work of its own evaluations, whether example
+    counts were assumed); every example at the evaluation's maximum length, a forward
+    pass per `eval.batch_size` sequences."""
     model = get_model_config(config.model)
     options = PredictOptions.create(config.get("eval"))
     counts: dict[tuple, tuple[int, bool]] = {}
     work: dict[str, Work] = {}
+    by_stage: dict[str, Work] = {}
     assumed = False
     for stage_id in [dag.root, *(s.id for s in dag.in_order())]:
+        mine = by_stage[stage_id] = Work("evaluations")
         for unit in units(config, dag, stage_id):
             name, dev = unit.task, unit.kind == Kind.DEV
             task = get_task(name)
@@ -175,52 +128,24 @@ def evaluation_work(config, dag: StageDag, width) -> tuple[dict[str, Work], bool
                     counts[key] = eval_examples(task, config.raw_data, lang, split)
                 n, counted = counts[key]
                 assumed |= not counted
-                entry.examples += n
-                entry.tokens += n * sequences * length
-                entry.flops += n * sequences * length * train_flops_per_token(model, length) / 3
-    return work, assumed
+                flops = n * sequences * length * train_flops_per_token(model, length) / 3
+                for w in (entry, mine):
+                    w.examples += n
+                    w.tokens += n * sequences * length
+                    w.flops += flops
+                mine.length += n * sequences * length * length  # divided by tokens below
+                mine.calls += math.ceil(n * sequences / max(1, options.batch_size))
+        mine.length = mine.length / mine.tokens if mine.tokens else 0.0
+    return work, by_stage, assumed
 
 
-@dataclasses.dataclass(frozen=True)
-class LayoutCost:
-    layout: str
-    chips_per_stage: int
-    parallel: int  # stages side by side
-    chip_hours: float
-    hours: float
-    usd: float | None
-    note: str = ""
+def compiled_path(workdir: str | None) -> Callable[[str], str] | None:
+    """Where `--compile-only --workdir` records a topology's compilation (None: no workdir)."""
+    if not workdir:
+        return None
+    from train.study.run.layout import compiled_file
 
-
-def layout_costs(
-    target: Target, stages: Sequence[tuple[str, Work]], evals: float, mfu: float, dag: StageDag
-) -> list[LayoutCost]:
-    """Chip-hours and wall-clock of the study on `target` for each layout."""
-    peak = target.peak_flops
-    results = []
-    for layout in LAYOUTS:
-        chips = {"slice": target.chips, "host": target.chips_per_host, "chip": 1}[layout]
-        parallel = target.chips // chips
-        seconds: dict[str, float] = {}
-        for stage_id, w in stages:
-            efficiency = mfu_at(w.tokens_per_step / chips, mfu)
-            seconds[stage_id] = w.flops / (chips * peak * efficiency)
-        # Evaluations run at the full MFU: their batches are large (config.eval.batch_size).
-        eval_seconds = evals / (target.chips * peak * mfu)
-        if parallel == 1:
-            wall = sum(seconds.values())
-        else:  # the shards of `--shard i/N`, each on its own chips
-            wall = max(
-                sum(seconds.get(s.id, 0.0) for s in dag.shard(i, parallel)) for i in range(parallel)
-            )
-        hours = wall / 3600 + eval_seconds / 3600
-        chip_hours = hours * target.chips
-        usd = chip_hours * target.price_per_chip_hour if target.price_per_chip_hour else None
-        note = "not started by the launcher yet" if layout == "chip" else ""
-        if layout == "host" and target.hosts == 1:
-            note = "single host: the same as slice"
-        results.append(LayoutCost(layout, chips, parallel, chip_hours, hours, usd, note))
-    return results
+    return lambda topology: compiled_file(workdir, topology)
 
 
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
@@ -244,6 +169,41 @@ def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Seque
     return {}, None
 
 
+@dataclasses.dataclass
+class StudyWork:
+    """What the study computes, before any timing."""
+
+    train: dict[str, Work]  # per stage id, in the DAG's order
+    evaluations: dict[str, Work]  # per stage id (and the root): its own evaluations
+    units: dict[str, Work]  # per evaluation unit, summed over stages
+    eval_examples_assumed: bool
+    lengths: dict[tuple[str, int], float]
+    length_note: str
+    flops_compiled_on: str | None
+    stages_with_compiled_flops: int
+
+
+def study_work(config, dag: StageDag, topologies: Sequence[str], workdir: str | None = None):
+    """Every stage's training and evaluation work (FLOPs from the programs compiled for
+    the first of `topologies` where the workdir holds them)."""
+    widths: dict[str, int] = {}
+
+    def width(task) -> int:
+        if task.name not in widths:
+            widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
+        return widths[task.name]
+
+    lengths, longest, length_note = measured_lengths(config, dag)
+    train = {s.id: stage_work(config, s, width, lengths, longest) for s in dag.in_order()}
+    step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
+    for stage_id, w in train.items():
+        if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
+            w.flops = step_flops[stage_id] * w.steps
+    per_unit, per_stage, assumed = evaluation_work(config, dag, width)
+    return StudyWork(train, per_stage, per_unit, assumed, lengths, length_note, compiled_on,
+                     sum(s in step_flops for s in train))  # fmt: skip
+
+
 def study_cost(
     config,
     dag: StageDag,
@@ -252,45 +212,34 @@ def study_cost(
     workdir: str | None = None,
 ):
     """Per stage kind and per topology x layout; a JSON-ready dict."""
-    widths: dict[str, int] = {}
-
-    def width(task) -> int:
-        if task.name not in widths:
-            widths[task.name] = get_format(task.format).sequences_per_example(task, config.raw_data)
-        return widths[task.name]
-
-    lengths = measured_lengths(config, dag)
-    stages = [(s.id, stage_work(config, s, width, lengths)) for s in dag.in_order()]
-    step_flops, compiled_on = compiled_flops(config, dag, workdir, topologies)
-    for stage_id, w in stages:
-        if stage_id in step_flops and len(stage_tasks(dag.stages[stage_id].task)) == 1:
-            w.flops = step_flops[stage_id] * hparams_dict(dag.stages[stage_id].hparams)["steps"]
+    work = study_work(config, dag, topologies, workdir)
     kinds: dict[str, Work] = collections.OrderedDict()
-    for _, w in stages:
+    for w in work.train.values():
         k = kinds.setdefault(w.kind, Work(w.kind))
         k.examples += w.examples
         k.tokens += w.tokens
         k.flops += w.flops
-    evals, assumed = evaluation_work(config, dag, width)
-    eval_flops = sum(w.flops for w in evals.values())
-    stated_mfu, mfu_source = (mfu, "given") if mfu else (ASSUMED_MFU, "assumed")
-    costs = {}
+    costs, sources = {}, {}
     for name in topologies:
         target = parse_target(name)
-        if not target.peak_flops:
-            raise ValueError(f"topology {name}: no peak FLOP/s known to time it on")
-        costs[target.name] = layout_costs(target, stages, eval_flops, stated_mfu, dag)
+        if not target.peak_flops or not target.bandwidth:
+            raise ValueError(f"topology {name}: no peak FLOP/s or memory bandwidth to time it on")
+        costs[target.name], sources[target.name] = topology_costs(
+            config, dag, target, work.train, work.evaluations, mfu, compiled_path(workdir)
+        )
     return dict(
         kinds=list(kinds.values()),
-        evaluations=list(evals.values()),
-        eval_examples_assumed=assumed,
-        mfu=stated_mfu,
-        mfu_source=mfu_source,
+        evaluations=list(work.units.values()),
+        eval_examples_assumed=work.eval_examples_assumed,
+        mfu=mfu,
+        mfu_source="given" if mfu else "roofline",
+        step_cost_sources=sources,
         costs=costs,
-        stages=len(stages),
-        flops_compiled_on=compiled_on,
-        stages_with_compiled_flops=sum(s in step_flops for s, _ in stages),
-        measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in lengths.items()},
+        stages=len(work.train),
+        flops_compiled_on=work.flops_compiled_on,
+        stages_with_compiled_flops=work.stages_with_compiled_flops,
+        measured_lengths={f"{t} (max {m})": round(v, 1) for (t, m), v in work.lengths.items()},
+        length_note=work.length_note,
     )
 
 
@@ -326,7 +275,7 @@ def print_cost(
         )
         out(textwrap.fill(text, 88, initial_indent="  ", subsequent_indent="   "))
     else:
-        out("  (training tokens at the maximum length, an upper bound: data or tokenizer absent)")
+        out(f"  (training tokens at the maximum length, an upper bound: {result['length_note']})")
     if result["flops_compiled_on"]:
         out(
             f"  (train FLOPs of {result['stages_with_compiled_flops']} stages from their "
@@ -339,25 +288,57 @@ def print_cost(
             f"  (evaluation data absent: {ASSUMED_EVAL_EXAMPLES} examples per language assumed; "
             f"evaluation tokens at the maximum length, an upper bound: buckets cut it)"
         )
-    out(
-        f"MFU {result['mfu']:.0%} ({result['mfu_source']}; no accelerator measurement in "
-        f"docs/benchmarks.md yet) at >= {SATURATING_TOKENS} tokens per chip per step, "
-        f"proportionally less below; list prices of {PRICES_AS_OF} (docs/tpu.md), on demand"
+    text = (
+        f"{timing_line(result)}; list prices of {PRICES_AS_OF} (docs/tpu.md), on demand. "
+        "Chip-hours: the schedule Ray runs (a stage starts once its parent is done and chips "
+        "are free), the slice held from first start to last finish, idle and queueing included"
     )
+    out(textwrap.fill(text, 88, break_on_hyphens=False))
     summary = {}
     for name, rows in result["costs"].items():
+        sources = result["step_cost_sources"][name]
         out(f"{name}:")
         for c in rows:
-            usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
-            note = f"  ({c.note})" if c.note else ""
-            out(
-                f"  layout {c.layout:<6} {c.parallel:>3} x {c.chips_per_stage:>2} chips  "
-                f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}{note}"
-            )
-        best = min(rows, key=lambda c: c.chip_hours if not c.note.startswith("not") else 1e99)
-        out(f"  recommended: {best.layout}")
+            out(layout_row(c, sources[c.layout] if not result["mfu"] else ""))
+        over = [c.layout for c in rows if c.note.startswith("does not fit")]
+        best = min([c for c in rows if c.layout not in over] or rows, key=lambda c: c.chip_hours)
+        why = f" ({', '.join(over)}: largest step over the chip's memory)" if over else ""
+        out(f"  recommended: {best.layout}{why}")
         summary[name] = {c.layout: dataclasses.asdict(c) for c in rows} | {
             "recommended": best.layout
         }
     out(json.dumps({"cost": summary, "total_flops": total.flops}))
     return result
+
+
+def timing_line(result: dict[str, Any]) -> str:
+    if result["mfu"]:
+        return (
+            f"time: MFU {result['mfu']:.0%} (given) at >= {SATURATING_TOKENS} tokens per chip "
+            "per step, proportionally less below"
+        )
+    return (
+        "time: roofline bound of each program (FLOPs and HBM bytes per step against the "
+        "chip's peak compute and memory bandwidth; no chip runs faster, and no device has "
+        "measured the MFU yet: --mfu prices at one)"
+    )
+
+
+def layout_row(c, source: str) -> str:
+    """One layout: the Ray schedule's price (and its note), then on a second line how
+    busy Ray keeps the chips, today's static shards beside it and the roofline's share."""
+    usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
+    note = f"  ({c.note})" if c.note else ""
+    details = [f"Ray {c.utilisation:.1%} busy"]
+    if c.parallel > 1:
+        details.append(
+            f"static --shard I/{c.parallel}: {c.static_chip_hours:,.0f} chip-hours, "
+            f"{c.static_hours:,.1f} h, {c.static_utilisation:.1%} busy"
+        )
+    if source:
+        details.append(f"roofline {c.peak_fraction:.0%} of peak, {source} steps")
+    return (
+        f"  layout {c.layout:<6} {c.parallel:>3} x {c.chips_per_stage:>2} chips  "
+        f"{c.chip_hours:>12,.0f} chip-hours  {c.hours:>10,.1f} h wall  {usd}{note}\n"
+        f"      {'; '.join(details)}"
+    )

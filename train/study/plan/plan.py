@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
+from absl import logging
+
+from eval.evaluators import PredictOptions
 from train.hparams import (
     MIXTURE,
     HparamsError,
@@ -19,8 +24,10 @@ from train.hparams import (
 )
 from train.study.plan.dag import StageDag, ordered_paths
 from train.study.plan.identity import root_identity, training_data_fingerprint
-from train.study.run.layout import is_done
+from xlmr_flax import get_model_config
+from xlmr_flax.sharding import mesh_shape
 from xlmr_flax.tasks import TASKS, get_task
+from xlmr_flax.tasks.retrieval.tatoeba import reference_differences
 
 
 class ConfigError(ValueError):
@@ -30,20 +37,26 @@ class ConfigError(ValueError):
 def load_config_file(path: str) -> ModuleType:
     """An experiment config file as a module, loaded once, by path: the command line
     names configs by file (`configs/FILE.py[:ARG]`), as ml_collections' config flag
-    does; what they share they import from `configs.common`."""
+    does; what they share they import from `configs.base`."""
     path = os.path.abspath(path)
     name = "xlmr_flax_config_" + os.path.splitext(os.path.basename(path))[0]
     if sys.modules.get(name) is None or sys.modules[name].__file__ != path:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
+        sys.modules[name] = module  # before running it: its dataclasses look it up
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
     return sys.modules[name]
 
 
 def _check_task(name: str, role: str) -> None:
     if name not in TASKS:
-        raise ConfigError(f"{role} task {name!r} is unknown; known: {sorted(TASKS)}")
+        close = difflib.get_close_matches(name, list(TASKS), n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(TASKS))}"
+        raise ConfigError(f"{role} task {name!r} is unknown; {hint}")
 
 
 def intermediate_paths(study) -> list[tuple[str, ...]]:
@@ -186,12 +199,66 @@ def build_dag(config, resolve: bool = False) -> StageDag:
     def data_of(task: str) -> dict[str, str | None]:
         return {t: training_data_fingerprint(config.raw_data, t) for t in stage_tasks(task)}
 
+    if "tatoeba" in study.targets:
+        _note_tatoeba_settings(config)
     paths = intermediate_paths(study)
     for seed in study.seeds:
         for path in paths:
             for target in study.targets:
                 dag.add_sequence(path, target, seed, hparams_of, data_of)
     return dag
+
+
+def _note_tatoeba_settings(config) -> None:
+    """A warning when Tatoeba is embedded otherwise than XTREME does (its numbers then
+    do not compare with published ones); settings outside the model are errors later."""
+    options, defaults = config.get("eval") or {}, PredictOptions()
+    layer, pooling = options.get("layer", defaults.layer), options.get("pooling", defaults.pooling)
+    try:
+        num_layers = get_model_config(config.model).num_layers
+        problems = reference_differences(layer, pooling, num_layers)
+    except ValueError:
+        return  # an unnamed model size, or a layer it lacks: the evaluation says so
+    if problems:
+        logging.warning(
+            "config.eval: Tatoeba is embedded with %s, so its scores do not compare with "
+            "XTREME-R's (docs/evaluation.md, Tatoeba)",
+            "; ".join(problems),
+        )
+
+
+def check_batches(config, dag: StageDag, devices: int) -> None:
+    """Every stage's global batch splits evenly over the data-parallel devices (the
+    mesh's data x fsdp axes on `devices`): else JAX fails on the first step."""
+    try:
+        data, fsdp, _ = mesh_shape(tuple(config.mesh), devices)
+    except ValueError as err:
+        raise ConfigError(f"config.mesh: {err}") from None
+    for task in sorted({s.task for s in dag.stages.values()}):
+        values, sources = _merged_hparams(config, task)
+        batch = values.get("batch_size")
+        if batch is not None and batch % (data * fsdp):
+            raise ConfigError(
+                f"{sources['batch_size']}.batch_size={batch}: does not split over the "
+                f"{data * fsdp} data-parallel devices (config.mesh {tuple(config.mesh)} on "
+                f"{devices} devices); use a multiple of {data * fsdp}"
+            )
+
+
+def small_training_sets(config, dag: StageDag, examples: Mapping[str, int]) -> list[str]:
+    """One line per stage task whose English training examples (`examples[task]`, as
+    the data check counts them) are fewer than one batch of its stage."""
+    problems = []
+    for task in sorted({s.task for s in dag.stages.values()}):
+        values, sources = _merged_hparams(config, task)
+        for name in stage_tasks(task):
+            count, batch = examples.get(name), values.get("batch_size")
+            if count is not None and batch is not None and count < batch:
+                problems.append(
+                    f"{name} train: {count} examples are fewer than one batch of {batch} "
+                    f"({sources['batch_size']}.batch_size)"
+                )
+    return problems
 
 
 def root_id(config, resolve: bool = True) -> str:
@@ -212,9 +279,10 @@ def missing_data(config, dag: StageDag) -> list[str]:
     return missing
 
 
-def summary(config, dag: StageDag, workdir: str, stages=None) -> dict[str, Any]:
+def summary(config, dag: StageDag, is_done: Callable[[str], bool], stages=None) -> dict[str, Any]:
+    """Counts of the study; `is_done(stage id)` says which stages the workdir holds."""
     stages = dag.in_order() if stages is None else stages
-    done = sum(is_done(workdir, s.id) for s in stages)
+    done = sum(is_done(s.id) for s in stages)
     return {
         "paths": len(intermediate_paths(config.study)),
         "seeds": len(config.study.seeds),
@@ -227,15 +295,18 @@ def summary(config, dag: StageDag, workdir: str, stages=None) -> dict[str, Any]:
     }
 
 
-def print_plan(config, dag: StageDag, workdir: str, stages=None, out=print) -> dict[str, Any]:
-    """The stage tree with done/pending marks, then one JSON line of counts."""
+def print_plan(
+    config, dag: StageDag, is_done: Callable[[str], bool], stages=None, out=print
+) -> dict[str, Any]:
+    """The stage tree with done/pending marks (`is_done(stage id)`), then one JSON line
+    of counts."""
     stages = dag.in_order() if stages is None else stages
     chosen = {s.id for s in stages}
 
     def show(parent: str, indent: str) -> None:
         for child in dag.children(parent):
             if child.id in chosen:
-                mark = "done" if is_done(workdir, child.id) else "pending"
+                mark = "done" if is_done(child.id) else "pending"
                 out(f"{indent}{child.task} (seed {child.seed}) {child.id} [{mark}]")
             show(child.id, indent + "  ")
 
@@ -246,6 +317,6 @@ def print_plan(config, dag: StageDag, workdir: str, stages=None, out=print) -> d
     missing = missing_data(config, dag)
     if missing:
         out(f"missing training data under {config.raw_data}: {', '.join(missing)}")
-    result = summary(config, dag, workdir, stages)
+    result = summary(config, dag, is_done, stages)
     out(json.dumps(result))
     return result

@@ -10,7 +10,7 @@ lowered and compiled for a topology this machine does not have.
 
 Shapes: a train step is described at the stage's maximum length (its largest
 shape; batches of shorter length bucket compile smaller programs of the same
-kind); evaluation buckets are those of `eval.predict.predictor.PredictOptions`.
+kind); evaluation buckets are those of `eval.predict.program.PredictOptions`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
-from eval.predict.predictor import PredictOptions, forward_function
+from eval.predict.program import PredictOptions, forward_function
 from train.hparams import stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer

@@ -15,23 +15,28 @@ from typing import Any
 
 GIB = 2**30
 
-# Per chip: generation name in libtpu topologies, HBM, dense bf16 peak FLOP/s, devices
-# per chip (v4 and v5p: two TensorCores as one "megacore" device), chips per host of a
-# multi-host slice, the largest single-host slice, TensorCores in the type's number.
+# Per chip: generation name in libtpu topologies, HBM, dense bf16 peak FLOP/s, HBM
+# bandwidth in bytes/s, devices per chip (v4 and v5p: two TensorCores as one
+# "megacore" device), chips per host of a multi-host slice, the largest single-host
+# slice, TensorCores in the type's number. Peak and bandwidth: the "key specifications"
+# table of each generation's page, https://cloud.google.com/tpu/docs/{v4,v5e,v5p,v6e}
+# (v4: 275 TFLOP/s, 1,200 GB/s; v5e: 197, 819; v5p: 459, 2,765; v6e: 918, 1,640).
 TPU_CHIPS: dict[str, dict[str, Any]] = {
-    "v4": dict(topology="v4", config="megacore", hbm=32 * GIB, peak=275e12, dims=3,
-               host_chips=4, single_host=4, cores_per_chip=2),
-    "v5p": dict(topology="v5", config="megacore", hbm=95 * GIB, peak=459e12, dims=3,
-                host_chips=4, single_host=4, cores_per_chip=2),
-    "v5litepod": dict(topology="v5e", config="default", hbm=16 * GIB, peak=197e12, dims=2,
-                      host_chips=4, single_host=8, cores_per_chip=1),
-    "v6e": dict(topology="v6e", config="default", hbm=32 * GIB, peak=918e12, dims=2,
-                host_chips=4, single_host=8, cores_per_chip=1),
+    "v4": dict(topology="v4", config="megacore", hbm=32 * GIB, peak=275e12, bandwidth=1200e9,
+               dims=3, host_chips=4, single_host=4, cores_per_chip=2),
+    "v5p": dict(topology="v5", config="megacore", hbm=95 * GIB, peak=459e12, bandwidth=2765e9,
+                dims=3, host_chips=4, single_host=4, cores_per_chip=2),
+    "v5litepod": dict(topology="v5e", config="default", hbm=16 * GIB, peak=197e12,
+                      bandwidth=819e9, dims=2, host_chips=4, single_host=8, cores_per_chip=1),
+    "v6e": dict(topology="v6e", config="default", hbm=32 * GIB, peak=918e12, bandwidth=1640e9,
+                dims=2, host_chips=4, single_host=8, cores_per_chip=1),
 }  # fmt: skip
-# GPU hosts: XLA GPU target config name (the CUDA plugin compiles for it), memory, peak.
+# GPU hosts: XLA GPU target config name (the CUDA plugin compiles for it), memory, dense
+# bf16 peak (without sparsity) and HBM bandwidth: NVIDIA's data sheets, H100 SXM5
+# (989 TFLOP/s, 3.35 TB/s) and A100 80GB SXM (312 TFLOP/s, 2,039 GB/s).
 GPU_CHIPS: dict[str, dict[str, Any]] = {
-    "h100": dict(target_config="h100_sxm", hbm=80 * 10**9, peak=989e12),
-    "a100": dict(target_config="a100_80", hbm=80 * 10**9, peak=312e12),
+    "h100": dict(target_config="h100_sxm", hbm=80 * 10**9, peak=989e12, bandwidth=3.35e12),
+    "a100": dict(target_config="a100_80", hbm=80 * 10**9, peak=312e12, bandwidth=2.039e12),
 }
 
 # On-demand list price in USD per chip-hour (docs/tpu.md, "Prices").
@@ -51,6 +56,7 @@ class Target:
     peak_flops: float | None  # dense bf16 FLOP/s per chip
     price_per_chip_hour: float | None
     shape: tuple[int, ...] = ()  # TPU chip grid
+    bandwidth: float | None = None  # HBM bytes/s per chip
 
     @property
     def chips_per_host(self) -> int:
@@ -98,6 +104,7 @@ def parse_target(name: str) -> Target:
             name=f"{generation}-{number}", platform="tpu", generation=generation, chips=chips,
             hosts=hosts, devices=chips, device_memory=chip["hbm"], peak_flops=chip["peak"],
             price_per_chip_hour=LIST_PRICE.get(generation), shape=_grid(chips, chip["dims"]),
+            bandwidth=chip["bandwidth"],
         )  # fmt: skip
     match = re.fullmatch(r"([a-z]\d+)x(\d+)", text)
     if match and match[1] in GPU_CHIPS:
@@ -105,7 +112,7 @@ def parse_target(name: str) -> Target:
         return Target(
             name=text, platform="cuda", generation=match[1], chips=count, hosts=1,
             devices=count, device_memory=gpu["hbm"], peak_flops=gpu["peak"],
-            price_per_chip_hour=None,
+            price_per_chip_hour=None, bandwidth=gpu["bandwidth"],
         )  # fmt: skip
     match = re.fullmatch(r"cpu-(\d+)", text)
     if match:

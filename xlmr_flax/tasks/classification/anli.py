@@ -21,6 +21,7 @@ def read_rounds(*paths):
 TASK = register(
     Task(
         name="anli",
+        train_examples=162_865,
         format="classification",
         source="ANLI v1.0 anli_v1.0/R{1,2,3}/{train,dev}.jsonl",
         metric="accuracy",

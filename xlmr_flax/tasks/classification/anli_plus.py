@@ -37,6 +37,7 @@ def _combined(layouts: tuple[Layout, ...]) -> Layout:
 TASK = register(
     Task(
         name="anli_plus",
+        train_examples=1_105_719,  # ANLI rounds 1-3 + MNLI + SNLI
         format="classification",
         source="ANLI R1-R3 + MultiNLI + SNLI",
         metric="accuracy",

@@ -13,6 +13,7 @@ def read(path):
 TASK = register(
     Task(
         name="mnli",
+        train_examples=392_702,
         format="classification",
         source="GLUE MNLI train.tsv / dev_matched.tsv",
         metric="accuracy",

@@ -13,6 +13,7 @@ def read(path):
 TASK = register(
     Task(
         name="qqp",
+        train_examples=363_846,
         format="classification",
         source="GLUE QQP train.tsv / dev.tsv",
         metric="accuracy",

@@ -6,6 +6,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 TASK = register(
     Task(
         name="snli",
+        train_examples=550_152,
         format="classification",
         source="SNLI 1.0 snli_1.0_{train,dev}.jsonl",
         metric="accuracy",

@@ -13,6 +13,7 @@ def read(path):
 TASK = register(
     Task(
         name="sst2",
+        train_examples=67_349,
         format="classification",
         source="GLUE SST-2 train.tsv / dev.tsv",
         metric="accuracy",

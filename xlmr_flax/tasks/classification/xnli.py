@@ -7,6 +7,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 TASK = register(
     Task(
         name="xnli",
+        train_examples=392_702,  # MNLI's English training set
         format="classification",
         source="XNLI 1.0 dev/test; training data MultiNLI (XNLI-MT 1.0's English file)",
         metric="accuracy",

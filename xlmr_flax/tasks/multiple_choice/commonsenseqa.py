@@ -7,6 +7,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 TASK = register(
     Task(
         name="commonsenseqa",
+        train_examples=9_741,
         format="multiple_choice",
         source="CommonsenseQA {train,dev}_rand_split.jsonl",
         metric="accuracy",

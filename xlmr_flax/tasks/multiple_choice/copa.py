@@ -12,6 +12,7 @@ NO_TEST_LABELS = "COPA's test labels are not public"
 TASK = register(
     Task(
         name="copa",
+        train_examples=400,
         format="multiple_choice",
         source="SuperGLUE COPA/{train,val,test}.jsonl",
         metric="accuracy",

@@ -10,6 +10,7 @@ FILE = {"train": "train", "dev": "valid"}
 TASK = register(
     Task(
         name="cosmosqa",
+        train_examples=25_262,
         format="multiple_choice",
         source="Cosmos QA (wilburOne/cosmosqa data/{train,valid}.csv)",
         metric="accuracy",

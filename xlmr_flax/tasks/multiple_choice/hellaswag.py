@@ -7,6 +7,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 TASK = register(
     Task(
         name="hellaswag",
+        train_examples=39_905,
         format="multiple_choice",
         source="HellaSwag hellaswag_{train,val}.jsonl",
         metric="accuracy",

@@ -10,6 +10,7 @@ V14 = {"train": "trn", "dev": "dev", "test": "tst"}
 TASK = register(
     Task(
         name="siqa",
+        train_examples=33_410,
         format="multiple_choice",
         source="Social IQa (AI2's socialiqa-train-dev.zip; socialIQa_v1.4.tgz)",
         metric="accuracy",

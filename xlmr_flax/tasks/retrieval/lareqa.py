@@ -70,6 +70,7 @@ class LareqaHooks(RetrievalHooks):
 TASK = register(
     Task(
         name="lareqa",
+        train_examples=87_599,  # SQuAD v1.1's questions (a dual encoder on its sentences)
         format="retrieval",
         source="LAReQA XQuAD-R {lang}.json (google-research-datasets/lareqa)",
         metric="map@20",

@@ -56,6 +56,7 @@ class MewslixHooks(RetrievalHooks):
 TASK = register(
     Task(
         name="mewslix",
+        train_examples=116_903,
         format="retrieval",
         source="Mewsli-X (google-research dense_representations_for_entity_retrieval/mel)",
         metric="map@20",

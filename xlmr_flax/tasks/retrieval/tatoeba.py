@@ -1,4 +1,8 @@
-"""Tatoeba (target, no training): find each sentence's English translation."""
+"""Tatoeba (target, no training of its own): find each sentence's English translation.
+
+XTREME-R scores it with the SQuAD v1.1 model (the study's plan: train/study/plan/dag.py,
+`SCORED_WITH`), embedding both sides with one encoder layer, mean-pooled (`REFERENCE`).
+"""
 
 from xlmr_flax.data.sources.tatoeba import read_laser_pairs, read_xtreme_sorted
 from xlmr_flax.formats.retrieval import RetrievalHooks
@@ -17,6 +21,42 @@ ISO3 = dict(
         strict=True,
     )
 )
+
+
+# XTREME's settings for XLM-R Large (google-research/xtreme scripts/run_tatoeba.sh,
+# third_party/evaluate_retrieval.py): `--specific_layer 13` indexes the 24 layer outputs
+# after the embeddings, i.e. hidden state 14 of 24 here (0 = embeddings); mean over every
+# token the attention mask keeps (<s> and </s> included, as our "mean" pooling does);
+# cosine similarity; sentences cut at 512 tokens.
+REFERENCE = dict(layer=14, num_layers=24, pooling="mean", max_length=512)
+
+
+def reference_layer(num_layers: int) -> int:
+    """XTREME's Tatoeba layer scaled to an encoder of `num_layers` layers: the first
+    hidden state at or above its relative depth 14/24 (Large 14, Base 7, a 2-layer
+    model its last layer, never the embeddings)."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers={num_layers}: expected at least 1")
+    return -(-REFERENCE["layer"] * num_layers // REFERENCE["num_layers"])  # rounded up
+
+
+def hidden_state(layer: int, num_layers: int) -> int:
+    """`layer` as an index from 0 (embeddings) to `num_layers` (-1: the last layer)."""
+    if not -(num_layers + 1) <= layer <= num_layers:
+        raise ValueError(f"layer={layer} outside the model's {num_layers} layers")
+    return layer % (num_layers + 1)
+
+
+def reference_differences(layer: int, pooling: str, num_layers: int) -> list[str]:
+    """How evaluation settings (`layer`, `pooling` of an encoder of `num_layers`)
+    differ from XTREME's Tatoeba settings scaled by `reference_layer`; empty if not."""
+    found, expected = hidden_state(layer, num_layers), reference_layer(num_layers)
+    problems = []
+    if found != expected:
+        problems.append(f"layer {found} of {num_layers} (XTREME's rule: {expected})")
+    if pooling != REFERENCE["pooling"]:
+        problems.append(f"pooling {pooling!r} (XTREME's: {REFERENCE['pooling']!r})")
+    return problems
 
 
 def _laser_paths(split, lang):

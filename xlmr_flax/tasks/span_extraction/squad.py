@@ -6,6 +6,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 SQUAD_V1 = register(
     Task(
         name="squad_v1",
+        train_examples=87_599,  # questions; their windows (stride 128) are a few percent more
         format="span_extraction",
         source="SQuAD v1.1 {train,dev}-v1.1.json",
         metric="squad",
@@ -21,6 +22,7 @@ SQUAD_V1 = register(
 SQUAD_V2 = register(
     Task(
         name="squad_v2",
+        train_examples=130_319,  # questions
         format="span_extraction",
         source="SQuAD v2.0 {train,dev}-v2.0.json",
         metric="squad_v2",

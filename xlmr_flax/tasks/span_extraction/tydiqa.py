@@ -27,6 +27,7 @@ def _xtreme(split: str, lang: str) -> list[str]:
 TASK = register(
     Task(
         name="tydiqa",
+        train_examples=3_696,  # questions (TyDi QA-GoldP English)
         format="span_extraction",
         source="TyDiQA-GoldP v1.1 (SQuAD JSON)",
         metric="squad",

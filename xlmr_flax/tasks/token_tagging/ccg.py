@@ -8,6 +8,7 @@ from xlmr_flax.tasks.base import Layout, Task, register
 TASK = register(
     Task(
         name="ccg",
+        train_examples=39_604,  # CCGbank sections 02-21, sentences
         format="token_tagging",
         source="CCGbank supertags in jiant's ccg.{train,dev}: one sentence per line",
         metric="accuracy",

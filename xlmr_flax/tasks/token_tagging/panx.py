@@ -11,6 +11,7 @@ TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 TASK = register(
     Task(
         name="panx",
+        train_examples=20_000,
         format="token_tagging",
         source="WikiANN with Rahimi et al.'s splits (the release, or XTREME's {split}-{lang}.tsv)",
         metric="f1",

@@ -37,6 +37,7 @@ def _release(name: str, release: str) -> TreebankLayout:
 TASK = register(
     Task(
         name="udpos",
+        train_examples=21_253,
         format="token_tagging",
         source="Universal Dependencies v2.7 (XTREME-R; v2.5 for XTREME), all treebanks of a "
         "language merged per split",

@@ -1,4 +1,5 @@
-"""Scoring one task: its metric kind, the official metrics, per-example statistics."""
+"""The metrics of one task, chosen by its metric kind: the official scores and the
+per-example statistics behind them."""
 
 from __future__ import annotations
 

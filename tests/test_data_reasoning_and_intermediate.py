@@ -4,7 +4,7 @@ Cosmos QA's CSV, jiant's CCG)."""
 
 import pytest
 
-from tests.raw_fixtures import part_c
+from tests.raw_fixtures import reasoning_and_intermediate
 from xlmr_flax.data.sources.ccg import read_ccg_jiant
 from xlmr_flax.data.sources.cosmosqa import read_cosmosqa_csv
 from xlmr_flax.errors import DataError
@@ -14,8 +14,8 @@ from xlmr_flax.tasks import get_task
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     base = tmp_path_factory.mktemp("c")
-    part_c.write_xtreme(str(base / "xtreme"))
-    part_c.write_originals(str(base / "originals"))
+    reasoning_and_intermediate.write_xtreme(str(base / "xtreme"))
+    reasoning_and_intermediate.write_originals(str(base / "originals"))
     return str(base / "xtreme"), str(base / "originals")
 
 
@@ -26,7 +26,7 @@ def labels(task: str, raw: str, split: str, lang: str = "en") -> list:
 def test_xtremes_zeroed_xcopa_test_labels_are_no_gold_and_its_dev_is_scored(folders):
     xtreme, originals = folders
     xcopa = get_task("xcopa")
-    for lang in part_c.XCOPA_LANGS:
+    for lang in reasoning_and_intermediate.XCOPA_LANGS:
         assert xcopa.locate(xtreme, "test", lang)[0].name == "xtreme"
         assert xcopa.gold(xtreme, "test", lang) is not None  # zeroed: never scored
         assert set(labels("xcopa", xtreme, "test", lang)) == {None}

@@ -1,29 +1,23 @@
-"""Score a submission folder against label files with the official XTREME-R metrics.
-
-    python -m eval score --predictions out/ --labels labels/ [--json scores.json]
+"""A submission folder scored against a label folder with the official XTREME-R metrics
+(what `python -m eval score` prints).
 
 Both folders use the submission layout `<task>/test-<lang>.<ext>` (`eval.scoring.submission`).
 Every (task, language) of the XTREME-R targets with both files is scored; label files
 without predictions, and predictions without labels, are listed. The table shows each
 language's metrics and each task's average; `--json` writes
 `{task: {lang: {metric: value}}, "average": {...}}` (see `eval.metrics.xtreme_r_average`).
-A malformed file stops nothing else from being scored, but the command then exits 1
-(naming each bad file) and writes no JSON.
+A malformed file stops nothing else from being scored; it is named in `Scores.errors`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from eval.metrics import METRICS, XTREME_R_TASKS, score_task, xtreme_r_average
 from eval.scoring.submission import read_labels, read_predictions, submission_path
-from xlmr_flax.atomic import write_file
 from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import get_task
 
@@ -130,51 +124,3 @@ def format_table(scores: Scores) -> str:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `score` command's options."""
-    parser.add_argument("--predictions", required=True, help="submission folder: TASK/test-LANG.*")
-    parser.add_argument("--labels", required=True, help="label folder, same layout")
-    parser.add_argument("--json", help="also write the scores and averages to this JSON file")
-    parser.add_argument(
-        "--tasks",
-        default=",".join(XTREME_R_TASKS),
-        help="comma-separated tasks to score (default: the ten XTREME-R targets)",
-    )
-    parser.add_argument("--split", default="test", help="file name prefix (default: test)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Scores, prints the table and what is missing; 0 if everything read was valid."""
-    try:
-        tasks = [t for t in args.tasks.split(",") if t]
-        for task in tasks:
-            get_task(task)  # an unknown name fails before anything is read
-        scores = score_directories(args.predictions, args.labels, tasks=tasks, split=args.split)
-    except (DataError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    if scores.results:
-        print(format_table(scores))
-    for path in scores.no_predictions:
-        print(f"missing predictions: {path} has labels but no prediction file", file=sys.stderr)
-    for path in scores.no_labels:
-        print(f"missing labels: {path} has no label file; not scored", file=sys.stderr)
-    for path in scores.ignored:
-        expected = f"{args.split}-<lang>.<ext> under a task folder, for an official language"
-        print(f"ignored: {path} (not read: expected {expected})", file=sys.stderr)
-    for message in scores.errors:
-        print(f"error: {message}", file=sys.stderr)
-    if scores.errors:
-        return 1
-    if not scores.results:
-        print(
-            f"error: no (task, language) has both a prediction file under {args.predictions} "
-            f"and a label file under {args.labels}",
-            file=sys.stderr,
-        )
-        return 1
-    if args.json:
-        write_file(args.json, json.dumps(scores.to_json(), indent=2, ensure_ascii=False) + "\n")
-    return 0

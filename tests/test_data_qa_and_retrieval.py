@@ -13,7 +13,7 @@ from flax import nnx
 
 from eval.predict.predictor import Predictor
 from eval.scoring.submission import gold_from_raw
-from tests.raw_fixtures import part_b
+from tests.raw_fixtures import qa_and_retrieval
 from xlmr_flax import PretrainedModel, TaskModel, get_model_config, load_tokenizer
 from xlmr_flax.data import features as F
 from xlmr_flax.data import lareqa, mewslix, qa_sources
@@ -28,14 +28,14 @@ from xlmr_flax.tokenizer import sample_tokenizer_path
 @pytest.fixture(scope="module")
 def xtreme(tmp_path_factory):
     root = tmp_path_factory.mktemp("xtreme")
-    part_b.write_xtreme(str(root))
+    qa_and_retrieval.write_xtreme(str(root))
     return str(root)
 
 
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory):
     root = tmp_path_factory.mktemp("originals")
-    part_b.write_originals(str(root))
+    qa_and_retrieval.write_originals(str(root))
     return str(root)
 
 
@@ -97,7 +97,7 @@ def test_tydiqa_release_training_file_gives_its_english_questions(tmp_path, orig
 
 def test_mewslix_release_mentions_are_nested_with_every_language_in_one_file(originals):
     mentions = list(mewslix.read_mentions(f"{originals}/mewslix/wikinews_mentions-test.jsonl"))
-    assert {m["lang"] for m in mentions} == set(part_b.MEWSLIX_LANGS)
+    assert {m["lang"] for m in mentions} == set(qa_and_retrieval.MEWSLIX_LANGS)
     first = mentions[0]
     assert first["context"][first["mention_start"] : first["mention_end"]] == first["mention"]
     assert first["entity_id"] == "Q9100" and first["sentence_spans"][1][0] > 0
@@ -245,8 +245,8 @@ def test_original_releases_give_gold_for_every_split(task, originals):
 
 def test_originals_laid_beside_xtremes_folder_supply_the_test_gold(tmp_path):
     root = str(tmp_path)
-    part_b.write_xtreme(root)
-    part_b.write_originals(root)
+    qa_and_retrieval.write_xtreme(root)
+    qa_and_retrieval.write_originals(root)
     for task in TASKS_B:
         for split, lang in found(task, root):
             assert get_task(task).gold(root, split, lang) is None, (task, split, lang)
@@ -255,13 +255,13 @@ def test_originals_laid_beside_xtremes_folder_supply_the_test_gold(tmp_path):
 
 
 def test_every_language_written_is_found(xtreme):
-    assert {lang for _, lang in found("xquad", xtreme)} == set(part_b.XQUAD_LANGS)
+    assert {lang for _, lang in found("xquad", xtreme)} == set(qa_and_retrieval.XQUAD_LANGS)
     assert found("mlqa", xtreme) == {
-        (s, lang) for s in ("dev", "test") for lang in part_b.MLQA_LANGS
+        (s, lang) for s in ("dev", "test") for lang in qa_and_retrieval.MLQA_LANGS
     }
-    assert found("tydiqa", xtreme) == {("train", "en")} | {("test", lang) for lang in part_b.TYDIQA_DEV_LANGS}  # fmt: skip
+    assert found("tydiqa", xtreme) == {("train", "en")} | {("test", lang) for lang in qa_and_retrieval.TYDIQA_DEV_LANGS}  # fmt: skip
     assert {lang for s, lang in found("mewslix", xtreme) if s == "test"} == set(
-        part_b.MEWSLIX_LANGS
+        qa_and_retrieval.MEWSLIX_LANGS
     )
 
 
@@ -345,4 +345,4 @@ def test_predictor_embeds_lareqa_candidates_with_their_paragraphs(xtreme):
         for lang in ("ar", "de", "en", "th")
         for c in lareqa.read_candidates(f"{xtreme}/lareqa/xquad-r/{lang}.json")
     ]
-    assert pool == expected and questions[0] == f"{part_b.PEOPLE[0]} อาศัยอยู่ที่ไหน"
+    assert pool == expected and questions[0] == f"{qa_and_retrieval.PEOPLE[0]} อาศัยอยู่ที่ไหน"

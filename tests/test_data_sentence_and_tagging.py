@@ -8,7 +8,7 @@ import pytest
 
 from eval.scoring.gold import plan_evaluation
 from eval.scoring.submission import gold_from_raw, write_labels
-from tests.raw_fixtures import part_a
+from tests.raw_fixtures import sentence_and_tagging
 from xlmr_flax.data import readers
 from xlmr_flax.data.__main__ import main as data_main
 from xlmr_flax.data.sources import tatoeba, ud, wikiann, xnli
@@ -23,8 +23,8 @@ INPUTS = {"xnli": ("text_a", "text_b"), "panx": ("tokens",), "udpos": ("tokens",
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     originals, xtreme = tmp_path_factory.mktemp("originals"), tmp_path_factory.mktemp("xtreme")
-    part_a.write_originals(str(originals))
-    part_a.write_xtreme(str(xtreme))
+    sentence_and_tagging.write_originals(str(originals))
+    sentence_and_tagging.write_xtreme(str(xtreme))
     return str(originals), str(xtreme)
 
 
@@ -138,7 +138,7 @@ def test_panx_prefix_is_removed_once_and_only_where_it_names_the_files_language(
 
 def test_ud_treebanks_of_a_language_are_merged_per_split_in_file_name_order(folders):
     originals, _ = folders
-    release = os.path.join(originals, part_a.UD_RELEASE)
+    release = os.path.join(originals, sentence_and_tagging.UD_RELEASE)
     names = [os.path.basename(f) for f in ud.treebank_files(release, "train", "en")]
     assert names == ["en_esl-ud-train.conllu", "en_ewt-ud-train.conllu", "en_gum-ud-train.conllu"]
     tested = {lang for split, lang in get_task("udpos").available(originals) if split == "test"}
@@ -172,7 +172,7 @@ def test_ud_forms_lose_spaces_and_non_joiners_and_empty_nodes_are_no_words(folde
 
 def test_tatoeba_candidates_are_the_english_side_in_xtremes_sorted_order(folders):
     originals, xtreme = folders
-    for lang, pairs in part_a.TATOEBA.items():
+    for lang, pairs in sentence_and_tagging.TATOEBA.items():
         examples = read(originals, "tatoeba", "test", lang)
         english = [e["target"] for e in examples]
         assert (
@@ -191,7 +191,9 @@ def test_tatoeba_candidates_are_the_english_side_in_xtremes_sorted_order(folders
 
 def test_xtremes_tatoeba_copy_is_scored_with_labels_counting_its_sorted_english(folders, tmp_path):
     originals, xtreme = folders
-    for lang in part_a.TATOEBA:  # the labels XTREME keeps: indices into the sorted side
+    for (
+        lang
+    ) in sentence_and_tagging.TATOEBA:  # the labels XTREME keeps: indices into the sorted side
         write_labels(str(tmp_path), "tatoeba", lang, gold_from_raw("tatoeba", lang, originals))
     assert plan_evaluation("tatoeba", xtreme).split is None
     plan = plan_evaluation("tatoeba", xtreme, str(tmp_path))
@@ -201,7 +203,7 @@ def test_xtremes_tatoeba_copy_is_scored_with_labels_counting_its_sorted_english(
 
 # --- errors -----------------------------------------------------------------------------
 
-RELEASE_HEADER = "\t".join(part_a.XNLI_COLUMNS)
+RELEASE_HEADER = "\t".join(sentence_and_tagging.XNLI_COLUMNS)
 MALFORMED = [
     # (file, content, reader, message)
     ("test-de.tsv", "a\tb\tneutral\nc\td\n", xnli.read_xtreme_tsv,
