@@ -3,12 +3,13 @@
 import logging
 import os
 
+import ml_collections
 import pytest
 
 from eval.predict.program import PredictOptions
 from train.study.plan.dag import StageDag
 from train.study.plan.plan import build_dag, load_config_file
-from train.study.run.units import ALIGNMENT, units
+from train.study.run.units import alignment_unit, units
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
@@ -21,6 +22,7 @@ from xlmr_flax.tasks.retrieval.tatoeba import (
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATHS = [(), ("mnli",), ("mnli", "qqp"), ("qqp", "mnli")]
+NO_OPTIONS = ml_collections.ConfigDict({"eval": {}})  # every split choice `auto`
 
 
 def build(targets, seeds=(0, 1)):
@@ -48,7 +50,7 @@ def test_tatoeba_is_scored_on_the_squad_stage_of_each_path_that_xquad_shares():
         assert stage.task == "squad_v1" and stage.seed == s.seed
         assert stage.parent == path_end(dag, s)  # the baseline: pretrained → SQuAD v1.1
         assert s.evaluated_stage == by_run[(s.path, s.seed, "xquad")]
-        assert "tatoeba" in units(dag, s.evaluated_stage)
+        assert "tatoeba" in [u.name for u in units(NO_OPTIONS, dag, s.evaluated_stage)]
 
 
 def test_without_a_qa_target_tatoeba_trains_one_squad_stage_per_path_and_seed():
@@ -58,7 +60,8 @@ def test_without_a_qa_target_tatoeba_trains_one_squad_stage_per_path_and_seed():
     for s in (s for s in dag.sequences if s.target == "tatoeba"):
         assert s.evaluated_stage in squad and squad[s.evaluated_stage].parent == path_end(dag, s)
     # Alignment stays on every encoder: the pretrained one and every stage.
-    assert all(ALIGNMENT in units(dag, stage) for stage in [dag.root, *dag.stages])
+    alignment = alignment_unit(NO_OPTIONS)
+    assert all(alignment in units(NO_OPTIONS, dag, stage) for stage in [dag.root, *dag.stages])
 
 
 @pytest.mark.parametrize("size,expected", [("large", 14), ("base", 7), ("small", 4), ("tiny", 2)])

@@ -13,7 +13,7 @@ from typing import Any
 
 from absl import logging
 
-from eval.evaluators import PredictOptions
+from eval.predict.program import PredictOptions
 from train.hparams import (
     MIXTURE,
     HparamsError,
