@@ -10,7 +10,7 @@ because it runs late is still a knot between two modules.
   (train/study/plan/) never imports its run (train/study/run/, which may import the plan);
 - the study (train/study/) reaches eval/ through the evaluator interface
   (eval.evaluators), the evaluation plan (eval.scoring.gold: which split and gold
-  are scored), the forward pass it compiles (eval.predict.predictor), the results
+  are scored), the forward pass it compiles (eval.predict.program), the results
   record (eval.analysis.records) and the report's
   entry point (eval.report) only;
 - a study folder's paths have two owners: train/study/run/layout.py (the workdir) and
