@@ -193,6 +193,10 @@ def main(argv: list[str]) -> None:
         # Emulated CPU devices exercise the sharded code paths without an accelerator
         # (only the CPU platform is affected; it must be set before JAX starts).
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
+    if _EXECUTOR.value == "ray":
+        # The driver only schedules: the stages' workers own the chips, which a driver
+        # on a TPU host would otherwise hold from its first JAX call.
+        jax.config.update("jax_platforms", "cpu")
     try:
         initialize_distributed()  # SLURM, Open MPI, TPU slices, or explicit JAX_* settings
     except ValueError as err:
