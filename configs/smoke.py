@@ -9,6 +9,9 @@ baseline, all ten XTREME-R targets, two seeds, on 8 emulated CPU devices.
 
 ARG `quick` (`configs/smoke.py:quick`): only the baseline and both orders of the
 pair, three targets (a classification, a QA and the alignment task), one seed.
+
+ARG `adaptive` (`configs/smoke.py:adaptive`): an adaptive study (docs/adaptive.md) of
+the pair's two orders on the targets with a low-resource language, seeds in rounds.
 """
 
 import ml_collections
@@ -54,6 +57,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         config.study.orders = (2,)
         config.study.targets = ("xnli", "xquad", "tatoeba")
         config.study.seeds = (0,)
+    elif arg == "adaptive":
+        config.study.orders = (2,)
+        config.study.include_baseline = False
+        config.study.targets = ("xnli", "panx", "tatoeba")
+        config.study.seeds = (0, 1, 2, 3, 4)
+        # The pre-registered design (eval/stats/adaptive.py, Design), recorded before
+        # the first look; delta in score points.
+        config.design = ml_collections.ConfigDict(
+            dict(
+                mode="adaptive", alpha=0.05, delta=5.0, looks=(3, 4, 5), rho=1.0, families=("low",)
+            )
+        )
     elif arg:
-        raise ValueError(f"configs/smoke.py: unknown argument {arg!r}; expected 'quick' or none")
+        raise ValueError(
+            f"configs/smoke.py: unknown argument {arg!r}; expected 'quick', 'adaptive' or none"
+        )
     return config

@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": "predict.files",
     "score": "scoring.command",
     "report": "report",
+    "adaptive": "adaptive_command",
 }  # name: module
 
 

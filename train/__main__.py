@@ -31,6 +31,7 @@ from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, print_plan
 from train.study.run.data_check import print_data_check
 from train.study.run.lock import WorkdirLocked
+from train.study.run.rounds import design_values, run_adaptive_study
 from train.study.run.runner import run_study
 from train.study.run.workdir import needs_migration
 from xlmr_flax.sharding import initialize_distributed
@@ -168,8 +169,9 @@ def main(argv: list[str]) -> None:
         jax.config.update("jax_num_cpu_devices", config.cpu_devices)
     initialize_distributed()
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
+    run = run_adaptive_study if design_values(config) else run_study  # docs/adaptive.md
     try:
-        run_study(config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value)
+        run(config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value)
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     except WorkdirLocked as err:

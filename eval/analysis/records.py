@@ -39,6 +39,14 @@ def report_dir(study_dir: str) -> str:
     return os.path.join(study_dir, REPORT_DIR)
 
 
+# An adaptive study's design and looks (eval/stats/adaptive_study.py, docs/adaptive.md).
+ADAPTIVE_DIR = "adaptive"
+
+
+def adaptive_file(study_dir: str, name: str) -> str:
+    return os.path.join(study_dir, ADAPTIVE_DIR, name)
+
+
 class ResultsError(ValueError):
     """A malformed results file; the message starts with `FILE:LINE:`."""
 

@@ -21,6 +21,13 @@ import tempfile
 from typing import Any
 
 from eval import analysis as an
+from eval.report.adaptive import (
+    DesignChanged,
+    next_round,
+    plan_design,
+    record_design,
+    write_adaptive,
+)
 from eval.report.folder import (
     MARKER,
     ReportError,
@@ -36,10 +43,14 @@ from eval.report.tables import write_tables
 
 __all__ = [
     "MARKER",
+    "DesignChanged",
     "ReportError",
     "add_arguments",
     "format_summary",
     "main",
+    "next_round",
+    "plan_design",
+    "record_design",
     "run",
     "summarise",
     "write_report",
@@ -90,6 +101,7 @@ def write_report(
         files = write_tables(study, staging)
         files += write_plots(study, staging)
         markdown = render_markdown(study, files, n_boot, seed)
+        markdown += write_adaptive(workdir, staging, files)  # "" unless the study is adaptive
         _write_text(os.path.join(staging, "report.md"), markdown)
         files.append("report.md")
         manifest = {"written_by": "eval.report", "files": sorted(files)}

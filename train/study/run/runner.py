@@ -45,10 +45,12 @@ def run_study(
     *,
     migrate: bool = False,
     break_lock: bool = False,
+    sequences: set[tuple[tuple[str, ...], str, int]] | None = None,
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary. The
     workdir is locked for the run (train/study/run/lock.py) and records the study
-    (train/study/run/workdir.py; `migrate`: take over a workdir of id scheme 1)."""
+    (train/study/run/workdir.py; `migrate`: take over a workdir of id scheme 1;
+    `sequences`: (path, target, seed) runs to train, the others are left pending)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")
@@ -58,6 +60,11 @@ def run_study(
         raise ConfigError(str(err)) from None
     dag = build_dag(config, resolve=True)
     stages = dag.shard(*shard)
+    if sequences is not None:  # an adaptive round: only these runs' stages (rounds.py)
+        wanted = {
+            i for s in dag.sequences if (s.path, s.target, s.seed) in sequences for i in s.stages
+        }
+        stages = [s for s in stages if s.id in wanted]
     check_study_data(config, dag)
     prepare_workdir(workdir)
     with workdir_lock(workdir, shard, break_lock):
