@@ -356,4 +356,19 @@ def base_config(options: Mapping[str, Any]) -> ml_collections.ConfigDict:
         config.eval = ml_collections.ConfigDict(dict(batch_size=128, doc_stride=128, layer=layer))
     config.mesh = tuple(options["mesh"])  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 8 if tiny else 0  # emulated on a CPU-only machine (tiny branch)
+    config.design = design_block()
     return config
+
+
+def design_block(mode: str = "fixed", **values: Any) -> ml_collections.ConfigDict:
+    """The study's design (docs/adaptive.md): `fixed` trains every seed of the study;
+    `adaptive` trains seeds in rounds up to `looks[-1]`, stopping each comparison once
+    decided. Both print seeds for 80 % power at `effect_sizes` (points) in `--dry-run`,
+    from `pilot` (a finished study folder) or the assumed `seed_sd` and `examples_sd`."""
+    design = dict(
+        mode=mode, alpha=0.05, delta=1.0, looks=(3, 5, 7, 10), rho=1.0, families=("low",),
+        targets=(), estimand="class-mean", effect_sizes=(1.0, 2.0), seed_sd=1.0,
+        examples_sd=0.3, pilot="",
+    )  # fmt: skip
+    design.update(values)
+    return ml_collections.ConfigDict(design)

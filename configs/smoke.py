@@ -16,7 +16,7 @@ the pair's two orders on the targets with a low-resource language, seeds in roun
 
 import ml_collections
 
-from configs.common import tiny_eval
+from configs.common import design_block, tiny_eval
 from xlmr_flax.data import sample_data_dir
 from xlmr_flax.tasks import TARGETS
 
@@ -62,13 +62,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         config.study.include_baseline = False
         config.study.targets = ("xnli", "panx", "tatoeba")
         config.study.seeds = (0, 1, 2, 3, 4)
-        # The pre-registered design (eval/stats/adaptive.py, Design), recorded before
-        # the first look; delta in score points.
-        config.design = ml_collections.ConfigDict(
-            dict(
-                mode="adaptive", alpha=0.05, delta=5.0, looks=(3, 4, 5), rho=1.0, families=("low",)
-            )
-        )
+        # The pre-registered design (configs/common.py, design_block), recorded
+        # before the first look; delta in score points: the sample test sets are tiny.
+        config.design = design_block("adaptive", delta=5.0, looks=(3, 4, 5))
     elif arg:
         raise ValueError(
             f"configs/smoke.py: unknown argument {arg!r}; expected 'quick', 'adaptive' or none"

@@ -100,3 +100,21 @@ def test_simulated_error_rates_hold(name):
     assert result["coverage"] >= 0.93
     if name == "mixed signs":
         assert result["decided"] > 0.3 and result["seeds_per_comparison"] < 8
+
+
+def test_the_dry_run_prints_seeds_for_power_and_the_adaptive_chip_hours():
+    from configs.smoke import get_config
+    from train.study.plan.plan import build_dag
+    from train.study.plan.power import print_power
+
+    config = get_config("adaptive")
+    lines = []
+    result = print_power(config, build_dag(config), ["v4-32"], out=lines.append)
+    assert lines[0].startswith("power: seeds for 80% power per family")
+    assert "targets: xnli, panx, tatoeba" in lines[0]
+    assert set(result["seeds_for_power"]) == {"xnli", "panx", "tatoeba"}
+    assert result["worst"] >= max(result["expected"].values()) > 0
+    assert result["expected"]["0.0"] < result["worst"]  # within ±5 points: stops early
+    config.design.looks = (3, 2)
+    with pytest.raises(adaptive.DesignError, match=r"^config\.design\.looks:"):
+        print_power(config, build_dag(config), ["v4-32"], out=lines.append)

@@ -29,6 +29,7 @@ from ml_collections import config_flags
 
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, print_plan
+from train.study.plan.power import print_power
 from train.study.run.data_check import print_data_check
 from train.study.run.lock import WorkdirLocked
 from train.study.run.rounds import design_values, run_adaptive_study
@@ -161,6 +162,11 @@ def main(argv: list[str]) -> None:
         print_cost(
             config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
         )
+        if config.get("design"):  # seeds for power, adaptive chip-hours (docs/adaptive.md)
+            try:
+                print_power(config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value)
+            except ValueError as err:
+                fail(str(err), EXIT_USAGE)
         print_plan(config, dag, workdir, dag.shard(*shard))  # its counts line comes last
         return
     if config.get("cpu_devices"):

@@ -23,7 +23,9 @@ from typing import Any
 from eval import analysis as an
 from eval.report.adaptive import (
     DesignChanged,
+    expected_open,
     next_round,
+    pilot_variances,
     plan_design,
     record_design,
     write_adaptive,
@@ -46,9 +48,11 @@ __all__ = [
     "DesignChanged",
     "ReportError",
     "add_arguments",
+    "expected_open",
     "format_summary",
     "main",
     "next_round",
+    "pilot_variances",
     "plan_design",
     "record_design",
     "run",

@@ -16,10 +16,18 @@ from typing import Any
 
 from eval.analysis import Path, load_results, path_key, results_file
 from eval.report.folder import _write_text
-from eval.stats import adaptive, adaptive_study
+from eval.stats import adaptive, adaptive_pilot, adaptive_study
 from eval.stats.adaptive_study import DesignChanged, State, record_design
 
-__all__ = ["DesignChanged", "next_round", "plan_design", "record_design", "state_json"]
+__all__ = [
+    "DesignChanged",
+    "expected_open",
+    "next_round",
+    "pilot_variances",
+    "plan_design",
+    "record_design",
+    "state_json",
+]
 
 COLUMNS = (
     "comparison", "state", "look", "seeds_used", "effect", "ci_low", "ci_high",
@@ -40,6 +48,21 @@ def next_round(workdir: str, n_boot: int = 1000, seed: int = 0) -> State:
     path = results_file(workdir)
     records = load_results(path) if os.path.exists(path) else []
     return adaptive_study.advance(workdir, records, n_boot=n_boot, seed=seed)
+
+
+def pilot_variances(pilot: str, families: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """{target: (seed variance, shared test-set variance)} measured on a finished study."""
+    records = load_results(results_file(pilot))
+    return adaptive_pilot.pilot_variances(records, pilot, families)
+
+
+def expected_open(
+    planned: dict[str, Any], seed_var: float, shared_var: float, effect: float, pairs: int
+) -> Any:
+    """The share of a family's comparisons open after each look (adaptive_pilot)."""
+    design = adaptive.Design.from_mapping(planned["design"])
+    family = len(planned["targets"])
+    return adaptive_pilot.open_after_looks(design, seed_var, shared_var, effect, family, pairs)
 
 
 def _number(value: Any) -> Any:

@@ -41,7 +41,7 @@ def design_values(config) -> dict[str, Any] | None:
         return None
     if block.get("mode") != ADAPTIVE:
         raise ConfigError(f"config.design.mode: expected fixed or adaptive, got {block.mode!r}")
-    return {k: v for k, v in dict(block).items() if k != "mode"}
+    return {k: v for k, v in dict(block).items() if k not in ("mode", "pilot")}
 
 
 def planned_design(config) -> dict[str, Any]:
