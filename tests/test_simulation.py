@@ -36,7 +36,7 @@ def test_null_effects_are_flagged_at_the_nominal_rate(name, tmp_path):
     replicates = 2 * REPLICATES if name == "seeds dominate" else REPLICATES
     found = _calibrate(name, tmp_path, replicates)
     assert found.language_tests == replicates * 16
-    assert 0.02 <= found.language_error <= 0.07, found.as_dict()
+    assert found.language_error <= 0.07, found.as_dict()
     assert found.class_family_error <= 0.06, found.as_dict()
     assert found.warned == 0
 
@@ -44,7 +44,7 @@ def test_null_effects_are_flagged_at_the_nominal_rate(name, tmp_path):
 def test_three_comparisons_keep_each_family_at_its_error_rate(tmp_path):
     found = _calibrate("3 comparisons", tmp_path, replicates=12)
     assert found.class_families == 12 * 3
-    assert 0.02 <= found.language_error <= 0.07, found.as_dict()
+    assert found.language_error <= 0.07, found.as_dict()
     assert found.class_family_error <= 0.06, found.as_dict()
 
 
@@ -57,12 +57,11 @@ def test_planted_effects_are_covered(name, tmp_path):
     assert found.class_coverage >= 0.93, found.as_dict()
 
 
-def test_one_seed_is_tested_on_test_set_noise_with_a_warning(tmp_path):
+def test_one_seed_flags_nothing_and_says_why(tmp_path):
     found = _calibrate("one seed", tmp_path)
     assert found.warned == REPLICATES  # every analysis says so
-    # Seeds differ (sd 0.7 per run) and nothing estimates it: more errors than 5 %,
-    # but within what the warning says (docs/report.md's table gives the rate).
-    assert 0.03 <= found.language_error <= 0.15, found.as_dict()
+    assert found.language_tests == found.class_tests == 0  # conditional, never tested
+    assert found.family_errors == found.language_family_errors == found.flagged_untested == 0
 
 
 def test_without_examples_files_nothing_is_ever_flagged(tmp_path):

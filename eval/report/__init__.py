@@ -1,6 +1,7 @@
 """The report of an ordering study: Markdown, CSV tables and PNG plots.
 
     python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
+                          [--test-one-seed]
 
 Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and
 writes OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots
@@ -53,12 +54,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--test-one-seed",
+        action="store_true",
+        help="test effects that rest on one seed (default: their intervals are conditional "
+        "on the seed and nothing on them is flagged)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Writes the report; prints its summary. Exit status 1 on unreadable results."""
     try:
-        summary = write_report(args.workdir, args.out, n_boot=args.n_boot, seed=args.seed)
+        summary = write_report(
+            args.workdir,
+            args.out,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            test_one_seed=args.test_one_seed,
+        )
     except (FileNotFoundError, an.ResultsError, ReportError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -74,15 +87,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_report(
-    workdir: str, out: str | None = None, *, n_boot: int = 1000, seed: int = 0
+    workdir: str,
+    out: str | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    test_one_seed: bool = False,
 ) -> dict[str, Any]:
     """Analyses the study in `workdir` and writes the report folder `out` (default
-    WORKDIR/report) whole; returns the summary `format_summary` prints."""
+    WORKDIR/report) whole; returns the summary `format_summary` prints.
+    `test_one_seed`: test effects that rest on one seed (see `eval.stats.effects`)."""
     if n_boot < 2:
         raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
     out = os.path.abspath(out or an.report_dir(workdir))
     _check_replaceable(out)
-    study = analyse(workdir, n_boot=n_boot, seed=seed)
+    study = analyse(workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".report-partial-", dir=parent)

@@ -23,8 +23,8 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         "have; positive: the first order transfers better. Its standard error adds two "
         "parts: seed-to-seed variation of the per-seed differences (s²/S) and test-set "
         "sampling shared by the seeds (examples resampled identically for both orders and "
-        "every seed); intervals are 95 % t intervals with Welch–Satterthwaite degrees of "
-        "freedom (docs/report.md). Class columns average the languages of a class seed by "
+        "every seed); intervals are 95 % t intervals with S − 1 degrees of freedom for S "
+        "seeds (docs/report.md). Class columns average the languages of a class seed by "
         "seed (English left out); `all targets` averages the targets' class means.",
         "",
         f"`*`: significant after Holm's correction (α = {study.ordering.alpha:g}) within "
@@ -37,6 +37,13 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         + ". Effects without per-example statistics are shown but never tested.",
         "",
     ]
+    if any(r["conditional"] for r in study.ordering.languages):
+        lines += [
+            "`~`: one seed; the interval holds test-set sampling only and is conditional "
+            "on that seed"
+            + ("." if study.ordering.test_one_seed else "; such effects are not tested."),
+            "",
+        ]
     for warning in study.ordering.warnings:
         lines += [f"**Warning:** {warning}.", ""]
     for first, second in study.comparisons:
