@@ -259,6 +259,11 @@ def test_resample_counts_are_deterministic_draws_with_replacement():
     assert abs(bootstrap.resample_counts(np.random.default_rng(1), 1000, 400).mean() - 1.0) < 1e-12
 
 
+def _resampled(metric, stats, counts):
+    """One run's one metric on every draw, as the analysis resamples it."""
+    return bootstrap.resampled_headlines([{metric: stats}], (metric,), counts)[:, 0]
+
+
 def test_seqeval_counts_are_resampled_as_summed_entity_counts():
     rng = np.random.default_rng(0)
     stats = rng.integers(0, 4, size=(30, 3)).astype(float)
@@ -268,7 +273,7 @@ def test_seqeval_counts_are_resampled_as_summed_entity_counts():
     indices[0] = np.arange(5)[np.arange(30) % 5]  # a resample of empty sentences only
     counts = np.stack([np.bincount(i, minlength=30) for i in indices]).astype(float)
     for metric in ("precision", "recall", "f1"):
-        got = bootstrap.resampled_metric(metric, stats, counts)
+        got = _resampled(metric, stats, counts)
         want = [_seqeval(stats[i])[metric] for i in indices]
         np.testing.assert_allclose(got, want)
         assert got[0] == 0.0  # zero denominators give 0, as in seqeval
@@ -285,11 +290,9 @@ def test_seqeval_counts_are_resampled_as_summed_entity_counts():
 def test_resampled_means_and_ratios():
     values = np.array([1.0, 0.0, 0.5, 1.0])
     counts = np.array([[1, 1, 1, 1], [4, 0, 0, 0], [0, 2, 2, 0]], dtype=float)
-    np.testing.assert_allclose(
-        bootstrap.resampled_metric("accuracy", values, counts), [62.5, 100, 25]
-    )
+    np.testing.assert_allclose(_resampled("accuracy", values, counts), [62.5, 100, 25])
     tokens = np.array([[3, 4], [0, 0], [1, 2], [2, 2]], dtype=float)  # (correct, total)
-    np.testing.assert_allclose(bootstrap.resampled_metric("accuracy", tokens, counts), [75, 75, 50])
+    np.testing.assert_allclose(_resampled("accuracy", tokens, counts), [75, 75, 50])
     qa = {"exact_match": np.array([1.0, 0, 0, 1]), "f1": np.array([1.0, 0.5, 0.2, 1])}
     np.testing.assert_allclose(
         bootstrap.resampled_headlines([qa], ("exact_match", "f1"), counts)[:, 0], [58.75, 100, 17.5]

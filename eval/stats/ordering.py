@@ -41,10 +41,9 @@ from eval.analysis import (
     order_comparisons,
     path_key,
 )
-from eval.scoring.example_files import read_examples
 from eval.stats import bootstrap, effects
-from eval.stats.resampling import Cell, draws, joined_rows, reference_ids, resampling_units
-from xlmr_flax.storage import confined
+from eval.stats.cells import ExamplesReader, cell_statistics, read_study_examples, run_name
+from eval.stats.resampling import Cell, draws, resampling_units
 
 ALPHA = effects.ALPHA
 # A recomputed score may differ from the recorded one by float rounding only.
@@ -91,77 +90,6 @@ def _listed(what: str, items: Sequence[str], limit: int = 10) -> str:
     return f"{len(items)} {what}: " + "; ".join(items[:limit]) + more
 
 
-def _run_name(path: Path, target: str, lang: str, seed: int) -> str:
-    return f"{path_key(path)} {target} {lang} seed {seed}"
-
-
-def _cell_statistics(
-    runs: dict[RunKey, dict[str, Record]],
-    needed: Sequence[tuple[Path, int]],
-    target: str,
-    lang: str,
-    metrics: Sequence[str],
-    workdir: str,
-    problems: list[str],
-) -> tuple[np.ndarray | None, dict[tuple[Path, int], dict[str, np.ndarray]], list[np.ndarray]]:
-    """The per-example statistics of the needed (path, seed) runs of one (target,
-    language), aligned to the reference id order (`_reference_ids`), and the joins
-    between examples (pairs of reference positions that must be resampled together,
-    `eval.metrics.chunk_joins`); a run without usable statistics is left out and
-    named in `problems` (no file, a broken file, or test examples that differ from
-    the majority's)."""
-    loaded: dict[tuple[Path, int], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
-    for path, seed in needed:
-        by_metric = runs[(path, target, lang, seed)]
-        files = sorted({by_metric[m].examples or "" for m in metrics})
-        name = _run_name(path, target, lang, seed)
-        if "" in files:
-            problems.append(f"{name}: no examples file recorded")
-            continue
-        stats: dict[str, np.ndarray] = {}
-        ids = None
-        try:
-            for relative in files:
-                # A path read from a record never leaves the workdir.
-                found = read_examples(confined(workdir, relative, "examples file"), metrics)
-                if ids is not None and not np.array_equal(found.ids, ids):
-                    raise ValueError(f"{relative}: ids differ from the run's other metric file")
-                ids = found.ids
-                stats.update(found.stats)
-            absent = [m for m in metrics if m not in stats]
-            if absent:
-                raise ValueError(f"{files[0]}: no statistics for {', '.join(absent)}")
-        except FileNotFoundError:
-            problems.append(f"{name}: {files[0]} is missing")
-            continue
-        except (OSError, ValueError) as error:
-            problems.append(f"{name}: {error}")
-            continue
-        loaded[(path, seed)] = (ids, stats)
-    if not loaded:
-        return None, {}, []
-    reference, keep, excluded = reference_ids({k: ids for k, (ids, _) in loaded.items()})
-    problems += [f"{_run_name(k[0], target, lang, k[1])}: {why}" for k, why in excluded.items()]
-    if reference is None:
-        return None, {}, []
-    by_id = np.argsort(reference)
-    aligned = {}
-    joins: list[np.ndarray] = []
-    for key in keep:
-        ids, stats = loaded[key]
-        position = None  # position[j]: the reference position of the run's row j
-        if not np.array_equal(ids, reference):
-            position = by_id[np.searchsorted(reference[by_id], ids)]
-        rows = joined_rows(stats, position)  # from the run's own order
-        if len(rows):
-            joins.append(rows)
-        if position is not None:
-            order = np.argsort(position)
-            stats = {m: a[order] for m, a in stats.items()}
-        aligned[key] = stats
-    return reference, aligned, joins
-
-
 def ordering_effects(
     records: Sequence[Record],
     workdir: str,
@@ -170,12 +98,15 @@ def ordering_effects(
     seed: int = 0,
     alpha: float = ALPHA,
     test_one_seed: bool = False,
+    read: ExamplesReader = read_study_examples,
 ) -> OrderingAnalysis:
     """The ordering effect of every comparison from `order_comparisons`, per target
     and language, then per resource class; each with its t interval and Holm's
     correction within its family (per-language effects: one family per comparison
-    and target;
-    class effects: one family per comparison)."""
+    and target; class effects: one family per comparison). Effects on one seed are
+    tested only with `test_one_seed` (otherwise their intervals are conditional on
+    the seed). `read` reads a run's per-example statistics (default: the files the
+    records name)."""
     scores, _ = headline_scores(records, "zero_shot")
     runs = group_runs(records, "zero_shot")
     comparisons, unmatched = order_comparisons({k[0] for k in scores})
@@ -206,8 +137,8 @@ def ordering_effects(
             needed = sorted({(p, s) for pair, ss in paired.items() for p in pair for s in ss})
             metrics = headline_metrics(target, runs[(needed[0][0], target, lang, needed[0][1])])
             cell = Cell(lang, paired, metrics)
-            ids, found, joins = _cell_statistics(
-                runs, needed, target, lang, metrics, workdir, problems
+            ids, found, joins = cell_statistics(
+                runs, needed, target, lang, metrics, workdir, problems, read
             )
             if found:
                 cell.n_examples = len(ids)
@@ -246,7 +177,7 @@ def _language_rows(
             recorded = scores[(key[0], target, lang, key[1])]
             if abs(value - recorded) > CONSISTENCY_TOLERANCE:
                 mismatched.append(
-                    f"{_run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
+                    f"{run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
                     f"examples, {recorded:.3f} recorded"
                 )
     for (first, second), seeds in cell.paired.items():
