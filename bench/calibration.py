@@ -2,7 +2,7 @@
 study's real test sizes.
 
     python -m bench.calibration --replicates 250                    # docs/report.md's table
-    python -m bench.calibration --replicates 20 --only "one seed,realistic" --scale 0.1
+    python -m bench.calibration --replicates 20 --only "one seed;realistic" --scale 0.1
 
 Every scenario of `scenarios()` (no effect, or a planted one) is simulated
 `--replicates` times (`bench.simulation.simulate`: XNLI, PAN-X, TyDiQA-GoldP and
@@ -227,12 +227,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--replicates", type=int, default=250)
     parser.add_argument("--scale", type=float, default=1.0, help="test sizes × this")
     parser.add_argument("--n-boot", type=int, default=200)
-    parser.add_argument("--only", default="", help="comma-separated parts of scenario names")
+    parser.add_argument("--only", default="", help="parts of scenario names, separated by ;")
     parser.add_argument("--files", action="store_true", help="write and read study folders")
     parser.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "calibration"))
     args = parser.parse_args(argv)
     targets = sim.full_size_targets(args.scale, TARGETS)
-    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    wanted = [w.strip() for w in args.only.split(";") if w.strip()]
     rows = []
     start = time.perf_counter()
     print(HEADER.format(targets=" / ".join(sorted([*TARGETS, analysis.ALL_TARGETS]))))
