@@ -68,8 +68,7 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         lines.append(
             f"Per language: {len(flagged)} of {len(rows)} effects survive Holm's correction; "
             f"{uncorrected} have an unadjusted 95 % interval that excludes zero (by chance "
-            f"alone about {0.05 * len(rows):.1f} would). Plots: "
-            f"`ordering_languages_{part}.png`, `ordering_vs_cc100_{part}.png`."
+            f"alone about {0.05 * len(rows):.1f} would). " + _plots_line(files, part)
         )
         lines.append("")
         if flagged:
@@ -91,6 +90,14 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
             )
             lines += more
     return lines
+
+
+def _plots_line(files: Sequence[str], part: str) -> str:
+    names = [f"ordering_{kind}_{part}.png" for kind in ("languages", "vs_cc100")]
+    drawn = [f"`{n}`" for n in names if n in files]
+    if drawn:
+        return "Plots: " + ", ".join(drawn) + "."
+    return "Per-language plots: drawn on demand (`python -m eval report --plots all`)."
 
 
 def _listed_families(families: dict[str, int], limit: int = 6) -> str:
