@@ -180,30 +180,47 @@ def _language_rows(
                     f"{run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
                     f"examples, {recorded:.3f} recorded"
                 )
-    for (first, second), seeds in cell.paired.items():
+    # Comparisons on the same seeds (and with or without resampling) are estimated
+    # together: one vectorised call per group instead of one per comparison.
+    groups: dict[tuple, list[tuple[Path, Path]]] = defaultdict(list)
+    for pair, seeds in cell.paired.items():
+        resampled_pair = resampled is not None and all(
+            (p, s) in column for p in pair for s in seeds
+        )
+        groups[(tuple(seeds), resampled_pair)].append(pair)
+    for (seeds, with_boot), pairs in groups.items():
         diffs = np.array(
-            [scores[(first, target, lang, s)] - scores[(second, target, lang, s)] for s in seeds]
-        )
+            [[scores[(a, target, lang, s)] - scores[(b, target, lang, s)] for s in seeds]
+             for a, b in pairs]
+        )  # fmt: skip
         boot = None
-        if resampled is not None and all((p, s) in column for p in (first, second) for s in seeds):
-            boot = (
-                resampled[:, [column[(first, s)] for s in seeds]]
-                - resampled[:, [column[(second, s)] for s in seeds]]
-            )
-        row = dict(
-            first=first,
-            second=second,
-            target=target,
-            lang=lang,
-            resource_class=language_class(lang),
-            cc100_gib=language_cc100(lang),
-            **effects.estimate(diffs, boot, alpha, False, result.test_one_seed),
-            seeds=seeds,
-            n_examples=cell.n_examples if boot is not None else math.nan,
-            family=language_family(first, second, target),
+        if with_boot:
+            firsts = [[column[(first, s)] for s in seeds] for first, _ in pairs]
+            seconds = [[column[(second, s)] for s in seeds] for _, second in pairs]
+            # (pairs, B, S), float32 like the resampled scores: a full study keeps
+            # every language's series for its class means.
+            boot = np.moveaxis(resampled[:, firsts] - resampled[:, seconds], 1, 0)
+            boot = boot.astype(np.float32, copy=False)
+        found = effects.paired_effects(
+            diffs, boot, alpha=alpha, test_one_seed=result.test_one_seed, finish=False
         )
-        result.languages.append(row)
-        result.series[(first, second, target, lang)] = (seeds, diffs, boot)
+        for k, ((first, second), estimate) in enumerate(zip(pairs, found, strict=True)):
+            result.languages.append(
+                dict(
+                    first=first,
+                    second=second,
+                    target=target,
+                    lang=lang,
+                    resource_class=language_class(lang),
+                    cc100_gib=language_cc100(lang),
+                    **estimate,
+                    seeds=list(seeds),
+                    n_examples=cell.n_examples if boot is not None else math.nan,
+                    family=language_family(first, second, target),
+                )
+            )
+            series = (list(seeds), diffs[k], None if boot is None else boot[k])
+            result.series[(first, second, target, lang)] = series
 
 
 def _combine(
