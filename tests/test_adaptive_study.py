@@ -57,7 +57,7 @@ def test_the_estimand_rests_on_targets_with_low_resource_languages():
 def test_rounds_record_each_look_once_and_ask_only_for_open_comparisons(study, tmp_path):
     root, records = study
     workdir = str(tmp_path / "w")
-    shutil.copytree(os.path.join(root, "stages"), os.path.join(workdir, "stages"))
+    shutil.copytree(root, workdir)  # the examples files the records name
     adaptive_study.record_design(workdir, _planned())
     adaptive_study.record_design(workdir, _planned())  # the same design again: a no-op
 

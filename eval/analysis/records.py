@@ -5,7 +5,11 @@ read and checked (`parse_results`, by the report) line by line.
 A study's folder (the pipeline's workdir) holds the results file and the report
 folder. The report reads that folder without the pipeline, so the names of those two
 entries are kept here, with the record, and train/study/run/layout.py takes them from
-here rather than naming them again."""
+here rather than naming them again. A record's `examples` names its run's per-example
+statistics relative to the study folder (`examples_file` finds it; the pipeline's
+own names come from train/study/run/layout.py); a study written without the pipeline
+(bench/simulation.py's synthetic ones) names them by `examples_name` and writes its
+records by `write_results`."""
 
 from __future__ import annotations
 
@@ -17,8 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from xlmr_flax.storage import confined
+
 RESULTS_FILE = "results.jsonl"
 REPORT_DIR = "report"
+EXAMPLES_DIR = "examples"  # per-example statistics of a study written without the pipeline
 KINDS = ("zero_shot", "dev", "alignment")
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
 # The keys of a line, in the order they are written.
@@ -45,6 +52,26 @@ ADAPTIVE_DIR = "adaptive"
 
 def adaptive_file(study_dir: str, name: str) -> str:
     return os.path.join(study_dir, ADAPTIVE_DIR, name)
+
+
+def examples_file(study_dir: str, relative: str) -> str:
+    """The file a record's `examples` names; a name that would leave the study folder
+    (absolute, `..`, a link out) raises ValueError."""
+    return confined(study_dir, relative, "examples file")
+
+
+def examples_name(path_key: str, seed: int, target: str, lang: str) -> str:
+    """The `examples` of a run in a study written without the pipeline (relative)."""
+    return "/".join((EXAMPLES_DIR, f"{path_key}-{seed}", f"{target}-{lang}.npy"))
+
+
+def write_results(study_dir: str, records: Iterable[Record]) -> int:
+    """Writes STUDY_DIR/results.jsonl whole (`record_line` per record); returns how
+    many. For studies written without the pipeline, which writes its own."""
+    lines = [record_line(r) + "\n" for r in records]
+    with open(results_file(study_dir), "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return len(lines)
 
 
 class ResultsError(ValueError):

@@ -100,7 +100,11 @@ def _run_study(config, dag, stages, workdir, shard, started, out, notes) -> dict
     if is_primary() and records:
         options = config.get("report") or {}
         report = write_report(
-            workdir, n_boot=options.get("n_boot", 1000), seed=options.get("seed", 0)
+            workdir,
+            n_boot=options.get("n_boot", 1000),
+            seed=options.get("seed", 0),
+            test_one_seed=options.get("test_one_seed", False),
+            plots=options.get("plots", "auto"),
         )
         say(format_summary(report))
         summary["report"] = report["report"]
