@@ -67,14 +67,19 @@ def main() -> None:
         started = time.time()
         r = sim.simulate(scenario, design, args.replicates, np.random.default_rng(args.seed))
         r["seconds"] = round(time.time() - started, 1)
-        r["ratio"] = r["seeds_per_comparison"] / r["fixed_power_seeds"]
+        powered = r["fixed_power_seeds"]
+        r["ratio"] = r["seeds_per_comparison"] / powered if powered else None
         results.append(r)
         print(
             f"| {name} | {_pct(r['false_sign'])} | {_pct(r['false_sign_upper'])} | "
             f"{_pct(r['false_negligible'])} | {_pct(r['coverage'])} | {_pct(r['decided'])} | "
             f"{r['seeds_per_comparison']:.2f} | {_pct(r['fixed3_decided'])} | "
-            f"{r['fixed_power_seeds']} | {_pct(r['fixed_power_decided'])} | {r['ratio']:.2f} | "
-            f"{r['seconds']} |",
+            + (
+                f"{powered} | {_pct(r['fixed_power_decided'])} | {r['ratio']:.2f} | "
+                if powered
+                else "> 100 (out of reach) | – | – | "
+            )
+            + f"{r['seconds']} |",
             flush=True,
         )
     print(json.dumps({"design": design.to_dict(), "results": results}))

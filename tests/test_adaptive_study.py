@@ -102,3 +102,29 @@ def test_the_command_prints_the_state_and_the_report_shows_it(study, tmp_path, c
     assert "## Adaptive design" in report and "on xnli, low | positive" in report
     assert os.path.exists(os.path.join(workdir, "report", "adaptive.png"))
     assert eval_main(["adaptive", "--workdir", str(tmp_path)]) == 1
+
+
+def test_the_study_refuses_a_changed_design_before_anything_runs(tmp_path):
+    from configs.smoke import get_config
+    from train.study.plan.plan import ConfigError
+    from train.study.run.rounds import design_values, run_adaptive_study
+
+    config = get_config("adaptive")
+    assert design_values(get_config()) is None and design_values(config)["looks"] == (3, 4, 5)
+    workdir = str(tmp_path / "w")
+    with pytest.raises(ConfigError, match="one process"):
+        run_adaptive_study(config, workdir, (1, 2))
+    planned = adaptive_study.plan(
+        adaptive.Design.from_mapping(design_values(config)),
+        [("mnli", "squad_v1"), ("squad_v1", "mnli")],
+        list(config.study.targets),
+        list(config.study.seeds),
+    )
+    adaptive_study.record_design(workdir, planned)
+    config.design.delta = 1.0
+    with pytest.raises(ConfigError, match=r"changes design\.delta;"):
+        run_adaptive_study(config, workdir)
+    assert os.listdir(workdir) == ["adaptive"]  # nothing trained
+    config.design.mode = "sometimes"
+    with pytest.raises(ConfigError, match=r"^config\.design\.mode: expected fixed or adaptive"):
+        design_values(config)

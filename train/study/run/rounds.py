@@ -79,7 +79,10 @@ def run_adaptive_study(
     summary: dict[str, Any] = {"rounds": 0}
     asked: list = []
     while True:
-        state = next_round(workdir, n_boot=n_boot, seed=seed)
+        try:
+            state = next_round(workdir, n_boot=n_boot, seed=seed)
+        except DesignChanged as err:  # looks.jsonl of another design, or cut short
+            raise ConfigError(str(err)) from None
         counts: dict[str, int] = {}
         for row in state.rows:
             counts[row["state"]] = counts.get(row["state"], 0) + 1
