@@ -38,6 +38,8 @@ def fixed_power(
     if seeds < 2:
         return 0.0
     se = math.sqrt(seed_var / seeds + shared_var)
+    if se == 0:  # a pilot that measured no variation at all: any effect shows
+        return 1.0 if effect else level
     df = seeds - 1
     critical = scipy_stats.t.ppf(1 - level / 2, df)
     shift = abs(effect) / se
@@ -184,12 +186,12 @@ def print_power(config, dag: StageDag, topologies: Sequence[str], mfu=None, out=
     }
     out(
         f"chip-hours on {topology} (training, host layout; evaluations aside): fixed design "
-        f"{fixed:,.0f} ({len(dag.stages)} stages, seeds {list(config.study.seeds)}); adaptive "
-        f"design (looks at {design['looks']} seeds, {pairs} pairs x {family} targets) worst "
-        f"case {worst:,.0f}, expected "
-        + ", ".join(f"{v:,.0f} if every effect is {e:g} pt" for e, v in expected.items())
+        f"{_hours(fixed)} ({len(dag.stages)} stages, seeds {list(config.study.seeds)}); "
+        f"adaptive design (looks at {design['looks']} seeds, {pairs} pairs x {family} "
+        f"targets) worst case {_hours(worst)}, expected "
+        + ", ".join(f"{_hours(v)} if every effect is {e:g} pt" for e, v in expected.items())
         + "; the fixed design with 80 % power on the same comparisons "
-        + (", ".join(f"{v:,.0f} at {e:g} pt" for e, v in powered.items()) or "out of reach")
+        + (", ".join(f"{_hours(v)} at {e:g} pt" for e, v in powered.items()) or "out of reach")
     )
     result = dict(
         seeds_for_power=table,
@@ -200,6 +202,11 @@ def print_power(config, dag: StageDag, topologies: Sequence[str], mfu=None, out=
     )
     out(json.dumps({"power": result}))
     return result
+
+
+def _hours(value: float) -> str:
+    """Chip-hours as read: whole hours for a real study, two digits for a tiny one."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
 
 
 def hours_of_dag(dag: StageDag, hours: dict[tuple, float]) -> list[float]:
