@@ -89,6 +89,7 @@ def test_power_matches_the_issues_numbers():
     assert fixed_seeds_for_power(1.0, 1.0, 0.0, 0.05, 36) == 22
     assert round(fixed_power(1.0, 1.0, 0.0, 3, 0.05), 2) == 0.18
     assert fixed_seeds_for_power(1.0, 1.0, 1.0, 0.05, 6) is None  # test-set noise hides it
+    assert fixed_power(1.0, 0.0, 0.0, 3, 0.05) == 1.0  # a pilot without any variation
 
 
 @pytest.mark.parametrize("name", ["all-null", "mixed signs", "heavy tails (diverged runs)"])

@@ -128,3 +128,13 @@ def test_the_study_refuses_a_changed_design_before_anything_runs(tmp_path):
     config.design.mode = "sometimes"
     with pytest.raises(ConfigError, match=r"^config\.design\.mode: expected fixed or adaptive"):
         design_values(config)
+
+
+def test_a_pilot_study_gives_each_targets_variances(study):
+    from eval.report import pilot_variances
+
+    root, _ = study
+    measured = pilot_variances(root, ["low"])
+    assert set(measured) == {"xnli", "panx", "tydiqa"}
+    seed_var, shared_var = measured["xnli"]
+    assert seed_var > 0 and 0 < shared_var < measured["tydiqa"][1]  # 3000 items vs 150
