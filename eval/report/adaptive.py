@@ -152,7 +152,7 @@ def _plot(looks: list[dict[str, Any]], delta: float, path: str) -> None:
     names = sorted(
         {adaptive_study.comparison_name(r) for look in looks for r in look["comparisons"]}
     )
-    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.45 * len(names) * len(looks)))
+    fig, ax = plt.subplots(figsize=(12, 1.0 + 0.45 * len(names) * len(looks)))
     ticks, labels = [], []
     y = 0.0
     for name in names:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from eval.stats.effects import holm
+from eval.stats.effects import LIMIT, holm
 
 OPEN, POSITIVE, NEGATIVE, NEGLIGIBLE, BUDGET = (
     "open",
@@ -210,8 +210,9 @@ def look_row(
     ratio = min(1.0, p_look / w)
     half = _t_upper(1 - design.alpha * w / 2, df) * se
     family_half = _t_upper(1 - design.alpha * w / (2 * max(family_size, 1)), df) * se
-    low, high = effect - half, effect + half
-    family_low, family_high = effect - family_half, effect + family_half
+    # Scores are percentages: a difference lies in ±LIMIT, where wider intervals are cut.
+    low, high = max(effect - half, -LIMIT), min(effect + half, LIMIT)
+    family_low, family_high = max(effect - family_half, -LIMIT), min(effect + family_half, LIMIT)
     sign = int(np.sign(effect))
     p_seq = ratio
     if previous is not None:
