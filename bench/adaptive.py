@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--delta", type=float, default=1.0, help="negligible margin, points")
     parser.add_argument("--rho", type=float, default=1.0, help="alpha-spending exponent")
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument(
+        "--futility", type=float, default=1.0, help="standard errors of optimism (0: never)"
+    )
     parser.add_argument("--only", default="", help="comma-separated parts of scenario names")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -46,12 +49,14 @@ def main() -> None:
         delta=args.delta,
         rho=args.rho,
         looks=tuple(int(x) for x in args.looks.split(",")),
+        futility=args.futility,
     )
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     print(
         f"design: alpha {design.alpha}, delta {design.delta} points, looks {design.looks}, "
-        f"rho {design.rho}; {args.pairs} families x {args.targets} comparisons, "
-        f"{args.replicates} replicates; seed sd of a paired difference 1 point"
+        f"rho {design.rho}, futility {design.futility}; {args.pairs} families x "
+        f"{args.targets} comparisons, {args.replicates} replicates; seed sd of a paired "
+        "difference 1 point"
     )
     print(
         "| scenario | false sign (families) | upper 95 % | false negligible | coverage at stop "

@@ -56,6 +56,9 @@ SCENARIOS = {
 }
 
 
+DECIDED = (adaptive.POSITIVE, adaptive.NEGATIVE, adaptive.NEGLIGIBLE)
+
+
 def draw(scenario: Scenario, seeds: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One study: truth (m,), per-seed differences (m, seeds), estimated b and v (m,)."""
     m = scenario.comparisons
@@ -158,7 +161,7 @@ def simulate(
         )
         covered += np.mean([r.ci_low <= t <= r.ci_high for r, t in zip(rows, truth, strict=True)])
         seeds_used += sum(r.n_seeds for r in rows)
-        decided += np.mean([r.state != adaptive.BUDGET for r in rows])
+        decided += np.mean([r.state in DECIDED for r in rows])
         fixed3 = run_fixed(study, 3, design.alpha, scenario.pairs)
         fixed3_decided += np.mean(fixed3["sign"] != 0)
         fixed_false += families_with(wrong(fixed3["sign"], truth), scenario.pairs)

@@ -366,7 +366,8 @@ def design_block(mode: str = "fixed", **values: Any) -> ml_collections.ConfigDic
     decided. Both print seeds for 80 % power at `effect_sizes` (points) in `--dry-run`,
     from `pilot` (a finished study folder) or the assumed `seed_sd` and `examples_sd`."""
     design = dict(
-        mode=mode, alpha=0.05, delta=1.0, looks=(3, 5, 7, 10), rho=1.0, families=("low",),
+        mode=mode, alpha=0.05, delta=1.0, looks=(3, 5, 7, 10), rho=1.0, futility=1.0,
+        families=("low",),
         targets=(), estimand="class-mean", effect_sizes=(1.0, 2.0), seed_sd=1.0,
         examples_sd=0.3, pilot="",
     )  # fmt: skip

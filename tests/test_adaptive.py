@@ -4,6 +4,7 @@ full one for docs/adaptive.md)."""
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ def test_spending_shares_sum_to_one_and_follow_the_exponent():
         ({"families": ("tiny",)}, "families"),
         ({"estimand": "median"}, "estimand"),
         ({"seeds": 4}, "seeds"),
+        ({"futility": -1}, "futility"),
     ],
 )
 def test_a_bad_design_is_a_one_line_error_naming_its_field(values, field):
@@ -66,14 +68,20 @@ def test_a_clear_effect_stops_at_the_first_look_and_a_tight_zero_is_negligible()
     tight = adaptive.look_row(None, [0.01, -0.01, 0.0, 0.02], 0.0, 0.0, design, 0, 2)
     adaptive.decide_family([big, tight], design, 0, 2)
     assert (big.state, tight.state) == (adaptive.POSITIVE, adaptive.NEGLIGIBLE)
-    noisy = adaptive.look_row(None, [3.0, -2.0, 1.0, -1.5], 0.0, 0.0, design, 0, 1)
+    noisy_diffs = [3.0, -2.0, 1.0, -1.5, 0.5, 0.2, -0.4, 1.0]
+    noisy = adaptive.look_row(None, noisy_diffs[:4], 0.0, 0.0, design, 0, 1)
     adaptive.decide_family([noisy], design, 0, 1)
+    assert noisy.state == adaptive.FUTILE  # ten times the seeds would not decide it
+    patient = replace(design, futility=0.0)
+    noisy = adaptive.look_row(None, noisy_diffs[:4], 0.0, 0.0, patient, 0, 1)
+    adaptive.decide_family([noisy], patient, 0, 1)
     assert noisy.state == adaptive.OPEN
-    frozen = adaptive.look_row(
-        noisy, [3.0, -2.0, 1.0, -1.5, 0.5, 0.2, -0.4, 1.0], 0, 0, design, 1, 1
-    )
-    adaptive.decide_family([frozen], design, 1, 1)
+    frozen = adaptive.look_row(noisy, noisy_diffs, 0, 0, patient, 1, 1)
+    adaptive.decide_family([frozen], patient, 1, 1)
     assert frozen.state == adaptive.BUDGET
+    promising = adaptive.look_row(None, [2.0, 0.5, 1.5, 1.0], 0.0, 0.0, design, 0, 1)
+    adaptive.decide_family([promising], design, 0, 1)
+    assert promising.state == adaptive.OPEN  # more seeds may decide its sign
 
 
 def test_pooling_keeps_a_noisier_comparisons_own_variance():

@@ -185,4 +185,5 @@ STATE_COLOURS = {
     adaptive.NEGATIVE: "#d95f02",
     adaptive.NEGLIGIBLE: "#7570b3",
     adaptive.BUDGET: "#999999",
+    adaptive.FUTILE: "#bbbbbb",
 }

@@ -38,14 +38,9 @@ from scipy import stats as scipy_stats
 
 from eval.stats.effects import LIMIT, holm
 
-OPEN, POSITIVE, NEGATIVE, NEGLIGIBLE, BUDGET = (
-    "open",
-    "positive",
-    "negative",
-    "negligible",
-    "budget",
-)
-STOPPED = (POSITIVE, NEGATIVE, NEGLIGIBLE, BUDGET)
+OPEN, POSITIVE, NEGATIVE, NEGLIGIBLE = "open", "positive", "negative", "negligible"
+BUDGET, FUTILE = "budget", "futile"
+STOPPED = (POSITIVE, NEGATIVE, NEGLIGIBLE, BUDGET, FUTILE)
 ESTIMANDS = ("class-mean",)
 
 
@@ -61,6 +56,7 @@ class Design:
     delta: float = 1.0  # negligible margin, in score points
     looks: tuple[int, ...] = (3, 5, 7, 10)  # cumulative seeds at each look
     rho: float = 1.0  # alpha-spending exponent: 1 spends evenly, 3 saves it for late looks
+    futility: float = 1.0  # stop when effect ± this many se could not be decided by the budget
     families: tuple[str, ...] = ("low",)  # resource classes, one family each
     targets: tuple[str, ...] = ()  # the targets each family rests on; () = every target
     estimand: str = "class-mean"  # the seed-by-seed mean over the class's languages
@@ -103,6 +99,8 @@ class Design:
             raise bad("looks", "increasing seed counts, the first at least 2")
         if not self.rho > 0:
             raise bad("rho", "a spending exponent > 0")
+        if not self.futility >= 0:
+            raise bad("futility", "a number of standard errors >= 0 (0: never futile)")
         classes = ("low", "mid", "high", "all")
         if not self.families or any(f not in classes for f in self.families):
             raise bad("families", f"resource classes among {', '.join(classes)}")
@@ -142,19 +140,26 @@ def seed_pool(series: Sequence[Sequence[float]]) -> tuple[float, float]:
 
 
 def standard_error(
-    diffs: np.ndarray, shared_var: float, mean_var: float, pool: tuple[float, float] | None = None
+    diffs: np.ndarray,
+    shared_var: float,
+    mean_var: float,
+    pool: tuple[float, float] | None = None,
+    seeds: int | None = None,
 ) -> tuple[float, float]:
     """(se, df) of the seed mean: seed-to-seed variance over S plus the test-set
     variance the seeds share, at least the bootstrap variance of the seed mean itself.
     With a `pool` (seed_pool) the seed variance is the larger of the comparison's own
     and the pool's, with the pool's degrees of freedom only where the pool's is the
-    larger: a comparison noisier than its target's others keeps its own S − 1."""
+    larger: a comparison noisier than its target's others keeps its own S − 1.
+    `seeds`: the (se, df) projected to that many seeds, the variances as estimated."""
     d = np.asarray(diffs, dtype=np.float64)
     own, df = float(np.var(d, ddof=1)), float(len(d) - 1)
     if pool is not None and math.isfinite(pool[0]) and pool[0] >= own:
         own, df = pool[0], max(pool[1], df)
     shared = shared_var if math.isfinite(shared_var) else 0.0
     floor = mean_var if math.isfinite(mean_var) else 0.0
+    if seeds is not None:
+        return math.sqrt(own / seeds + shared), df * (seeds - 1) / (len(d) - 1)
     return math.sqrt(max(own / len(d) + shared, floor)), df
 
 
@@ -174,6 +179,8 @@ class Look:
     ci_high: float
     family_low: float
     family_high: float
+    se_budget: float = math.nan  # the se the seed budget would give, as now estimated
+    df_budget: float = math.nan
     state: str = OPEN
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -203,6 +210,7 @@ def look_row(
     w = float(spending(design)[look])
     effect = float(np.mean(d))
     se, df = standard_error(d, shared_var, mean_var, pool)
+    se_budget, df_budget = standard_error(d, shared_var, mean_var, pool, design.budget)
     if se > 0:
         p_look = float(2 * scipy_stats.t.sf(abs(effect) / se, df))
     else:
@@ -234,6 +242,8 @@ def look_row(
         ci_high=high,
         family_low=family_low,
         family_high=family_high,
+        se_budget=se_budget,
+        df_budget=df_budget,
     )
 
 
@@ -253,4 +263,25 @@ def decide_family(rows: Sequence[Look], design: Design, look: int, family_size: 
             row.state = NEGLIGIBLE
         elif last:
             row.state = BUDGET
+        elif futile(row, design, family_size):
+            row.state = FUTILE
         row.extra["p_holm"] = float(p_holm)
+
+
+def futile(row: Look, design: Design, family_size: int) -> bool:
+    """Whether the budget's seeds could not decide the comparison even if its effect
+    were `design.futility` standard errors more favourable than now: its sign not
+    even at Holm's most lenient step (alpha · w_K), and no interval at the last look
+    narrow enough to lie inside ±delta. Stopping never weakens the guarantees (P and
+    the running intervals hold under any stopping rule); it only saves seeds."""
+    if design.futility <= 0 or not row.se_budget > 0:
+        return False
+    w_last = float(spending(design)[-1])
+    optimistic = abs(row.effect) + design.futility * row.se
+    sign_reachable = optimistic / row.se_budget >= _t_upper(
+        1 - design.alpha * w_last / 2, row.df_budget
+    )
+    closest = max(abs(row.effect) - design.futility * row.se, 0.0)
+    family_quantile = _t_upper(1 - design.alpha * w_last / (2 * max(family_size, 1)), row.df_budget)
+    negligible_reachable = closest + family_quantile * row.se_budget <= design.delta
+    return not sign_reachable and not negligible_reachable
