@@ -1,6 +1,7 @@
 """The state of an adaptive study, as JSON: each comparison's interval, seeds used and
-state (positive / negative: sign decided; negligible: inside ±delta; budget: undecided
-at the seed budget; open), and the runs (path, target, seed) of the next round.
+state (positive / negative: sign decided; negligible: inside ±delta; futile: the seed
+budget could not decide it; budget: undecided at the seed budget; open), and the runs
+(path, target, seed) of the next round.
 
     python -m eval adaptive --workdir runs/x [--n-boot 1000] [--seed 0]
 

@@ -19,8 +19,9 @@ w_k = t_k^ρ − t_{k−1}^ρ, Σ w_k = 1. Look k's two-sided t p-value p_k test
 rule. Holm's step-down on the P_k of a family decides signs; a comparison's interval
 is the running intersection of its looks' intervals at level α w_j (coverage ≥ 1 − α
 at stopping), and at α w_j / m for the family-wide interval that decides "negligible"
-(inside ±δ). Once decided a comparison stops and its numbers freeze; frozen P values
-only make Holm stricter for the others, so the family-wise error stays ≤ α.
+(inside ±δ). A comparison the seed budget could not decide either way stops as
+futile. Once stopped a comparison's numbers freeze; frozen P values only make Holm
+stricter for the others, so the family-wise error stays ≤ α.
 """
 
 from __future__ import annotations
