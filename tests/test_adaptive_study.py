@@ -81,6 +81,15 @@ def test_rounds_record_each_look_once_and_ask_only_for_open_comparisons(study, t
     assert _read(path).startswith(recorded)
     assert again.looks[0] == state.looks[0]
     assert again.finished and len(again.looks) <= 3
+    recorded_all = _read(path)
+
+    # A run stopped while appending leaves a last line cut short: a look not recorded.
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"look": 3, "finger')
+    assert len(adaptive_study.read_looks(workdir, _planned()["fingerprint"])) == len(again.looks)
+    ninth = {"look": 9, "fingerprint": _planned()["fingerprint"]}
+    adaptive_study._append_look(workdir, ninth)
+    assert _read(path) == recorded_all + json.dumps(ninth) + "\n"
 
     with pytest.raises(adaptive_study.DesignChanged, match=r"design\.delta") as err:
         adaptive_study.record_design(workdir, _planned(adaptive.Design(looks=(3, 4, 5), delta=1.0)))

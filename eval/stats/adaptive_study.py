@@ -126,33 +126,42 @@ def read_design(workdir: str) -> dict[str, Any] | None:
 
 
 def read_looks(workdir: str, fingerprint: str) -> list[dict[str, Any]]:
-    """The recorded looks in order, the first line of each look winning; a line of
-    another design or a cut-off last line is an error naming its line."""
+    """The recorded looks in order, the first line of each look winning. A last line
+    cut short (no newline: the run stopped while appending) is a look not recorded; any
+    other unreadable line, or a look of another design, is an error naming its line."""
     path = adaptive_file(workdir, LOOKS_FILE)
     if not os.path.exists(path):
         return []
     looks: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                look = json.loads(line)
-            except ValueError:
-                raise DesignChanged(f"{path}:{number}: not a JSON line; restore the file") from None
-            if look.get("fingerprint") != fingerprint:
-                raise DesignChanged(
-                    f"{path}:{number}: a look of another design ({look.get('fingerprint')})"
-                )
-            if look["look"] == len(looks):
-                looks.append(look)
+        lines = f.read().split("\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            look = json.loads(line)
+        except ValueError:
+            if number == len(lines):  # cut short; _append_look drops it
+                break
+            raise DesignChanged(f"{path}:{number}: not a JSON line; restore the file") from None
+        if look.get("fingerprint") != fingerprint:
+            raise DesignChanged(
+                f"{path}:{number}: a look of another design ({look.get('fingerprint')})"
+            )
+        if look["look"] == len(looks):
+            looks.append(look)
     return looks
 
 
 def _append_look(workdir: str, look: dict[str, Any]) -> None:
+    """Appends one line (after dropping a last line cut short) and syncs it."""
     path = adaptive_file(workdir, LOOKS_FILE)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(look) + "\n")
+    with open(path, "a+b") as f:
+        f.seek(0)
+        text = f.read()
+        if text and not text.endswith(b"\n"):
+            f.truncate(text.rfind(b"\n") + 1)
+        f.write((json.dumps(look) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
 
@@ -230,7 +239,7 @@ def _test_variances(boot: np.ndarray | None, seeds: int) -> tuple[float, float]:
 
 def _look_of(row: dict[str, Any]) -> adaptive.Look:
     names = adaptive.Look.__dataclass_fields__
-    look = adaptive.Look(**{k: row[k] for k in names if k != "extra"})
+    look = adaptive.Look(**{k: row[k] for k in names if k != "extra" and k in row})
     look.extra = {k: v for k, v in row.items() if k not in names}
     return look
 
