@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -27,36 +28,9 @@ import time
 import numpy as np
 
 from bench import simulation
-from eval import report
-from xlmr_flax.tasks import get_task
+from eval import analysis, report
 
 TASKS = ("anli", "mnli", "qqp", "sst2", "squad_v1", "hellaswag", "ccg", "cosmosqa", "csqa")
-# Test items per language (XTREME-R's test sets, rounded; DEFAULT where not listed).
-SIZES = {
-    "xnli": {"*": 5010},
-    "xcopa": {"*": 500},
-    "udpos": {"*": 1000, "en": 5440, "ru": 6491, "ja": 1800, "de": 1977, "it": 1789},
-    "panx": {
-        "*": 10000,
-        **dict.fromkeys("jv yo qu my pa gu".split(), 100),
-        **dict.fromkeys("sw tl ms ml mr ta te ur af kk".split(), 1000),
-    },
-    "xquad": {"*": 1190},
-    "mlqa": {"*": 5000, "en": 11590},
-    "tydiqa": {"*": 700, "en": 440, "bn": 113, "ko": 276},
-    "tatoeba": {"*": 1000},
-    "lareqa": {"*": 1190},
-    "mewslix": {"*": 3000},
-}
-
-
-def full_size_targets(scale: float = 1.0) -> dict[str, tuple[tuple[str, ...], int | dict]]:
-    targets = {}
-    for target, sizes in SIZES.items():
-        langs = get_task(target).eval_langs
-        scaled = {x: max(10, round(scale * sizes.get(x, sizes["*"]))) for x in langs}
-        targets[target] = (langs, scaled)
-    return targets
 
 
 def full_size_paths(tasks: int = len(TASKS)) -> list[tuple[str, ...]]:
@@ -74,9 +48,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=len(TASKS), help="intermediate tasks")
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--plots", default="auto", help="as `python -m eval report --plots`")
     args = parser.parse_args()
     generated = None
-    if not os.path.exists(os.path.join(args.study, "results.jsonl")):
+    if not os.path.exists(analysis.results_file(args.study)):
         shutil.rmtree(args.study, ignore_errors=True)
         os.makedirs(args.study)
         start = time.perf_counter()
@@ -85,26 +60,27 @@ def main() -> None:
             args.study,
             scenario,
             np.random.default_rng(0),
-            full_size_targets(args.scale),
+            simulation.full_size_targets(args.scale),
             full_size_paths(args.tasks),
         )
         generated = time.perf_counter() - start
-    files = sum(len(f) for _, _, f in os.walk(os.path.join(args.study, "stages")))
-    size = sum(
-        os.path.getsize(os.path.join(d, f))
-        for d, _, fs in os.walk(os.path.join(args.study, "stages"))
-        for f in fs
-    )
-    out = os.path.join(args.study, "report")
+    names = {r.examples for r in analysis.load_results(analysis.results_file(args.study))}
+    names.discard(None)
+    size = sum(os.path.getsize(analysis.examples_file(args.study, n)) for n in names)
     start = time.perf_counter()
-    summary = report.write_report(args.study, out, n_boot=args.n_boot)
+    summary = report.write_report(args.study, n_boot=args.n_boot, plots=args.plots)
     seconds = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
     result = dict(
         report_s=round(seconds, 1),
         generate_s=None if generated is None else round(generated, 1),
         records=summary["records"],
-        examples_files=files,
+        examples_files=len(names),
         examples_mb=round(size / 2**20, 1),
+        peak_rss_mb=round(own),  # this process (analysis, tables, Markdown)
+        peak_child_rss_mb=round(children),  # the largest plotting process
+        plots=args.plots,
         paths=len(summary["paths"]),
         targets=len(summary["targets"]),
         seeds=len(summary["seeds"]),

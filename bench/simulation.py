@@ -1,36 +1,36 @@
-"""Synthetic ordering studies with known effects, written in the files a study writes
-(results.jsonl lines by `eval.analysis.records.record_line`, as a study writes them,
-and per-example `.npy` files), to check the report's intervals and tests by simulation.
+"""Synthetic ordering studies with known effects: the records and per-example
+statistics a study has, in memory (`simulate`, for calibration: thousands of
+studies) or written as a study folder (`write_study`, through
+`eval.analysis.records`, for the report's benchmark and tests).
 
-    study = write_study(root, Scenario("realistic", seed_sd=0.7), np.random.default_rng(0))
-    check = calibrate(Scenario("null"), replicates=50, root=tmp)   # rates over replicates
+    records, examples = simulate(Scenario("realistic"), np.random.default_rng(0))
+    write_study(root, Scenario("realistic"), np.random.default_rng(0), full_size_targets())
 
 Each test item has a success probability: a base difficulty (shared by the
 languages of a parallel target, plus a language shift), an item × order shift
 (how differently the two orders treat the item; mean 0 over the item population),
 the planted effect of the first order, and seed effects in points: one per run
 (path, seed), shared by a target's languages (or, with `shared_across_targets`,
-by every target), and one per run and language. Outcomes are drawn per run, so
-runs also differ item by item. The true effect of a language is the planted one
-in its metric's units (`truth`), since every other term has mean 0.
+by every target, as shared intermediate stages make it), and one per run and
+language. Outcomes are drawn per run, so runs also differ item by item. The true
+effect of a language is the planted one in its metric's units (`truth`), since
+every other term has mean 0.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from eval import analysis
-from eval.analysis.records import Record, record_line
+from eval.analysis.records import Record, examples_file, examples_name, write_results
 from eval.metrics import metric_from_stats
-from eval.scoring.example_files import write_examples
-from eval.stats import ordering, resampling
+from eval.scoring.example_files import ExampleStats, write_examples
+from eval.stats import resampling
+from xlmr_flax.tasks import get_task
 
 # Intermediate tasks whose orders are compared: comparison k is TASKS[2k] and
 # TASKS[2k + 1] in both orders.
@@ -39,12 +39,40 @@ TASKS = ("mnli", "squad_v1", "qqp", "sst2", "cosmosqa", "hellaswag", "anli", "cc
 KIND = {"xnli": "accuracy", "xcopa": "accuracy", "panx": "seqeval", "udpos": "seqeval"}
 KIND.update({t: "qa" for t in ("xquad", "mlqa", "tydiqa")})
 KIND.update({"tatoeba": "accuracy", "lareqa": "map", "mewslix": "map"})
+Targets = dict[str, tuple[Sequence[str], int | dict[str, int]]]
 # Small test sets for tests: (languages, items per language).
-CI_TARGETS = {
+CI_TARGETS: Targets = {
     "xnli": (("en", "sw", "ur", "bg", "de", "zh"), 300),
     "panx": (("en", "yo", "sw", "bg", "de"), 200),
     "tydiqa": (("en", "sw", "bn", "fi", "ko"), 150),
 }
+# Test items per language (XTREME-R's test sets, rounded; "*" where not listed).
+SIZES = {
+    "xnli": {"*": 5010},
+    "xcopa": {"*": 500},
+    "udpos": {"*": 1000, "en": 5440, "ru": 6491, "ja": 1800, "de": 1977, "it": 1789},
+    "panx": {
+        "*": 10000,
+        **dict.fromkeys("jv yo qu my pa gu".split(), 100),
+        **dict.fromkeys("sw tl ms ml mr ta te ur af kk".split(), 1000),
+    },
+    "xquad": {"*": 1190},
+    "mlqa": {"*": 5000, "en": 11590},
+    "tydiqa": {"*": 700, "en": 440, "bn": 113, "ko": 276},
+    "tatoeba": {"*": 1000},
+    "lareqa": {"*": 1190},
+    "mewslix": {"*": 3000},
+}
+
+
+def full_size_targets(scale: float = 1.0, targets: Sequence[str] = tuple(SIZES)) -> Targets:
+    """`targets` at their XTREME-R languages and test sizes (× `scale`, at least 10)."""
+    out: Targets = {}
+    for target in targets:
+        sizes = SIZES[target]
+        langs = get_task(target).eval_langs
+        out[target] = (langs, {x: max(10, round(scale * sizes.get(x, sizes["*"]))) for x in langs})
+    return out
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,7 @@ class Scenario:
     shared_across_targets: bool = False  # the run-level seed effect is the same everywhere
     comparisons: int = 1
     examples: bool = True
+    scale: float = 1.0  # test-set sizes × this
     effect: Callable[[str, str], float] | None = None  # None: no effect anywhere
 
     def planted(self, target: str, lang: str) -> float:
@@ -82,6 +111,7 @@ def _entity_factor() -> float:
 
 
 SLOPE = {"accuracy": 1.0, "map": 1.0, "qa": (1 + 0.75) / 2}
+_ENTITY_SLOPE = _entity_factor()
 
 
 def truth(scenario: Scenario, target: str, lang: str) -> float:
@@ -89,9 +119,6 @@ def truth(scenario: Scenario, target: str, lang: str) -> float:
     kind = KIND[target]
     slope = _ENTITY_SLOPE if kind == "seqeval" else SLOPE[kind]
     return slope * scenario.planted(target, lang)
-
-
-_ENTITY_SLOPE = _entity_factor()
 
 
 def comparison_paths(k: int) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -113,26 +140,37 @@ def _outcomes(kind: str, rng, p: np.ndarray, entities) -> dict[str, np.ndarray]:
     return {"f1": counts, "precision": counts, "recall": counts}
 
 
-def write_study(
-    root: str,
+_IDS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _ids(target: str, n: int) -> np.ndarray:
+    """Item ids as UTF-8 bytes, as examples files hold them (made once per size)."""
+    if (target, n) not in _IDS:
+        _IDS[(target, n)] = np.char.add(f"{target}-".encode(), np.arange(n).astype(bytes))
+    return _IDS[(target, n)]
+
+
+def simulate(
     scenario: Scenario,
     rng: np.random.Generator,
-    targets: dict[str, tuple[Sequence[str], int | dict[str, int]]] = CI_TARGETS,
+    targets: Targets = CI_TARGETS,
     paths: Sequence[tuple[str, ...]] | None = None,
-) -> int:
-    """Writes root/results.jsonl and the examples files (`targets`: languages and
-    test items, one number or one per language); returns the number of records."""
+) -> tuple[list[Record], dict[str, ExampleStats]]:
+    """One synthetic study: its zero-shot records and, by each record's `examples`
+    name, its runs' per-example statistics (empty without `scenario.examples`)."""
     if paths is None:
         paths = [p for k in range(scenario.comparisons) for p in comparison_paths(k)]
     seeds = range(scenario.seeds)
     pct = 0.01  # points → probability
     run_effect = {(p, s): rng.normal(0, scenario.seed_sd) for p in paths for s in seeds}
     first_orders = {comparison_paths(k)[0] for k in range(len(TASKS) // 2)}
-    records = []
+    records: list[Record] = []
+    examples: dict[str, ExampleStats] = {}
     for target, (langs, sizes) in targets.items():
         kind = KIND[target]
         parallel = target in resampling.PARALLEL_TARGETS
         size_of = sizes if isinstance(sizes, dict) else dict.fromkeys(langs, sizes)
+        size_of = {x: max(10, round(scenario.scale * n)) for x, n in size_of.items()}
         most = max(size_of.values())
         shared_base = rng.uniform(0.3, 0.7, most)
         shared_shift = {p: rng.normal(0, scenario.item_order_sd * pct, most) for p in paths}
@@ -145,7 +183,7 @@ def write_study(
             else:
                 base = rng.uniform(0.3, 0.7, n)
             entities = _entity_counts(rng, n) if kind == "seqeval" else None
-            ids = np.array([f"{target}-{i}" for i in range(n)])
+            ids = _ids(target, n)
             for path in paths:
                 shift = rng.normal(0, scenario.item_order_sd * pct, n)
                 if parallel:  # the item's translations share most of its order shift
@@ -156,158 +194,36 @@ def write_study(
                     points += rng.normal(0, scenario.lang_seed_sd)
                     p = np.clip(base + shift + points * pct, 0.0, 1.0)
                     stats = _outcomes(kind, rng, p, entities)
-                    rel = f"stages/{analysis.path_key(path)}-{seed}/eval/{target}/{lang}.npy"
+                    name = examples_name(analysis.path_key(path), seed, target, lang)
                     if scenario.examples:
-                        write_examples(os.path.join(root, rel), ids, stats)
-                    for metric, values in stats.items():
-                        records.append(
-                            Record(
-                                kind="zero_shot",
-                                path=tuple(path),
-                                target=target,
-                                lang=lang,
-                                seed=seed,
-                                metric=metric,
-                                value=metric_from_stats(metric, values),
-                                stage=None,
-                                examples=rel if scenario.examples else None,
-                            )
+                        examples[name] = ExampleStats(ids, stats)
+                    records += [
+                        Record(
+                            kind="zero_shot",
+                            path=tuple(path),
+                            target=target,
+                            lang=lang,
+                            seed=seed,
+                            metric=metric,
+                            value=metric_from_stats(metric, values),
+                            examples=name if scenario.examples else None,
                         )
-    with open(os.path.join(root, "results.jsonl"), "w", encoding="utf-8") as f:
-        f.writelines(record_line(r) + "\n" for r in records)
-    return len(records)
+                        for metric, values in stats.items()
+                    ]
+    return records, examples
 
 
-@dataclass
-class Calibration:
-    """Rates over the replicates of one scenario (NaN where nothing was counted)."""
-
-    scenario: str
-    replicates: int
-    language_tests: int = 0
-    language_rejections: int = 0  # unadjusted interval excludes the truth
-    language_covered: int = 0
-    class_tests: int = 0
-    class_covered: int = 0
-    class_families: int = 0  # (replicate, family) pairs of class effects
-    family_errors: int = 0  # ... with any effect flagged whose truth is 0
-    language_families: int = 0  # the same for the per-language families
-    language_family_errors: int = 0
-    flagged_untested: int = 0  # seeds-only rows flagged (must stay 0)
-    warned: int = 0  # replicates whose analysis carries a warning
-
-    @property
-    def language_error(self) -> float:
-        return self.language_rejections / self.language_tests if self.language_tests else np.nan
-
-    @property
-    def language_coverage(self) -> float:
-        return self.language_covered / self.language_tests if self.language_tests else np.nan
-
-    @property
-    def class_coverage(self) -> float:
-        return self.class_covered / self.class_tests if self.class_tests else np.nan
-
-    @property
-    def class_family_error(self) -> float:
-        return self.family_errors / self.class_families if self.class_families else np.nan
-
-    @property
-    def language_family_error(self) -> float:
-        if not self.language_families:
-            return np.nan
-        return self.language_family_errors / self.language_families
-
-    def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for name in (
-            "language_error",
-            "language_coverage",
-            "class_coverage",
-            "class_family_error",
-            "language_family_error",
-        ):
-            out[name] = getattr(self, name)
-        return out
-
-
-def _class_truth(scenario: Scenario, row: dict[str, Any], langs_of: dict[str, list[str]]) -> float:
-    if row["target"] != analysis.ALL_TARGETS:
-        return float(np.mean([truth(scenario, row["target"], lang) for lang in row["langs"]]))
-    per_target = []
-    for target, langs in langs_of.items():
-        members = [x for x in langs if analysis.in_class(x, row["resource_class"])]
-        if members:
-            per_target.append(np.mean([truth(scenario, target, x) for x in members]))
-    return float(np.mean(per_target))
-
-
-def calibrate(
-    scenario: Scenario,
-    replicates: int,
+def write_study(
     root: str,
-    *,
-    targets: dict[str, tuple[Sequence[str], int | dict[str, int]]] = CI_TARGETS,
-    n_boot: int = 200,
-    seed: int = 0,
-) -> Calibration:
-    """Simulates `replicates` studies of `scenario` in `root` (replaced each time),
-    analyses each as the report does, and counts errors and coverage against truth."""
-    result = Calibration(scenario.name, replicates)
-    langs_of = {t: list(langs) for t, (langs, _) in targets.items()}
-    for replicate in range(replicates):
-        shutil.rmtree(root, ignore_errors=True)
-        os.makedirs(root)
-        rng = np.random.default_rng([seed, replicate])
-        write_study(root, scenario, rng, targets)
-        records = analysis.load_results(os.path.join(root, "results.jsonl"))
-        found = ordering.ordering_effects(records, root, n_boot=n_boot, seed=replicate)
-        result.warned += bool(found.warnings)
-        false_flags: dict[str, bool] = {}  # per family: any effect flagged that is 0
-        for row in found.languages:
-            true = truth(scenario, row["target"], row["lang"])
-            false_flags.setdefault(row["family"], False)
-            if not np.isfinite(row["p_value"]):  # shown, never tested
-                result.flagged_untested += row["significant"] or row["excludes_zero"]
-                continue
-            result.language_tests += 1
-            covered = row["ci_low"] <= true <= row["ci_high"]
-            result.language_covered += covered
-            result.language_rejections += not covered
-            false_flags[row["family"]] |= row["significant"] and true == 0
-        result.language_families += len(false_flags)
-        result.language_family_errors += sum(false_flags.values())
-        false_flags = {}
-        for row in found.classes:
-            true = _class_truth(scenario, row, langs_of)
-            false_flags.setdefault(row["family"], False)
-            if not np.isfinite(row["p_value"]):
-                result.flagged_untested += row["significant"] or row["excludes_zero"]
-                continue
-            result.class_tests += 1
-            result.class_covered += row["ci_low"] <= true <= row["ci_high"]
-            false_flags[row["family"]] |= row["significant"] and true == 0
-        result.class_families += len(false_flags)
-        result.family_errors += sum(false_flags.values())
-    shutil.rmtree(root, ignore_errors=True)
-    return result
-
-
-def scenarios() -> list[Scenario]:
-    """The scenarios of docs/report.md's calibration table (null unless `planted`)."""
-
-    def planted(target: str, lang: str) -> float:
-        return 4.0 if analysis.language_class(lang) == "low" else 1.5
-
-    return [
-        Scenario("realistic (seed sd 0.7 per run)"),
-        Scenario("3 comparisons", comparisons=3),
-        Scenario("seed effect shared across targets", shared_across_targets=True),
-        Scenario("seeds differ a lot (sd 1.8)", seed_sd=1.8),
-        Scenario("seeds dominate (sd 4)", seed_sd=4.0, lang_seed_sd=1.0),
-        Scenario("test-set noise dominates", seed_sd=0.0, lang_seed_sd=0.0, item_order_sd=10.0),
-        Scenario("one seed", seeds=1),
-        Scenario("no examples files (seeds only)", examples=False),
-        Scenario("planted effect, seeds differ a lot", seed_sd=1.8, effect=planted),
-        Scenario("planted effect, realistic", effect=planted),
-    ]
+    scenario: Scenario,
+    rng: np.random.Generator,
+    targets: Targets = CI_TARGETS,
+    paths: Sequence[tuple[str, ...]] | None = None,
+) -> int:
+    """`simulate`, written as a study folder: root/results.jsonl and one examples
+    file per run and language. Returns the number of records."""
+    records, examples = simulate(scenario, rng, targets, paths)
+    for name, found in examples.items():
+        write_examples(examples_file(root, name), [i.decode() for i in found.ids], found.stats)
+    os.makedirs(root, exist_ok=True)
+    return write_results(root, records)

@@ -87,6 +87,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 0  # devices to emulate on a CPU-only machine
+    # The design (docs/adaptive.md): `fixed` trains every seed; `adaptive` trains seeds
+    # in rounds up to looks[-1], stopping each comparison once decided. Both print the
+    # seeds for 80 % power at `effect_sizes` (points) in --dry-run, from `pilot` (a
+    # finished study folder) or the assumed `seed_sd` and `examples_sd`.
+    config.design = ml_collections.ConfigDict(
+        dict(
+            mode="fixed", alpha=0.05, delta=1.0, looks=(3, 5, 7, 10), rho=1.0, futility=1.0,
+            families=("low",), targets=(), estimand="class-mean", effect_sizes=(1.0, 2.0),
+            seed_sd=1.0, examples_sd=0.3, pilot="",
+        )
+    )  # fmt: skip
     return config
 
 

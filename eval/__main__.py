@@ -178,6 +178,36 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def adaptive_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", required=True, help="the adaptive study's folder")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def adaptive(args: argparse.Namespace) -> int:
+    """The state of an adaptive study, as JSON.
+
+        python -m eval adaptive --workdir runs/x [--n-boot 1000] [--seed 0]
+
+    Each comparison's interval, seeds used and state (positive / negative: sign
+    decided; negligible: inside ±delta; futile: the seed budget could not decide it;
+    budget: undecided at the seed budget; open), and the runs (path, target, seed) of
+    the next round. A look whose runs are all evaluated but not yet recorded is
+    recorded first (as the study does after each round); a recorded look is never
+    decided again (docs/adaptive.md). Exit status 1 when the study cannot be read.
+    """
+    from eval.analysis import ResultsError
+    from eval.report.adaptive import DesignChanged, next_round, state_json
+    from eval.stats.adaptive import DesignError
+
+    try:
+        state = next_round(args.workdir, n_boot=args.n_boot, seed=args.seed)
+    except (FileNotFoundError, ResultsError, DesignChanged, DesignError) as err:
+        return error(err)
+    print(json.dumps(state_json(state), indent=1))
+    return 0
+
+
 @dataclasses.dataclass(frozen=True)
 class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None]
@@ -188,6 +218,7 @@ COMMANDS = {
     "predict": Command(predict_arguments, predict),
     "score": Command(score_arguments, score),
     "report": Command(report_arguments, report),
+    "adaptive": Command(adaptive_arguments, adaptive),
 }
 
 

@@ -60,7 +60,7 @@ KNOWN_IMPORTS = {
     "train.study.plan.cost -> train.study.run.units",
     "train.study.plan.programs -> train.study.run.units",
 }
-KNOWN_JOINS = {os.path.join("bench", "simulation.py"), os.path.join("bench", "report_speed.py")}
+KNOWN_JOINS: set[str] = set()
 
 
 def module_files(root: str, packages: tuple[str, ...]) -> dict[str, str]:

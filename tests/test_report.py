@@ -44,7 +44,7 @@ def study(tmp_path_factory):
     write_study(
         root,
         n=300,
-        # Large enough to survive Holm over 12 class effects on two or three seeds.
+        # Large enough to survive Holm over the languages of XNLI on three seeds.
         effect=lambda p, t, lang: 25.0 if p == AB and lang in ("sw", "yo") else 0.0,
         skip=_partial,
         paths=[*PATHS, ("mnli", "qqp")],
@@ -101,8 +101,13 @@ def test_summary_gives_the_effect_by_resource_class(study):
     low = effect["low"]
     # 25 points on XNLI; on PAN-X the planted rise in entity hits moves F1 by about
     # 25 × 2·E[min(gold, predicted)] / E[gold + predicted] ≈ 20.8 points.
-    assert low["ci"][0] <= (25.0 + 20.8) / 2 <= low["ci"][1] and low["significant"]
+    # PAN-X lacks seed 1 of one order, so the mean over targets rests on the two
+    # seeds both targets have: t with 1 df, whose far tail Holm reads over 12 effects
+    # (t(1) at 1 − 0.05/24 ≈ 153 se). The effect is found, but not flagged.
+    assert 0 < low["ci"][0] <= (25.0 + 20.8) / 2 <= low["ci"][1]
+    assert not low["significant"]
     assert low["n_targets"] == 2
+    assert summary["flagged"]["languages"] >= 1  # sw or yo on XNLI, three seeds
     assert summary["missing_runs"] == 2
     text = report.format_summary(summary)
     assert "mnli>squad_v1 vs squad_v1>mnli: low +" in text

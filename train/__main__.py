@@ -35,10 +35,12 @@ from absl import app, flags, logging
 from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, check_batches, print_plan
+from train.study.plan.power import print_power
 from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
 from train.study.run.layout import is_done
 from train.study.run.lock import WorkdirLocked
+from train.study.run.rounds import design_values, run_adaptive_study
 from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
 from train.study.run.workdir import needs_migration
 from xlmr_flax.platforms import select_platforms
@@ -186,6 +188,11 @@ def main(argv: list[str]) -> None:
         print_cost(
             config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
         )
+        if config.get("design"):  # seeds for power, adaptive chip-hours (docs/adaptive.md)
+            try:
+                print_power(config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value)
+            except ValueError as err:
+                fail(str(err), EXIT_USAGE)
         done = functools.partial(is_done, workdir)
         print_plan(config, dag, done, dag.shard(*shard))  # its counts line comes last
         return
@@ -209,8 +216,9 @@ def main(argv: list[str]) -> None:
     executor = ExecutorOptions(
         _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
     )
+    run = run_adaptive_study if design_values(config) else run_study  # docs/adaptive.md
     try:
-        summary = run_study(
+        summary = run(
             config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value,
             executor=executor,
         )  # fmt: skip

@@ -35,11 +35,14 @@ from eval.analysis.records import (
     Record,
     ResultsError,
     RunKey,
+    examples_file,
+    examples_name,
     group_runs,
     load_results,
     parse_results,
     report_dir,
     results_file,
+    write_results,
 )
 from eval.analysis.scores import (
     HEADLINE,
@@ -67,6 +70,8 @@ __all__ = [
     "RunKey",
     "alignment_by_class",
     "alignment_table",
+    "examples_file",
+    "examples_name",
     "find_missing",
     "forgetting",
     "gains_by_class",
@@ -89,4 +94,5 @@ __all__ = [
     "results_file",
     "summarise_seeds",
     "task_scores",
+    "write_results",
 ]

@@ -6,7 +6,14 @@ A study's folder (the pipeline's workdir) holds the results file, the report fol
 the failed stages of its last run (`failed.json`, `StageFailure`) and where that
 run's time went (`goodput.json`). The report reads that folder without the
 pipeline, so the names of those entries are kept here, with the records, and
-train/study/run/layout.py takes them from here rather than naming them again."""
+train/study/run/layout.py takes them from here rather than naming them again.
+
+A record's `examples` names its run's per-example statistics relative to the study
+folder (`examples_file` finds it; the pipeline's own names come from
+train/study/run/layout.py); a study written without the pipeline (bench/simulation.py's
+synthetic ones) names them by `examples_name` and writes its records by
+`write_results`. An adaptive study's design and looks are kept in
+`adaptive/` (`adaptive_file`)."""
 
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from xlmr_flax.storage import confined
 
 RESULTS_FILE = "results.jsonl"
 REPORT_DIR = "report"
@@ -34,6 +43,7 @@ class Kind(StrEnum):
 
 
 KINDS = tuple(k.value for k in Kind)
+EXAMPLES_DIR = "examples"  # per-example statistics of a study written without the pipeline
 REQUIRED_KEYS = ("kind", "path", "target", "lang", "seed", "metric", "value")
 # The keys of a line, in the order they are written.
 LINE_KEYS = (
@@ -119,6 +129,34 @@ def load_goodput(study_dir: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) and isinstance(found.get("study"), dict) else None
+
+
+# An adaptive study's design and looks (eval/stats/adaptive_study.py, docs/adaptive.md).
+ADAPTIVE_DIR = "adaptive"
+
+
+def adaptive_file(study_dir: str, name: str) -> str:
+    return os.path.join(study_dir, ADAPTIVE_DIR, name)
+
+
+def examples_file(study_dir: str, relative: str) -> str:
+    """The file a record's `examples` names; a name that would leave the study folder
+    (absolute, `..`, a link out) raises ValueError."""
+    return confined(study_dir, relative, "examples file")
+
+
+def examples_name(path_key: str, seed: int, target: str, lang: str) -> str:
+    """The `examples` of a run in a study written without the pipeline (relative)."""
+    return "/".join((EXAMPLES_DIR, f"{path_key}-{seed}", f"{target}-{lang}.npy"))
+
+
+def write_results(study_dir: str, records: Iterable[Record]) -> int:
+    """Writes STUDY_DIR/results.jsonl whole (`record_line` per record); returns how
+    many. For studies written without the pipeline, which writes its own."""
+    lines = [record_line(r) + "\n" for r in records]
+    with open(results_file(study_dir), "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return len(lines)
 
 
 class ResultsError(ValueError):

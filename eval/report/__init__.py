@@ -1,6 +1,7 @@
 """The report of an ordering study: Markdown, CSV tables and PNG plots.
 
     python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
+                          [--test-one-seed] [--plots auto|all|heatmaps|none]
 
 Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and
 writes OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots
@@ -21,6 +22,15 @@ import tempfile
 from typing import Any
 
 from eval import analysis as an
+from eval.report.adaptive import (
+    DesignChanged,
+    expected_open,
+    next_round,
+    pilot_variances,
+    plan_design,
+    record_design,
+    write_adaptive,
+)
 from eval.report.folder import (
     MARKER,
     ReportError,
@@ -29,7 +39,7 @@ from eval.report.folder import (
     _write_text,
 )
 from eval.report.markdown import render_markdown
-from eval.report.plots import write_plots
+from eval.report.plots import PLOT_CHOICES, write_plots
 from eval.report.runs import write_run_tables
 from eval.report.study import analyse
 from eval.report.summary import format_summary, summarise
@@ -37,10 +47,16 @@ from eval.report.tables import write_tables
 
 __all__ = [
     "MARKER",
+    "DesignChanged",
     "ReportError",
     "add_arguments",
+    "expected_open",
     "format_summary",
     "main",
+    "next_round",
+    "pilot_variances",
+    "plan_design",
+    "record_design",
     "run",
     "summarise",
     "write_report",
@@ -54,12 +70,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--test-one-seed",
+        action="store_true",
+        help="test effects that rest on one seed (default: their intervals are conditional "
+        "on the seed and nothing on them is flagged)",
+    )
+    parser.add_argument(
+        "--plots",
+        choices=PLOT_CHOICES,
+        default="auto",
+        help="which plots: all, the heatmaps only, none; auto (default): all for at most "
+        "8 comparisons, else the heatmaps (the others on demand with --plots all)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Writes the report; prints its summary. Exit status 1 on unreadable results."""
     try:
-        summary = write_report(args.workdir, args.out, n_boot=args.n_boot, seed=args.seed)
+        summary = write_report(
+            args.workdir,
+            args.out,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            test_one_seed=args.test_one_seed,
+            plots=args.plots,
+        )
     except (FileNotFoundError, an.ResultsError, ReportError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -75,23 +111,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_report(
-    workdir: str, out: str | None = None, *, n_boot: int = 1000, seed: int = 0
+    workdir: str,
+    out: str | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    test_one_seed: bool = False,
+    plots: str = "auto",
 ) -> dict[str, Any]:
     """Analyses the study in `workdir` and writes the report folder `out` (default
-    WORKDIR/report) whole; returns the summary `format_summary` prints."""
+    WORKDIR/report) whole; returns the summary `format_summary` prints.
+    `test_one_seed`: test effects that rest on one seed (see `eval.stats.effects`);
+    `plots`: which plots (`eval.report.plots.plot_kinds`)."""
     if n_boot < 2:
         raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
     out = os.path.abspath(out or an.report_dir(workdir))
     _check_replaceable(out)
-    study = analyse(workdir, n_boot=n_boot, seed=seed)
+    study = analyse(workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".report-partial-", dir=parent)
     try:
         files = write_tables(study, staging)
         files += write_run_tables(study, staging)
-        files += write_plots(study, staging)
+        files += write_plots(study, staging, plots)
         markdown = render_markdown(study, files, n_boot, seed)
+        markdown += write_adaptive(workdir, staging, files)  # "" unless the study is adaptive
         _write_text(os.path.join(staging, "report.md"), markdown)
         files.append("report.md")
         manifest = {"written_by": "eval.report", "files": sorted(files)}

@@ -23,8 +23,8 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         "have; positive: the first order transfers better. Its standard error adds two "
         "parts: seed-to-seed variation of the per-seed differences (s²/S) and test-set "
         "sampling shared by the seeds (examples resampled identically for both orders and "
-        "every seed); intervals are 95 % t intervals with Welch–Satterthwaite degrees of "
-        "freedom (docs/report.md). Class columns average the languages of a class seed by "
+        "every seed); intervals are 95 % t intervals with S − 1 degrees of freedom for S "
+        "seeds (docs/report.md). Class columns average the languages of a class seed by "
         "seed (English left out); `all targets` averages the targets' class means.",
         "",
         f"`*`: significant after Holm's correction (α = {study.ordering.alpha:g}) within "
@@ -37,6 +37,13 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         + ". Effects without per-example statistics are shown but never tested.",
         "",
     ]
+    if any(r["conditional"] for r in study.ordering.languages):
+        lines += [
+            "`~`: one seed; the interval holds test-set sampling only and is conditional "
+            "on that seed"
+            + ("." if study.ordering.test_one_seed else "; such effects are not tested."),
+            "",
+        ]
     for warning in study.ordering.warnings:
         lines += [f"**Warning:** {warning}.", ""]
     for first, second in study.comparisons:
@@ -61,8 +68,7 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         lines.append(
             f"Per language: {len(flagged)} of {len(rows)} effects survive Holm's correction; "
             f"{uncorrected} have an unadjusted 95 % interval that excludes zero (by chance "
-            f"alone about {0.05 * len(rows):.1f} would). Plots: "
-            f"`ordering_languages_{part}.png`, `ordering_vs_cc100_{part}.png`."
+            f"alone about {0.05 * len(rows):.1f} would). " + _plots_line(files, part)
         )
         lines.append("")
         if flagged:
@@ -84,6 +90,14 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
             )
             lines += more
     return lines
+
+
+def _plots_line(files: Sequence[str], part: str) -> str:
+    names = [f"ordering_{kind}_{part}.png" for kind in ("languages", "vs_cc100")]
+    drawn = [f"`{n}`" for n in names if n in files]
+    if drawn:
+        return "Plots: " + ", ".join(drawn) + "."
+    return "Per-language plots: drawn on demand (`python -m eval report --plots all`)."
 
 
 def _listed_families(families: dict[str, int], limit: int = 6) -> str:

@@ -38,10 +38,32 @@ def _file_part(first: Sequence[str], second: Sequence[str]) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", label.replace(">", "-"))
 
 
-def write_plots(study: Study, directory: str) -> list[str]:
-    """Per comparison: heatmap, per-language bars, effect vs CC-100 size. A full
-    study has dozens of comparisons: they are drawn by one process per CPU."""
-    if not study.ordering.languages:
+# `plots` of `write_plots`: every plot, the heatmaps only (report.md shows them), or
+# none; "auto" draws every plot for a study of at most AUTO_ALL comparisons and the
+# heatmaps beyond (a full study's 36 comparisons: 36 plots instead of 108; the rest
+# are drawn on demand with `--plots all`).
+PLOT_CHOICES = ("auto", "all", "heatmaps", "none")
+AUTO_ALL = 8
+
+
+def plot_kinds(plots: str, comparisons: int) -> tuple[str, ...]:
+    """The kinds of plot drawn per comparison for a `plots` choice."""
+    if plots not in PLOT_CHOICES:
+        raise ValueError(f"--plots must be one of {', '.join(PLOT_CHOICES)}; got {plots!r}")
+    if plots == "auto":
+        plots = "all" if comparisons <= AUTO_ALL else "heatmaps"
+    return {"all": KINDS, "heatmaps": KINDS[:1], "none": ()}[plots]
+
+
+KINDS = ("heatmap", "languages", "vs_cc100")
+
+
+def write_plots(study: Study, directory: str, plots: str = "auto") -> list[str]:
+    """Per comparison: heatmap, per-language bars, effect vs CC-100 size (those
+    `plots` asks for, `plot_kinds`). A full study has dozens of comparisons: they
+    are drawn by one process per CPU."""
+    kinds = plot_kinds(plots, len(study.comparisons))
+    if not study.ordering.languages or not kinds:
         return []
     jobs, scored = [], _splits_line(study)
     for first, second in study.comparisons:
@@ -52,7 +74,8 @@ def write_plots(study: Study, directory: str) -> list[str]:
         title = f"score({' → '.join(first)}) − score({' → '.join(second)})\n{scored}"
         plotted = [{k: r[k] for k in PLOTTED if k in r} for r in rows]
         plotted_classes = [{k: r[k] for k in PLOTTED if k in r} for r in classes]
-        jobs.append((directory, _file_part(first, second), title, plotted, plotted_classes))
+        part = _file_part(first, second)
+        jobs.append((directory, part, title, plotted, plotted_classes, kinds))
     workers = min(len(jobs), os.cpu_count() or 1, MAX_PLOT_WORKERS)
     if workers < 2:
         return [name for job in jobs for name in _comparison_plots(job)]
@@ -70,14 +93,16 @@ MAX_PLOT_WORKERS = 8
 
 
 def _comparison_plots(job: tuple) -> list[str]:
-    directory, part, title, rows, classes = job
+    directory, part, title, rows, classes, kinds = job
     plt = _pyplot()
+    draw = {
+        "heatmap": lambda: _heatmap(plt, classes, title),
+        "languages": lambda: _language_bars(plt, rows, title),
+        "vs_cc100": lambda: _versus_cc100(plt, rows, title),
+    }
     files = []
-    for name, figure in (
-        (f"ordering_heatmap_{part}.png", _heatmap(plt, classes, title)),
-        (f"ordering_languages_{part}.png", _language_bars(plt, rows, title)),
-        (f"ordering_vs_cc100_{part}.png", _versus_cc100(plt, rows, title)),
-    ):
+    for kind in kinds:
+        name, figure = f"ordering_{kind}_{part}.png", draw[kind]()
         figure.savefig(os.path.join(directory, name), dpi=100)
         plt.close(figure)
         files.append(name)

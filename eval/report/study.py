@@ -52,8 +52,11 @@ class Study:
         return sorted({(r["first"], r["second"]) for r in self.ordering.languages})
 
 
-def analyse(workdir: str, *, n_boot: int = 1000, seed: int = 0) -> Study:
-    """Loads WORKDIR/results.jsonl and computes every table of the report."""
+def analyse(
+    workdir: str, *, n_boot: int = 1000, seed: int = 0, test_one_seed: bool = False
+) -> Study:
+    """Loads WORKDIR/results.jsonl and computes every table of the report
+    (`test_one_seed`: see `eval.stats.ordering.ordering_effects`)."""
     records = an.load_results(an.results_file(workdir))
     scores, incomplete = an.headline_scores(records, "zero_shot")
     cells = an.summarise_seeds(scores)
@@ -70,7 +73,9 @@ def analyse(workdir: str, *, n_boot: int = 1000, seed: int = 0) -> Study:
         gains=gains,
         gains_class=an.gains_by_class(gains),
         missing=an.find_missing(records),
-        ordering=od.ordering_effects(records, workdir, n_boot=n_boot, seed=seed),
+        ordering=od.ordering_effects(
+            records, workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed
+        ),
         forgetting=an.forgetting(records),
         alignment=alignment,
         alignment_class=an.alignment_by_class(alignment),

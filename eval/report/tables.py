@@ -57,6 +57,7 @@ EFFECT_COLUMNS = (
     "ci_bonf_high",
     "excludes_zero",
     "significant",
+    "conditional",
     "family",
     "family_size",
 )

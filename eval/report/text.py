@@ -54,5 +54,6 @@ def _effect_cell(row: dict[str, Any] | None) -> str:
     if row is None:
         return "–"
     marks = "*" if row["significant"] else "†" if row["excludes_zero"] else ""
+    marks += "~" if row.get("conditional") else ""
     interval = f"[{_fmt(row['ci_low'], 2)}, {_fmt(row['ci_high'], 2)}]"
     return f"{_fmt(row['effect'], 2, True)}{marks} {interval}"

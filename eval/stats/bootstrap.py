@@ -42,16 +42,12 @@ def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray
     block = max(1, BLOCK_ENTRIES // max(n, 1))
     for start in range(0, n_boot, block):
         rows = min(block, n_boot - start)
-        drawn = rng.integers(0, n, size=(rows, n), dtype=np.int32)
-        for k in range(rows):
-            counts[start + k] = np.bincount(drawn[k], minlength=n)
+        drawn = rng.integers(0, n, size=(rows, n), dtype=np.int32).astype(np.int64)
+        drawn += (np.arange(rows) * n)[:, None]  # row k's examples counted in bins k·n...
+        counts[start : start + rows] = np.bincount(drawn.ravel(), minlength=rows * n).reshape(
+            rows, n
+        )
     return counts
-
-
-def resampled_metric(metric: str, stats: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The metric on each resample given by the rows of `counts` (see `resample_counts`)."""
-    stats = np.asarray(stats, dtype=np.float64)
-    return metric_of_sums(metric, counts @ stats, counts.sum(axis=1))
 
 
 def stacked_columns(

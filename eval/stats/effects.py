@@ -2,28 +2,33 @@
 error from two variance components, its t interval and p-value, and Holm's
 correction within a named family of effects. docs/report.md derives it.
 
-    effect = estimate(diffs, boot)   # diffs: (S,) per-seed differences;
-                                     # boot: (n_boot, S) the same on resampled test sets
-    adjust_families(rows)            # p_holm, significant, family, family_size
+    rows = paired_effects(diffs, boot)   # diffs: (R, S) per-seed differences of R
+                                         # effects; boot: (R, B, S) the same on B
+                                         # resampled test sets (or None)
+    adjust_families(rows)                # p_holm, significant, family, family_size
 
 With per-seed differences d_s = score(first, s) − score(second, s), s = 1..S:
 
-- *seed to seed*: a = s²(d) / S, with S − 1 degrees of freedom. It holds everything
-  that differs between seeds, including the part of test-set noise that is not
-  shared by the seeds (item × seed);
+- *seed to seed*: a = s²(d) / S. It holds everything that differs between seeds,
+  including the part of test-set noise that is not shared by the seeds (item × seed);
 - *test-set sampling shared by the seeds*: b = the mean covariance between two
   different seeds' differences over the bootstrap draws (examples resampled,
   paired across the two orders and every seed, seeds held fixed);
 - se² = max(a + b, v), where v is the bootstrap variance of the seed mean itself
-  (b plus the item × seed part, measured from thousands of items rather than from
-  S seeds): a chance-small s² cannot shrink se below the test-set noise;
-- degrees of freedom by Welch–Satterthwaite, with S − 1 for the excess se² − v
-  (what only the seeds tell) and n_boot − 1 for v; the interval is
-  estimate ± t(df) · se and the p-value that of t(df).
+  (b plus the item × seed part): a chance-small s² cannot shrink se below the
+  test-set noise the bootstrap measures from thousands of items;
+- degrees of freedom S − 1, whatever the estimates say. (effect − truth) / √(a + b)
+  is t with S − 1 df when b is 0 and normal when seeds add nothing; in between it
+  is a mean-preserving mixture of the two, so its tails are never heavier than
+  t(S − 1)'s at any level (docs/report.md). Welch–Satterthwaite df, which grow when
+  s² is small by chance, are not used: they made the far tails Holm reads too thin.
 
-One seed: a cannot be estimated; se² is the bootstrap variance alone and the row
-carries a warning. No per-example statistics: b cannot be estimated; the row gets
-the seeds-only interval but is never tested (no p-value, never flagged).
+One seed: seed-to-seed variation cannot be estimated. The interval is the test-set
+one (v, normal quantile), *conditional on the seed*: it says how precisely this
+seed's models were measured, not how another seed would do. Such rows are not
+tested (no p-value, never flagged) unless `test_one_seed` asks for it. No
+per-example statistics: b cannot be estimated; the row gets the seeds-only interval
+but is never tested.
 """
 
 from __future__ import annotations
@@ -41,71 +46,103 @@ ONE_SEED = "examples, one seed"
 SEEDS_ONLY = "seeds only"
 
 
-def satterthwaite(parts: Sequence[tuple[float, float]]) -> float:
-    """Welch–Satterthwaite degrees of freedom of a sum of variance estimates, each
-    (variance, its degrees of freedom); inf when the sum is 0."""
-    total = sum(v for v, _ in parts)
-    denominator = sum(v * v / df for v, df in parts if v > 0 and math.isfinite(df))
-    if total <= 0:
-        return math.inf
-    return math.inf if denominator == 0 else total * total / denominator
-
-
-def estimate(
-    diffs: Sequence[float], boot: np.ndarray | None, alpha: float = ALPHA, finish: bool = True
-) -> dict[str, Any]:
-    """Point estimate (mean of `diffs`), se, df, interval and p-value of one effect.
-    `boot`: (n_boot, S) resampled per-seed differences, or None without examples.
-    `finish=False` leaves the interval and p-value to `adjust_families`, which
-    computes them for all rows at once."""
+def variance_components(diffs: np.ndarray, boot: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per effect, vectorised over its first axis: `diffs` (R, S), `boot` (R, B, S) or
+    None. Returns effect, seeds (s²/S; NaN for one seed), shared (b), of_mean (v):
+    each an (R,) array (b and v NaN without `boot`)."""
     d = np.asarray(diffs, dtype=np.float64)
-    s = len(d)
-    effect = float(np.mean(d))
-    seeds_part = float(np.var(d, ddof=1)) / s if s > 1 else math.nan
-    examples_part = math.nan
-    n_boot = 0
+    r, s = d.shape
+    out = dict(
+        effect=d.mean(axis=1),
+        seeds=d.var(axis=1, ddof=1) / s if s > 1 else np.full(r, math.nan),
+        shared=np.full(r, math.nan),
+        of_mean=np.full(r, math.nan),
+    )
     if boot is not None:
-        boot = np.asarray(boot, dtype=np.float64).reshape(len(boot), s)
-        n_boot = len(boot)
-        cov = np.atleast_2d(np.cov(boot, rowvar=False))
-        of_mean = float(cov.sum()) / (s * s)  # test-set variance of the seed mean
+        x = np.asarray(boot, dtype=np.float64).reshape(r, -1, s)
+        centred = x - x.mean(axis=1, keepdims=True)
+        n_boot = x.shape[1]
+        # Σ_{s,t} cov(s, t) = var of the seed sum; Σ_s cov(s, s) = the diagonal.
+        total = np.einsum("rb,rb->r", centred.sum(axis=2), centred.sum(axis=2)) / (n_boot - 1)
+        diagonal = np.einsum("rbs,rbs->r", centred, centred) / (n_boot - 1)
+        out["of_mean"] = total / (s * s)
         if s > 1:
-            shared = (cov.sum() - np.trace(cov)) / (s * (s - 1))
-            examples_part = max(float(shared), 0.0)
+            out["shared"] = np.maximum((total - diagonal) / (s * (s - 1)), 0.0)
         else:
-            examples_part = float(cov[0, 0])
+            out["shared"] = diagonal
+    return out
+
+
+def paired_effects(
+    diffs: np.ndarray | Sequence[Sequence[float]],
+    boot: np.ndarray | None,
+    *,
+    alpha: float = ALPHA,
+    test_one_seed: bool = False,
+    finish: bool = True,
+) -> list[dict[str, Any]]:
+    """The interval and test of R paired ordering effects that share their seeds:
+    `diffs` (R, S) per-seed differences score(first, s) − score(second, s); `boot`
+    (R, B, S) the same differences on B resampled test sets (one draw applied to both
+    orders and every seed), or None without per-example statistics. A row is one
+    language's effect or a class mean taken seed by seed (the mean of its languages'
+    diffs and boots), so seed effects its members or targets share stay in its s².
+
+    Each row: effect, se, se_seeds, se_examples, df, resampling (BY_EXAMPLES,
+    ONE_SEED or SEEDS_ONLY), n_seeds, n_boot, tested, conditional (one seed: the
+    interval is conditional on that seed) and, with `finish`, ci_low, ci_high (the
+    (1 − alpha) t interval) and p_value (NaN where not tested). `finish=False` leaves
+    those to `adjust_families`, which computes them for all rows at once."""
+    d = np.atleast_2d(np.asarray(diffs, dtype=np.float64))
+    r, s = d.shape
+    parts = variance_components(d, boot)
+    n_boot = 0 if boot is None else int(np.asarray(boot).reshape(r, -1, s).shape[1])
+    seeds, shared, of_mean = parts["seeds"], parts["shared"], parts["of_mean"]
     if boot is not None and s > 1:
         resampling = BY_EXAMPLES
         # s²/S also holds the test-set noise that differs between seeds, which the
-        # bootstrap measures precisely: the variance is at least the bootstrap's, and
-        # only the seeds' excess over it rests on S − 1 degrees of freedom.
-        variance = max(seeds_part + examples_part, of_mean)
-        df = satterthwaite([(variance - of_mean, s - 1), (of_mean, n_boot - 1)])
+        # bootstrap measures precisely: the variance is at least the bootstrap's.
+        variance = np.maximum(seeds + shared, of_mean)
+        df = float(s - 1)
     elif boot is not None:
-        resampling, variance, df = ONE_SEED, examples_part, float(n_boot - 1)
+        resampling, variance, df = ONE_SEED, of_mean, float(n_boot - 1)
     else:
-        resampling = SEEDS_ONLY
-        variance = seeds_part if s > 1 else 0.0
-        df = float(s - 1) if s > 1 else math.nan
-    se = math.sqrt(variance) if variance > 0 else 0.0
-    row = dict(
-        effect=effect,
-        se=se,
-        se_seeds=math.sqrt(seeds_part) if seeds_part >= 0 else math.nan,
-        se_examples=math.sqrt(examples_part) if examples_part >= 0 else math.nan,
-        df=df,
-        resampling=resampling,
-        n_seeds=s,
-        n_boot=n_boot,
-    )
-    if resampling == BY_EXAMPLES:
-        # Kept for `pool_degrees_of_freedom`: the seeds' excess over the test-set
-        # variance (may be negative by chance) and that variance.
-        row["var_excess"] = seeds_part + examples_part - of_mean
-        row["var_examples"] = of_mean
+        resampling, df = SEEDS_ONLY, float(s - 1) if s > 1 else math.nan
+        variance = seeds if s > 1 else np.zeros(r)
+    tested = resampling == BY_EXAMPLES or (resampling == ONE_SEED and test_one_seed)
+    rows = []
+    for k in range(r):
+        v = float(variance[k])
+        rows.append(
+            dict(
+                effect=float(parts["effect"][k]),
+                se=math.sqrt(v) if v > 0 else 0.0,
+                se_seeds=math.sqrt(seeds[k]) if seeds[k] >= 0 else math.nan,
+                se_examples=math.sqrt(shared[k]) if shared[k] >= 0 else math.nan,
+                df=df,
+                resampling=resampling,
+                n_seeds=s,
+                n_boot=n_boot,
+                tested=tested,
+                conditional=resampling == ONE_SEED,
+            )
+        )
     if finish:
-        finish_rows([row], alpha)
-    return row
+        finish_rows(rows, alpha)
+    return rows
+
+
+def estimate(
+    diffs: Sequence[float],
+    boot: np.ndarray | None,
+    alpha: float = ALPHA,
+    finish: bool = True,
+    test_one_seed: bool = False,
+) -> dict[str, Any]:
+    """`paired_effects` for one effect: `diffs` (S,), `boot` (B, S) or None."""
+    d = np.asarray(diffs, dtype=np.float64).reshape(1, -1)
+    b = None if boot is None else np.asarray(boot, dtype=np.float64).reshape(1, len(boot), -1)
+    return paired_effects(d, b, alpha=alpha, test_one_seed=test_one_seed, finish=finish)[0]
 
 
 def _t_quantiles(q: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -117,8 +154,8 @@ def _t_quantiles(q: np.ndarray, df: np.ndarray) -> np.ndarray:
 
 def finish_rows(rows: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
     """Every row's t interval and p-value from its effect, se and df (vectorised:
-    a full study has thousands of rows). Only rows with test-set sampling in their
-    error and a positive se are tested (a p-value); the others keep NaN."""
+    a full study has thousands of rows). Only rows marked `tested` with a positive
+    se get a p-value; the others keep NaN."""
     if not rows:
         return
     effect = np.array([r["effect"] for r in rows], dtype=np.float64)
@@ -126,7 +163,7 @@ def finish_rows(rows: Sequence[dict[str, Any]], alpha: float = ALPHA) -> None:
     df = np.array([r["df"] for r in rows], dtype=np.float64)
     half = _t_quantiles(np.full(len(rows), 1 - alpha / 2), df) * se
     half = np.where(se > 0, half, 0.0)
-    testable = np.array([r["resampling"] != SEEDS_ONLY for r in rows]) & (se > 0)
+    testable = np.array([bool(r["tested"]) for r in rows]) & (se > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.abs(effect) / np.where(se > 0, se, 1.0)
     normal = ~np.isfinite(df) | (df > 1e7)
@@ -151,39 +188,6 @@ def _bounded(low: float, high: float) -> tuple[float, float]:
     return max(float(low), -LIMIT), min(float(high), LIMIT)
 
 
-def pool_degrees_of_freedom(rows: list[dict[str, Any]], alpha: float = ALPHA) -> None:
-    """What the rows of one seed group tell together about the seeds' excess over
-    test-set noise (rows without `seed_group` keep their own estimate).
-
-    A row's own excess e = s²/S + b − v rests on S − 1 degrees of freedom: small by
-    chance, its Satterthwaite df grows exactly when its se is too small, which
-    fattens the far tails that Holm's correction reads. Rows of one seed group (the
-    languages of one comparison on one target; the classes of one comparison on one
-    target, or over all targets) share their runs' seed effects and each adds noise
-    of its own, so together they say more reliably how much seeds matter: each row's
-    excess is at least the group's median excess, with S − 1 degrees of freedom."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["resampling"] == BY_EXAMPLES and row.get("seed_group"):
-            groups.setdefault(row["seed_group"], []).append(row)
-    for members in groups.values():
-        _pool_excess(members, alpha)
-    # A seed group's rows share their seeds' luck, so their pooled excess is small by
-    # chance together: their df is also capped by what the whole family's seed share
-    # r = Σe / Σv says (a class family spans targets with seed effects of their own).
-    families: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row["resampling"] == BY_EXAMPLES:
-            families.setdefault(row["family"], []).append(row)
-    for members in families.values():
-        floor = sum(r["var_examples"] for r in members)
-        share = max(sum(r["var_excess"] for r in members), 0.0) / floor if floor > 0 else 0.0
-        for row in members:
-            v = row["var_examples"]
-            capped = satterthwaite([(share * v, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
-            row["df"] = min(row["df"], capped)
-
-
 def holm(p_values: Sequence[float]) -> np.ndarray:
     """Holm–Bonferroni adjusted p-values (NaN stays NaN and does not count in m)."""
     p = np.asarray(p_values, dtype=np.float64)
@@ -198,24 +202,12 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
-def _pool_excess(members: list[dict[str, Any]], alpha: float) -> None:
-    """Each row's seeds' excess is at least its group's median (`pool_degrees_of_freedom`)."""
-    pooled = max(float(np.median([r["var_excess"] for r in members])), 0.0)
-    for row in members:
-        v = row["var_examples"]
-        excess = max(row["var_excess"], pooled)
-        row["se"] = math.sqrt(v + excess)
-        row["df"] = satterthwaite([(excess, row["n_seeds"] - 1), (v, row["n_boot"] - 1)])
-
-
 def adjust_families(rows: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, int]:
-    """Holm's correction within each family (rows' `family` field), after pooling
-    seed groups' excess variance (`pool_degrees_of_freedom`). Adds p_holm, the
-    Bonferroni interval for the family size (ci_bonf_low/high), excludes_zero (the
-    unadjusted interval), significant (survives Holm) and family_size. Rows without
-    a p-value are in no family's count and never significant. Returns the families
-    and their sizes."""
-    pool_degrees_of_freedom(rows, alpha)
+    """Every row's interval and p-value (`finish_rows`), then Holm's correction within
+    each family (rows' `family` field). Adds p_holm, the Bonferroni interval for the
+    family size (ci_bonf_low/high), excludes_zero (the unadjusted interval of a tested
+    row), significant (survives Holm) and family_size. Rows without a p-value are in
+    no family's count and never significant. Returns the families and their sizes."""
     finish_rows(rows, alpha)
     families: dict[str, list[int]] = {}
     for k, row in enumerate(rows):

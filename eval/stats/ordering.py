@@ -41,10 +41,9 @@ from eval.analysis import (
     order_comparisons,
     path_key,
 )
-from eval.scoring.example_files import read_examples
 from eval.stats import bootstrap, effects
-from eval.stats.resampling import Cell, draws, joined_rows, reference_ids, resampling_units
-from xlmr_flax.storage import confined
+from eval.stats.cells import ExamplesReader, cell_statistics, read_study_examples, run_name
+from eval.stats.resampling import Cell, draws, resampling_units
 
 ALPHA = effects.ALPHA
 # A recomputed score may differ from the recorded one by float rounding only.
@@ -77,6 +76,7 @@ class OrderingAnalysis:
     families: dict[str, int] = field(default_factory=dict)
     n_boot: int = 0
     alpha: float = ALPHA
+    test_one_seed: bool = False  # effects on one seed are tested (else conditional)
 
     @property
     def report_error_bound(self) -> float:
@@ -90,77 +90,6 @@ def _listed(what: str, items: Sequence[str], limit: int = 10) -> str:
     return f"{len(items)} {what}: " + "; ".join(items[:limit]) + more
 
 
-def _run_name(path: Path, target: str, lang: str, seed: int) -> str:
-    return f"{path_key(path)} {target} {lang} seed {seed}"
-
-
-def _cell_statistics(
-    runs: dict[RunKey, dict[str, Record]],
-    needed: Sequence[tuple[Path, int]],
-    target: str,
-    lang: str,
-    metrics: Sequence[str],
-    workdir: str,
-    problems: list[str],
-) -> tuple[np.ndarray | None, dict[tuple[Path, int], dict[str, np.ndarray]], list[np.ndarray]]:
-    """The per-example statistics of the needed (path, seed) runs of one (target,
-    language), aligned to the reference id order (`_reference_ids`), and the joins
-    between examples (pairs of reference positions that must be resampled together,
-    `eval.metrics.chunk_joins`); a run without usable statistics is left out and
-    named in `problems` (no file, a broken file, or test examples that differ from
-    the majority's)."""
-    loaded: dict[tuple[Path, int], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
-    for path, seed in needed:
-        by_metric = runs[(path, target, lang, seed)]
-        files = sorted({by_metric[m].examples or "" for m in metrics})
-        name = _run_name(path, target, lang, seed)
-        if "" in files:
-            problems.append(f"{name}: no examples file recorded")
-            continue
-        stats: dict[str, np.ndarray] = {}
-        ids = None
-        try:
-            for relative in files:
-                # A path read from a record never leaves the workdir.
-                found = read_examples(confined(workdir, relative, "examples file"), metrics)
-                if ids is not None and not np.array_equal(found.ids, ids):
-                    raise ValueError(f"{relative}: ids differ from the run's other metric file")
-                ids = found.ids
-                stats.update(found.stats)
-            absent = [m for m in metrics if m not in stats]
-            if absent:
-                raise ValueError(f"{files[0]}: no statistics for {', '.join(absent)}")
-        except FileNotFoundError:
-            problems.append(f"{name}: {files[0]} is missing")
-            continue
-        except (OSError, ValueError) as error:
-            problems.append(f"{name}: {error}")
-            continue
-        loaded[(path, seed)] = (ids, stats)
-    if not loaded:
-        return None, {}, []
-    reference, keep, excluded = reference_ids({k: ids for k, (ids, _) in loaded.items()})
-    problems += [f"{_run_name(k[0], target, lang, k[1])}: {why}" for k, why in excluded.items()]
-    if reference is None:
-        return None, {}, []
-    by_id = np.argsort(reference)
-    aligned = {}
-    joins: list[np.ndarray] = []
-    for key in keep:
-        ids, stats = loaded[key]
-        position = None  # position[j]: the reference position of the run's row j
-        if not np.array_equal(ids, reference):
-            position = by_id[np.searchsorted(reference[by_id], ids)]
-        rows = joined_rows(stats, position)  # from the run's own order
-        if len(rows):
-            joins.append(rows)
-        if position is not None:
-            order = np.argsort(position)
-            stats = {m: a[order] for m, a in stats.items()}
-        aligned[key] = stats
-    return reference, aligned, joins
-
-
 def ordering_effects(
     records: Sequence[Record],
     workdir: str,
@@ -168,16 +97,22 @@ def ordering_effects(
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = ALPHA,
+    test_one_seed: bool = False,
+    read: ExamplesReader = read_study_examples,
 ) -> OrderingAnalysis:
     """The ordering effect of every comparison from `order_comparisons`, per target
     and language, then per resource class; each with its t interval and Holm's
     correction within its family (per-language effects: one family per comparison
-    and target;
-    class effects: one family per comparison)."""
+    and target; class effects: one family per comparison). Effects on one seed are
+    tested only with `test_one_seed` (otherwise their intervals are conditional on
+    the seed). `read` reads a run's per-example statistics (default: the files the
+    records name)."""
     scores, _ = headline_scores(records, "zero_shot")
     runs = group_runs(records, "zero_shot")
     comparisons, unmatched = order_comparisons({k[0] for k in scores})
-    result = OrderingAnalysis(unmatched=unmatched, n_boot=n_boot, alpha=alpha)
+    result = OrderingAnalysis(
+        unmatched=unmatched, n_boot=n_boot, alpha=alpha, test_one_seed=test_one_seed
+    )
     if not comparisons:
         return result
     involved = {p for pair in comparisons for p in pair}
@@ -202,8 +137,8 @@ def ordering_effects(
             needed = sorted({(p, s) for pair, ss in paired.items() for p in pair for s in ss})
             metrics = headline_metrics(target, runs[(needed[0][0], target, lang, needed[0][1])])
             cell = Cell(lang, paired, metrics)
-            ids, found, joins = _cell_statistics(
-                runs, needed, target, lang, metrics, workdir, problems
+            ids, found, joins = cell_statistics(
+                runs, needed, target, lang, metrics, workdir, problems, read
             )
             if found:
                 cell.n_examples = len(ids)
@@ -242,34 +177,50 @@ def _language_rows(
             recorded = scores[(key[0], target, lang, key[1])]
             if abs(value - recorded) > CONSISTENCY_TOLERANCE:
                 mismatched.append(
-                    f"{_run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
+                    f"{run_name(key[0], target, lang, key[1])}: {value:.3f} from its "
                     f"examples, {recorded:.3f} recorded"
                 )
-    for (first, second), seeds in cell.paired.items():
+    # Comparisons on the same seeds (and with or without resampling) are estimated
+    # together: one vectorised call per group instead of one per comparison.
+    groups: dict[tuple, list[tuple[Path, Path]]] = defaultdict(list)
+    for pair, seeds in cell.paired.items():
+        resampled_pair = resampled is not None and all(
+            (p, s) in column for p in pair for s in seeds
+        )
+        groups[(tuple(seeds), resampled_pair)].append(pair)
+    for (seeds, with_boot), pairs in groups.items():
         diffs = np.array(
-            [scores[(first, target, lang, s)] - scores[(second, target, lang, s)] for s in seeds]
-        )
+            [[scores[(a, target, lang, s)] - scores[(b, target, lang, s)] for s in seeds]
+             for a, b in pairs]
+        )  # fmt: skip
         boot = None
-        if resampled is not None and all((p, s) in column for p in (first, second) for s in seeds):
-            boot = (
-                resampled[:, [column[(first, s)] for s in seeds]]
-                - resampled[:, [column[(second, s)] for s in seeds]]
-            )
-        row = dict(
-            first=first,
-            second=second,
-            target=target,
-            lang=lang,
-            resource_class=language_class(lang),
-            cc100_gib=language_cc100(lang),
-            **effects.estimate(diffs, boot, alpha, finish=False),
-            seeds=seeds,
-            n_examples=cell.n_examples if boot is not None else math.nan,
-            family=language_family(first, second, target),
-            seed_group=language_family(first, second, target),
+        if with_boot:
+            firsts = [[column[(first, s)] for s in seeds] for first, _ in pairs]
+            seconds = [[column[(second, s)] for s in seeds] for _, second in pairs]
+            # (pairs, B, S), float32 like the resampled scores: a full study keeps
+            # every language's series for its class means.
+            boot = np.moveaxis(resampled[:, firsts] - resampled[:, seconds], 1, 0)
+            boot = boot.astype(np.float32, copy=False)
+        found = effects.paired_effects(
+            diffs, boot, alpha=alpha, test_one_seed=result.test_one_seed, finish=False
         )
-        result.languages.append(row)
-        result.series[(first, second, target, lang)] = (seeds, diffs, boot)
+        for k, ((first, second), estimate) in enumerate(zip(pairs, found, strict=True)):
+            result.languages.append(
+                dict(
+                    first=first,
+                    second=second,
+                    target=target,
+                    lang=lang,
+                    resource_class=language_class(lang),
+                    cc100_gib=language_cc100(lang),
+                    **estimate,
+                    seeds=list(seeds),
+                    n_examples=cell.n_examples if boot is not None else math.nan,
+                    family=language_family(first, second, target),
+                )
+            )
+            series = (list(seeds), diffs[k], None if boot is None else boot[k])
+            result.series[(first, second, target, lang)] = series
 
 
 def _combine(
@@ -316,9 +267,8 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     resource_class=cls,
                     n_langs=len(members),
                     langs=[r["lang"] for r in members],
-                    **effects.estimate(diffs, boot, alpha, finish=False),
+                    **effects.estimate(diffs, boot, alpha, False, result.test_one_seed),
                     family=class_family(first, second),
-                    seed_group=f"{class_family(first, second)} on {target}",
                 )
             )
             per_class[(first, second, cls)].append(series)
@@ -335,10 +285,9 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 resource_class=cls,
                 n_langs=math.nan,
                 langs=[],
-                **effects.estimate(diffs, boot, alpha, finish=False),
+                **effects.estimate(diffs, boot, alpha, False, result.test_one_seed),
                 n_targets=len(parts),
                 family=class_family(first, second),
-                seed_group=f"{class_family(first, second)} on {ALL_TARGETS}",
             )
         )
     rows.sort(
@@ -367,10 +316,24 @@ def _add_notes(result: OrderingAnalysis, problems: list[str], mismatched: list[s
         )
     one_seed = [r for r in result.languages if r["resampling"] == effects.ONE_SEED]
     if one_seed:
-        result.warnings.append(
-            f"{len(one_seed)} per-language effects rest on one seed: their intervals hold "
-            "test-set sampling only, because seed-to-seed variation cannot be estimated "
-            "from one seed; they are too narrow by as much as seeds differ (simulated "
-            "with a seed sd of 0.7 points per run: 6 % of zero effects excluded, and 15 % "
-            "of class families with a false flag; docs/report.md, calibration)"
-        )
+        result.warnings.append(_one_seed_warning(result, one_seed))
+
+
+def _one_seed_warning(result: OrderingAnalysis, one_seed: list[dict[str, Any]]) -> str:
+    """What one seed means for this study, with rates computed from its own rows."""
+    level = 1 - result.alpha
+    outside = sum(r["ci_low"] > 0 or r["ci_high"] < 0 for r in one_seed)
+    ratio = [r["se_examples"] for r in one_seed if r["se"] > 0]
+    text = (
+        f"{len(one_seed)} of {len(result.languages)} per-language effects rest on one seed: "
+        f"seed-to-seed variation cannot be estimated, so their {level:.0%} intervals hold "
+        "test-set sampling only and are conditional on that seed (how precisely its "
+        f"models were measured, not how another seed would do); {outside} of them "
+        f"({outside / len(one_seed):.0%}) exclude zero, against {result.alpha:.0%} if "
+        "seeds did not matter"
+    )
+    if ratio:
+        text += f" (median test-set se {float(np.median(ratio)):.2f} points)"
+    if result.test_one_seed:
+        return text + "; they are tested as asked, so flags may be the seed's luck"
+    return text + "; they are not tested and nothing on them is flagged"

@@ -62,11 +62,13 @@ def run_study(
     migrate: bool = False,
     break_lock: bool = False,
     executor: ExecutorOptions = ExecutorOptions(),
+    sequences: set[tuple[tuple[str, ...], str, int]] | None = None,
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary (its
     `failed`: the stages that failed, with their line). The workdir is locked for the
     run (train/study/run/lock.py) and records the study (train/study/run/workdir.py;
-    `migrate`: take over a workdir of id scheme 1)."""
+    `migrate`: take over a workdir of id scheme 1; `sequences`: (path, target, seed)
+    runs to train, the others are left pending: an adaptive round, rounds.py)."""
     started = time.time()
     try:
         workdir = local_path(workdir, "--workdir")
@@ -77,6 +79,11 @@ def run_study(
         raise ConfigError(str(err)) from None
     dag = build_dag(config, resolve=True)
     stages = dag.shard(*shard)
+    if sequences is not None:  # an adaptive round: only these runs' stages (rounds.py)
+        wanted = {
+            i for s in dag.sequences if (s.path, s.target, s.seed) in sequences for i in s.stages
+        }
+        stages = [s for s in stages if s.id in wanted]
     check_study_data(config, dag)
     prepare_workdir(workdir)
     with workdir_lock(workdir, shard, break_lock):
@@ -158,7 +165,11 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
     if is_primary() and records:
         options = config.get("report") or {}
         report = write_report(
-            workdir, n_boot=options.get("n_boot", 1000), seed=options.get("seed", 0)
+            workdir,
+            n_boot=options.get("n_boot", 1000),
+            seed=options.get("seed", 0),
+            test_one_seed=options.get("test_one_seed", False),
+            plots=options.get("plots", "auto"),
         )
         say(format_summary(report))
         summary["report"] = report["report"]
