@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+from train.study.layout import compiled_file
 from train.study.plan.compile import write_compiled
 from train.study.plan.cost import (
     DEFAULT_TOPOLOGIES,
@@ -18,7 +19,6 @@ from train.study.plan.dag import hparams_dict
 from train.study.plan.plan import build_dag, load_config_file
 from train.study.plan.programs import train_programs
 from train.study.plan.targets import LIST_PRICE, PRICES_AS_OF, parse_target
-from train.study.run.layout import compiled_file
 from xlmr_flax import get_model_config
 from xlmr_flax.data import sample_data_dir
 

@@ -14,8 +14,10 @@ from eval import evaluators
 from eval.analysis.records import Kind
 from eval.scoring.example_files import read_examples
 from tests.test_plan import smoke_config
+from train.study import layout
+from train.study.plan import evaluations
 from train.study.plan.plan import build_dag
-from train.study.run import layout, units
+from train.study.run import units
 from train.study.run.stages import pretrained_root
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.config import NAMED_SIZES
@@ -71,7 +73,7 @@ def test_an_evaluator_is_one_registered_class_that_chooses_its_units(tmp_path, m
     config, workdir, stage = quick(), str(tmp_path), "0123456789ab"
     dag = build_dag(config)
     mnli = next(s.id for s in dag.in_order() if s.task == "mnli")
-    before = units.units(config, dag, mnli)
+    before = evaluations.units(config, dag, mnli)
     evaluators.register_evaluator("seen")(ExamplesSeen)
     with pytest.raises(ValueError, match="registered twice"):
         evaluators.register_evaluator("seen")(ExamplesSeen)
@@ -79,7 +81,7 @@ def test_an_evaluator_is_one_registered_class_that_chooses_its_units(tmp_path, m
         evaluators.register_evaluator("seen again")(ExamplesSeen)
 
     unit = evaluators.EvalUnit("seen", "mnli")
-    assert units.units(config, dag, mnli) == sorted([*before, unit], key=lambda u: u.name)
+    assert evaluations.units(config, dag, mnli) == sorted([*before, unit], key=lambda u: u.name)
     assert (unit.name, unit.kind) == ("seen-mnli", Kind.DEV)
     key = units.unit_key(config, unit)
     records = units.evaluate_unit(None, unit, stage, config, workdir, key)
@@ -99,10 +101,10 @@ def test_units_keep_the_names_and_keys_every_workdir_has():
     """Typed units name their files and keys as the string units before them did."""
     config = quick()
     dag = build_dag(config)
-    names = {s.task: [u.name for u in units.units(config, dag, s.id)] for s in dag.in_order()}
+    names = {s.task: [u.name for u in evaluations.units(config, dag, s.id)] for s in dag.in_order()}
     assert names == {"mnli": ["dev-mnli", "tatoeba"], "squad_v1": ["dev-squad_v1", "tatoeba"],
                      "xnli": ["tatoeba", "xnli"]}  # fmt: skip
-    assert [u.name for u in units.units(config, dag, dag.root)] == ["tatoeba"]
+    assert [u.name for u in evaluations.units(config, dag, dag.root)] == ["tatoeba"]
     # The key hashes the unit's name as a string, as before (pinned value).
     dev = evaluators.EvalUnit("dev", "mnli")
     assert units.unit_key(config, dev) == units.stable_hash(

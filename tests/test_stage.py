@@ -16,8 +16,8 @@ from train import stage as stage_lib
 from train.checkpoints import TrainCheckpoints
 from train.optimizer import make_optimizer
 from train.step import init_train_state
+from train.study.layout import is_done, stage_dir
 from train.study.plan.plan import build_dag
-from train.study.run.layout import is_done, stage_dir
 from train.study.run.stages import parent_model_dir, pretrained_root, train_stage
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir

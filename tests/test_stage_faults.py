@@ -13,8 +13,8 @@ from eval.report.runs import section_failed, section_goodput
 from tests.study_config import two_subtrees_config
 from train import faults
 from train.loop import LoopClock, train_loop
+from train.study import layout
 from train.study.plan.plan import build_dag
-from train.study.run import layout
 from train.study.run.failures import (
     blocked_by,
     failed_error,

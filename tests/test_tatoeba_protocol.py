@@ -8,8 +8,8 @@ import pytest
 
 from eval.predict.program import PredictOptions
 from train.study.plan.dag import StageDag
+from train.study.plan.evaluations import alignment_unit, units
 from train.study.plan.plan import build_dag, load_config_file
-from train.study.run.units import alignment_unit, units
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task

@@ -15,10 +15,10 @@ import time
 import pytest
 
 from tests.test_identity import quick
+from train.study.layout import WORKDIR_FILE, lock_path
 from train.study.plan.dag import ID_SCHEME
 from train.study.plan.plan import ConfigError, build_dag
 from train.study.run import lock as lock_lib
-from train.study.run.layout import WORKDIR_FILE, lock_path
 from train.study.run.lock import WorkdirLock, WorkdirLocked
 from train.study.run.workdir import (
     WorkdirError,
@@ -164,8 +164,9 @@ def test_scheme_1_ids_are_those_the_old_code_gave():
 
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
+    from train.study.plan.evaluations import target_unit
     from train.study.run.results import unit_records
-    from train.study.run.units import target_unit, unit_file
+    from train.study.run.units import unit_file
 
     config = quick()
     xnli = target_unit(config, "xnli")
@@ -246,8 +247,8 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
+    from train.study.layout import stage_dir
     from train.study.run import work as study_lib
-    from train.study.run.layout import stage_dir
     from train.study.run.runner import run_study
     from xlmr_flax.data import sample_data_dir
 

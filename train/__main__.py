@@ -32,13 +32,13 @@ import sys
 import jax
 from absl import app, flags, logging
 
+from train.study.layout import is_done
 from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, check_batches, print_plan
 from train.study.plan.power import print_power
 from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
-from train.study.run.layout import is_done
 from train.study.run.lock import WorkdirLocked
 from train.study.run.rounds import design_values, run_adaptive_study
 from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
@@ -129,9 +129,9 @@ def absl_spelling(arg: str) -> str:
 
 def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
     """Compiles on this machine's CPU for another topology (no accelerator used)."""
+    from train.study.layout import compiled_file
     from train.study.plan.compile import ProgramFailed, compile_study, write_compiled
     from train.study.plan.targets import CompilerMissing, parse_target
-    from train.study.run.layout import compiled_file
 
     if len(topologies) != 1:
         fail("--compile-only needs one --topology, e.g. --topology v4-32", EXIT_USAGE)

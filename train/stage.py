@@ -4,7 +4,7 @@
 encoder under a fresh head per task), `stage_batches` (the task's batches, or a
 mixture's), the loop with its checkpoint cadence (train/loop.py) and `publish`
 (`model/`, `manifest.json`, then `DONE`). Where each file goes is the caller's
-(`StageFiles`; a study's layout is train/study/run/layout.py). A stage with `DONE`
+(`StageFiles`; a study's layout is train/study/layout.py). A stage with `DONE`
 is never trained again; one without resumes from its latest sound checkpoint.
 """
 

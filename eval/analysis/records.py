@@ -6,11 +6,11 @@ A study's folder (the pipeline's workdir) holds the results file, the report fol
 the failed stages of its last run (`failed.json`, `StageFailure`) and where that
 run's time went (`goodput.json`). The report reads that folder without the
 pipeline, so the names of those entries are kept here, with the records, and
-train/study/run/layout.py takes them from here rather than naming them again.
+train/study/layout.py takes them from here rather than naming them again.
 
 A record's `examples` names its run's per-example statistics relative to the study
 folder (`examples_file` finds it; the pipeline's own names come from
-train/study/run/layout.py); a study written without the pipeline (bench/simulation.py's
+train/study/layout.py); a study written without the pipeline (bench/simulation.py's
 synthetic ones) names them by `examples_name` and writes its records by
 `write_results`. An adaptive study's design and looks are kept in
 `adaptive/` (`adaptive_file`)."""

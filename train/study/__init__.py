@@ -7,7 +7,7 @@ trained by the trainer through run/stages.py → train/stage.py, then its evalua
 units, run/units.py through `eval.evaluators`; faults in run/failures.py and
 run/watchdog.py, time in run/goodput.py) → results.jsonl (run/results.py, records of
 `eval.analysis.records`) → the report (`eval.report`). Every workdir path is named
-in run/layout.py. Costing and compile-only runs of a study (plan/): cost.py,
+in layout.py. Costing and compile-only runs of a study (plan/): cost.py,
 lengths.py, roofline.py, timing.py, schedule.py, compile.py, programs.py, targets.py
 (docs/cost.md). docs/architecture.md describes the layers.
 """

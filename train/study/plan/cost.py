@@ -38,11 +38,11 @@ from eval.analysis.records import Kind
 from eval.predict.program import PredictOptions
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag, hparams_dict
+from train.study.plan.evaluations import units
 from train.study.plan.lengths import LENGTH_SAMPLE, measured_lengths
 from train.study.plan.roofline import train_flops_per_token
 from train.study.plan.targets import PRICES_AS_OF, parse_target
 from train.study.plan.timing import LAYOUTS, SATURATING_TOKENS, mfu_at, topology_costs
-from train.study.run.units import units
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
@@ -143,7 +143,7 @@ def compiled_path(workdir: str | None) -> Callable[[str], str] | None:
     """Where `--compile-only --workdir` records a topology's compilation (None: no workdir)."""
     if not workdir:
         return None
-    from train.study.run.layout import compiled_file
+    from train.study.layout import compiled_file
 
     return lambda topology: compiled_file(workdir, topology)
 
@@ -151,9 +151,9 @@ def compiled_path(workdir: str | None) -> Callable[[str], str] | None:
 def compiled_flops(config, dag: StageDag, workdir: str | None, topologies: Sequence[str]):
     """({stage id: FLOPs of one train step}, topology) from the first of `topologies`
     compiled with `--compile-only --workdir` (train/study/plan/compile.py), else ({}, None)."""
+    from train.study.layout import compiled_file
     from train.study.plan.compile import read_compiled
     from train.study.plan.programs import train_programs
-    from train.study.run.layout import compiled_file
 
     for name in topologies if workdir else ():
         topology = parse_target(name).name

@@ -31,7 +31,7 @@ from train.losses import get_loss
 from train.optimizer import make_optimizer
 from train.step import TrainState, make_step_program, optimizer_shardings
 from train.study.plan.dag import StageDag, hparams_dict
-from train.study.run.units import units
+from train.study.plan.evaluations import units
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up
 from xlmr_flax.formats import get_format

@@ -21,8 +21,8 @@ import re
 import time
 
 from eval.analysis.records import StageFailure, failures_json
+from train.study import layout
 from train.study.plan.dag import StageDag
-from train.study.run import layout
 from train.study.run.goodput import StageTimes
 from xlmr_flax.atomic import write_file
 
@@ -118,7 +118,7 @@ def blocked_by(dag: StageDag, stage_id: str, failed: set[str]) -> str | None:
 def study_failures(dag: StageDag, errors: dict[str, str]) -> list[StageFailure]:
     """The failed stages (`errors`: stage id -> line), each with the zero-shot cells
     its failure leaves empty (the sequences evaluated at it or below it)."""
-    from train.study.run.units import stage_path
+    from train.study.plan.evaluations import stage_path
 
     found = []
     for stage_id, error in sorted(errors.items()):

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 
 from train.progress import overall_line
+from train.study.layout import is_done
 from train.study.plan.dag import Stage, StageDag
 from train.study.run.failures import BLOCKED, DONE, StageOutcome, blocked_by
 from train.study.run.goodput import stage_line
-from train.study.run.layout import is_done
 from train.study.run.work import enable_compilation_cache, stage_work
 from xlmr_flax.sharding import make_mesh
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from absl import logging
 
-from train.study.run.layout import lock_path
+from train.study.layout import lock_path
 
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 600.0  # 20 missed heartbeats: that run is gone

@@ -17,9 +17,10 @@ from absl import logging
 
 from eval.analysis.records import Kind, Record, record_line
 from eval.evaluators import EvalUnit
+from train.study import layout
 from train.study.plan.dag import StageDag
-from train.study.run import layout
-from train.study.run.units import alignment_unit, stage_path, target_unit, unit_file, units
+from train.study.plan.evaluations import alignment_unit, stage_path, target_unit, units
+from train.study.run.units import unit_file
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from eval.report import format_summary, write_report
 from train.progress import overall_line
+from train.study import layout
 from train.study.plan.plan import ConfigError, build_dag
 from train.study.plan.targets import parse_target
-from train.study.run import layout
 from train.study.run.data_check import check_study_data
 from train.study.run.failures import (
     DONE,

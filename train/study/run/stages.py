@@ -10,9 +10,9 @@ from flax import nnx
 
 from train.loop import LoopClock
 from train.stage import run_stage, tokenizer_path
+from train.study import layout
 from train.study.plan.dag import Stage, StageDag
 from train.study.plan.plan import root_id, run_options
-from train.study.run import layout
 from xlmr_flax import TaskModel, export_hf, get_model_config, load_pretrained, load_tokenizer
 from xlmr_flax.atomic import write_file
 from xlmr_flax.pretrained import PretrainedModel

@@ -1,15 +1,9 @@
-"""The evaluations of a study, each a unit with its own file, and results.jsonl.
+"""Evaluating a stage: each of its units (train/study/plan/evaluations.py) with its
+own file.
 
-After a stage trains, its model is restored once and evaluated on:
-- every target task whose sequences end at this stage (zero-shot, every language);
-- Tatoeba-style retrieval on the encoder (cross-lingual alignment of every stage;
-  also Tatoeba's zero-shot score where an intermediate path ends here);
-- the English dev set of each intermediate task on the path so far, with that
-  task's own head on this stage's encoder (forgetting: how much of A survives B).
-
-Each unit is an `EvalUnit` (evaluator, task, split choice) that the registered
-evaluators of `eval.evaluators` choose (a target's and Tatoeba's: `zero_shot`;
-`dev-<task>`: `dev`). A target is scored on the split
+After a stage trains, its model is restored once and each pending unit runs with
+its evaluator (a target's and Tatoeba's: `zero_shot`; `dev-<task>`: `dev`, the
+task's own head from its stage on this stage's encoder: forgetting). A target is scored on the split
 `eval.scoring.gold.plan_evaluation` chooses (config
 `eval.split`, per target: `auto`, `test` or `dev`) with gold from the raw folder or
 the labels folder `eval.labels`; every test language found is also predicted and
@@ -32,69 +26,17 @@ from collections.abc import Callable
 from typing import Any
 
 from eval.analysis.records import Kind
-from eval.evaluators import (
-    ALIGNMENT_TASK,
-    EvalModel,
-    EvalUnit,
-    StageTasks,
-    get_evaluator,
-    open_model,
-    stage_units,
-)
-from eval.scoring.gold import AUTO
+from eval.evaluators import EvalModel, EvalUnit, get_evaluator, open_model
 from train import faults
+from train.study import layout
 from train.study.plan.dag import StageDag, stable_hash
-from train.study.run import layout
+from train.study.plan.evaluations import units
 from train.study.run.stages import model_dir
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary
 
-
-def stage_path(dag: StageDag, stage_id: str) -> list[str]:
-    """The tasks trained from the pretrained model up to and including `stage_id`."""
-    tasks = []
-    while stage_id != dag.root:
-        stage = dag.stages[stage_id]
-        tasks.append(stage.task)
-        stage_id = stage.parent
-    return tasks[::-1]
-
-
-def intermediate_stages(dag: StageDag) -> set[str]:
-    return {i for s in dag.sequences for i in s.stages[: len(s.path)]}
-
-
-def stage_tasks_of(dag: StageDag, stage_id: str) -> StageTasks:
-    """What the stage (or the root: the pretrained model) offers its evaluators."""
-    targets = {s.target for s in dag.sequences if (s.evaluated_stage or dag.root) == stage_id}
-    return StageTasks(
-        trained=tuple(stage_path(dag, stage_id)),
-        targets=tuple(sorted(targets)),
-        intermediate=stage_id in intermediate_stages(dag),
-    )
-
-
-def units(config, dag: StageDag, stage_id: str) -> list[EvalUnit]:
-    """The evaluation units of a stage (or of the root: the pretrained model), by name."""
-    return stage_units(stage_tasks_of(dag, stage_id), lambda task: eval_split_choice(config, task))
-
-
-def alignment_unit(config) -> EvalUnit:
-    """The unit every stage's encoder is measured on (its records: `alignment`)."""
-    return EvalUnit("zero_shot", ALIGNMENT_TASK, eval_split_choice(config, ALIGNMENT_TASK))
-
-
-def target_unit(config, target: str) -> EvalUnit:
-    return EvalUnit("zero_shot", target, eval_split_choice(config, target))
-
-
 # Evaluation options that change no number (how many rows a batch holds).
 _UNKEYED_OPTIONS = ("batch_size",)
-
-
-def eval_split_choice(config, task: str) -> str:
-    """The config's evaluation split for `task` (`eval.split.<task>`, default auto)."""
-    return (config.get("eval") or {}).get("split", {}).get(task, AUTO)
 
 
 def labels_dir(config) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from absl import logging
 
-from train.study.run import layout
+from train.study import layout
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary
 

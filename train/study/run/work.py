@@ -18,8 +18,9 @@ import jax
 from absl import logging
 
 from train.loop import LoopClock
+from train.study import layout
+from train.study.layout import compilation_cache_dir
 from train.study.plan.dag import StageDag
-from train.study.run import layout
 from train.study.run.failures import (
     DONE,
     FAILED,
@@ -29,7 +30,6 @@ from train.study.run.failures import (
     storage_error,
 )
 from train.study.run.goodput import StageTimes
-from train.study.run.layout import compilation_cache_dir
 from train.study.run.stages import pretrained_root, train_stage
 from train.study.run.units import evaluate_stage, pending_units
 from train.study.run.watchdog import StepCounters, watch

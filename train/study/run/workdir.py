@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from absl import logging
 
+from train.study import layout
+from train.study.layout import OLD_SCHEME_TRACES, WORKDIR_FILE, is_done, workdir_entry
 from train.study.plan.dag import ID_SCHEME, StageDag, stable_hash
 from train.study.plan.plan import ConfigError, stage_hparams
-from train.study.run import layout
-from train.study.run.layout import OLD_SCHEME_TRACES, WORKDIR_FILE, is_done, workdir_entry
 from xlmr_flax.atomic import write_file
 
 
