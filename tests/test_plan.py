@@ -175,3 +175,16 @@ def test_dry_run_command_prints_the_plan_and_shards(tmp_path):
     parts = [json.loads(dry_run("--shard", f"{i}/3").strip().splitlines()[-1]) for i in range(3)]
     assert sum(p["stages_in_shard"] for p in parts) == 94
     assert not (tmp_path / "stages").exists()  # a dry run writes nothing
+
+
+def test_the_data_check_names_a_training_file_smaller_than_one_batch():
+    from train.study.run.data_check import needed_rows
+
+    config = smoke_config()
+    config.hparams.default.batch_size = 4096
+    _, problems = needed_rows(config, build_dag(config))
+    small = {p.split()[0]: p for p in problems if "fewer than one batch of 4096" in p}
+    assert {"mnli", "squad_v1", "copa", "siqa"} <= set(small)
+    for line in small.values():
+        assert "(config.hparams.default.batch_size) in " in line
+        assert os.path.isfile(line.rsplit(" in ", 1)[1]), line

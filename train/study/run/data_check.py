@@ -12,7 +12,7 @@ from __future__ import annotations
 from eval.scoring.gold import AUTO, CHOICES, evaluation_pairs, plan_evaluation
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag
-from train.study.plan.plan import ConfigError
+from train.study.plan.plan import ConfigError, small_training_sets
 from xlmr_flax.data.doctor import SplitRow, format_table, inspect_split
 from xlmr_flax.tasks import get_task
 
@@ -34,6 +34,8 @@ def training_tasks(dag: StageDag) -> list[str]:
 def needed_rows(config, dag: StageDag) -> tuple[list[SplitRow], list[str]]:
     """The rows of every split the study reads, and its problems (empty: runnable)."""
     raw, rows, problems = config.raw_data, [], []
+    examples: dict[str, int] = {}  # English training examples of each readable task
+    files: dict[str, str] = {}  # ... and the file they are in
     for name in training_tasks(dag):
         task = get_task(name).data_task("train")
         row = inspect_split(task, raw, "train", "en")
@@ -48,6 +50,13 @@ def needed_rows(config, dag: StageDag) -> tuple[list[SplitRow], list[str]]:
             problems.append(f"{name} train: {row.problem}")
         elif row.no_gold:
             problems.append(f"{name} train: no gold to train on ({row.no_gold})")
+        elif row.examples is not None:
+            examples[name] = row.examples
+            files[name] = row.files[0] if row.files else raw
+    # A split smaller than one batch: named with its file, caught before anything trains.
+    problems += [
+        f"{line} in {files[line.split()[0]]}" for line in small_training_sets(config, dag, examples)
+    ]
     labels = (config.get("eval") or {}).get("labels", "") or ""
     for target in sorted(config.study.targets):
         task = get_task(target)
