@@ -10,12 +10,12 @@ import sys
 import pytest
 
 from tests.study_config import two_stage_config, two_subtrees_config
-from train import faults
 from train.study.plan.plan import build_dag
 from train.study.plan.targets import parse_target
 from train.study.run.ray_executor import code_root, init_options, max_retries
 from train.study.run.resources import head_resource, stage_shape
 from train.study.run.runner import ExecutorOptions, run_study
+from xlmr_flax import faults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "tests", "study_config.py")

@@ -11,7 +11,6 @@ import pytest
 from eval.analysis.records import load_failures
 from eval.report.runs import section_failed, section_goodput
 from tests.study_config import two_subtrees_config
-from train import faults
 from train.loop import LoopClock, train_loop
 from train.study import layout
 from train.study.plan.plan import build_dag
@@ -28,6 +27,7 @@ from train.study.run.goodput import StageTimes, stage_line, study_goodput, study
 from train.study.run.lock import WorkdirLock, WorkdirLocked
 from train.study.run.runner import run_study
 from train.study.run.watchdog import StepCounters, watch
+from xlmr_flax import faults
 
 
 def test_the_loop_clock_names_compile_steps_and_saves():

@@ -11,9 +11,9 @@ import pytest
 
 from tests.study_config import get_config, two_stage_config
 from tests.two_process_cluster import launch
-from train.faults import ENV as KILL_AT
 from train.study.plan.plan import ConfigError, build_dag
 from train.study.run.runner import run_study
+from xlmr_flax.faults import ENV as KILL_AT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "tests", "study_config.py")

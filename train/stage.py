@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import jax
 from flax import nnx
 
-from train import faults
 from train.checkpoints import TrainCheckpoints, nonfinite_leaves
 from train.hparams import Hyperparameters, RunOptions, stage_tasks
 from train.loop import LoopClock, train_loop
@@ -36,7 +35,7 @@ from train.step import (
     init_train_state,
     make_step_program,
 )
-from xlmr_flax import MixtureModel, TaskModel, load_tokenizer
+from xlmr_flax import MixtureModel, TaskModel, faults, load_tokenizer
 from xlmr_flax.atomic import write_file
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.data.batching import TrainBatches

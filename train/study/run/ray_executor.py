@@ -29,7 +29,6 @@ from typing import Any
 
 from absl import logging
 
-from train import faults
 from train.study.plan.dag import Stage, StageDag
 from train.study.plan.plan import ConfigError
 from train.study.run.failures import (
@@ -44,6 +43,7 @@ from train.study.run.failures import (
 from train.study.run.goodput import stage_line
 from train.study.run.resources import StageShape
 from train.study.run.work import enable_compilation_cache, has_work, stage_work
+from xlmr_flax import faults
 
 # Settings a worker must see as the driver does (JAX platform and devices, caches,
 # offline hub, bucket mount, the test fault switches).
