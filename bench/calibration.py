@@ -196,7 +196,7 @@ def scenarios() -> list[sim.Scenario]:
             effect=_low_plus_two,
         ),
         sim.Scenario("planted +2 on low-resource, 10 seeds", seeds=10, effect=_low_plus_two),
-        sim.Scenario("null, one seed", seeds=1),
+        sim.Scenario("one seed", seeds=1),
         sim.Scenario("null, no examples files (seeds only)", examples=False),
     ]
 
