@@ -218,6 +218,7 @@ def test_a_one_seed_study_flags_nothing_and_says_so_with_its_own_rates(tmp_path)
     assert {r["conditional"] for r in rows} == {"true"} and {r["p_value"] for r in rows} == {""}
     text = (root / "report" / "report.md").read_text()
     assert "`~`: one seed" in text and "~ [" in text
+    assert "~: one seed; the interval is conditional" in report.format_summary(summary)
     # Asked for, the same effects are tested on test-set noise alone.
     asked = report.write_report(str(root), n_boot=100, test_one_seed=True)
     assert asked["families"] and "tested as asked" in asked["warnings"][0]
