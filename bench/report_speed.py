@@ -6,11 +6,13 @@
 The study is what a full run of configs/xtreme_r_sequencing.py writes: 82 paths (no
 intermediate task, nine tasks alone, the 72 ordered pairs of them), the ten XTREME-R targets at
 their languages and (approximate) real test sizes, three seeds; results.jsonl and
-one `.npy` examples file per run and language (`bench.simulation.write_study`, the
-files `train.study.run.units` writes). It is generated once (`--study` is reused when
-it holds a results.jsonl), then `python -m eval report` runs on it in-process
-(analysis, CSV tables, plots, Markdown) with the default 1,000 bootstrap draws.
-The last line of output is one JSON object.
+one `.npy` examples file per run and language (`bench.simulation.write_study`,
+named by `eval.analysis.records`). It is generated once (`--study` is reused when it
+holds a results.jsonl), then `python -m eval report` runs on it in-process
+(analysis, CSV tables, plots as `--plots` says, Markdown) with the default 1,000
+bootstrap draws. The last line of output is one JSON object: wall and CPU seconds of
+the report, and the peak resident memory of this process and of its largest
+plotting process (run it under `/usr/bin/time -v` for the whole).
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ def full_size_paths(tasks: int = len(TASKS)) -> list[tuple[str, ...]]:
     """No intermediate task, each task alone, every ordered pair (82 paths for 9)."""
     chosen = TASKS[:tasks]
     return [(), *((t,) for t in chosen), *itertools.permutations(chosen, 2)]
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -67,13 +76,16 @@ def main() -> None:
     names = {r.examples for r in analysis.load_results(analysis.results_file(args.study))}
     names.discard(None)
     size = sum(os.path.getsize(analysis.examples_file(args.study, n)) for n in names)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     summary = report.write_report(args.study, n_boot=args.n_boot, plots=args.plots)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
     result = dict(
         report_s=round(seconds, 1),
+        # CPU seconds of the report, its plotting processes included: on a shared
+        # machine the wall time says more about the other jobs than about the report.
+        report_cpu_s=round(cpu, 1),
         generate_s=None if generated is None else round(generated, 1),
         records=summary["records"],
         examples_files=len(names),

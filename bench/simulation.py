@@ -155,9 +155,12 @@ def simulate(
     rng: np.random.Generator,
     targets: Targets = CI_TARGETS,
     paths: Sequence[tuple[str, ...]] | None = None,
+    sink: Callable[[str, ExampleStats], None] | None = None,
 ) -> tuple[list[Record], dict[str, ExampleStats]]:
     """One synthetic study: its zero-shot records and, by each record's `examples`
-    name, its runs' per-example statistics (empty without `scenario.examples`)."""
+    name, its runs' per-example statistics (empty without `scenario.examples`), or
+    each run's statistics handed to `sink` as they are drawn (a full study's would
+    fill gigabytes)."""
     if paths is None:
         paths = [p for k in range(scenario.comparisons) for p in comparison_paths(k)]
     seeds = range(scenario.seeds)
@@ -195,7 +198,9 @@ def simulate(
                     p = np.clip(base + shift + points * pct, 0.0, 1.0)
                     stats = _outcomes(kind, rng, p, entities)
                     name = examples_name(analysis.path_key(path), seed, target, lang)
-                    if scenario.examples:
+                    if scenario.examples and sink is not None:
+                        sink(name, ExampleStats(ids, stats))
+                    elif scenario.examples:
                         examples[name] = ExampleStats(ids, stats)
                     records += [
                         Record(
@@ -222,8 +227,21 @@ def write_study(
 ) -> int:
     """`simulate`, written as a study folder: root/results.jsonl and one examples
     file per run and language. Returns the number of records."""
-    records, examples = simulate(scenario, rng, targets, paths)
-    for name, found in examples.items():
-        write_examples(examples_file(root, name), [i.decode() for i in found.ids], found.stats)
     os.makedirs(root, exist_ok=True)
+
+    def write(name: str, found: ExampleStats) -> None:
+        write_examples(examples_file(root, name), _text_ids(found.ids), found.stats)
+
+    records, _ = simulate(scenario, rng, targets, paths, sink=write)
     return write_results(root, records)
+
+
+def _text_ids(ids: np.ndarray) -> list[str]:
+    """`_ids` as text (made once per size: a full study writes 43,848 files)."""
+    key = (len(ids), bytes(ids[0]))
+    if key not in _TEXT_IDS:
+        _TEXT_IDS[key] = [i.decode() for i in ids]
+    return _TEXT_IDS[key]
+
+
+_TEXT_IDS: dict[tuple[int, bytes], list[str]] = {}

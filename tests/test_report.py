@@ -5,9 +5,12 @@ name the file and line, and only an earlier report is ever replaced."""
 import csv
 import json
 import os
+import re
 
+import numpy as np
 import pytest
 
+from bench import simulation as sim
 from eval import report
 from eval.report import plots
 from tests.test_analysis import AB, BA, PATHS, write_study
@@ -195,3 +198,35 @@ def test_plots_of_all_zero_effects_have_readable_axes():
         low, high = figure.axes[0].get_ylim()
         assert high - low >= 1.0  # not an axis in units of 1e-16
         plt.close(figure)
+
+
+def test_a_one_seed_study_flags_nothing_and_says_so_with_its_own_rates(tmp_path):
+    # Seeds differ (a run-level shift per path and seed) and one seed cannot show it:
+    # the report shows intervals conditional on the seed, tests nothing, and its
+    # warning counts this study's intervals that exclude zero.
+    root = tmp_path / "one"
+    scenario = sim.Scenario("one seed", seeds=1, seed_sd=3.0, scale=0.5)
+    sim.write_study(str(root), scenario, np.random.default_rng(1))
+    summary = report.write_report(str(root), n_boot=100)
+    assert summary["flagged"] == {"languages": 0, "classes": 0}
+    assert summary["families"] == {}
+    (warning,) = summary["warnings"]
+    assert "16 of 16 per-language effects rest on one seed" in warning
+    assert "conditional on that seed" in warning and "not tested" in warning
+    assert re.search(r"; (\d+) of them \(\d+%\) exclude zero", warning)
+    rows = _csv(root / "report" / "ordering_effects.csv")
+    assert {r["conditional"] for r in rows} == {"true"} and {r["p_value"] for r in rows} == {""}
+    text = (root / "report" / "report.md").read_text()
+    assert "`~`: one seed" in text and "~ [" in text
+    assert "~: one seed; the interval is conditional" in report.format_summary(summary)
+    # Asked for, the same effects are tested on test-set noise alone.
+    asked = report.write_report(str(root), n_boot=100, test_one_seed=True)
+    assert asked["families"] and "tested as asked" in asked["warnings"][0]
+
+
+def test_plots_are_drawn_on_demand_beyond_a_few_comparisons():
+    assert plots.plot_kinds("auto", 3) == plots.KINDS
+    assert plots.plot_kinds("auto", 36) == ("heatmap",)
+    assert plots.plot_kinds("all", 36) == plots.KINDS and plots.plot_kinds("none", 1) == ()
+    with pytest.raises(ValueError, match="--plots must be one of"):
+        plots.plot_kinds("some", 1)

@@ -53,7 +53,7 @@ def test_planted_effects_are_covered_and_counted_as_power():
 
 
 def test_one_seed_flags_nothing_and_says_why():
-    found, rates = _calibrate("null, one seed")
+    found, rates = _calibrate("one seed")
     assert rates["warned"] == REPLICATES  # every analysis says so
     assert rates["language"]["tested"] == rates["class"]["tested"] == 0  # conditional only
     assert sum(found.family_errors.values()) == found.flagged_untested == 0

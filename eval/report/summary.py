@@ -25,6 +25,7 @@ def summarise(study: Study, out: str) -> dict[str, Any]:
             effect=_num(row["effect"]),
             ci=[_num(row["ci_low"]), _num(row["ci_high"])],
             significant=row["significant"],
+            conditional=row["conditional"],  # one seed: conditional on it, untested
             n_targets=row["n_targets"],
         )
     return dict(
@@ -83,12 +84,14 @@ def format_summary(summary: dict[str, Any]) -> str:
             for cls in an.CLASSES:
                 if cls in by_class:
                     e = by_class[cls]
-                    star = "*" if e["significant"] else ""
+                    star = "*" if e["significant"] else "~" if e.get("conditional") else ""
                     parts.append(
                         f"{cls} {_fmt(e['effect'], 2, True)}{star} "
                         f"[{_fmt(e['ci'][0], 2)}, {_fmt(e['ci'][1], 2)}]"
                     )
             lines.append(f"  {label}: " + "; ".join(parts))
+        if any(e.get("conditional") for c in summary["ordering"].values() for e in c.values()):
+            lines.append("  (~: one seed; the interval is conditional on that seed)")
         flagged = summary["flagged"]
         lines.append(
             f"flagged after Holm: {flagged['languages']} per-language and "

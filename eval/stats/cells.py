@@ -96,4 +96,5 @@ def cell_statistics(
             order = np.argsort(position)
             stats = {m: a[order] for m, a in stats.items()}
         aligned[key] = stats
+        del loaded[key]  # its ids (a view of the file's whole table) are no longer needed
     return reference, aligned, joins

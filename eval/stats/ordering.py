@@ -43,7 +43,7 @@ from eval.analysis import (
 )
 from eval.stats import bootstrap, effects
 from eval.stats.cells import ExamplesReader, cell_statistics, read_study_examples, run_name
-from eval.stats.resampling import Cell, draws, resampling_units
+from eval.stats.resampling import PARALLEL_TARGETS, Cell, draws, resampling_units
 
 ALPHA = effects.ALPHA
 # A recomputed score may differ from the recorded one by float rounding only.
@@ -125,6 +125,10 @@ def ordering_effects(
     problems: list[str] = []
     mismatched: list[str] = []
     for target in sorted(langs_of):
+        # A parallel target's languages share one draw over their items' union, so
+        # all are read first; any other target's languages are analysed one by one
+        # and only one language's statistics are held (PAN-X: 48 languages × 216 runs).
+        jointly = target in PARALLEL_TARGETS
         cells = []
         for lang in sorted(langs_of[target]):
             paired = {}
@@ -145,15 +149,32 @@ def ordering_effects(
                 cell.ids, merged = resampling_units(ids, list(found.values()), joins)
                 cell.found = dict(zip(found, merged, strict=True))
             cells.append(cell)
-        counts = draws(target, cells, n_boot, seed)
-        for cell in cells:
-            _language_rows(result, scores, target, cell, counts.get(cell.lang), mismatched, alpha)
-            cell.found.clear()  # the statistics are no longer needed: free them early
+            if not jointly:
+                _analyse_cells(result, scores, target, cells[-1:], n_boot, seed, mismatched)
+        if jointly:
+            _analyse_cells(result, scores, target, cells, n_boot, seed, mismatched)
     result.families.update(effects.adjust_families(result.languages, alpha))
     result.classes = _class_effects(result, alpha)
     result.families.update(effects.adjust_families(result.classes, alpha))
     _add_notes(result, problems, mismatched)
     return result
+
+
+def _analyse_cells(
+    result: OrderingAnalysis,
+    scores: dict[RunKey, float],
+    target: str,
+    cells: list[Cell],
+    n_boot: int,
+    seed: int,
+    mismatched: list[str],
+) -> None:
+    """The per-language rows of `cells`, then their statistics are freed."""
+    counts = draws(target, cells, n_boot, seed)
+    for cell in cells:
+        counts_of = counts.get(cell.lang)
+        _language_rows(result, scores, target, cell, counts_of, mismatched, result.alpha)
+        cell.found.clear()
 
 
 def _language_rows(
