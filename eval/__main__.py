@@ -153,12 +153,26 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--test-one-seed",
+        action="store_true",
+        help="test effects that rest on one seed (default: their intervals are conditional "
+        "on the seed and nothing on them is flagged)",
+    )
+    parser.add_argument(
+        "--plots",
+        choices=("auto", "all", "heatmaps", "none"),
+        default="auto",
+        help="which plots: all, the heatmaps only, none; auto (default): all for at most "
+        "8 comparisons, else the heatmaps (the others on demand with --plots all)",
+    )
 
 
 def report(args: argparse.Namespace) -> int:
     """The report of an ordering study: Markdown, CSV tables and PNG plots.
 
         python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
+            [--test-one-seed] [--plots auto|all|heatmaps|none]
 
     Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and writes
     OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots that
@@ -171,7 +185,10 @@ def report(args: argparse.Namespace) -> int:
     from eval.report import ReportError, format_summary, write_report
 
     try:
-        summary = write_report(args.workdir, args.out, n_boot=args.n_boot, seed=args.seed)
+        summary = write_report(
+            args.workdir, args.out, n_boot=args.n_boot, seed=args.seed,
+            test_one_seed=args.test_one_seed, plots=args.plots,
+        )  # fmt: skip
     except (FileNotFoundError, ResultsError, ReportError, ValueError) as err:
         return error(err)
     print(format_summary(summary))

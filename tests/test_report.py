@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import simulation as sim
+from eval import __main__ as cli
 from eval import report
 from eval.report import plots
 from tests.test_analysis import AB, BA, PATHS, write_study
@@ -118,11 +119,11 @@ def test_summary_gives_the_effect_by_resource_class(study):
 
 def test_command_writes_the_default_folder_and_replaces_an_earlier_report(tmp_path, capsys):
     write_study(tmp_path, n=80, langs={"xnli": ["sw", "de"]}, seeds=(0, 1))
-    assert report.main(["--workdir", str(tmp_path), "--n-boot", "50"]) == 0
+    assert cli.main(["report", "--workdir", str(tmp_path), "--n-boot", "50"]) == 0
     assert "report: " in capsys.readouterr().out
     stale = tmp_path / "report" / "stale.csv"
     stale.write_text("old\n")
-    assert report.main(["--workdir", str(tmp_path), "--n-boot", "50"]) == 0
+    assert cli.main(["report", "--workdir", str(tmp_path), "--n-boot", "50"]) == 0
     assert not stale.exists()  # regenerated whole
     assert (tmp_path / "report" / "report.md").exists()
 
@@ -132,7 +133,7 @@ def test_an_unrelated_folder_is_never_replaced(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    assert report.main(["--workdir", str(tmp_path), "--out", str(out)]) == 1
+    assert cli.main(["report", "--workdir", str(tmp_path), "--out", str(out)]) == 1
     assert "not a report written by" in capsys.readouterr().err
     assert (out / "notes.txt").read_text() == "keep me"
 
@@ -157,11 +158,11 @@ def test_bad_results_are_reported_with_file_and_line(tmp_path, capsys):
     with open(tmp_path / "results.jsonl", "a") as f:
         f.write('{"kind": "zero_shot"}\n')
     lines = (tmp_path / "results.jsonl").read_text().count("\n")
-    assert report.main(["--workdir", str(tmp_path)]) == 1
+    assert cli.main(["report", "--workdir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"results.jsonl:{lines}: missing keys 'path', 'target'" in err
     assert not (tmp_path / "report").exists()
-    assert report.main(["--workdir", str(tmp_path / "nowhere")]) == 1
+    assert cli.main(["report", "--workdir", str(tmp_path / "nowhere")]) == 1
     assert "no results file" in capsys.readouterr().err
 
 

@@ -315,7 +315,7 @@ def test_readers_raise_data_errors(tmp_path):
 
 
 def test_a_command_is_one_entry_of_the_command_table(monkeypatch, capsys):
-    assert set(cli.COMMANDS) == {"predict", "score", "report"}
+    assert set(cli.COMMANDS) == {"predict", "score", "report", "adaptive"}
     for name, command in cli.COMMANDS.items():  # each command's help is its run's docstring
         with pytest.raises(SystemExit):
             cli.main([name, "--help"])

@@ -6,7 +6,7 @@
     gains = gains_over_baseline(cells)                   # path − no intermediate task
 
 - `records`: results.jsonl read and checked, records grouped by run;
-- `layout`: path and language labels, resource classes, sort keys, the comparisons
+- `grouping`: path and language labels, resource classes, sort keys, the comparisons
   the study's paths allow and the runs it lacks;
 - `scores`: headline scores and their summaries over seeds, tasks, classes, paths,
   and the gain over no intermediate task;
@@ -15,7 +15,7 @@
 The ordering effect and its intervals are `eval.stats.ordering`'s (docs/report.md says more).
 """
 
-from eval.analysis.layout import (
+from eval.analysis.grouping import (
     ALL_TARGETS,
     CLASSES,
     SOURCE_LANGS,

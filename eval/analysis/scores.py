@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from eval import metrics
-from eval.analysis.layout import (
+from eval.analysis.grouping import (
     ALL_TARGETS,
     CLASSES,
     in_class,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.analysis.layout import CLASSES, in_class, path_order
+from eval.analysis.grouping import CLASSES, in_class, path_order
 from eval.analysis.records import Path, Record
 from eval.analysis.scores import headline_scores, mean_sd, summarise_seeds
 

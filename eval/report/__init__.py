@@ -1,7 +1,5 @@
-"""The report of an ordering study: Markdown, CSV tables and PNG plots.
-
-    python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
-                          [--test-one-seed] [--plots auto|all|heatmaps|none]
+"""The report of an ordering study: Markdown, CSV tables and PNG plots
+(`python -m eval report`, eval/__main__.py).
 
 Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and
 writes OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots
@@ -13,11 +11,9 @@ it is an earlier report (or empty).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 from typing import Any
 
@@ -39,7 +35,7 @@ from eval.report.folder import (
     _write_text,
 )
 from eval.report.markdown import render_markdown
-from eval.report.plots import PLOT_CHOICES, write_plots
+from eval.report.plots import write_plots
 from eval.report.runs import write_run_tables
 from eval.report.study import analyse
 from eval.report.summary import format_summary, summarise
@@ -49,65 +45,15 @@ __all__ = [
     "MARKER",
     "DesignChanged",
     "ReportError",
-    "add_arguments",
     "expected_open",
     "format_summary",
-    "main",
     "next_round",
     "pilot_variances",
     "plan_design",
     "record_design",
-    "run",
     "summarise",
     "write_report",
 ]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workdir", required=True, help="the study's folder (has results.jsonl)")
-    parser.add_argument("--out", help="report folder (default: WORKDIR/report), replaced whole")
-    parser.add_argument(
-        "--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument(
-        "--test-one-seed",
-        action="store_true",
-        help="test effects that rest on one seed (default: their intervals are conditional "
-        "on the seed and nothing on them is flagged)",
-    )
-    parser.add_argument(
-        "--plots",
-        choices=PLOT_CHOICES,
-        default="auto",
-        help="which plots: all, the heatmaps only, none; auto (default): all for at most "
-        "8 comparisons, else the heatmaps (the others on demand with --plots all)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Writes the report; prints its summary. Exit status 1 on unreadable results."""
-    try:
-        summary = write_report(
-            args.workdir,
-            args.out,
-            n_boot=args.n_boot,
-            seed=args.seed,
-            test_one_seed=args.test_one_seed,
-            plots=args.plots,
-        )
-    except (FileNotFoundError, an.ResultsError, ReportError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(format_summary(summary))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m eval.report ...`, the same as `python -m eval report ...`."""
-    parser = argparse.ArgumentParser(prog="python -m eval report", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
 
 
 def write_report(
