@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_plan import smoke_config
 from train.study.plan.plan import ConfigError, build_dag, stage_records
-from train.study.run.stages import pretrained_root
+from train.study.run.training import pretrained_root
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.convert.__main__ import main as convert_main
 from xlmr_flax.data import sample_data_dir

@@ -18,7 +18,7 @@ from train.study import layout
 from train.study.plan import evaluations
 from train.study.plan.plan import build_dag
 from train.study.run import units
-from train.study.run.stages import pretrained_root
+from train.study.run.training import pretrained_root
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.config import NAMED_SIZES
 

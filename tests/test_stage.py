@@ -18,7 +18,7 @@ from train.optimizer import make_optimizer
 from train.step import init_train_state
 from train.study.layout import is_done, stage_dir
 from train.study.plan.plan import build_dag
-from train.study.run.stages import parent_model_dir, pretrained_root, train_stage
+from train.study.run.training import parent_model_dir, pretrained_root, train_stage
 from xlmr_flax import TaskModel
 from xlmr_flax.checkpoint import load_model_dir
 from xlmr_flax.errors import CheckpointError

@@ -50,7 +50,7 @@ from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import sample_tokenizer_path
 
 
-class StageSpec(Protocol):
+class TrainableStage(Protocol):
     """What the trainer needs to know of a stage (a study's `dag.Stage` is one)."""
 
     id: str
@@ -82,7 +82,7 @@ def head_kwargs(task, raw_dir: str) -> dict[str, Any]:
     return get_format(task.format).head_kwargs(task, raw_dir)
 
 
-def initial_model(config, stage: StageSpec, parent_dir: str):
+def initial_model(config, stage: TrainableStage, parent_dir: str):
     """(model config, model, heads): the parent's final encoder (from `parent_dir`)
     with a fresh head per task of the stage (initialised from the stage's seed);
     `heads` maps each task to (head name, head arguments). A one-task stage is a
@@ -112,7 +112,7 @@ def initial_model(config, stage: StageSpec, parent_dir: str):
     return model_config, model, heads
 
 
-def stage_batches(config, stage: StageSpec, tokenizer, features_dir: str):
+def stage_batches(config, stage: TrainableStage, tokenizer, features_dir: str):
     """`batch(step) -> (task name, batch)`: the task's own batches, or a mixture's."""
     hp, loaders = stage.hparams, {}
     for name in stage_tasks(stage.task):
@@ -137,7 +137,7 @@ def stage_batches(config, stage: StageSpec, tokenizer, features_dir: str):
 _PROGRAMS: dict = {}
 
 
-def step_functions(graphdef, heads, stage: StageSpec, optimizer, schedule, state, mesh):
+def step_functions(graphdef, heads, stage: TrainableStage, optimizer, schedule, state, mesh):
     """One bound train step per task; stages differing only in parent or seed share
     one compilation."""
     steps = {}
@@ -154,7 +154,7 @@ def step_functions(graphdef, heads, stage: StageSpec, optimizer, schedule, state
 
 def run_stage(
     config,
-    stage: StageSpec,
+    stage: TrainableStage,
     parent_dir: str,
     files: StageFiles,
     mesh,
@@ -192,7 +192,7 @@ def run_stage(
 
 
 def train_steps(
-    stage: StageSpec, steps, state: TrainState, batch_at, first_step: int, files: StageFiles,
+    stage: TrainableStage, steps, state: TrainState, batch_at, first_step: int, files: StageFiles,
     checkpoints: TrainCheckpoints, mesh, run: RunOptions, label: str, multitask: bool,
     clock: LoopClock | None = None,
 ) -> tuple[TrainState, dict[str, float]]:  # fmt: skip
@@ -236,7 +236,7 @@ def train_steps(
 
 
 def publish(
-    config, stage: StageSpec, files: StageFiles, model_config, heads, state: TrainState,
+    config, stage: TrainableStage, files: StageFiles, model_config, heads, state: TrainState,
     tokenizer, run: RunOptions, facts: dict[str, Any],
 ) -> None:  # fmt: skip
     """Writes `model/` (final weights, all finite), `manifest.json` and, last, `DONE`."""

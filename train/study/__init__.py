@@ -3,7 +3,7 @@
 config → plan (plan/: plan.py, dag.py, identity.py) → run/runner.py (lock, workdir
 record, data check) → an executor (run/in_process.py, or run/ray_executor.py with
 each stage's resources from run/resources.py) → each stage's work (run/work.py:
-trained by the trainer through run/stages.py → train/stage.py, then its evaluation
+trained by the trainer through run/training.py → train/stage.py, then its evaluation
 units, run/units.py through `eval.evaluators`; faults in run/failures.py and
 run/watchdog.py, time in run/goodput.py) → results.jsonl (run/results.py, records of
 `eval.analysis.records`) → the report (`eval.report`). Every workdir path is named

@@ -30,7 +30,7 @@ from eval.evaluators import EvalModel, EvalUnit, get_evaluator, open_model
 from train.study import layout
 from train.study.plan.dag import StageDag, stable_hash
 from train.study.plan.evaluations import units
-from train.study.run.stages import model_dir
+from train.study.run.training import model_dir
 from xlmr_flax import faults
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary

@@ -30,7 +30,7 @@ from train.study.run.failures import (
     storage_error,
 )
 from train.study.run.goodput import StageTimes
-from train.study.run.stages import pretrained_root, train_stage
+from train.study.run.training import pretrained_root, train_stage
 from train.study.run.units import evaluate_stage, pending_units
 from train.study.run.watchdog import StepCounters, watch
 

@@ -207,7 +207,7 @@ def migrate_scheme_1(config, dag: StageDag, workdir: str) -> list[str]:
     pretrained model and renames every stage it can verify to its new id."""
     import jax
 
-    from train.study.run.stages import pretrained_root
+    from train.study.run.training import pretrained_root
     from xlmr_flax import load_tokenizer
     from xlmr_flax.data.cache import tokenizer_fingerprint
     from xlmr_flax.tokenizer import sample_tokenizer_path
