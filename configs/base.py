@@ -87,6 +87,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 0  # devices to emulate on a CPU-only machine
+    # Faults under the Ray executor (docs/pipeline.md): retries of a lost worker, and
+    # seconds without train-step progress before a stage is stopped and retried.
+    config.executor = ml_collections.ConfigDict(dict(max_retries=3, stall_after_s=1800.0))
+    # The report written at the end of a run (docs/report.md).
+    config.report = ml_collections.ConfigDict(
+        dict(n_boot=1000, seed=0, test_one_seed=False, plots="auto")
+    )
     # The design (docs/adaptive.md): `fixed` trains every seed; `adaptive` trains seeds
     # in rounds up to looks[-1], stopping each comparison once decided. Both print the
     # seeds for 80 % power at `effect_sizes` (points) in --dry-run, from `pilot` (a

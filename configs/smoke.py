@@ -34,8 +34,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.hparams = ml_collections.ConfigDict(
         dict(default=dict(learning_rate=3e-3, steps=8, batch_size=8, max_length=64, warmup=0.1))
     )
-    # The report at the end of the run (eval.report.write_report).
-    config.report = ml_collections.ConfigDict(dict(n_boot=1000, seed=0))
     if options.get("quick"):
         config.study.orders = (2,)
         config.study.targets = ("xnli", "xquad", "tatoeba")
