@@ -184,7 +184,9 @@ def test_the_data_check_names_a_training_file_smaller_than_one_batch():
     config.hparams.default.batch_size = 4096
     _, problems = needed_rows(config, build_dag(config))
     small = {p.split()[0]: p for p in problems if "fewer than one batch of 4096" in p}
-    assert {"mnli", "squad_v1", "copa", "siqa"} <= set(small)
+    assert {"mnli", "copa", "siqa"} <= set(small)
+    # QA examples give several windows each: the batcher counts those, not the plan.
+    assert not {"squad_v1", "tydiqa"} & set(small)
     for line in small.values():
         assert "(config.hparams.default.batch_size) in " in line
         assert os.path.isfile(line.rsplit(" in ", 1)[1]), line

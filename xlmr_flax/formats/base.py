@@ -67,6 +67,9 @@ class Format:
     extension: str | None = None  # submission files: tsv, jsonl or json
     # Whether `predict` runs the model's own trained head (checked against `head`).
     predicts_with_head: bool = True
+    # Whether one example may become several training features (windows over a long
+    # context): then a split of fewer examples than a batch can still fill one.
+    windowed: bool = False
 
     # --- data ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class SpanExtraction(Format):
     gold_field = "answers"
     max_length = 384
     extension = "json"
+    windowed = True  # a long context gives several training windows
 
     def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
         return F.span_extraction(task, examples, tokenizer, max_length, **kw)

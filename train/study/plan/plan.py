@@ -25,6 +25,7 @@ from train.hparams import (
 from train.study.plan.dag import StageDag, ordered_paths
 from train.study.plan.identity import root_identity, training_data_fingerprint
 from xlmr_flax import get_model_config
+from xlmr_flax.formats import get_format
 from xlmr_flax.sharding import mesh_shape
 from xlmr_flax.tasks import TASKS, get_task
 from xlmr_flax.tasks.retrieval.tatoeba import reference_differences
@@ -247,11 +248,15 @@ def check_batches(config, dag: StageDag, devices: int) -> None:
 
 def small_training_sets(config, dag: StageDag, examples: Mapping[str, int]) -> list[str]:
     """One line per stage task whose English training examples (`examples[task]`, as
-    the data check counts them) are fewer than one batch of its stage."""
+    the data check counts them) are fewer than one batch of its stage. A windowed
+    format (QA: an example may give several windows) is left to the batcher, which
+    counts the windows."""
     problems = []
     for task in sorted({s.task for s in dag.stages.values()}):
         values, sources = _merged_hparams(config, task)
         for name in stage_tasks(task):
+            if get_format(get_task(name).format).windowed:
+                continue
             count, batch = examples.get(name), values.get("batch_size")
             if count is not None and batch is not None and count < batch:
                 problems.append(
