@@ -214,8 +214,9 @@ def adaptive(args: argparse.Namespace) -> int:
     decided again (docs/adaptive.md). Exit status 1 when the study cannot be read.
     """
     from eval.analysis import ResultsError
-    from eval.report.adaptive import DesignChanged, next_round, state_json
+    from eval.report.adaptive import state_json
     from eval.stats.adaptive import DesignError
+    from eval.stats.adaptive_study import DesignChanged, next_round
 
     try:
         state = next_round(args.workdir, n_boot=args.n_boot, seed=args.seed)

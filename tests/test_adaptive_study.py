@@ -140,10 +140,10 @@ def test_the_study_refuses_a_changed_design_before_anything_runs(tmp_path):
 
 
 def test_a_pilot_study_gives_each_targets_variances(study):
-    from eval.report import pilot_variances
+    from eval.stats.adaptive_pilot import pilot_study_variances
 
     root, _ = study
-    measured = pilot_variances(root, ["low"])
+    measured = pilot_study_variances(root, ["low"])
     assert set(measured) == {"xnli", "panx", "tydiqa"}
     seed_var, shared_var = measured["xnli"]
     assert seed_var > 0 and 0 < shared_var < measured["tydiqa"][1]  # 3000 items vs 150

@@ -41,7 +41,7 @@ PACKAGES = ("xlmr_flax", "train", "eval", "configs", "bench")
 STUDY, PLAN, RUN = "train.study", "train.study.plan", "train.study.run"
 EVAL_INTERFACE = (
     "eval.evaluators", "eval.scoring.gold", "eval.predict.program", "eval.analysis.records",
-    "eval.report",
+    "eval.report", "eval.stats.adaptive_study", "eval.stats.adaptive_pilot",
 )  # fmt: skip
 PATH_OWNERS = (
     os.path.join("train", "study", "layout.py"),

@@ -32,7 +32,7 @@ import sys
 import jax
 from absl import app, flags, logging
 
-from train.study.layout import is_done
+from train.study.layout import failed_file, is_done
 from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
 from train.study.plan.plan import ConfigError, build_dag, check_batches, print_plan
@@ -231,12 +231,12 @@ def main(argv: list[str]) -> None:
         if storage is None:
             raise
         fail(storage_message(storage, workdir), EXIT_STORAGE)
-    if summary["failed"]:
-        failed = summary["failed"]
+    failed = summary.get("failed")  # none when an adaptive study had no round left to run
+    if failed:
         fail(
             f"{len(failed)} stage(s) failed ({', '.join(failed)}), "
             f"{len(summary['blocked'])} not run below them; every other stage finished; "
-            f"{workdir}/failed.json lists them; the same command tries them again",
+            f"{failed_file(workdir)} lists them; the same command tries them again",
             EXIT_FAILED_STAGES,
         )
 

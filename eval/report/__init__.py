@@ -18,15 +18,7 @@ import tempfile
 from typing import Any
 
 from eval import analysis as an
-from eval.report.adaptive import (
-    DesignChanged,
-    expected_open,
-    next_round,
-    pilot_variances,
-    plan_design,
-    record_design,
-    write_adaptive,
-)
+from eval.report.adaptive import write_adaptive
 from eval.report.folder import (
     MARKER,
     ReportError,
@@ -43,14 +35,8 @@ from eval.report.tables import write_tables
 
 __all__ = [
     "MARKER",
-    "DesignChanged",
     "ReportError",
-    "expected_open",
     "format_summary",
-    "next_round",
-    "pilot_variances",
-    "plan_design",
-    "record_design",
     "summarise",
     "write_report",
 ]

@@ -1,8 +1,7 @@
 """An adaptive study in the report and on the command line: its comparisons' states
-as a table (adaptive.csv, a section of report.md) and their intervals over the looks
-(adaptive.png); and the entry points the study pipeline calls between rounds
-(`plan_design`, `record_design`, `next_round`), which read and extend the study
-record of eval/stats/adaptive_study.py. docs/adaptive.md.
+as a table (adaptive.csv, a section of report.md) and as JSON (`python -m eval
+adaptive`), and their intervals over the looks (adaptive.png), from the study record
+of eval/stats/adaptive_study.py. docs/adaptive.md.
 """
 
 from __future__ import annotations
@@ -11,58 +10,17 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eval.analysis import Path, load_results, path_key, results_file
+from eval.analysis import path_key
 from eval.report.folder import _write_text
-from eval.stats import adaptive, adaptive_pilot, adaptive_study
-from eval.stats.adaptive_study import DesignChanged, State, record_design
-
-__all__ = [
-    "DesignChanged",
-    "expected_open",
-    "next_round",
-    "pilot_variances",
-    "plan_design",
-    "record_design",
-    "state_json",
-]
+from eval.stats import adaptive, adaptive_study
+from eval.stats.adaptive_study import State
 
 COLUMNS = (
     "comparison", "state", "look", "seeds_used", "effect", "ci_low", "ci_high",
     "family_low", "family_high", "p_seq", "p_holm", "langs", "resampling",
 )  # fmt: skip
-
-
-def plan_design(
-    values: dict[str, Any], paths: Iterable[Path], targets: Sequence[str], seeds: Sequence[int]
-) -> dict[str, Any]:
-    """The study record of `config.design` (adaptive.DesignError names a bad field)."""
-    design = adaptive.Design.from_mapping(values, "config.design")
-    return adaptive_study.plan(design, paths, targets, seeds)
-
-
-def next_round(workdir: str, n_boot: int = 1000, seed: int = 0) -> State:
-    """Records every look whose runs are all evaluated; the state after it."""
-    path = results_file(workdir)
-    records = load_results(path) if os.path.exists(path) else []
-    return adaptive_study.advance(workdir, records, n_boot=n_boot, seed=seed)
-
-
-def pilot_variances(pilot: str, families: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """{target: (seed variance, shared test-set variance)} measured on a finished study."""
-    records = load_results(results_file(pilot))
-    return adaptive_pilot.pilot_variances(records, pilot, families)
-
-
-def expected_open(
-    planned: dict[str, Any], seed_var: float, shared_var: float, effect: float, pairs: int
-) -> Any:
-    """The share of a family's comparisons open after each look (adaptive_pilot)."""
-    design = adaptive.Design.from_mapping(planned["design"])
-    family = len(planned["targets"])
-    return adaptive_pilot.open_after_looks(design, seed_var, shared_var, effect, family, pairs)
 
 
 def _number(value: Any) -> Any:

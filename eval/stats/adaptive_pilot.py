@@ -2,7 +2,9 @@
 study measured, and how many comparisons the rule leaves open at each look.
 
     pilot_variances(records, workdir, families)    # {target: (seed_var, shared_var)}
+    pilot_study_variances(pilot_dir, families)     # the same, read from a study folder
     open_after_looks(design, seed_var, shared_var, effect, family)   # (K,) fractions
+    expected_open(planned, seed_var, shared_var, effect, pairs)      # of a planned study
 
 A pilot is any finished study folder (its results.jsonl and examples files): per
 target, the median over its pairs of orders of the class-mean difference's seed
@@ -13,10 +15,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from eval.analysis import Record, in_class, order_comparisons
+from eval.analysis import Record, in_class, load_results, order_comparisons, results_file
 from eval.stats import adaptive
 from eval.stats.ordering import ordering_effects
 
@@ -90,3 +93,17 @@ def open_after_looks(
             adaptive.decide_family(latest, design, look, family)
             still_open[look] += sum(r.state == adaptive.OPEN for r in latest) / family
     return still_open / replicates
+
+
+def pilot_study_variances(pilot: str, families: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """`pilot_variances` of a finished study folder (its results.jsonl)."""
+    return pilot_variances(load_results(results_file(pilot)), pilot, families)
+
+
+def expected_open(
+    planned: dict[str, Any], seed_var: float, shared_var: float, effect: float, pairs: int
+) -> Any:
+    """The share of a planned study's family comparisons open after each look."""
+    design = adaptive.Design.from_mapping(planned["design"])
+    family = len(planned["targets"])
+    return open_after_looks(design, seed_var, shared_var, effect, family, pairs)

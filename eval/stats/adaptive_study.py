@@ -4,8 +4,9 @@ looks (appended, one line each, never rewritten) and the state they leave.
     WORKDIR/adaptive/design.json   the design, the seeds in order, pairs and targets
     WORKDIR/adaptive/looks.jsonl   one line per look: every comparison's numbers and state
 
+    planned = plan_design(config.design, paths, targets, seeds)
     record_design(workdir, planned)          # DesignChanged if another design is there
-    state = advance(workdir, records)        # computes each look whose seeds are all in
+    state = next_round(workdir)              # computes each look whose seeds are all in
     state.rows, state.next_runs              # latest rows; (path, target, seed) to train next
 
 A comparison is a pair of orders × target × resource class (the classes of
@@ -25,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from eval.analysis import Path, Record, in_class, order_comparisons, path_key
+from eval.analysis import (
+    Path,
+    Record,
+    in_class,
+    load_results,
+    order_comparisons,
+    path_key,
+    results_file,
+)
 from eval.analysis.records import adaptive_file
 from eval.stats import adaptive
 from eval.stats.effects import LIMIT
@@ -340,3 +349,17 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[st
         seeds=list(seeds),
         comparisons=[rows[key].to_dict() for key in sorted(rows)],
     )
+
+
+def plan_design(
+    values: dict[str, Any], paths: Iterable[Path], targets: Sequence[str], seeds: Sequence[int]
+) -> dict[str, Any]:
+    """The study record of `config.design` (adaptive.DesignError names a bad field)."""
+    return plan(adaptive.Design.from_mapping(values, "config.design"), paths, targets, seeds)
+
+
+def next_round(workdir: str, n_boot: int = 1000, seed: int = 0) -> State:
+    """Records every look whose runs are all evaluated; the state after it."""
+    path = results_file(workdir)
+    records = load_results(path) if os.path.exists(path) else []
+    return advance(workdir, records, n_boot=n_boot, seed=seed)

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from eval.report import expected_open, pilot_variances, plan_design
+from eval.stats.adaptive_pilot import expected_open, pilot_study_variances
+from eval.stats.adaptive_study import plan_design
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, study_work
 from train.study.plan.dag import StageDag, target_stage_tasks
 from train.study.plan.plan import intermediate_paths
@@ -78,7 +79,7 @@ def design_variances(config, planned: dict[str, Any]) -> tuple[dict[str, tuple[f
     design = planned["design"]
     assumed = (design["seed_sd"] ** 2, design["examples_sd"] ** 2)
     pilot = config.design.get("pilot", "")
-    measured = pilot_variances(pilot, design["families"]) if pilot else {}
+    measured = pilot_study_variances(pilot, design["families"]) if pilot else {}
     source = f"pilot {pilot} ({len(measured)} targets measured)" if pilot else "assumed"
     return {t: measured.get(t, assumed) for t in planned["targets"]}, source
 

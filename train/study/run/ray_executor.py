@@ -20,7 +20,6 @@ cluster, the same path on every node (the cluster's setup puts the code there).
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import time
@@ -44,6 +43,7 @@ from train.study.run.goodput import stage_line
 from train.study.run.resources import StageShape
 from train.study.run.work import enable_compilation_cache, has_work, stage_work
 from xlmr_flax import faults
+from xlmr_flax.platforms import attached_accelerators
 
 # Settings a worker must see as the driver does (JAX platform and devices, caches,
 # offline hub, bucket mount, the test fault switches).
@@ -62,12 +62,11 @@ def code_root() -> str:
 
 
 def has_accelerator() -> bool:
-    """A TPU (or GPU) on this host; else a local instance emulates chips on the CPU."""
+    """A TPU (or GPU) with its JAX runtime on this host; else a local instance emulates
+    chips on the CPU."""
     if os.environ.get("JAX_PLATFORMS", "").strip() == "cpu":
         return False
-    return bool(
-        glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*") or glob.glob("/dev/nvidia[0-9]*")
-    )
+    return bool(attached_accelerators())
 
 
 def worker_env(config, emulated: bool) -> dict[str, str]:

@@ -5,7 +5,7 @@ for the next look — until every comparison has stopped.
 
     python -m train --config configs/smoke.py:adaptive --workdir runs/adaptive
 
-The decisions are the study record's (eval.report: `next_round`), appended once per
+The decisions are the study record's (eval.stats.adaptive_study: `next_round`), appended once per
 look: a resumed run, or a second one, continues from the last recorded look and
 never decides again. Each round is an ordinary run of the runner restricted to its
 runs, so its stages are content-addressed like any other and shared with a fixed
@@ -16,14 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.report import (
-    DesignChanged,
-    format_summary,
-    next_round,
-    plan_design,
-    record_design,
-    write_report,
-)
+from eval.report import format_summary, write_report
+from eval.stats.adaptive_study import DesignChanged, next_round, plan_design, record_design
 from train.study.plan.plan import ConfigError, intermediate_paths
 from train.study.run.runner import run_study
 from train.study.run.workdir import prepare_workdir
