@@ -144,7 +144,9 @@ def on_tpu_vm() -> bool:
     """TPU chips are attached to this machine (as JAX checks: /dev/accel*, /dev/vfio)."""
     import glob
 
-    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
+    from xlmr_flax.platforms import TPU_DEVICES
+
+    return any(glob.glob(pattern) for pattern in TPU_DEVICES)
 
 
 def _count(environ: Mapping[str, str], name: str) -> int:
