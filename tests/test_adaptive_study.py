@@ -17,7 +17,9 @@ from eval.report import write_report
 from eval.stats import adaptive, adaptive_study
 
 PAIR = sim.comparison_paths(0)
-DESIGN = adaptive.Design(looks=(3, 4, 5), delta=2.0)
+# No futility stop: PAN-X and TyDiQA stay open after the first look, so the rounds
+# after it have runs to ask for.
+DESIGN = adaptive.Design(looks=(3, 4, 5), delta=2.0, futility=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,11 @@ def test_rounds_record_each_look_once_and_ask_only_for_open_comparisons(study, t
     state = adaptive_study.advance(workdir, round_one, n_boot=200)
     states = {r["target"]: r["state"] for r in state.rows}
     assert len(state.looks) == 1 and states["xnli"] == adaptive.POSITIVE
-    assert {t for _, t, _ in state.next_runs} == {
-        t for t, s in states.items() if s == adaptive.OPEN
-    }
+    assert (
+        {t for _, t, _ in state.next_runs}
+        == {t for t, s in states.items() if s == adaptive.OPEN}
+        != set()
+    )
     assert {s for _, _, s in state.next_runs} <= {3}
 
     path = os.path.join(workdir, "adaptive", "looks.jsonl")
@@ -94,6 +98,17 @@ def test_rounds_record_each_look_once_and_ask_only_for_open_comparisons(study, t
     with pytest.raises(adaptive_study.DesignChanged, match=r"design\.delta") as err:
         adaptive_study.record_design(workdir, _planned(adaptive.Design(looks=(3, 4, 5), delta=1.0)))
     assert "\n" not in str(err.value)
+
+
+def test_no_look_is_recorded_after_every_comparison_stopped(study, tmp_path):
+    root, records = study
+    workdir = str(tmp_path / "w")
+    shutil.copytree(root, workdir)
+    stopping = adaptive.Design(looks=(3, 4, 5), delta=2.0, futility=1.0)
+    adaptive_study.record_design(workdir, _planned(stopping))
+    state = adaptive_study.advance(workdir, records, n_boot=200)
+    assert state.finished and state.next_runs == []
+    assert [look["look"] for look in state.looks] == [0]  # all stopped at the first
 
 
 def test_the_command_prints_the_state_and_the_report_shows_it(study, tmp_path, capsys):

@@ -4,14 +4,16 @@ function the report calls (`bench.calibration.calibrate`). Small test sets and 2
 replicates keep this to seconds; `python -m bench.calibration` runs the same
 scenarios at XTREME-R's test sizes for docs/report.md's calibration table.
 
-What must hold: a zero effect's interval excludes zero at most 7 % of the time and
-a class family holds a false flag at most about 5 % of the time; planted effects
-are covered at least 93 % of the time; one seed and missing examples flag nothing."""
+What must hold: a zero effect's interval excludes zero at most 7 % of the time;
+the share of families holding a false flag is one that a family-wise error of 5 %
+makes plausible; planted effects are covered at least 93 % of the time; one seed
+and missing examples flag nothing."""
 
 import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench import calibration
 from bench import simulation as sim
@@ -27,6 +29,12 @@ def _calibrate(name, replicates=REPLICATES, **options):
     return found, found.as_dict()
 
 
+def _plausible_at_five_percent(errors: int, families: int) -> bool:
+    """Whether `errors` false families in `families` is what a family-wise error of
+    5 % gives at least 0.5 % of the time (one in 20 is 5 % already)."""
+    return errors == 0 or stats.binom.sf(errors - 1, families, 0.05) >= 0.005
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -38,9 +46,11 @@ def _calibrate(name, replicates=REPLICATES, **options):
 def test_null_effects_are_flagged_at_most_at_the_nominal_rate(name):
     found, rates = _calibrate(name)
     assert rates["language"]["tested"] == REPLICATES * 16
-    assert rates["language"]["null_rejection"] <= 0.07, rates
-    # One class family per replicate: one false flag in 20 is already 5 %.
-    assert found.family_errors["class"] <= 1 and found.family_errors["language"] <= 1, rates
+    # Not conservative either: a variance floored at the bootstrap's, with t(S − 1)
+    # quantiles, rejected 0.4 % of zero effects at full size.
+    assert 0.01 <= rates["language"]["null_rejection"] <= 0.07, rates
+    for level in ("class", "language"):
+        assert _plausible_at_five_percent(found.family_errors[level], found.families[level]), rates
     assert rates["class"]["coverage"] >= 0.95 and rates["warned"] == 0
 
 

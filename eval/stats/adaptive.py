@@ -7,10 +7,10 @@ when comparisons stop at any of the planned looks. docs/adaptive.md derives it.
 
 Seeds arrive in rounds; look k sees the first `design.looks[k]` seeds. At each look a
 comparison's per-seed differences d_s give the effect (their mean) and its standard
-error se² = max(s²/S + b, v), b the test-set variance the seeds share and v the
-bootstrap variance of the seed mean (as the fixed-design report computes them,
-eval/stats/effects.py), with S − 1 degrees of freedom: the seed term's own, never
-inflated by a lucky small variance estimate.
+error se² = s²/S + b, b the test-set variance the seeds share, s²/S kept above the
+tie floor set by v, the bootstrap variance of the seed mean (as the fixed-design
+report computes them, eval/stats/effects.py), with S − 1 degrees of freedom: the
+seed term's own, never inflated by a lucky small variance estimate.
 
 Alpha is spent over the looks (Kim–DeMets power family, t_k = S_k / budget):
 w_k = t_k^ρ − t_{k−1}^ρ, Σ w_k = 1. Look k's two-sided t p-value p_k tests at level
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from eval.stats.effects import LIMIT, holm
+from eval.stats.effects import LIMIT, holm, tie_floor
 
 OPEN, POSITIVE, NEGATIVE, NEGLIGIBLE = "open", "positive", "negative", "negligible"
 BUDGET, FUTILE = "budget", "futile"
@@ -147,8 +147,9 @@ def standard_error(
     pool: tuple[float, float] | None = None,
     seeds: int | None = None,
 ) -> tuple[float, float]:
-    """(se, df) of the seed mean: seed-to-seed variance over S plus the test-set
-    variance the seeds share, at least the bootstrap variance of the seed mean itself.
+    """(se, df) of the seed mean: seed-to-seed variance over S (at least
+    `effects.tie_floor` of `mean_var`, the bootstrap variance of the seed mean) plus
+    the test-set variance the seeds share.
     With a `pool` (seed_pool) the seed variance is the larger of the comparison's own
     and the pool's, with the pool's degrees of freedom only where the pool's is the
     larger: a comparison noisier than its target's others keeps its own S − 1.
@@ -158,10 +159,10 @@ def standard_error(
     if pool is not None and math.isfinite(pool[0]) and pool[0] >= own:
         own, df = pool[0], max(pool[1], df)
     shared = shared_var if math.isfinite(shared_var) else 0.0
-    floor = mean_var if math.isfinite(mean_var) else 0.0
     if seeds is not None:
         return math.sqrt(own / seeds + shared), df * (seeds - 1) / (len(d) - 1)
-    return math.sqrt(max(own / len(d) + shared, floor)), df
+    floor = float(tie_floor(mean_var, shared, len(d))) if math.isfinite(mean_var) else 0.0
+    return math.sqrt(max(own / len(d), floor) + shared), df
 
 
 @dataclass

@@ -36,8 +36,7 @@ from eval.analysis import (
     results_file,
 )
 from eval.analysis.records import adaptive_file
-from eval.stats import adaptive
-from eval.stats.effects import LIMIT
+from eval.stats import adaptive, effects
 from eval.stats.ordering import ordering_effects
 from xlmr_flax.atomic import write_file
 from xlmr_flax.languages import resource_class
@@ -237,13 +236,13 @@ def _series(records: Sequence[Record], workdir: str, planned, seeds, n_boot, see
     return found
 
 
-def _test_variances(boot: np.ndarray | None, seeds: int) -> tuple[float, float]:
-    """(b, v): the test-set covariance the seeds share and the variance of their mean."""
+def _test_variances(diffs: np.ndarray, boot: np.ndarray | None) -> tuple[float, float]:
+    """(b, v): the test-set covariance the seeds share and the variance of their mean
+    (eval/stats/effects.py); NaN without per-example statistics."""
     if boot is None:
         return float("nan"), float("nan")
-    cov = np.atleast_2d(np.cov(boot, rowvar=False))
-    shared = (cov.sum() - np.trace(cov)) / (seeds * (seeds - 1))
-    return max(float(shared), 0.0), float(cov.sum()) / (seeds * seeds)
+    parts = effects.variance_components(diffs[None], boot[None])
+    return float(parts["shared"][0]), float(parts["of_mean"][0])
 
 
 def _look_of(row: dict[str, Any]) -> adaptive.Look:
@@ -265,6 +264,8 @@ def advance(workdir: str, records: Sequence[Record], n_boot: int = 1000, seed: i
     while len(state.looks) < len(design.looks):
         k = len(state.looks)
         latest = {_key(r): r for r in state.looks[-1]["comparisons"]} if state.looks else {}
+        if latest and all(r["state"] in adaptive.STOPPED for r in latest.values()):
+            break  # every comparison stopped: no later look has anything to decide
         needed = _runs_for(planned, latest, planned["seeds"][: design.looks[k]])
         state.waiting = [
             f"{path_key(p)} {t} seed {s}" for p, t, s in needed if (p, t, s) not in have
@@ -320,7 +321,7 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[st
         first, second, target, cls = key
         diffs, boot, langs = series[key]
         pool = adaptive.seed_pool([series[o][0] for o in open_keys if o[2:] == (target, cls)])
-        b, v = _test_variances(boot, len(seeds))
+        b, v = _test_variances(np.asarray(diffs), boot)
         row = adaptive.look_row(
             rows.get(key), diffs, b, v, design, k, family_sizes[(first, second, cls)], pool
         )
@@ -338,7 +339,7 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[st
             # No per-example statistics: the test-set variance is unknown, so the
             # comparison is shown but never decided (as the report never tests it).
             row.p_look, row.p_seq, row.sign = 1.0, 1.0, 0
-            row.family_low, row.family_high = -LIMIT, LIMIT
+            row.family_low, row.family_high = -effects.LIMIT, effects.LIMIT
         rows[key] = row
     for (first, second, cls), size in family_sizes.items():
         members = [r for key, r in rows.items() if (key[0], key[1], key[3]) == (first, second, cls)]
