@@ -3,6 +3,7 @@ study's real test sizes.
 
     python -m bench.calibration --replicates 250                    # docs/report.md's table
     python -m bench.calibration --replicates 20 --only "one seed;realistic" --scale 0.1
+    python -m bench.calibration --replicates 250 --only "realistic" --primary-class low
 
 Every scenario of `scenarios()` (no effect, or a planted one) is simulated
 `--replicates` times (`bench.simulation.simulate`: XNLI, PAN-X, TyDiQA-GoldP and
@@ -10,7 +11,9 @@ XCOPA at their XTREME-R languages and test sizes × `--scale`, one comparison, t
 seeds unless stated) and analysed by `eval.stats.ordering.ordering_effects`, the
 function the report calls, with `--n-boot` draws; the statistics are handed over in
 memory (`--files` writes each study folder to `--root` and reads it back, as the
-report does). Prints the table (Markdown), then one JSON line.
+report does). With `--primary-class`, that class's all-targets row is tested alone
+(`config.report.primary_class`) and counted as its own level, "primary". Prints the
+table (Markdown), then one JSON line.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 @dataclass
 class Calibration:
     """Counts over the replicates of one scenario; keys name a level ("language",
-    "class") and a target (or "all targets")."""
+    "class", "primary") and a target (or "all targets")."""
 
     scenario: str
     replicates: int
@@ -69,10 +72,16 @@ class Calibration:
 
     def add(self, found: ordering.OrderingAnalysis, scenario: sim.Scenario, langs_of) -> None:
         self.warned += bool(found.warnings)
-        for level, rows in (("language", found.languages), ("class", found.classes)):
+        primary = [r for r in found.classes if r["family"].startswith("primary:")]
+        classes = [r for r in found.classes if not r["family"].startswith("primary:")]
+        for level, rows in (
+            ("language", found.languages),
+            ("class", classes),
+            ("primary", primary),
+        ):
             false_flag: dict[str, bool] = {}
             for row in rows:
-                true = _truth(scenario, level, row, langs_of)
+                true = _truth(scenario, "class" if level == "primary" else level, row, langs_of)
                 false_flag.setdefault(row["family"], False)
                 if not np.isfinite(row["p_value"]):  # shown, never tested
                     self.flagged_untested += row["significant"] or row["excludes_zero"]
@@ -99,7 +108,7 @@ class Calibration:
     def as_dict(self) -> dict[str, Any]:
         targets = sorted({k[1] for k in self.tested})
         out: dict[str, Any] = dict(scenario=self.scenario, replicates=self.replicates)
-        for level in ("language", "class"):
+        for level in ("language", "class", "primary"):
             errors, families = self.family_errors[level], self.families[level]
             out[level] = dict(
                 tested=sum(v for k, v in self.tested.items() if k[0] == level),
@@ -143,6 +152,7 @@ def calibrate(
     *,
     n_boot: int = 200,
     seed: int = 0,
+    primary_class: str = "",
     root: str | None = None,
     progress: Callable[[Calibration, int], None] | None = None,
 ) -> Calibration:
@@ -159,12 +169,16 @@ def calibrate(
             def read(_, name, __, examples=examples):
                 return examples[name]
 
-            found = ordering.ordering_effects(records, "", n_boot=n_boot, seed=replicate, read=read)
+            found = ordering.ordering_effects(
+                records, "", n_boot=n_boot, seed=replicate, primary_class=primary_class, read=read
+            )
         else:
             shutil.rmtree(root, ignore_errors=True)
             sim.write_study(root, scenario, rng, targets)
             records = analysis.load_results(analysis.results_file(root))
-            found = ordering.ordering_effects(records, root, n_boot=n_boot, seed=replicate)
+            found = ordering.ordering_effects(
+                records, root, n_boot=n_boot, seed=replicate, primary_class=primary_class
+            )
         result.add(found, scenario, langs_of)
         if progress is not None and (replicate + 1) % PROGRESS_EVERY == 0:
             progress(result, replicate + 1)
@@ -206,7 +220,7 @@ def _pct(value: float) -> str:
 
 
 def table_row(found: dict[str, Any]) -> str:
-    lang, cls = found["language"], found["class"]
+    lang, cls, primary = found["language"], found["class"], found["primary"]
     low, high = cls["fwer_wilson"]
     by_target = " / ".join(_pct(v) for v in cls["coverage_by_target"].values())
     return (
@@ -214,6 +228,7 @@ def table_row(found: dict[str, Any]) -> str:
         f"| {_pct(cls['fwer'])} [{_pct(low)}, {_pct(high)}] "
         f"| {_pct(lang['coverage'])} / {_pct(cls['coverage'])} | {by_target} "
         f"| {_pct(lang['power_low'])} / {_pct(cls['power_low'])} "
+        f"| {_pct(primary['fwer'])} / {_pct(primary['power_low'])} "
         f"| {found['warned']} of {found['replicates']} |"
     )
 
@@ -222,7 +237,8 @@ HEADER = (
     "| scenario | language: null interval excludes 0 (%) | language FWER (%) "
     "| class FWER (%) [95 % Wilson] | coverage (%): languages / classes "
     "| class coverage (%) by target: {targets} | power, low-resource +2 (%): "
-    "languages / classes | warned |\n|---|---|---|---|---|---|---|---|"
+    "languages / classes | primary row (all targets, --primary-class): false flag / power "
+    "(%) | warned |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -241,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n-boot", type=int, default=200)
     parser.add_argument("--only", default="", help="parts of scenario names, separated by ;")
     parser.add_argument("--files", action="store_true", help="write and read study folders")
+    parser.add_argument(
+        "--primary-class", default="", help="test this class's all-targets row alone (low)"
+    )
     parser.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "calibration"))
     args = parser.parse_args(argv)
     targets = sim.full_size_targets(args.scale, TARGETS)
@@ -256,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.replicates,
             targets,
             n_boot=args.n_boot,
+            primary_class=args.primary_class,
             root=args.root if args.files else None,
             progress=_progress,
         ).as_dict()
@@ -265,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         replicates=args.replicates,
         scale=args.scale,
         n_boot=args.n_boot,
+        primary_class=args.primary_class,
         seconds=round(time.perf_counter() - start, 1),
         cpus=os.cpu_count(),
         machine=platform.machine(),

@@ -395,6 +395,31 @@ def test_resource_class_effects_average_their_languages(tmp_path):
     assert overall["effect"] == pytest.approx(low["effect"]) and overall["n_targets"] == 1
 
 
+def test_a_primary_class_is_tested_alone_and_leaves_the_class_family(tmp_path):
+    planted = {"sw": 3.0, "yo": 3.0, "bg": 0.0, "de": 0.0, "en": 0.0}
+    write_study(
+        tmp_path,
+        n=600,
+        seeds=range(3),
+        langs={"xnli": list(planted)},
+        effect=lambda p, t, lang: planted[lang] if p == AB else 0.0,
+    )
+    plain = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200)
+    named = od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=200, primary_class="low")
+    assert len(plain.families) + 1 == len(named.families)
+    primary = od.primary_family(AB, BA, "low")
+    assert named.families[primary] == 1
+    assert named.families[od.class_family(AB, BA)] == plain.families[od.class_family(AB, BA)] - 1
+    row = next(r for r in named.classes if r["family"] == primary)
+    key = (an.ALL_TARGETS, "low")
+    assert (row["target"], row["resource_class"]) == key
+    assert row["p_holm"] == row["p_value"]  # one test: no correction
+    before = next(r for r in plain.classes if (r["target"], r["resource_class"]) == key)
+    assert before["p_holm"] >= row["p_holm"] and before["effect"] == row["effect"]
+    with pytest.raises(ValueError, match=r"^config\.report\.primary_class: 'lowest'"):
+        od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=20, primary_class="lowest")
+
+
 def test_seqeval_targets_are_resampled_from_counts(tmp_path):
     write_study(
         tmp_path,

@@ -58,6 +58,7 @@ def test_smoke_plan_counts(tmp_path):
     (lambda c: c.study.update(sequences=(("mnli",), ())), "empty sequence"),
     (lambda c: c.study.update(intermediate_tasks=("xquad",)), "intermediate task 'xquad' has no training data"),
     (lambda c: c.study.update(seeds=()), "must not be empty"),
+    (lambda c: c.report.update(primary_class="lowest"), r"^config\.report\.primary_class: 'lowest' is not a resource class; expected one of low, mid, high, all"),
 ])  # fmt: skip
 def test_config_errors(change, message):
     config = smoke_config()

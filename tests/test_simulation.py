@@ -62,6 +62,15 @@ def test_planted_effects_are_covered_and_counted_as_power():
     assert 0 <= rates["language"]["power_low"] <= 1
 
 
+def test_a_primary_class_is_counted_as_its_own_level():
+    found, rates = _calibrate("planted +2 on low-resource, realistic", primary_class="low")
+    assert found.families["primary"] == REPLICATES  # one family of one row per replicate
+    assert rates["primary"]["tested"] == REPLICATES and rates["primary"]["coverage"] >= 0.9
+    # The row left the class family: (3 targets + all targets) × 4 classes − 1.
+    assert rates["class"]["tested"] == REPLICATES * 15
+    assert 0 <= rates["primary"]["power_low"] <= 1 and not math.isnan(rates["primary"]["fwer"])
+
+
 def test_one_seed_flags_nothing_and_says_why():
     found, rates = _calibrate("one seed")
     assert rates["warned"] == REPLICATES  # every analysis says so

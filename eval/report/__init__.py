@@ -49,17 +49,22 @@ def write_report(
     n_boot: int = 1000,
     seed: int = 0,
     test_one_seed: bool = False,
+    primary_class: str = "",
     plots: str = "auto",
 ) -> dict[str, Any]:
     """Analyses the study in `workdir` and writes the report folder `out` (default
     WORKDIR/report) whole; returns the summary `format_summary` prints.
     `test_one_seed`: test effects that rest on one seed (see `eval.stats.effects`);
+    `primary_class`: the resource class whose all-targets effect is tested alone
+    (see `eval.stats.ordering.ordering_effects`);
     `plots`: which plots (`eval.report.plots.plot_kinds`)."""
     if n_boot < 2:
         raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
     out = os.path.abspath(out or an.report_dir(workdir))
     _check_replaceable(out)
-    study = analyse(workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed)
+    study = analyse(
+        workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed, primary_class=primary_class
+    )
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".report-partial-", dir=parent)

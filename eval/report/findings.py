@@ -37,6 +37,14 @@ def _section_ordering(study: Study, files: Sequence[str]) -> list[str]:
         + ". Effects without per-example statistics are shown but never tested.",
         "",
     ]
+    if study.ordering.primary_class:
+        lines += [
+            f"Primary effect, named before the results (`config.report.primary_class`): "
+            f"the {study.ordering.primary_class}-resource class over all targets, a family "
+            "of its own in each comparison, tested at α alone; the other class effects keep "
+            "their class family.",
+            "",
+        ]
     if any(r["conditional"] for r in study.ordering.languages):
         lines += [
             "`~`: one seed; the interval holds test-set sampling only and is conditional "

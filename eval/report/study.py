@@ -53,10 +53,15 @@ class Study:
 
 
 def analyse(
-    workdir: str, *, n_boot: int = 1000, seed: int = 0, test_one_seed: bool = False
+    workdir: str,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    test_one_seed: bool = False,
+    primary_class: str = "",
 ) -> Study:
     """Loads WORKDIR/results.jsonl and computes every table of the report
-    (`test_one_seed`: see `eval.stats.ordering.ordering_effects`)."""
+    (`test_one_seed`, `primary_class`: see `eval.stats.ordering.ordering_effects`)."""
     records = an.load_results(an.results_file(workdir))
     scores, incomplete = an.headline_scores(records, "zero_shot")
     cells = an.summarise_seeds(scores)
@@ -74,7 +79,12 @@ def analyse(
         gains_class=an.gains_by_class(gains),
         missing=an.find_missing(records),
         ordering=od.ordering_effects(
-            records, workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed
+            records,
+            workdir,
+            n_boot=n_boot,
+            seed=seed,
+            test_one_seed=test_one_seed,
+            primary_class=primary_class,
         ),
         forgetting=an.forgetting(records),
         alignment=alignment,

@@ -60,6 +60,12 @@ def class_family(first: Path, second: Path) -> str:
     return f"resource-class effects of {path_key(first)} vs {path_key(second)}"
 
 
+# A primary effect named before the results (config.report.primary_class) is one
+# question on its own: the class over all targets, tested alone at alpha.
+def primary_family(first: Path, second: Path, cls: str) -> str:
+    return f"primary: {cls}-resource effect of {path_key(first)} vs {path_key(second)}"
+
+
 @dataclass
 class OrderingAnalysis:
     """Per-language and resource-class effects, their per-seed series (seeds,
@@ -77,6 +83,7 @@ class OrderingAnalysis:
     n_boot: int = 0
     alpha: float = ALPHA
     test_one_seed: bool = False  # effects on one seed are tested (else conditional)
+    primary_class: str = ""  # its all-targets row is tested alone (primary_family)
 
     @property
     def report_error_bound(self) -> float:
@@ -98,6 +105,7 @@ def ordering_effects(
     seed: int = 0,
     alpha: float = ALPHA,
     test_one_seed: bool = False,
+    primary_class: str = "",
     read: ExamplesReader = read_study_examples,
 ) -> OrderingAnalysis:
     """The ordering effect of every comparison from `order_comparisons`, per target
@@ -105,13 +113,24 @@ def ordering_effects(
     correction within its family (per-language effects: one family per comparison
     and target; class effects: one family per comparison). Effects on one seed are
     tested only with `test_one_seed` (otherwise their intervals are conditional on
-    the seed). `read` reads a run's per-example statistics (default: the files the
-    records name)."""
+    the seed). `primary_class` (a resource class, named before the results): its
+    all-targets effect of each comparison is a family of its own, tested at alpha
+    alone, and leaves the class family. `read` reads a run's per-example statistics
+    (default: the files the records name)."""
+    if primary_class and primary_class not in CLASSES:
+        raise ValueError(
+            f"config.report.primary_class: {primary_class!r} is not a resource class; "
+            f"expected one of {', '.join(CLASSES)} or empty"
+        )
     scores, _ = headline_scores(records, "zero_shot")
     runs = group_runs(records, "zero_shot")
     comparisons, unmatched = order_comparisons({k[0] for k in scores})
     result = OrderingAnalysis(
-        unmatched=unmatched, n_boot=n_boot, alpha=alpha, test_one_seed=test_one_seed
+        unmatched=unmatched,
+        n_boot=n_boot,
+        alpha=alpha,
+        test_one_seed=test_one_seed,
+        primary_class=primary_class,
     )
     if not comparisons:
         return result
@@ -308,7 +327,9 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 langs=[],
                 **effects.estimate(diffs, boot, alpha, False, result.test_one_seed),
                 n_targets=len(parts),
-                family=class_family(first, second),
+                family=primary_family(first, second, cls)
+                if cls == result.primary_class
+                else class_family(first, second),
             )
         )
     rows.sort(

@@ -26,6 +26,7 @@ from train.study.plan.dag import StageDag, ordered_paths
 from train.study.plan.identity import root_identity, training_data_fingerprint
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
+from xlmr_flax.languages import RESOURCE_CLASSES
 from xlmr_flax.sharding import mesh_shape
 from xlmr_flax.tasks import TASKS, get_task
 from xlmr_flax.tasks.retrieval.tatoeba import reference_differences
@@ -162,6 +163,18 @@ def check_study_keys(config) -> None:
                 )
 
 
+def check_report_keys(config) -> None:
+    """The report's primary class, checked before anything trains: the report that
+    reads it comes only at the end of the run."""
+    primary = (config.get("report") or {}).get("primary_class", "")
+    classes = (*RESOURCE_CLASSES, "all")
+    if primary and primary not in classes:
+        raise ConfigError(
+            f"config.report.primary_class: {primary!r} is not a resource class; "
+            f"expected one of {', '.join(classes)} or empty"
+        )
+
+
 STUDY_KEYS = (
     "intermediate_tasks",
     "orders",
@@ -179,6 +192,7 @@ def build_dag(config, resolve: bool = False) -> StageDag:
     a dry run does not: its ids are then marked provisional)."""
     study = config.study
     check_study_keys(config)
+    check_report_keys(config)
     for name in study.targets:
         _check_task(name, "target")
         if not get_task(name).is_target:

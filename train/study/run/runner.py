@@ -169,6 +169,7 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
             n_boot=options.get("n_boot", 1000),
             seed=options.get("seed", 0),
             test_one_seed=options.get("test_one_seed", False),
+            primary_class=options.get("primary_class", ""),
             plots=options.get("plots", "auto"),
         )
         say(format_summary(report))
