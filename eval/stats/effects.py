@@ -80,7 +80,7 @@ def variance_components(diffs: np.ndarray, boot: np.ndarray | None) -> dict[str,
     return out
 
 
-def tie_floor(of_mean: np.ndarray | float, shared: np.ndarray | float, seeds: int):
+def tie_floor(of_mean: np.ndarray | float, shared: np.ndarray | float, seeds: int) -> np.ndarray:
     """The least a = s²/S is taken to be: q·(v − b), q the TIE_LEVEL quantile of
     χ²(S − 1)/(S − 1) (v − b: the item × seed part of the seed mean's variance)."""
     df = seeds - 1
