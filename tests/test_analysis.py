@@ -597,6 +597,21 @@ def test_paired_effects_are_nearly_exact_where_noise_differs_between_seeds(seed_
     assert 0.025 <= rejected <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / rows)
 
 
+def test_seeds_tied_on_a_discrete_metric_do_not_give_a_zero_width_interval():
+    # Three seeds with the same difference on a small test set: s² = 0, yet the
+    # bootstrap shows the seeds' item × seed noise; the tie guard keeps the interval.
+    rng = np.random.default_rng(5)
+    boot = 10.0 + rng.normal(0, 2.0, (1, 400, 3))  # item × seed noise only (b ≈ 0)
+    (row,) = effects.paired_effects(np.full((1, 3), 10.0), boot)
+    parts = effects.variance_components(np.full((1, 3), 10.0), boot)
+    floor = effects.tie_floor(parts["of_mean"], parts["shared"], 3)[0]
+    assert row["se"] ** 2 == pytest.approx(floor + parts["shared"][0])
+    assert row["se"] > 0 and row["ci_low"] < 10.0 < row["ci_high"]
+    # ... and it leaves untied seeds alone.
+    (untied,) = effects.paired_effects(np.array([[9.0, 10.0, 11.0]]), boot)
+    assert untied["se"] ** 2 == pytest.approx(1.0 / 3 + parts["shared"][0])
+
+
 def test_paired_effects_is_estimate_row_by_row():
     rng = np.random.default_rng(3)
     diffs, boot = _normal_model(rng, 4, 3, 50, 1.0, 1.0, 0.5, truth=2.0)
