@@ -90,11 +90,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Faults under the Ray executor (docs/pipeline.md): retries of a lost worker, and
     # seconds without train-step progress before a stage is stopped and retried.
     config.executor = ml_collections.ConfigDict(dict(max_retries=3, stall_after_s=1800.0))
-    # The report written at the end of a run (docs/report.md). primary_class: a
-    # resource class named before the results ("low" for this study's question), whose
-    # all-targets effect is tested alone at alpha instead of in the class family.
+    # The report written at the end of a run (docs/report.md). primary_class: the
+    # resource class this study asks about, named before any result: its all-targets
+    # effect is tested alone at alpha, outside the class family ("" for none).
     config.report = ml_collections.ConfigDict(
-        dict(n_boot=1000, seed=0, test_one_seed=False, primary_class="", plots="auto")
+        dict(n_boot=1000, seed=0, test_one_seed=False, primary_class="low", plots="auto")
     )
     # The design (docs/adaptive.md): `fixed` trains every seed; `adaptive` trains seeds
     # in rounds up to looks[-1], stopping each comparison once decided. Both print the
