@@ -161,9 +161,11 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--primary-class",
-        default="",
-        help="a resource class named before the results (e.g. low): its effect over all "
-        "targets is tested alone at alpha, outside the class family (default: none)",
+        default="low",
+        choices=("low", "mid", "high", "all", "none"),
+        help="the resource class named before the results whose effect over all targets "
+        "is tested alone at alpha, outside the class family (default: low, as "
+        "configs/base.py names it; none: no primary effect)",
     )
     parser.add_argument(
         "--plots",
@@ -178,7 +180,8 @@ def report(args: argparse.Namespace) -> int:
     """The report of an ordering study: Markdown, CSV tables and PNG plots.
 
         python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
-            [--test-one-seed] [--primary-class low] [--plots auto|all|heatmaps|none]
+            [--test-one-seed] [--primary-class low|mid|high|all|none]
+            [--plots auto|all|heatmaps|none]
 
     Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and writes
     OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots that
@@ -193,7 +196,8 @@ def report(args: argparse.Namespace) -> int:
     try:
         summary = write_report(
             args.workdir, args.out, n_boot=args.n_boot, seed=args.seed,
-            test_one_seed=args.test_one_seed, primary_class=args.primary_class,
+            test_one_seed=args.test_one_seed,
+            primary_class="" if args.primary_class == "none" else args.primary_class,
             plots=args.plots,
         )  # fmt: skip
     except (FileNotFoundError, ResultsError, ReportError, ValueError) as err:

@@ -416,7 +416,7 @@ def test_a_primary_class_is_tested_alone_and_leaves_the_class_family(tmp_path):
     assert row["p_holm"] == row["p_value"]  # one test: no correction
     before = next(r for r in plain.classes if (r["target"], r["resource_class"]) == key)
     assert before["p_holm"] >= row["p_holm"] and before["effect"] == row["effect"]
-    with pytest.raises(ValueError, match=r"^config\.report\.primary_class: 'lowest'"):
+    with pytest.raises(ValueError, match=r"^primary class 'lowest' is not a resource class"):
         od.ordering_effects(load(tmp_path), str(tmp_path), n_boot=20, primary_class="lowest")
 
 

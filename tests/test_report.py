@@ -225,27 +225,28 @@ def test_a_one_seed_study_flags_nothing_and_says_so_with_its_own_rates(tmp_path)
     assert asked["families"] and "tested as asked" in asked["warnings"][0]
 
 
-def test_a_primary_class_named_on_the_command_line_is_its_own_family(tmp_path, capsys):
+def test_the_primary_class_is_its_own_family_unless_the_command_says_none(tmp_path, capsys):
+    # The command's default is the config's: the low-resource class over all targets.
     root = tmp_path / "study"
     sim.write_study(str(root), sim.Scenario("three seeds", scale=0.5), np.random.default_rng(2))
-    assert (
-        cli.main(["report", "--workdir", str(root), "--n-boot", "50", "--primary-class", "low"])
-        == 0
-    )
+    assert cli.main(["report", "--workdir", str(root), "--n-boot", "50"]) == 0
     text = (root / "report" / "report.md").read_text()
     assert "Primary effect, named before the results" in text
     assert "primary: low-resource effect of mnli>squad_v1 vs squad_v1>mnli (1)" in text
-    rows = [
-        r
-        for r in _csv(root / "report" / "ordering_by_class.csv")
-        if r["family"].startswith("primary")
-    ]
-    assert [(r["target"], r["resource_class"], r["family_size"]) for r in rows] == [
+    rows = _csv(root / "report" / "ordering_by_class.csv")
+    primary = [r for r in rows if r["family"].startswith("primary")]
+    assert [(r["target"], r["resource_class"], r["family_size"]) for r in primary] == [
         ("all targets", "low", "1")
     ]
+    args = ["report", "--workdir", str(root), "--n-boot", "50", "--primary-class", "none"]
+    assert cli.main(args) == 0
+    rows = _csv(root / "report" / "ordering_by_class.csv")
+    assert not any(r["family"].startswith("primary") for r in rows)
+    assert "Primary effect" not in (root / "report" / "report.md").read_text()
     capsys.readouterr()
-    assert cli.main(["report", "--workdir", str(root), "--primary-class", "lowest"]) == 1
-    assert "config.report.primary_class: 'lowest'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--workdir", str(root), "--primary-class", "lowest"])
+    assert "--primary-class: invalid choice: 'lowest'" in capsys.readouterr().err
 
 
 def test_plots_are_drawn_on_demand_beyond_a_few_comparisons():

@@ -119,7 +119,7 @@ def ordering_effects(
     (default: the files the records name)."""
     if primary_class and primary_class not in CLASSES:
         raise ValueError(
-            f"config.report.primary_class: {primary_class!r} is not a resource class; "
+            f"primary class {primary_class!r} is not a resource class; "
             f"expected one of {', '.join(CLASSES)} or empty"
         )
     scores, _ = headline_scores(records, "zero_shot")
