@@ -72,8 +72,8 @@ class Calibration:
 
     def add(self, found: ordering.OrderingAnalysis, scenario: sim.Scenario, langs_of) -> None:
         self.warned += bool(found.warnings)
-        primary = [r for r in found.classes if r["family"].startswith("primary:")]
-        classes = [r for r in found.classes if not r["family"].startswith("primary:")]
+        primary = [r for r in found.classes if r["primary"]]
+        classes = [r for r in found.classes if not r["primary"]]
         for level, rows in (
             ("language", found.languages),
             ("class", classes),

@@ -410,7 +410,8 @@ def test_a_primary_class_is_tested_alone_and_leaves_the_class_family(tmp_path):
     primary = od.primary_family(AB, BA, "low")
     assert named.families[primary] == 1
     assert named.families[od.class_family(AB, BA)] == plain.families[od.class_family(AB, BA)] - 1
-    row = next(r for r in named.classes if r["family"] == primary)
+    (row,) = [r for r in named.classes if r["primary"]]
+    assert row["family"] == primary and not any(r["primary"] for r in plain.classes)
     key = (an.ALL_TARGETS, "low")
     assert (row["target"], row["resource_class"]) == key
     assert row["p_holm"] == row["p_value"]  # one test: no correction

@@ -115,8 +115,8 @@ def ordering_effects(
     tested only with `test_one_seed` (otherwise their intervals are conditional on
     the seed). `primary_class` (a resource class, named before the results): its
     all-targets effect of each comparison is a family of its own, tested at alpha
-    alone, and leaves the class family. `read` reads a run's per-example statistics
-    (default: the files the records name)."""
+    alone, and leaves the class family (class rows say so in `primary`). `read`
+    reads a run's per-example statistics (default: the files the records name)."""
     if primary_class and primary_class not in CLASSES:
         raise ValueError(
             f"primary class {primary_class!r} is not a resource class; "
@@ -309,6 +309,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                     langs=[r["lang"] for r in members],
                     **effects.estimate(diffs, boot, alpha, False, result.test_one_seed),
                     family=class_family(first, second),
+                    primary=False,
                 )
             )
             per_class[(first, second, cls)].append(series)
@@ -330,6 +331,7 @@ def _class_effects(result: OrderingAnalysis, alpha: float) -> list[dict[str, Any
                 family=primary_family(first, second, cls)
                 if cls == result.primary_class
                 else class_family(first, second),
+                primary=cls == result.primary_class,
             )
         )
     rows.sort(
