@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from xlmr_flax.errors import DataError
+from xlmr_flax.languages import CLASSES
 from xlmr_flax.storage import local_path
 from xlmr_flax.tasks import TARGETS, get_task
 from xlmr_flax.tasks.base import SPLITS
@@ -162,7 +163,7 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--primary-class",
         default="low",
-        choices=("low", "mid", "high", "all", "none"),
+        choices=(*CLASSES, "none"),
         help="the resource class named before the results whose effect over all targets "
         "is tested alone at alpha, outside the class family (default: low, as "
         "configs/base.py names it; none: no primary effect)",

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 RESOURCE_CLASSES = ("low", "mid", "high")
+# The classes the report averages over: the three, and "all" (every language but the
+# source language).
+CLASSES = (*RESOURCE_CLASSES, "all")
 
 
 class UnknownLanguageError(KeyError):

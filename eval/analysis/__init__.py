@@ -17,7 +17,6 @@ The ordering effect and its intervals are `eval.stats.ordering`'s (docs/report.m
 
 from eval.analysis.grouping import (
     ALL_TARGETS,
-    CLASSES,
     SOURCE_LANGS,
     find_missing,
     in_class,
@@ -56,6 +55,7 @@ from eval.analysis.scores import (
     task_scores,
 )
 from eval.analysis.stages import alignment_by_class, alignment_table, forgetting
+from xlmr_flax.languages import CLASSES
 
 __all__ = [
     "ALL_TARGETS",

@@ -13,7 +13,6 @@ from xlmr_flax.languages import RESOURCE_CLASSES, UnknownLanguageError, language
 # The training language: its scores are in the tables but not in the resource-class
 # means, which are about transfer to other languages.
 SOURCE_LANGS = ("en",)
-CLASSES = (*RESOURCE_CLASSES, "all")  # "all": every language but the source language
 ALL_TARGETS = "all targets"
 
 

@@ -18,14 +18,13 @@ import numpy as np
 from eval import metrics
 from eval.analysis.grouping import (
     ALL_TARGETS,
-    CLASSES,
     in_class,
     language_class,
     language_order,
     path_order,
 )
 from eval.analysis.records import Path, Record, RunKey, group_runs
-from xlmr_flax.languages import RESOURCE_CLASSES
+from xlmr_flax.languages import CLASSES, RESOURCE_CLASSES
 
 # The metrics whose mean is a target's headline score; `alignment` (Tatoeba-style
 # retrieval on the encoder after each stage) is scored by accuracy.

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from eval.analysis.grouping import CLASSES, in_class, path_order
+from eval.analysis.grouping import in_class, path_order
 from eval.analysis.records import Path, Record
 from eval.analysis.scores import headline_scores, mean_sd, summarise_seeds
+from xlmr_flax.languages import CLASSES
 
 
 def forgetting(records: Iterable[Record]) -> list[dict[str, Any]]:

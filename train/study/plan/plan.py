@@ -26,7 +26,7 @@ from train.study.plan.dag import StageDag, ordered_paths
 from train.study.plan.identity import root_identity, training_data_fingerprint
 from xlmr_flax import get_model_config
 from xlmr_flax.formats import get_format
-from xlmr_flax.languages import RESOURCE_CLASSES
+from xlmr_flax.languages import CLASSES
 from xlmr_flax.sharding import mesh_shape
 from xlmr_flax.tasks import TASKS, get_task
 from xlmr_flax.tasks.retrieval.tatoeba import reference_differences
@@ -167,11 +167,10 @@ def check_report_keys(config) -> None:
     """The report's primary class, checked before anything trains: the report that
     reads it comes only at the end of the run."""
     primary = (config.get("report") or {}).get("primary_class", "")
-    classes = (*RESOURCE_CLASSES, "all")
-    if primary and primary not in classes:
+    if primary and primary not in CLASSES:
         raise ConfigError(
             f"config.report.primary_class: {primary!r} is not a resource class; "
-            f"expected one of {', '.join(classes)} or empty"
+            f"expected one of {', '.join(CLASSES)} or empty"
         )
 
 
