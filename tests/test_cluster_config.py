@@ -1,20 +1,25 @@
 """The Ray cluster of spot TPU VMs (configs/cluster/tpu.yaml) passes the checks Ray ships,
-and keeps what docs/tpu.md promises: spot TPU workers from zero, an on-demand head, no
-public address, token authentication, the job API on the head's loopback, the lock file
-installed exactly, the bucket mounted on every host."""
+and keeps what docs/tpu.md promises: spot single-host TPU workers of one generation from
+zero, an on-demand head, no public address, the cluster's own network and tag, token
+authentication, the job API on the head's loopback and every other Ray port pinned, the
+lock file installed exactly, the bucket mounted on every host, and the cluster's
+preempted TPU VMs deleted (configs/cluster/preempted.py, against a stand-in TPU API and
+gcloud answering in the documented Node format)."""
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
 
-from configs.cluster import render
+from configs.cluster import node_types, preempted, render
 
-TYPES = ["v4-8", "v4-32", "v5litepod-8", "v5litepod-16", "v6e-8"]
+TYPES = ["v4-8", "v5litepod-8", "v6e-8"]
 
 
 @pytest.fixture
@@ -26,42 +31,66 @@ def values(tmp_path):
 
 
 def test_the_template_renders_to_a_config_ray_accepts(values):
-    config = render.render(values)
-    render.validate(config)
-    assert render.accelerators(config) == TYPES
+    assert render.accelerators(render.render(values)) == TYPES
+    for accelerator in TYPES:
+        config = render.render(values, [accelerator])
+        render.validate(config)
+        assert render.accelerators(config) == [accelerator]
     assert config["provider"] == {"type": "gcp", "project_id": "my-project", "region": "us-central2",
                                   "availability_zone": "us-central2-b", "use_internal_ips": True}  # fmt: skip
     assert "{{" not in yaml.safe_dump(config)
 
 
-def test_tpu_workers_are_spot_scale_from_zero_and_bring_one_hosts_chips(values):
+def test_tpu_workers_are_spot_single_hosts_from_zero_on_the_clusters_network(values):
     types = render.render(values)["available_node_types"]
-    chips = {"v4-8": 4, "v4-32": 4, "v5litepod-8": 8, "v5litepod-16": 4, "v6e-8": 8}
+    chips = {"v4-8": 4, "v5litepod-8": 8, "v6e-8": 8}
     runtimes = {"v4": "tpu-ubuntu2204-base", "v5litepod": "v2-alpha-tpuv5-lite",
                 "v6e": "v2-alpha-tpuv6e"}  # fmt: skip
     for accelerator in TYPES:
         node = types[render.node_type_name(accelerator)]
         config = node["node_config"]
         assert node["min_workers"] == 0 and node["resources"] == {"TPU": chips[accelerator]}
+        assert node_types.hosts(accelerator) == 1
         assert config["schedulingConfig"] == {"spot": True}
         assert config["runtimeVersion"] == runtimes[accelerator.split("-")[0]]
-        assert config["networkConfig"] == {"enableExternalIps": False}
+        assert config["networkConfig"] == {
+            "network": "projects/my-project/global/networks/xlmr-ray-us-central2",
+            "subnetwork": "projects/my-project/regions/us-central2/subnetworks/xlmr-ray-us-central2",
+            "enableExternalIps": False,
+        }
+        assert config["tags"] == ["ray-xlmr"]  # what the cluster's firewall rule admits
         assert config["serviceAccount"]["email"] == "xlmr-worker@my-project.iam.gserviceaccount.com"
 
 
-def test_the_head_is_on_demand_private_and_runs_as_its_own_account(values):
+def test_the_head_is_on_demand_private_on_the_clusters_network_and_its_own_account(values):
     head = render.render(values)["available_node_types"]["head"]["node_config"]
     assert "scheduling" not in head  # not preemptible
-    assert head["networkInterfaces"] == [{"network": "global/networks/default"}]  # no accessConfigs
+    assert head["networkInterfaces"] == [{  # no accessConfigs: no public address
+        "network": "projects/my-project/global/networks/xlmr-ray-us-central2",
+        "subnetwork": "projects/my-project/regions/us-central2/subnetworks/xlmr-ray-us-central2",
+    }]  # fmt: skip
+    assert head["tags"] == {"items": ["ray-xlmr"]}
     assert head["serviceAccounts"][0]["email"] == "xlmr-head@my-project.iam.gserviceaccount.com"
 
 
-def test_ray_runs_with_token_authentication_and_a_loopback_job_api(values):
+def flags(command):
+    return dict(re.findall(r"--([a-z-]+)=(\S+)", command))
+
+
+def test_ray_runs_with_token_authentication_a_loopback_job_api_and_pinned_ports(values):
     config = render.render(values)
-    head, worker = config["head_start_ray_commands"][-1], config["worker_start_ray_commands"][-1]
+    head, worker = config["head_start_ray_commands"][1], config["worker_start_ray_commands"][-1]
     for command in (head, worker):
         assert "RAY_AUTH_MODE=token" in command and "--disable-usage-stats" in command
-    assert "--dashboard-host=127.0.0.1" in head
+    node_ports = {"object-manager-port": "8076", "node-manager-port": "8077",
+                  "dashboard-agent-grpc-port": "8078", "dashboard-agent-listen-port": "52365",
+                  "runtime-env-agent-port": "8079", "metrics-export-port": "8080",
+                  "min-worker-port": "10002", "max-worker-port": "19999"}  # fmt: skip
+    assert flags(head) == {**node_ports, "port": "6379", "ray-client-server-port": "10001",
+                           "include-dashboard": "true", "dashboard-host": "127.0.0.1",
+                           "dashboard-port": "8265",
+                           "autoscaling-config": "~/ray_bootstrap_config.yaml"}  # fmt: skip
+    assert flags(worker) == {**node_ports, "address": "$RAY_HEAD_IP:6379"}
     assert "0.0.0.0" not in yaml.safe_dump(config)
     assert config["file_mounts"]["~/.ray/auth_token"] == values["token"]
     assert config["auth"]["ssh_proxy_command"].startswith("gcloud compute start-iap-tunnel %h %p")
@@ -80,16 +109,56 @@ def test_every_node_installs_the_lock_exactly_then_the_commit_and_mounts_the_buc
 
 
 def test_only_the_accelerators_asked_for_and_on_demand_if_asked(values):
-    config = render.render(values, ["v4-8", "v4-32"], spot=False)
+    config = render.render(values, ["v6e-8"], spot=False)
     render.validate(config)
-    assert set(config["available_node_types"]) == {"head", "tpu_v4_8", "tpu_v4_32"}
-    assert "schedulingConfig" not in config["available_node_types"]["tpu_v4_32"]["node_config"]
-    with pytest.raises(ValueError, match=r"--accelerators v3-8: expected some of \['v4-8'"):
+    assert set(config["available_node_types"]) == {"head", "tpu_v6e_8"}
+    assert "schedulingConfig" not in config["available_node_types"]["tpu_v6e_8"]["node_config"]
+    with pytest.raises(ValueError, match=r"--accelerators v3-8: v3-8 not offered: expected some "
+                                         r"of \['v4-8'"):  # fmt: skip
         render.render(values, ["v3-8"])
 
 
+@pytest.mark.parametrize(
+    "wanted, message",
+    [
+        (["v4-8", "v4-32"], "--accelerators v4-8,v4-32: v4-32 spans several hosts; the autoscaled "
+         "pool holds single-host TPU types only"),
+        (["v5litepod-16"], "--accelerators v5litepod-16: v5litepod-16 spans several hosts"),
+        (["v4-8", "v6e-8"], "--accelerators v4-8,v6e-8: v4-8 (v4), v6e-8 (v6e) mix TPU "
+         "generations v4, v6e; a study runs on one generation"),
+        ([], "--accelerators is empty: expected some of ['v4-8', 'v5litepod-8', 'v6e-8']"),
+    ],
+)  # fmt: skip
+def test_a_pod_slice_or_a_mix_of_generations_is_refused_in_one_line(values, wanted, message):
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        render.render(values, wanted)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_node_types_the_planner_reads_and_the_topology_they_accept(values, tmp_path):
+    assert [(t.name, t.accelerator, t.generation, t.hosts, t.chips_per_host, t.spot)
+            for t in node_types.tpu_node_types()] == [
+        ("tpu_v4_8", "v4-8", "v4", 1, 4, True),
+        ("tpu_v5litepod_8", "v5litepod-8", "v5litepod", 1, 8, True),
+        ("tpu_v6e_8", "v6e-8", "v6e", 1, 8, True),
+    ]  # fmt: skip
+    rendered = tmp_path / "cluster.yaml"
+    rendered.write_text(yaml.safe_dump(render.render(values, ["v5litepod-8"], spot=False)))
+    (only,) = node_types.tpu_node_types(str(rendered))
+    assert (only.accelerator, only.max_workers, only.spot) == ("v5litepod-8", 8, False)
+    for topology in ("v5litepod-16", "v5e-8", "v5litepod-256"):  # any size of the generation
+        node_types.check_topology(topology, [only], "cluster.yaml")
+    with pytest.raises(ValueError, match=re.escape(
+            "--topology v4-32: TPU generation v4, but cluster.yaml offers v5litepod-8 "
+            "(v5litepod): a study runs on its cluster's generation")):  # fmt: skip
+        node_types.check_topology("v4-32", [only], "cluster.yaml")
+    assert node_types.main([str(rendered), "--topology", "v5e-16"]) == 0
+    assert node_types.main([str(rendered), "--topology", "v5e-16,v6e-8"]) == 2
+
+
 def test_os_login_uses_your_own_key(values, tmp_path):
-    config = render.render(dict(values, ssh_user="me_example_com"), ssh_key=str(tmp_path / "k"))
+    config = render.render(dict(values, ssh_user="me_example_com"), ["v4-8"],
+                           ssh_key=str(tmp_path / "k"))  # fmt: skip
     assert config["auth"]["ssh_user"] == "me_example_com"
     assert config["auth"]["ssh_private_key"] == str(tmp_path / "k")
     render.validate(config)
@@ -100,14 +169,22 @@ def test_os_login_uses_your_own_key(values, tmp_path):
     [
         (lambda c: c.pop("head_node_type"), "You must specify `head_node_type`"),
         (lambda c: c.update(max_worker=3), "Additional properties are not allowed"),
-        (lambda c: c["available_node_types"]["tpu_v4_32"].update(resources={"TPU": 16}),
-         "tpu_v4_32: resources TPU must be 4, the chips of one v4-32 host"),
+        (lambda c: c["available_node_types"]["tpu_v4_8"].update(resources={"TPU": 8}),
+         "tpu_v4_8: resources TPU must be 4, the chips of one v4-8 host"),
         (lambda c: c["available_node_types"]["tpu_v4_8"]["node_config"].update(
             acceleratorType="v4_8"), "tpu_v4_8: acceleratorType 'v4_8' is not a TPU type Ray knows"),
+        (lambda c: c["available_node_types"]["tpu_v4_8"]["node_config"].update(
+            acceleratorType="v4-32"), "cluster config: v4-32 (tpu_v4_8) spans 4 hosts"),
+        (lambda c: c["available_node_types"].update(
+            tpu_v6e_8=copy.deepcopy(c["available_node_types"]["tpu_v4_8"]) | {"resources": {
+                "TPU": 8}, "node_config": {"acceleratorType": "v6e-8"}}),
+         "cluster config: v4-8 (v4), v6e-8 (v6e) mix TPU generations v4, v6e"),
     ],
 )  # fmt: skip
-def test_validation_catches_what_ray_would_refuse(values, change, message):
-    config = copy.deepcopy(render.render(values))
+def test_validation_catches_what_ray_would_refuse_and_what_the_study_cannot_use(
+    values, change, message
+):
+    config = copy.deepcopy(render.render(values, ["v4-8"]))
     change(config)
     with pytest.raises(ValueError, match=re.escape(message)):
         render.validate(config)
