@@ -6,6 +6,7 @@ lock file installed exactly, the bucket mounted on every host, and the cluster's
 preempted TPU VMs deleted (configs/cluster/preempted.py, against a stand-in TPU API and
 gcloud answering in the documented Node format)."""
 
+import contextlib
 import copy
 import json
 import os
@@ -281,3 +282,207 @@ def test_the_setup_runs_in_order_and_again_changes_nothing(values, tmp_path):
     again = setup(FAKE_MOUNTED="1")
     assert ["python3.11", "-m", "venv", venv] not in again
     assert [c[0] for c in again if c[0] in ("gcsfuse", "sudo")] == []
+
+
+def tpu_vm(cluster, state, suffix, name=None, labels=None, accelerator="v4-8"):
+    """A TPU VM as the Cloud TPU API (v2) and `gcloud compute tpus tpu-vm list
+    --format=json` describe it, labelled as Ray's GCP provider labels its workers."""
+    name = name or f"ray-{cluster}-worker-{suffix}-tpu"
+    ray_labels = {"ray-cluster-name": cluster, "ray-node-name": f"ray-{cluster}-worker",
+                  "ray-node-type": "worker", "ray-user-node-type": "tpu_v4_8",
+                  "ray-node-status": "up-to-date", "ray-launch-config": "4f0c2a9e"}  # fmt: skip
+    return {
+        "name": f"projects/my-project/locations/us-central2-b/nodes/{name}",
+        "acceleratorType": accelerator,
+        "state": state,
+        "runtimeVersion": "tpu-ubuntu2204-base",
+        "cidrBlock": "10.130.0.0/20",
+        "networkEndpoints": [{"ipAddress": "10.130.0.7", "port": 8470}],
+        "health": "HEALTHY",
+        "labels": ray_labels if labels is None else labels,
+        "schedulingConfig": {"spot": True},
+        "createTime": "2026-12-07T09:00:00.000000Z",
+        "apiVersion": "V2_ALPHA1",
+        "tags": [f"ray-{cluster}"],
+    }
+
+
+# Two pages of the zone's TPU VMs: the stale ones of cluster xlmr are a, b and c.
+FLEET = [
+    [
+        tpu_vm("xlmr", "PREEMPTED", "0000000a"),
+        tpu_vm("xlmr", "READY", "00000001"),
+        tpu_vm("xlmr", "CREATING", "00000002"),
+        tpu_vm("xlmr", "TERMINATED", "0000000b"),
+        tpu_vm("xlmr", "STOPPED", "00000003"),
+        tpu_vm("xlmr", "DELETING", "00000004"),
+        tpu_vm("xlmr2", "PREEMPTED", "00000005"),  # another cluster's
+        tpu_vm("xlmr", "PREEMPTED", "", name="notebook-tpu"),  # not one Ray made
+        tpu_vm("xlmr", "PREEMPTED", "00000006", labels={}),  # unlabelled
+    ],
+    [tpu_vm("xlmr", "PREEMPTED", "0000000c", accelerator="v4-8")],
+]
+STALE = ["ray-xlmr-worker-0000000a-tpu", "ray-xlmr-worker-0000000b-tpu",
+         "ray-xlmr-worker-0000000c-tpu"]  # fmt: skip
+
+
+class FakeTpuApi:
+    """The part of googleapiclient's `tpu` resource Ray's provider calls:
+    projects().locations().nodes().list(parent=, pageToken=) / .delete(name=), each
+    answering through .execute() in the API's JSON (ListNodesResponse, Operation)."""
+
+    def __init__(self, pages):
+        self.pages, self.deleted, self.listed = pages, [], []
+
+    def projects(self):
+        return self
+
+    def locations(self):
+        return self
+
+    def nodes(self):
+        return self
+
+    def list(self, parent, pageToken=None):
+        self.listed.append(parent)
+        page = int(pageToken or 0)
+        response = {"nodes": self.pages[page]}
+        if page + 1 < len(self.pages):
+            response["nextPageToken"] = str(page + 1)
+        return type("Request", (), {"execute": lambda _: response})()
+
+    def delete(self, name):
+        self.deleted.append(name)
+        operation = {"name": "projects/my-project/locations/us-central2-b/operations/op-1",
+                     "metadata": {"verb": "delete", "target": name}, "done": False}  # fmt: skip
+        return type("Request", (), {"execute": lambda _: operation})()
+
+
+def test_only_the_clusters_preempted_or_terminated_workers_are_deleted_through_the_api():
+    api = FakeTpuApi(FLEET)
+    client = preempted.TpuApi(api, "my-project", "us-central2-b")
+    lines = []
+    assert preempted.sweep(client, "xlmr", dry_run=True, say=lines.append) == STALE
+    assert api.deleted == [] and api.listed == ["projects/my-project/locations/us-central2-b"] * 2
+    assert lines[0] == (
+        "would delete ray-xlmr-worker-0000000a-tpu (v4-8, PREEMPTED): DELETE "
+        "projects/my-project/locations/us-central2-b/nodes/ray-xlmr-worker-0000000a-tpu"
+    )
+    assert preempted.sweep(client, "xlmr", dry_run=False, say=lines.append) == STALE
+    assert api.deleted == [f"projects/my-project/locations/us-central2-b/nodes/{n}" for n in STALE]
+
+
+def test_the_same_selection_through_gcloud_issues_its_documented_commands():
+    calls = []
+
+    def run(command, **options):
+        calls.append(command)
+        stdout = json.dumps([n for page in FLEET for n in page]) if "list" in command else ""
+        return subprocess.CompletedProcess(command, 0, stdout=stdout)
+
+    client = preempted.Gcloud("my-project", "us-central2-b", run=run)
+    assert preempted.sweep(client, "xlmr", dry_run=False, say=lambda line: None) == STALE
+    where = ["--zone=us-central2-b", "--project=my-project"]
+    assert calls == [
+        ["gcloud", "compute", "tpus", "tpu-vm", "list", *where, "--format=json"],
+        *[["gcloud", "compute", "tpus", "tpu-vm", "delete", n, *where, "--quiet", "--async"]
+          for n in STALE],
+    ]  # fmt: skip
+
+
+def test_the_loop_on_the_head_outlives_a_failed_call_and_a_bad_file_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    rendered = tmp_path / "cluster.yaml"
+    rendered.write_text(yaml.safe_dump({"cluster_name": "xlmr", "provider": {
+        "type": "gcp", "project_id": "my-project", "availability_zone": "us-central2-b"}}))  # fmt: skip
+    api = FakeTpuApi(FLEET)
+    answers = iter([RuntimeError("HttpError 503 when requesting ... nodes"), None])
+    listed = preempted.TpuApi.list_nodes
+
+    def list_nodes(self):
+        failure = next(answers)
+        if failure:
+            raise failure
+        return listed(self)
+
+    class Stop(BaseException):
+        pass
+
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+
+    client = preempted.TpuApi(api, "my-project", "us-central2-b")
+    monkeypatch.setattr(preempted.TpuApi, "from_provider", classmethod(lambda cls, p: client))
+    monkeypatch.setattr(preempted.TpuApi, "list_nodes", list_nodes)
+    monkeypatch.setattr(preempted.time, "sleep", sleep)
+    with pytest.raises(Stop):
+        preempted.main(["--cluster-config", str(rendered), "--interval", "300"])
+    out = capsys.readouterr().out.splitlines()
+    assert sleeps == [300, 300] and len(api.deleted) == 3
+    assert out[0].endswith("preempted: RuntimeError: HttpError 503 when requesting ... nodes; "
+                           "again in 300 s")  # fmt: skip
+    assert re.fullmatch(r"\S+Z deleting ray-xlmr-worker-0000000a-tpu \(v4-8, PREEMPTED\)", out[1])
+    rendered.write_text("cluster_name: xlmr\n")
+    assert preempted.main(["--cluster-config", str(rendered)]) == 2
+    assert capsys.readouterr().err == (
+        f"preempted: {rendered}: no provider.project_id: expected a rendered cluster file\n"
+    )
+
+
+def test_the_heads_start_commands_run_the_loop_once_replacing_an_earlier_one(values, tmp_path):
+    """The head's last start command on a stand-in head: the loop starts in the
+    background with the bootstrap config; a restart replaces it, never adds one."""
+    home = tmp_path / "home"
+    (home / "venv" / "bin").mkdir(parents=True)
+    (home / "xlmr-flax").mkdir()
+    log = tmp_path / "started.jsonl"
+    python = home / "venv" / "bin" / "python"
+    python.write_text(f"#!{sys.executable}\nimport json, os, sys, time\n"
+                      f"with open({str(log)!r}, 'a') as f:\n"
+                      "    f.write(json.dumps([os.getpid(), os.getcwd(), *sys.argv[1:]]) + '\\n')\n"
+                      "time.sleep(120)\n")  # fmt: skip
+    python.chmod(0o755)
+    command = render.render(values)["head_start_ray_commands"][-1]
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    started = []
+    try:
+        for _ in range(2):
+            subprocess.run(["bash", "-c", command], env=env, check=True, timeout=60)
+            pid = int((home / "preempted.pid").read_text())
+            started.append(pid)
+            for _ in range(200):  # until the stand-in has written its line
+                if log.exists() and str(pid) in log.read_text():
+                    break
+                time.sleep(0.05)
+        first, second = started
+        for _ in range(200):  # the first loop is gone once the second runs
+            if not alive(first):
+                break
+            time.sleep(0.05)
+        assert alive(second) and not alive(first)
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [line[0] for line in lines] == started
+        assert lines[1][1:] == [str(home / "xlmr-flax"), "-m", "configs.cluster.preempted",
+                                "--cluster-config", f"{home}/ray_bootstrap_config.yaml",
+                                "--interval", "300"]  # fmt: skip
+    finally:  # every stand-in started, whatever the pid file says
+        logged = (
+            [json.loads(line)[0] for line in log.read_text().splitlines()] if log.exists() else []
+        )
+        for pid in {*started, *logged}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+
+
+def alive(pid):
+    """Whether a process runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
