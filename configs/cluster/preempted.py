@@ -176,10 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"preempted: {err}", file=sys.stderr)
         return 2
-    if args.via == "gcloud":
-        client: TpuClient = Gcloud(provider["project_id"], provider["availability_zone"])
-    else:
-        client = TpuApi.from_provider(provider)
+
+    def client_of() -> TpuClient:
+        if args.via == "gcloud":
+            return Gcloud(provider["project_id"], provider["availability_zone"])
+        return TpuApi.from_provider(provider)  # fetches the API's discovery document
+
+    client = None
 
     def say(line: str) -> None:  # the loop's lines (a log file) carry the time
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) if args.interval else ""
@@ -187,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     while True:
         try:
+            client = client or client_of()
             sweep(client, cluster, args.dry_run, say)
         except Exception as err:  # a loop outlives one failed call (quota, network)
             if not args.interval:
