@@ -27,7 +27,8 @@ commands
   stop     stop the study job (`ray job stop`; --job ID, default the last submitted);
            its finished stages and checkpoints stay in the bucket
   fetch    copy WORKDIR/results.jsonl and WORKDIR/report/ from the bucket
-  down     `ray down`: delete the head and every TPU worker (the bucket stays)
+  down     `ray down`: delete the head and every live TPU worker (the bucket stays;
+           a preempted TPU VM Ray does not see: `status` deletes those)
   help     this text
 
 settings (flag, or environment variable)
@@ -204,13 +205,13 @@ on_head() {  # on_head WORDS...: one command on the head, over SSH, in the nodes
 
 live_jobs() {  # LIVE: the submission ids of the cluster's live study jobs ('' if none)
   LIVE=''
-  [[ -f $CLUSTER ]] || return 0 # never `up` from here: no head to ask
+  [[ -f $CLUSTER ]] || return 0  # never `up` from here: no head to ask
   if [[ $DRY_RUN == 1 ]]; then
     run ray get-head-ip "$CLUSTER"
     run ray exec "$CLUSTER" "$REMOTE_ENV $(quote_all "${LIST_LIVE_JOBS[@]}")"
     return 0
   fi
-  ray get-head-ip "$CLUSTER" >/dev/null 2>&1 || return 0 # no head: nothing runs
+  ray get-head-ip "$CLUSTER" >/dev/null 2>&1 || return 0  # no head: nothing runs
   local listed
   if ! listed=$(ray exec "$CLUSTER" "$REMOTE_ENV $(quote_all "${LIST_LIVE_JOBS[@]}")"); then
     printf 'launch_tpu.sh: warning: no job list from the head (Ray not running there?)\n' >&2
@@ -238,7 +239,7 @@ ensure() {  # ensure 'GROUP' NAME 'SCOPE FLAGS' CREATE-FLAGS...: gcloud creates 
 
 ensure_network() {  # the region's own network; Ray's ports open to this cluster's nodes only
   local region=${ZONE%-*}
-  local network=xlmr-ray-$region # configs/cluster/render.py: network_name, network_tag
+  local network=xlmr-ray-$region  # configs/cluster/render.py: network_name, network_tag
   ensure "compute networks" "$network" "" --subnet-mode=custom
   ensure "compute networks subnets" "$network" "--region=$region" "--network=$network" \
     --range=10.130.0.0/20 --enable-private-ip-google-access
@@ -324,7 +325,7 @@ cmd_submit() {
   done
   if ((${#topology[@]})) && [[ -f $CLUSTER ]]; then
     "${LOCAL_PYTHON[@]}" -m configs.cluster.node_types "$CLUSTER" "${topology[@]}" >/dev/null ||
-      exit 2 # its one line names what mismatched
+      exit 2  # its one line names what mismatched
   fi
   local id
   id=${NAME}-$(date -u +%Y%m%d-%H%M%S)
@@ -343,7 +344,7 @@ reclaim_preempted() {  # this cluster's PREEMPTED/TERMINATED TPU VMs, deleted (o
     need_program gcloud 'install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)'
     "${sweep[@]}" || die "could not list or delete the cluster's preempted TPU VMs (above)"
   elif [[ -f $CLUSTER ]] && command -v gcloud >/dev/null 2>&1; then
-    "${sweep[@]}" --dry-run || true # a read-only listing: what the real run would delete
+    "${sweep[@]}" --dry-run || true  # a read-only listing: what the real run would delete
   else
     run "${sweep[@]}"
   fi
