@@ -3,8 +3,9 @@ and keeps what docs/tpu.md promises: spot single-host TPU workers of one generat
 zero, an on-demand head, no public address, the cluster's own network and tag, token
 authentication, the job API on the head's loopback and every other Ray port pinned, the
 lock file installed exactly, the bucket mounted on every host, and the cluster's
-preempted TPU VMs deleted (configs/cluster/preempted.py, against a stand-in TPU API and
-gcloud answering in the documented Node format)."""
+preempted TPU VMs deleted (configs/cluster/preempted.py, through googleapiclient's own
+TPU client over a mock HTTP connection, and a stand-in gcloud, both answering in the
+documented Node format)."""
 
 import contextlib
 import copy
@@ -326,50 +327,39 @@ STALE = ["ray-xlmr-worker-0000000a-tpu", "ray-xlmr-worker-0000000b-tpu",
          "ray-xlmr-worker-0000000c-tpu"]  # fmt: skip
 
 
-class FakeTpuApi:
-    """The part of googleapiclient's `tpu` resource Ray's provider calls:
-    projects().locations().nodes().list(parent=, pageToken=) / .delete(name=), each
-    answering through .execute() in the API's JSON (ListNodesResponse, Operation)."""
+def tpu_api(*answers):
+    """googleapiclient's own `tpu` v2alpha1 client (its bundled discovery document: no
+    network), answering each request in turn with (HTTP status, JSON body); the requests
+    it sent are in `.requests` as (method, URL)."""
+    from googleapiclient import discovery
+    from googleapiclient.http import HttpMockSequence
 
-    def __init__(self, pages):
-        self.pages, self.deleted, self.listed = pages, [], []
+    http = HttpMockSequence([({"status": str(code)}, json.dumps(body)) for code, body in answers])
+    tpu = discovery.build("tpu", "v2alpha1", http=http, static_discovery=True)
+    tpu.requests = lambda: [(method, uri) for uri, method, *_ in http.request_sequence]
+    return tpu
 
-    def projects(self):
-        return self
 
-    def locations(self):
-        return self
-
-    def nodes(self):
-        return self
-
-    def list(self, parent, pageToken=None):
-        self.listed.append(parent)
-        page = int(pageToken or 0)
-        response = {"nodes": self.pages[page]}
-        if page + 1 < len(self.pages):
-            response["nextPageToken"] = str(page + 1)
-        return type("Request", (), {"execute": lambda _: response})()
-
-    def delete(self, name):
-        self.deleted.append(name)
-        operation = {"name": "projects/my-project/locations/us-central2-b/operations/op-1",
-                     "metadata": {"verb": "delete", "target": name}, "done": False}  # fmt: skip
-        return type("Request", (), {"execute": lambda _: operation})()
+NODES_URL = "https://tpu.googleapis.com/v2alpha1/projects/my-project/locations/us-central2-b/nodes"
+# ListNodesResponse pages, then an Operation for each delete.
+LISTED = [(200, {"nodes": FLEET[0], "nextPageToken": "p2"}), (200, {"nodes": FLEET[1]})]
+OPERATION = (200, {"name": "projects/my-project/locations/us-central2-b/operations/op-1",
+                   "metadata": {"verb": "delete"}, "done": False})  # fmt: skip
 
 
 def test_only_the_clusters_preempted_or_terminated_workers_are_deleted_through_the_api():
-    api = FakeTpuApi(FLEET)
-    client = preempted.TpuApi(api, "my-project", "us-central2-b")
+    tpu = tpu_api(*LISTED, *LISTED, *[OPERATION] * 3)
+    client = preempted.TpuApi(tpu, "my-project", "us-central2-b")
     lines = []
     assert preempted.sweep(client, "xlmr", dry_run=True, say=lines.append) == STALE
-    assert api.deleted == [] and api.listed == ["projects/my-project/locations/us-central2-b"] * 2
+    assert tpu.requests() == [("GET", f"{NODES_URL}?alt=json"),
+                              ("GET", f"{NODES_URL}?pageToken=p2&alt=json")]  # fmt: skip
     assert lines[0] == (
         "would delete ray-xlmr-worker-0000000a-tpu (v4-8, PREEMPTED): DELETE "
         "projects/my-project/locations/us-central2-b/nodes/ray-xlmr-worker-0000000a-tpu"
     )
     assert preempted.sweep(client, "xlmr", dry_run=False, say=lines.append) == STALE
-    assert api.deleted == [f"projects/my-project/locations/us-central2-b/nodes/{n}" for n in STALE]
+    assert tpu.requests()[4:] == [("DELETE", f"{NODES_URL}/{name}?alt=json") for name in STALE]
 
 
 def test_the_same_selection_through_gcloud_issues_its_documented_commands():
@@ -396,15 +386,8 @@ def test_the_loop_on_the_head_outlives_a_failed_call_and_a_bad_file_is_one_line(
     rendered = tmp_path / "cluster.yaml"
     rendered.write_text(yaml.safe_dump({"cluster_name": "xlmr", "provider": {
         "type": "gcp", "project_id": "my-project", "availability_zone": "us-central2-b"}}))  # fmt: skip
-    api = FakeTpuApi(FLEET)
-    answers = iter([RuntimeError("HttpError 503 when requesting ... nodes"), None])
-    listed = preempted.TpuApi.list_nodes
-
-    def list_nodes(self):
-        failure = next(answers)
-        if failure:
-            raise failure
-        return listed(self)
+    unavailable = (503, {"error": {"code": 503, "message": "The service is unavailable."}})
+    tpu = tpu_api(unavailable, *LISTED, *[OPERATION] * 3)
 
     class Stop(BaseException):
         pass
@@ -416,16 +399,16 @@ def test_the_loop_on_the_head_outlives_a_failed_call_and_a_bad_file_is_one_line(
         if len(sleeps) == 2:
             raise Stop
 
-    client = preempted.TpuApi(api, "my-project", "us-central2-b")
+    client = preempted.TpuApi(tpu, "my-project", "us-central2-b")
     monkeypatch.setattr(preempted.TpuApi, "from_provider", classmethod(lambda cls, p: client))
-    monkeypatch.setattr(preempted.TpuApi, "list_nodes", list_nodes)
     monkeypatch.setattr(preempted.time, "sleep", sleep)
     with pytest.raises(Stop):
         preempted.main(["--cluster-config", str(rendered), "--interval", "300"])
     out = capsys.readouterr().out.splitlines()
-    assert sleeps == [300, 300] and len(api.deleted) == 3
-    assert out[0].endswith("preempted: RuntimeError: HttpError 503 when requesting ... nodes; "
-                           "again in 300 s")  # fmt: skip
+    assert sleeps == [300, 300] and [m for m, _ in tpu.requests()] == ["GET"] * 3 + ["DELETE"] * 3
+    assert out[0].endswith(f'preempted: HttpError: <HttpError 503 when requesting {NODES_URL}'
+                           '?alt=json returned "The service is unavailable.". Details: "The '
+                           'service is unavailable.">; again in 300 s')  # fmt: skip
     assert re.fullmatch(r"\S+Z deleting ray-xlmr-worker-0000000a-tpu \(v4-8, PREEMPTED\)", out[1])
     rendered.write_text("cluster_name: xlmr\n")
     assert preempted.main(["--cluster-config", str(rendered)]) == 2
