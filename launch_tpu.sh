@@ -27,8 +27,8 @@ commands
   stop     stop the study job (`ray job stop`; --job ID, default the last submitted);
            its finished stages and checkpoints stay in the bucket
   fetch    copy WORKDIR/results.jsonl and WORKDIR/report/ from the bucket
-  down     `ray down`: delete the head and every live TPU worker (the bucket stays;
-           a preempted TPU VM Ray does not see: `status` deletes those)
+  down     `ray down`: delete the head and every TPU worker, then the preempted
+           TPU VMs `ray down` does not see (the bucket stays)
   help     this text
 
 settings (flag, or environment variable)
@@ -394,6 +394,7 @@ cmd_fetch() {
 cmd_down() {
   need_cluster
   run ray down --yes "$CLUSTER"
+  reclaim_preempted  # `ray down` does not see them
 }
 
 if ((${#EXTRA[@]})) && [[ $COMMAND != submit ]]; then

@@ -356,16 +356,27 @@ def test_fetch_copies_results_and_report_from_the_bucket(launcher, tmp_path):
     assert done.returncode == 2 and "expected gs://BUCKET/PATH" in done.stderr
 
 
-def test_down_is_ray_down_and_needs_the_cluster_up_wrote(launcher):
+def test_down_is_ray_down_then_the_preempted_vms_and_needs_the_cluster_up_wrote(launcher):
     done, calls, cluster = launcher("down")
     assert done.returncode == 2 and calls == []
     assert f"no cluster xlmr here ({cluster}/cluster.yaml is missing)" in done.stderr
     done, calls, cluster = launcher("down", "--dry-run")
-    assert done.stdout == f"ray down --yes {cluster}/cluster.yaml\n" and calls == []
+    assert done.stdout.splitlines() == [
+        f"ray down --yes {cluster}/cluster.yaml",
+        f"env PYTHONPATH={ROOT} {sys.executable} -m configs.cluster.preempted --cluster-config "
+        f"{cluster}/cluster.yaml --via gcloud",
+    ]
+    assert calls == []
     cluster.mkdir(parents=True)
-    (cluster / "cluster.yaml").write_text("cluster_name: xlmr\n")
+    (cluster / "cluster.yaml").write_text(yaml.safe_dump({"cluster_name": "xlmr", "provider": {
+        "type": "gcp", "project_id": "my-project", "availability_zone": "us-central2-b"}}))  # fmt: skip
     done, calls, _ = launcher("down")
-    assert calls == [["ray", "down", "--yes", f"{cluster}/cluster.yaml"]]
+    assert done.returncode == 0, done.stderr
+    assert calls == [  # then the preempted VMs `ray down` leaves (none here)
+        ["ray", "down", "--yes", f"{cluster}/cluster.yaml"],
+        ["gcloud", "compute", "tpus", "tpu-vm", "list", "--zone=us-central2-b",
+         "--project=my-project", "--format=json"],
+    ]  # fmt: skip
 
 
 def test_missing_programs_and_misplaced_arguments_are_one_line_errors(launcher, tmp_path):
