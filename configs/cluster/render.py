@@ -1,9 +1,10 @@
 """Renders the cluster template (configs/cluster/tpu.yaml) for one cluster: fills its
-{{settings}}, keeps the TPU node types asked for (a zone offers some generations
-only), and checks the result against the schema Ray ships before `ray up` sees it.
+{{settings}}, keeps the TPU node types asked for (single-host types of one generation:
+configs/cluster/node_types.py), and checks the result against the schema Ray ships
+before `ray up` sees it.
 
     python -m configs.cluster.render --name xlmr --project P --zone us-central2-b \\
-        --bucket B --source DIR --accelerators v4-8,v4-32 --out cluster.yaml
+        --bucket B --source DIR --accelerators v4-8 --out cluster.yaml
 
 `launch_tpu.sh up` runs it; every bad setting is one line naming the flag.
 """
@@ -20,12 +21,23 @@ from typing import Any
 
 import yaml
 
-TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tpu.yaml")
-PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+from configs.cluster import node_types
+from configs.cluster.node_types import PLACEHOLDER, TEMPLATE
+
 # Resource names as Google Cloud accepts them (VMs, buckets), and zones like us-central2-b.
 NAME = re.compile(r"[a-z]([-a-z0-9]{0,30}[a-z0-9])?")
 BUCKET = re.compile(r"[a-z0-9][-_.a-z0-9]{1,61}[a-z0-9]")
 ZONE = re.compile(r"([a-z]+-[a-z]+[0-9]+)-[a-z]")
+
+
+def network_name(region: str) -> str:
+    """The region's own network (and its one subnet) that `launch_tpu.sh up` makes."""
+    return f"xlmr-ray-{region}"
+
+
+def network_tag(cluster: str) -> str:
+    """The network tag of every node of a cluster: its firewall rule admits this tag only."""
+    return f"ray-{cluster}"
 
 
 def node_type_name(accelerator: str) -> str:
@@ -63,6 +75,8 @@ def settings(
         "project": project,
         "zone": zone,
         "region": region.group(1),
+        "network": network_name(region.group(1)),
+        "tag": network_tag(name),
         "bucket": bucket,
         "source": os.path.abspath(source),
         "token": os.path.abspath(token),
@@ -80,7 +94,9 @@ def render(
     template: str = TEMPLATE,
 ) -> dict[str, Any]:
     """The cluster config: the template with `values` filled in, only the `wanted`
-    TPU types (all if None), on-demand TPUs where `spot` is False."""
+    TPU types (all if None), on-demand TPUs where `spot` is False. ValueError (one
+    line, naming --accelerators) for a type the template does not offer, a multi-host
+    type, or types of several generations."""
     with open(template, encoding="utf-8") as f:
         text = "".join(line for line in f if not line.lstrip().startswith("#"))
     missing = sorted({key for key in PLACEHOLDER.findall(text) if key not in values})
@@ -91,32 +107,41 @@ def render(
         json.dumps(yaml.safe_load(PLACEHOLDER.sub(lambda m: values[m.group(1)], text)))
     )
     offered = accelerators(config)
-    unknown = [a for a in wanted or () if a not in offered]
-    if unknown:
-        raise ValueError(f"--accelerators {','.join(unknown)}: expected some of {offered}")
+    if wanted is not None:
+        flag = f"--accelerators {','.join(wanted)}"
+        if not wanted:
+            raise ValueError(f"--accelerators is empty: expected some of {offered}")
+        pods = [
+            a
+            for a in wanted
+            if a not in offered and node_types.is_tpu_type(a) and node_types.hosts(a) > 1
+        ]
+        if pods:
+            raise ValueError(
+                f"{flag}: {', '.join(pods)} spans several hosts; the autoscaled pool holds "
+                f"single-host TPU types only while stages are laid out per host or per chip: "
+                f"expected some of {offered}"
+            )
+        unknown = [a for a in wanted if a not in offered]
+        if unknown:
+            raise ValueError(f"{flag}: {','.join(unknown)} not offered: expected some of {offered}")
     types = config["available_node_types"]
     for accelerator in offered:
         if wanted is not None and accelerator not in wanted:
             del types[node_type_name(accelerator)]
         elif not spot:
             types[node_type_name(accelerator)]["node_config"].pop("schedulingConfig")
+    if wanted is not None:
+        node_types.check_one_generation(node_types.node_types_of(config), flag)
     if ssh_key:  # OS Login: your own key and user; Ray then adds no project-wide key
         config["auth"]["ssh_private_key"] = os.path.abspath(os.path.expanduser(ssh_key))
     return config
 
 
-def chips_per_host(accelerator: str) -> int:
-    """Chips one host of the slice brings (what Ray's TPU support reports per node)."""
-    from ray._private.accelerators import tpu
-
-    chips = int(accelerator.rsplit("-", 1)[1]) // tpu.get_tpu_cores_per_chip(accelerator)
-    return min(chips, tpu.get_num_tpu_visible_chips_per_host(accelerator))
-
-
 def validate(config: dict[str, Any]) -> None:
-    """Ray's own checks of a cluster config: its schema, its TPU accelerator types,
-    and each TPU type's declared chips against what Ray will find on one host;
-    ValueError in one line."""
+    """Ray's own checks of a cluster config (its schema, its TPU accelerator types, each
+    TPU type's declared chips against what Ray will find on one host), then this
+    project's: single-host TPU types of one generation; ValueError in one line."""
     import jsonschema
     from ray._private.accelerators import TPUAcceleratorManager
     from ray.autoscaler._private.util import validate_config
@@ -132,11 +157,14 @@ def validate(config: dict[str, Any]) -> None:
             continue
         if not TPUAcceleratorManager.is_valid_tpu_accelerator_type(accelerator):
             raise ValueError(f"{name}: acceleratorType {accelerator!r} is not a TPU type Ray knows")
-        chips = chips_per_host(accelerator)
+        chips = node_types.chips_per_host(accelerator)
         if node["resources"].get("TPU") != chips:
             raise ValueError(
                 f"{name}: resources TPU must be {chips}, the chips of one {accelerator} host"
             )
+    types = node_types.node_types_of(config)
+    node_types.check_single_host(types, "cluster config")
+    node_types.check_one_generation(types, "cluster config")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bucket", required=True, help="the study's bucket, without gs://")
     parser.add_argument("--source", required=True, help="folder of the commit to install")
     parser.add_argument("--token", default=os.path.expanduser("~/.ray/auth_token"))
-    parser.add_argument("--accelerators", default="", help="comma-separated; default: all")
+    parser.add_argument(
+        "--accelerators", required=True, help="comma-separated, single-host, one generation"
+    )
     parser.add_argument("--ssh-user", default="ubuntu")
     parser.add_argument("--ssh-key", help="OS Login: the private key registered for you")
     parser.add_argument("--on-demand", action="store_true", help="TPUs on demand, not spot")
@@ -158,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.name, args.project, args.zone, args.bucket, args.source, args.token,
             args.ssh_user,
         )  # fmt: skip
-        wanted = [a for a in args.accelerators.split(",") if a] or None
+        wanted = [a for a in args.accelerators.split(",") if a]
         config = render(values, wanted, args.ssh_key, spot=not args.on_demand)
         validate(config)
     except ValueError as err:
