@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from eval.analysis.records import load_failures
+from eval.analysis.records import load_failures, load_goodput
 from eval.report.runs import section_failed
 from tests.study_config import two_subtrees_config
 from train.loop import LoopClock, train_loop
@@ -138,6 +138,8 @@ def test_a_failed_stage_leaves_the_rest_finished_and_a_rerun_tries_it_again(tmp_
     assert len(first["blocked"]) == 1  # its child never ran
     done = [s.id for s in dag.in_order() if layout.is_done(workdir, s.id)]
     assert len(done) == 2 and squad.id not in done  # the mnli subtree finished
+    failed_try = next(s for s in load_goodput(workdir)["stages"] if s["stage"] == squad.id)
+    assert (failed_try["preserved_steps"], failed_try["lost_steps"]) == (0, 1)  # no checkpoint
     assert failed_error(workdir, squad.id).startswith("PlantedFailure")
     report = (tmp_path / "run" / "report" / "report.md").read_text()
     assert f"| {squad.id} | squad_v1 | 0 | PlantedFailure" in report
