@@ -3,12 +3,14 @@ count productive wherever they ran, a stage's wait for chips is not its waste, s
 weigh by their chips, and chips held idle lower the study's goodput."""
 
 import json
+import time
 
 import pytest
 
 from eval.report.runs import section_goodput
 from train.loop import LoopClock, train_loop
 from train.study import layout
+from train.study.run import attempts
 from train.study.run.attempts import (
     ENDED_DONE,
     ENDED_FAILED,
@@ -173,6 +175,7 @@ def test_each_try_of_a_run_is_recorded_and_read_back(tmp_path):
 
     first = AttemptLog(workdir, "s1", "run-1", chips=2, held_from=0.0, ready_at=-1.0)
     train(first, 0, 3)  # lost after step 3 (its checkpoint at step 2)
+    first.close()  # its process gone: no more heartbeats
     again = AttemptLog(workdir, "s1", "run-1", chips=2, held_from=1e12, ready_at=5.0)
     train(again, 2, 6)
     record = again.end(ENDED_DONE)
@@ -182,6 +185,22 @@ def test_each_try_of_a_run_is_recorded_and_read_back(tmp_path):
     times = stage_times(record, "xnli")
     assert (times.preserved_steps, times.lost_steps, times.chips) == (6, 1, 2)
     assert read_attempts(workdir, "s1", "run-2") is None  # another run's tries
-    assert AttemptLog(workdir, "s1", "run-2", chips=1, held_from=0, ready_at=0).current.attempt == 1
+    other_run = AttemptLog(workdir, "s1", "run-2", chips=1, held_from=0, ready_at=0)
+    other_run.close()
+    assert other_run.current.attempt == 1
     with open(layout.stage_attempts(workdir, "s1"), encoding="utf-8") as f:
         assert json.load(f)["run"] == "run-2"
+
+
+def test_a_try_that_makes_no_progress_is_still_heard_of(tmp_path, monkeypatch):
+    # A try compiling for minutes writes nothing else; its heartbeat keeps `updated`
+    # moving, so a try lost then is counted as held until then.
+    monkeypatch.setattr(attempts, "HEARTBEAT_S", 0.01)
+    log = AttemptLog(str(tmp_path), "s1", "run-1", chips=1, held_from=0.0, ready_at=0.0)
+    written = log.current.updated
+    for _ in range(500):
+        if read_attempts(str(tmp_path), "s1", "run-1").attempts[0].updated > written:
+            break
+        time.sleep(0.01)
+    log.close()
+    assert read_attempts(str(tmp_path), "s1", "run-1").attempts[0].updated > written

@@ -6,8 +6,9 @@ evaluation units of earlier tries were preserved (goodput.py).
 have started, and one record per try. A try writes its record when it starts, at
 each phase, just before each checkpoint it starts (with the train-step seconds so
 far: what that checkpoint would preserve), after each evaluation unit it writes, at
-most every `HEARTBEAT_S` seconds while training, and at its end. A try that is
-killed leaves its last record behind: `updated` is the last time it was heard of.
+least every `HEARTBEAT_S` seconds in between (a thread: a try lost while it
+compiles for minutes is held that long), and at its end. A try that is killed
+leaves its last record behind: `updated` is the last time it was heard of.
 A new run starts the file afresh (its time before this run is not this run's).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from typing import Any
 
@@ -119,15 +121,29 @@ class AttemptLog:
         )
         self._clock = None
         self._evaluating_since: float | None = None
-        self._written = 0.0
+        self._lock = threading.Lock()  # one snapshot at a time, the newest last
+        self._closed = threading.Event()
         self.write()
+        if is_primary():
+            threading.Thread(target=self._beat, name="attempt-heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        while not self._closed.wait(HEARTBEAT_S):
+            try:
+                self.write()
+            except OSError as err:  # the try's own next write meets it too
+                logging.warning("attempts.json: heartbeat not written (%s)", err)
 
     def write(self) -> None:
-        self.current.updated = time.time()
-        self._written = time.monotonic()
-        if is_primary():
-            path = layout.stage_attempts(self.workdir, self.record.stage)
-            write_file(path, self.record.as_json())
+        with self._lock:
+            self.current.updated = time.time()
+            if is_primary():
+                path = layout.stage_attempts(self.workdir, self.record.stage)
+                write_file(path, self.record.as_json())
+
+    def close(self) -> None:
+        """Stops the heartbeat (this try ended, or its process is about to)."""
+        self._closed.set()
 
     def add(self, part: str, seconds: float) -> None:
         self.current.parts[part] += seconds
@@ -145,11 +161,12 @@ class AttemptLog:
         current.parts.update(compile=clock.compile_s, train=clock.steps_s, checkpoint=clock.saves_s)
 
     def step(self, next_step: int) -> None:
+        """After each train step: the heartbeat writes it (the first at once: where
+        this try's training began)."""
         first = self.current.restored_step is None
-        if first or time.monotonic() - self._written >= HEARTBEAT_S:
-            self._from_clock()
+        self._from_clock()
+        if first:
             self.write()
-        self.current.step = next_step
 
     def save(self, next_step: int) -> None:
         """Just before a checkpoint of `next_step` steps is started."""
@@ -184,6 +201,7 @@ class AttemptLog:
 
     def end(self, status: str) -> StageAttempts:
         """This try ended itself (ENDED_DONE or ENDED_FAILED); returns every try."""
+        self.close()
         self.current.status = status
         self.write()
         return self.record

@@ -136,6 +136,7 @@ def stage_work(
         times = stage_times(log.end(ENDED_FAILED), task)
         return StageOutcome(stage_id, FAILED, line, times, evaluated, time.time())
     finally:
+        log.close()
         if stop is not None:
             stop.set()
 
