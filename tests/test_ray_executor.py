@@ -103,7 +103,12 @@ def test_a_killed_worker_is_retried_and_the_study_ends_as_in_process(tmp_path):
     assert manifest["resumed_from_step"] in (0, 2)
     goodput = json.loads((tmp_path / "ray" / "goodput.json").read_text())
     retried = next(s for s in goodput["stages"] if s["stage"] == mnli.id)
-    assert retried["attempts"] == 2 and retried["retries"] > 0
+    # Its four steps are kept whichever checkpoint the retry resumed from; the lost
+    # try's work past it is counted lost, on the one chip the stage held.
+    assert (retried["attempts"], retried["preserved_steps"], retried["chips"]) == (2, 4, 1)
+    assert retried["lost"] > 0 and retried["between_tries"] >= 0
+    study = goodput["study"]
+    assert study["chips"] == 8 and study["parts"]["idle"] > 0  # one stage at a time on 8
     assert goodput["executor"] == "ray" and "goodput of the study (ray" in run.stdout
 
 

@@ -64,6 +64,14 @@ def test_a_study_writes_one_record_per_path_target_language_seed_metric(uninterr
     # Alignment of every encoder: the pretrained one and each of the three stages.
     alignment = {tuple(r["path"]) for r in records if r["kind"] == "alignment"}
     assert alignment == {(), ("mnli",), ("mnli", "squad_v1"), ("mnli", "squad_v1", "squad_v1")}
+    # Goodput: each stage's four steps kept on the mesh's 8 devices; the run held all
+    # 8 for its wall time, so the driver's own time is idle chip-time.
+    goodput = json.loads((uninterrupted / "run" / "goodput.json").read_text())
+    trained = [s for s in goodput["stages"] if s["task"] != "pretrained"]
+    assert [(s["preserved_steps"], s["lost_steps"], s["chips"]) for s in trained] == [(4, 0, 8)] * 3
+    study = goodput["study"]
+    assert study["chips"] == 8 and study["chip_s"] == pytest.approx(8 * study["wall_s"], rel=1e-3)
+    assert study["parts"]["idle"] > 0 and 0 < study["goodput"] < 1
 
 
 @pytest.mark.slow  # whole studies as subprocesses

@@ -28,7 +28,10 @@ class LoopClock:
     """Where a loop's wall time went (seconds), for goodput: the first step of each
     step function (its compilation, or its load from the compilation cache), the
     other steps with their input and metric fetches (productive), and checkpoint
-    saves. `on_step(next_step)` is told of every finished step (a step counter)."""
+    saves. `on_step(next_step)` is told of every finished step (a step counter),
+    `on_save(next_step)` of every checkpoint just before it is started (the timings
+    then cover the steps it holds); `first_step` is where the loop began (the step a
+    checkpoint restored)."""
 
     compile_s: float = 0.0
     steps_s: float = 0.0
@@ -37,6 +40,8 @@ class LoopClock:
     started: float | None = None  # time.perf_counter() at the loop's start and end
     ended: float | None = None
     on_step: Callable[[int], None] | None = None
+    on_save: Callable[[int], None] | None = None
+    first_step: int = 0
 
 
 def train_loop(
@@ -77,6 +82,7 @@ def train_loop(
                 log(good)
 
     done, compiled = first_step, set()
+    clock.first_step = first_step
     clock.started = mark = time.perf_counter()
     for item in batches:  # the batch's own reading and transfer count as its step
         name, batch = item if per_task else (None, item)
@@ -93,6 +99,8 @@ def train_loop(
             compiled.add(name)
             clock.compile_s += now - mark
         if due:
+            if clock.on_save:
+                clock.on_save(done)
             save(state, done)
             clock.saves_s += time.perf_counter() - now
         clock.steps += 1

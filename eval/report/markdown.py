@@ -31,7 +31,7 @@ FILE_DESCRIPTIONS = {
     "alignment_by_class.csv": "the same, mean over the languages of each class",
     "missing.csv": "absent runs and languages",
     "failed.csv": "zero-shot cells left empty by a failed stage, with its error",
-    "goodput.csv": "per stage of the last run: seconds by part and its goodput",
+    "goodput.csv": "per stage of the last run: chips, tries, steps kept, seconds by part",
     "ordering_heatmap_": "ordering effect by target and resource class",
     "ordering_languages_": "ordering effect per language with 95% intervals",
     "ordering_vs_cc100_": "ordering effect against the language's CC-100 size",

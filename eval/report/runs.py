@@ -13,15 +13,16 @@ from eval.report.tables import _write_csv
 from eval.report.text import _cut, _label, _table
 
 PART_NAMES = {
-    "train": "train steps (productive)",
-    "compile": "compile (first step of each program)",
+    "train": "train steps kept (productive)",
+    "evaluation": "evaluation units written (productive)",
+    "startup": "worker start-up (backend, mesh)",
     "restore": "restore (parent model, data, checkpoint)",
+    "compile": "compile (first step of each program)",
     "checkpoint": "checkpoint saves",
-    "evaluation": "evaluation",
-    "queue": "queueing and worker start-up",
-    "retries": "retries (tries lost to a dead worker or a stall)",
-    "other": "publishing models",
-    "driver": "driver (checks, lock, results)",
+    "other": "publishing models, untimed gaps",
+    "lost": "lost (tries' work past their last kept checkpoint)",
+    "idle": "idle (chips held, no stage running)",
+    "untracked": "untracked (chips busy outside every try's clock)",
 }
 
 
@@ -54,25 +55,30 @@ def section_failed(failures: list[StageFailure]) -> list[str]:
 
 
 def section_goodput(goodput: dict[str, Any] | None) -> list[str]:
-    """The goodput of the last run: its parts in stage-seconds and their share."""
+    """The goodput of the last run: its chip-seconds by part and their share."""
     if not goodput:
         return []
     study = goodput["study"]
     parts = study["parts"]
     spent = sum(parts.values()) or 1.0
+    waited = sum((study.get("waiting_s") or {}).values())
     lines = [
         "## Goodput of the last run",
         "",
-        f"Executor `{goodput['executor']}`, {study['stages']} stage(s) run, wall time "
-        f"{study['wall_s']:.1f} s; goodput (train steps over all stage-seconds and the "
-        f"driver's own time) **{study['goodput']:.0%}**. Per stage: `goodput.csv`.",
+        f"Executor `{goodput['executor']}`, {study['stages']} stage(s) run in "
+        f"{study.get('attempts', study['stages'])} tries, wall time {study['wall_s']:.1f} s, "
+        f"{study.get('chips', 0)} chips held: goodput (train steps kept in each stage's "
+        f"final checkpoint lineage and evaluation, over every chip-second held) "
+        f"**{study['goodput']:.0%}**; {study.get('preserved_steps', 0)} train steps kept, "
+        f"{study.get('lost_steps', 0)} lost; stages waited {waited:.1f} s for chips (not "
+        "counted: no chip was theirs). Per stage: `goodput.csv`.",
         "",
     ]
     rows = [
         (PART_NAMES.get(name, name), f"{seconds:.1f}", f"{seconds / spent:.0%}")
         for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])
     ]
-    return [*lines, *_table(("part", "seconds", "share"), rows)]
+    return [*lines, *_table(("part", "chip-seconds", "share"), rows)]
 
 
 def write_run_tables(study: Study, directory: str) -> list[str]:

@@ -9,7 +9,8 @@
       stages/<id>/                     one trained stage (StageFiles)
         checkpoints/ model/ metrics.jsonl tensorboard/ manifest.json DONE
         FAILED                         its one-line error, if its last try failed
-        progress.json                  its step counters (watchdog, goodput)
+        progress.json                  its step counters (watchdog)
+        attempts.json                  what each try of the last run did (goodput)
         eval/<unit>-<key>.json         one evaluation unit's records
         eval/<unit>-<key>/<split>-<lang>.npy   its per-example statistics
         submission/<task>/test-<lang>.<ext>    test predictions for submission
@@ -112,6 +113,11 @@ def stage_files(workdir: str, stage_id: str) -> StageFiles:
 def stage_failed(workdir: str, stage_id: str) -> str:
     """The stage's FAILED record: the one-line error of its last, failed try."""
     return os.path.join(stage_dir(workdir, stage_id), "FAILED")
+
+
+def stage_attempts(workdir: str, stage_id: str) -> str:
+    """What each try of the stage in the last run held and kept (attempts.py)."""
+    return os.path.join(stage_dir(workdir, stage_id), "attempts.json")
 
 
 def stage_progress(workdir: str, stage_id: str) -> str:

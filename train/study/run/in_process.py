@@ -62,7 +62,7 @@ def run_in_process(
             say(f"stage {stage.id} ({stage.task}, seed {stage.seed}) failed: {outcome.error}")
         elif (
             outcome.times
-            and outcome.times.total >= 0.05
+            and outcome.times.held_s >= 0.05
             and (outcome.times.train or outcome.evaluated)
         ):
             say(stage_line(outcome.times))

@@ -40,6 +40,7 @@ from train.study.run.failures import (
     storage_error,
 )
 from train.study.run.goodput import stage_line
+from train.study.run.held_chips import ClusterChips, task_chips
 from train.study.run.resources import StageShape
 from train.study.run.work import enable_compilation_cache, has_work, stage_work
 from xlmr_flax import faults
@@ -128,6 +129,7 @@ def stage_task(
     ready_at: float,
 ) -> StageOutcome:
     """One stage in its own worker (the body of its Ray task)."""
+    held_from = time.time()  # its chips are its own from here (goodput)
     import jax
 
     from xlmr_flax.sharding import make_mesh
@@ -141,6 +143,7 @@ def stage_task(
         config, dag, stage_id, workdir, mesh, run_id=run_id,
         ready_at=parent.ended if parent is not None else ready_at, on_stall=_kill_own_worker,
         label=dag.stages[stage_id].task if stage_id in dag.stages else "",
+        chips=task_chips(), held_from=held_from,
     )  # fmt: skip
     if outcome.status != DONE:
         raise StageFailed(outcome)
@@ -157,9 +160,11 @@ def run_on_ray(
     shape: StageShape,
     address: str | None,
     say: Callable[[str], None],
+    held_chips: ClusterChips | None = None,
 ) -> list[StageOutcome]:
     """Submits the root and every stage as Ray tasks and waits for all; returns one
-    outcome per stage, the root's first. A storage error is raised at the end."""
+    outcome per stage, the root's first. A storage error is raised at the end.
+    `held_chips` samples the cluster's chips while it runs (goodput)."""
     import ray
 
     check_shape(shape)
@@ -172,6 +177,8 @@ def run_on_ray(
         raise ConfigError(f"{flag}: Ray did not start ({one_line(err)})") from None
     chips = ray.cluster_resources().get("TPU", 0)
     say(f"ray: {where} in {time.time() - began:.1f} s; {chips:g} chips")
+    if held_chips is not None:
+        held_chips.start(ray)
     try:
         task = ray.remote(max_calls=1)(stage_task).options(
             max_retries=max_retries(config), retry_exceptions=False, resources=shape.resources,
@@ -187,6 +194,8 @@ def run_on_ray(
             refs[stage_id] = task.remote(parent, *shared, stage_id, workdir, run_id, time.time())
         return skipped + _collect(ray, dag, refs, len(stages), began, say)
     finally:
+        if held_chips is not None:
+            held_chips.stop()
         ray.shutdown()
 
 

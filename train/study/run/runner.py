@@ -15,11 +15,14 @@ import time
 import uuid
 from typing import Any
 
+import jax
+
 from eval.report import format_summary, write_report
 from train.progress import overall_line
 from train.study import layout
 from train.study.plan.plan import ConfigError, build_dag
 from train.study.plan.targets import parse_target
+from train.study.run.attempts import read_attempts
 from train.study.run.data_check import check_study_data
 from train.study.run.failures import (
     DONE,
@@ -29,7 +32,15 @@ from train.study.run.failures import (
     study_failures,
     write_failed,
 )
-from train.study.run.goodput import goodput_text, study_goodput, study_line
+from train.study.run.goodput import (
+    HeldTime,
+    StageTimes,
+    goodput_text,
+    stage_times,
+    study_goodput,
+    study_line,
+)
+from train.study.run.held_chips import ClusterChips
 from train.study.run.lock import workdir_lock
 from train.study.run.resources import stage_shape
 from train.study.run.results import result_records, write_results
@@ -95,12 +106,14 @@ def run_study(
         sum(1 for _ in result_records(config, dag, workdir))
         sync_processes("study: corrupt units dropped")
         run_id = f"{started:.0f}-{uuid.uuid4().hex[:8]}"
+        held_chips = None
         if executor.name == "ray":
             from train.study.run.ray_executor import run_on_ray
 
+            held_chips = ClusterChips()
             outcomes = run_on_ray(
                 config, dag, stages, workdir, run_id=run_id, shape=shape,
-                address=executor.address, say=say,
+                address=executor.address, say=say, held_chips=held_chips,
             )  # fmt: skip
         else:
             from train.study.run.in_process import run_in_process
@@ -109,7 +122,10 @@ def run_study(
                 config, dag, stages, workdir, run_id=run_id, evaluate_root=shard[0] == 0,
                 started=started, say=say,
             )  # fmt: skip
-        return _finish(config, dag, workdir, stages, outcomes, started, executor.name, run_id, say)
+        return _finish(
+            config, dag, workdir, stages, outcomes, started, executor.name, run_id, say,
+            held_chips,
+        )  # fmt: skip
 
 
 def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
@@ -130,7 +146,7 @@ def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
     return shape
 
 
-def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, say):
+def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, say, held_chips):
     sync_processes("study: every unit written")  # process 0 writes them
     errors = {o.stage: o.error or "" for o in outcomes if o.status == FAILED}
     if is_primary():
@@ -143,7 +159,7 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
     records = write_results(config, dag, workdir)
     total = len(stages)
     say(overall_line(total, total, started, f"{records} records in results.jsonl"))
-    times = [o.times for o in outcomes if o.times is not None and o.times.total >= 0.05]
+    times = [t for t in (_stage_times(dag, workdir, o, run_id) for o in outcomes) if t]
     summary: dict[str, Any] = {
         "stages": total,
         "evaluations_run": sum(o.evaluated for o in outcomes),
@@ -152,9 +168,12 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
         "blocked": sorted(o.stage for o in outcomes if o.status not in (DONE, FAILED)),
     }
     wall = time.time() - started
-    in_stages = sum(t.total for t in times)
-    driver = max(0.0, wall - in_stages) if executor == "in-process" else _driver_s(outcomes, wall)
-    goodput = study_goodput(times, wall, driver, executor)
+    if held_chips is None:  # in process: every device of the mesh, for the whole run
+        chips = jax.device_count()
+        held = HeldTime(chips, chips * wall, None, wall)
+    else:
+        held = held_chips.held()
+    goodput = study_goodput(times, held, wall, executor)
     summary["goodput"] = goodput["study"]
     if is_primary():
         write_file(layout.goodput_file(workdir), goodput_text(goodput))
@@ -177,10 +196,13 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
     return summary
 
 
-def _driver_s(outcomes, wall: float) -> float:
-    """The driver's own time on a cluster: the run's wall time outside the span from
-    the first stage's start to the last stage's end (the stages count their own)."""
-    spans = [(o.ended - o.times.total, o.ended) for o in outcomes if o.times and o.ended]
-    if not spans:
-        return wall
-    return max(0.0, wall - (max(e for _, e in spans) - min(s for s, _ in spans)))
+def _stage_times(dag, workdir: str, outcome, run_id: str) -> StageTimes | None:
+    """A stage's goodput in this run: as its last try measured it, or, where no try
+    ended itself (Ray gave up on it), from the tries it left on disk."""
+    if outcome.times is not None:
+        return outcome.times
+    record = read_attempts(workdir, outcome.stage, run_id)
+    if record is None or not record.attempts:
+        return None
+    stage = dag.stages.get(outcome.stage)
+    return stage_times(record, stage.task if stage else "pretrained")

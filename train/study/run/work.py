@@ -1,6 +1,6 @@
 """One stage's work, the same under every executor: train the stage (the root: write
 the pretrained model), then run its pending evaluation units; time each part
-(goodput.py), advance its step counters (watchdog.py) and turn its own error into
+(attempts.py, goodput.py), advance its step counters (watchdog.py) and turn its own error into
 a failed outcome with one line (failures.py).
 
 The executors (in_process.py, ray_executor.py) call `stage_work` and differ only in
@@ -21,6 +21,7 @@ from train.loop import LoopClock
 from train.study import layout
 from train.study.layout import compilation_cache_dir
 from train.study.plan.dag import StageDag
+from train.study.run.attempts import ENDED_DONE, ENDED_FAILED, AttemptLog
 from train.study.run.failures import (
     DONE,
     FAILED,
@@ -29,7 +30,7 @@ from train.study.run.failures import (
     one_line,
     storage_error,
 )
-from train.study.run.goodput import StageTimes
+from train.study.run.goodput import stage_times
 from train.study.run.training import pretrained_root, train_stage
 from train.study.run.units import evaluate_stage, pending_units
 from train.study.run.watchdog import StepCounters, watch
@@ -64,6 +65,11 @@ def has_work(config, dag: StageDag, stage_id: str, workdir: str, evaluate: bool 
     return evaluate and bool(pending_units(config, dag, stage_id, workdir))
 
 
+def mesh_chips(mesh) -> int:
+    """The chips (devices) of a mesh: what a stage in process holds."""
+    return int(mesh.devices.size)
+
+
 def stage_work(
     config,
     dag: StageDag,
@@ -76,37 +82,50 @@ def stage_work(
     evaluate: bool = True,
     label: str = "",
     on_stall: Callable[[str], None] | None = None,
+    chips: int | None = None,
+    held_from: float | None = None,
 ) -> StageOutcome:
     """Trains the stage (or writes the pretrained model, for the root) and runs its
-    pending units (`evaluate`); `ready_at` is when it could have started (time.time()).
-    A storage error is raised (the study stops); any other error fails the stage.
-    A stage with nothing left to do writes nothing (a finished study stays as it is)."""
+    pending units (`evaluate`); `ready_at` is when it could have started, `held_from`
+    when its `chips` became its own (time.time(); default: now, and the mesh's
+    devices). A storage error is raised (the study stops); any other error fails the
+    stage. A stage with nothing left to do writes nothing (a finished study stays as
+    it is)."""
     if not has_work(config, dag, stage_id, workdir, evaluate):
         clear_failed(workdir, stage_id)
         return StageOutcome(stage_id, DONE, None, None, 0, time.time())
     counters = StepCounters(workdir, stage_id, run_id)
     stage = dag.stages.get(stage_id)
-    times = StageTimes(stage_id, stage.task if stage else "pretrained", attempts=counters.attempt)
-    times.queue = max(0.0, counters.first_started - ready_at)
-    times.retries = counters.started - counters.first_started
+    task = stage.task if stage else "pretrained"
+    log = AttemptLog(
+        workdir, stage_id, run_id, chips=mesh_chips(mesh) if chips is None else chips,
+        held_from=time.time() if held_from is None else held_from, ready_at=ready_at,
+    )  # fmt: skip
     stop = watch(counters, stall_after_s(config), on_stall) if on_stall else None
     evaluated = 0
+
+    def unit_written(unit) -> None:
+        counters.unit(unit)
+        log.unit(unit)
+
     try:
         clear_failed(workdir, stage_id)
         if stage is None:
             counters.phase("restore")
             began = time.perf_counter()
             pretrained_root(config, workdir, dag.root)
-            times.restore += time.perf_counter() - began
+            log.add("restore", time.perf_counter() - began)
         elif not layout.is_done(workdir, stage_id):
             counters.phase("train")
-            _train(config, dag, stage, workdir, mesh, label, counters, times)
+            _train(config, dag, stage, workdir, mesh, label, counters, log)
         if evaluate:
             counters.phase("evaluate")
+            log.evaluating()
             began = time.perf_counter()
-            evaluated = len(evaluate_stage(config, dag, stage_id, workdir, mesh, counters.unit))
-            times.evaluation += time.perf_counter() - began
+            evaluated = len(evaluate_stage(config, dag, stage_id, workdir, mesh, unit_written))
+            log.add("evaluation", time.perf_counter() - began)
         counters.phase("done")
+        times = stage_times(log.end(ENDED_DONE), task)
         return StageOutcome(stage_id, DONE, None, times, evaluated, time.time())
     except Exception as err:
         if storage_error(err) is not None:
@@ -114,22 +133,24 @@ def stage_work(
         line = one_line(err)
         logging.error("stage %s failed: %s", stage_id, traceback.format_exc())
         counters.phase("failed")  # the study driver writes its FAILED record
+        times = stage_times(log.end(ENDED_FAILED), task)
         return StageOutcome(stage_id, FAILED, line, times, evaluated, time.time())
     finally:
+        log.close()
         if stop is not None:
             stop.set()
 
 
-def _train(config, dag, stage, workdir, mesh, label, counters, times: StageTimes) -> None:
-    clock = LoopClock(on_step=counters.step)
-    began = time.perf_counter()
-    train_stage(config, dag, stage, workdir, mesh, label=label, clock=clock)
-    ended = time.perf_counter()
-    if clock.started is None:  # failed or finished before its loop: all of it restore
-        times.restore += ended - began
-        return
-    times.restore += clock.started - began
-    times.compile += clock.compile_s
-    times.train += clock.steps_s
-    times.checkpoint += clock.saves_s
-    times.other += ended - clock.ended  # publishing the model
+def _train(config, dag, stage, workdir, mesh, label, counters, log: AttemptLog) -> None:
+    def on_step(next_step: int) -> None:
+        counters.step(next_step)
+        log.step(next_step)
+
+    clock = LoopClock(on_step=on_step, on_save=log.save)
+    log.training(clock)
+    began, finished = time.perf_counter(), False
+    try:
+        train_stage(config, dag, stage, workdir, mesh, label=label, clock=clock)
+        finished = True
+    finally:
+        log.training_ended(clock, began, time.perf_counter(), finished)
