@@ -119,6 +119,12 @@ def stage_progress(workdir: str, stage_id: str) -> str:
     return os.path.join(stage_dir(workdir, stage_id), "progress.json")
 
 
+def stage_attempts_dir(workdir: str, stage_id: str) -> str:
+    """One record per try of the stage under the Ray executor: the node it ran on and
+    how it ended (train/study/run/attempts.py)."""
+    return os.path.join(stage_dir(workdir, stage_id), "attempts")
+
+
 def stage_model_dir(workdir: str, stage_id: str) -> str:
     return stage_files(workdir, stage_id).model
 

@@ -76,20 +76,25 @@ def stage_work(
     evaluate: bool = True,
     label: str = "",
     on_stall: Callable[[str], None] | None = None,
+    counters: StepCounters | None = None,
 ) -> StageOutcome:
     """Trains the stage (or writes the pretrained model, for the root) and runs its
     pending units (`evaluate`); `ready_at` is when it could have started (time.time()).
     A storage error is raised (the study stops); any other error fails the stage.
-    A stage with nothing left to do writes nothing (a finished study stays as it is)."""
+    A stage with nothing left to do writes nothing (a finished study stays as it is).
+    `counters`: the try's step counters when its caller started them (and their
+    watchdog, `on_stall` then unused) before the backend started."""
     if not has_work(config, dag, stage_id, workdir, evaluate):
         clear_failed(workdir, stage_id)
         return StageOutcome(stage_id, DONE, None, None, 0, time.time())
-    counters = StepCounters(workdir, stage_id, run_id)
+    own_counters = counters is None
+    counters = counters or StepCounters(workdir, stage_id, run_id)
     stage = dag.stages.get(stage_id)
     times = StageTimes(stage_id, stage.task if stage else "pretrained", attempts=counters.attempt)
     times.queue = max(0.0, counters.first_started - ready_at)
     times.retries = counters.started - counters.first_started
-    stop = watch(counters, stall_after_s(config), on_stall) if on_stall else None
+    watched = on_stall is not None and own_counters
+    stop = watch(counters, stall_after_s(config), on_stall) if watched else None
     evaluated = 0
     try:
         clear_failed(workdir, stage_id)
