@@ -17,7 +17,6 @@ import pytest
 from tests.study_config import two_subtrees_config
 from train.study.plan.plan import build_dag
 from train.study.run.attempts import stage_attempts
-from train.study.run.runner import run_study
 from xlmr_flax import faults
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,10 +42,21 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def in_process(tmp_path_factory):
+def compiled(tmp_path_factory):
+    """One compilation cache for every study of the module: each program compiles once."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("compiled"))}
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory, compiled):
     """The two-subtree study run in process: what every study here must end with."""
     workdir = tmp_path_factory.mktemp("in_process")
-    run_study(two_subtrees_config(), str(workdir), out=lambda *_: None)
+    command = [sys.executable, "-m", "train", "--config", f"{CONFIG}:two_subtrees"]
+    run = subprocess.run(
+        [*command, "--workdir", str(workdir)], cwd=ROOT, env=dict(os.environ, **compiled),
+        capture_output=True, text=True, timeout=DEADLINE_S,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-4000:]
     return (workdir / "results.jsonl").read_text()
 
 
@@ -57,7 +67,7 @@ def stage_of(task: str):
 class Driver:
     """`python -m train ... --executor ray --ray-address` started in the background."""
 
-    def __init__(self, cluster, workdir, env_extra, *overrides):
+    def __init__(self, cluster, compiled, workdir, env_extra, *overrides):
         self.workdir = workdir
         self.log = workdir.parent / f"{workdir.name}.log"
         command = [sys.executable, "-m", "train", "--config", f"{CONFIG}:two_subtrees"]
@@ -65,7 +75,7 @@ class Driver:
         command += ["--ray-address", cluster.address, *overrides]
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=dict(os.environ, **env_extra), stdout=out,
+                command, cwd=ROOT, env=dict(os.environ, **compiled, **env_extra), stdout=out,
                 stderr=subprocess.STDOUT, text=True,
             )  # fmt: skip
 
@@ -106,7 +116,9 @@ def no_failure_recorded(workdir) -> bool:
 
 
 @pytest.mark.slow  # a study on the cluster
-def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(cluster, in_process, tmp_path):
+def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(
+    cluster, compiled, in_process, tmp_path
+):
     """The health check of every node is broken, three different ways: the root's
     tries fail on each node in turn, each is drained, the root waits (reported with
     Ray's reason) until a healthy node joins, and everything runs there."""
@@ -114,7 +126,7 @@ def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(cluster, in_p
     broken = {node: faults.NODE_FAULTS[i % 3] for i, node in enumerate(nodes)}
     planted = ",".join(f"{kind}@{node}" for node, kind in broken.items())
     driver = Driver(
-        cluster, tmp_path / "ray", {faults.NODE_ENV: planted},
+        cluster, compiled, tmp_path / "ray", {faults.NODE_ENV: planted},
         "--config.executor.pending_report_s=2", f"--config.executor.node_error_retries={len(nodes)}",
     )  # fmt: skip
     driver.wait_until(lambda: "waiting for a node" in driver.output())
@@ -142,7 +154,7 @@ def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(cluster, in_p
 
 @pytest.mark.slow  # a study on the cluster, its nodes removed under it
 def test_a_stage_whose_node_is_removed_four_times_finishes_and_a_hung_start_is_retried(
-    cluster, in_process, tmp_path
+    cluster, compiled, in_process, tmp_path
 ):
     """MNLI's node is removed (as a preempted VM) under each of its first four tries,
     and a new node joins each time: more losses than any failure budget, within the
@@ -151,7 +163,7 @@ def test_a_stage_whose_node_is_removed_four_times_finishes_and_a_hung_start_is_r
     mnli, squad = stage_of("mnli"), stage_of("squad_v1")
     workdir = tmp_path / "ray"
     driver = Driver(
-        cluster, workdir,
+        cluster, compiled, workdir,
         {faults.HANG_ENV: f"start:{squad.id}", faults.ONCE_ENV: str(tmp_path / "hung-once")},
         "--config.executor.stall_after_s=20",
     )  # fmt: skip
@@ -187,10 +199,10 @@ def test_a_stage_whose_node_is_removed_four_times_finishes_and_a_hung_start_is_r
 
 
 @pytest.mark.slow  # a study on the cluster
-def test_a_failing_stage_is_tried_once_blocks_its_subtree_and_exits_5(cluster, tmp_path):
+def test_a_failing_stage_is_tried_once_blocks_its_subtree_and_exits_5(cluster, compiled, tmp_path):
     squad = stage_of("squad_v1")
     workdir = tmp_path / "ray"
-    driver = Driver(cluster, workdir, {faults.FAIL_ENV: f"step:{squad.id}:1"})
+    driver = Driver(cluster, compiled, workdir, {faults.FAIL_ENV: f"step:{squad.id}:1"})
     assert driver.end() == 5, driver.output()[-4000:]
     out = driver.output()
     last = out.strip().splitlines()[-1]

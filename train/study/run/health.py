@@ -1,9 +1,10 @@
 """The health check every stage runs on its node before anything trains (the Ray
 executor; docs/pipeline.md, "Faults").
 
-1. libtpu's lock file: left behind by a killed worker it stops the next process
-   from opening the chips; it is removed when no live process holds it open, and a
-   live holder means the chips are busy (the node's fault).
+1. libtpu's lock file (a worker that will open TPU chips): left behind by a killed
+   worker it stops the next process from opening the chips; it is removed when no
+   live process holds it open, and a live holder means the chips are busy (the
+   node's fault).
 2. The workdir's mount answers a write and a read of a small file (a gcsfuse mount
    whose daemon died answers ENOTCONN).
 3. The platform JAX came up on is the one the node offers: JAX falls back to the
@@ -108,6 +109,8 @@ def check_node(workdir: str, node: str, accelerators: dict[str, list[str]]) -> N
     """The whole check, in order: lock file, mount, platform (NodeFault on failure)."""
     if faults.node_fault("health", node):
         raise NodeFault(node, "planted health-check failure")
-    clear_libtpu_lock(node)
+    expected = expected_platform(accelerators)
+    if expected == "tpu":  # emulated chips never open libtpu: its lock is not theirs
+        clear_libtpu_lock(node)
     probe_mount(workdir, node)
-    check_platform(node, expected_platform(accelerators))
+    check_platform(node, expected)

@@ -287,7 +287,8 @@ class StudyDriver:
             self.children.setdefault(stage.parent, []).append(stage.id)
         self.first = [s for s in self.order if s == dag.root or dag.stages[s].parent not in planned]
         self.demand = {"CPU": 1.0, **shape.resources}
-        self.task = ray.remote(max_calls=1)(stage_task).options(
+        self.task = ray.remote(max_calls=1)(stage_task)
+        self.options = dict(
             max_retries=0, retry_exceptions=False, resources=shape.resources,
             **({"runtime_env": {"env_vars": shape.env}} if shape.env else {}),
         )  # fmt: skip  # retries are the driver's, per fault class
@@ -318,7 +319,7 @@ class StudyDriver:
             self.finish(StageOutcome(stage_id, DONE, None, None, 0, time.time()))
             return
         number = self.tries[stage_id] = self.tries.get(stage_id, 0) + 1
-        options = {}
+        options = dict(self.options)
         if self.drained:
             options["label_selector"] = {NODE_LABEL: f"!in({','.join(sorted(self.drained))})"}
         ref = self.task.options(**options).remote(
