@@ -21,7 +21,8 @@ from train.study.run.failures import (
     StageFailed,
     StageOutcome,
 )
-from train.study.run.ray_executor import ExecutorSettings, StudyDriver, StudyStopped
+from train.study.run.ray_driver import StudyDriver, StudyStopped
+from train.study.run.ray_executor import ExecutorSettings
 from train.study.run.resources import stage_shape
 
 RUN = "run-1"

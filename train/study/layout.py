@@ -119,6 +119,11 @@ def stage_progress(workdir: str, stage_id: str) -> str:
     return os.path.join(stage_dir(workdir, stage_id), "progress.json")
 
 
+def health_probe(workdir: str, name: str) -> str:
+    """A small file a stage's health check writes, reads back and removes."""
+    return os.path.join(workdir, f".health-{name}")
+
+
 def stage_attempts_dir(workdir: str, stage_id: str) -> str:
     """One record per try of the stage under the Ray executor: the node it ran on and
     how it ended (train/study/run/attempts.py)."""

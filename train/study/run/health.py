@@ -23,6 +23,7 @@ import errno
 import os
 import uuid
 
+from train.study import layout
 from train.study.run.failures import NodeFault, node_error, one_line
 from xlmr_flax import faults
 
@@ -71,7 +72,7 @@ def clear_libtpu_lock(node: str, path: str = LIBTPU_LOCK) -> bool:
 
 def probe_mount(workdir: str, node: str) -> None:
     """Writes, reads back and removes a small file in the workdir."""
-    path = os.path.join(workdir, f".health-{uuid.uuid4().hex}")
+    path = layout.health_probe(workdir, uuid.uuid4().hex)
     token = f"{node} {os.getpid()}"
     try:
         if faults.node_fault("mount", node):

@@ -96,7 +96,8 @@ def run_study(
         sync_processes("study: corrupt units dropped")
         run_id = f"{started:.0f}-{uuid.uuid4().hex[:8]}"
         if executor.name == "ray":
-            from train.study.run.ray_executor import StudyStopped, run_on_ray
+            from train.study.run.ray_driver import StudyStopped
+            from train.study.run.ray_executor import run_on_ray
 
             try:
                 outcomes = run_on_ray(
