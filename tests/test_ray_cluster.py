@@ -129,14 +129,14 @@ def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(
         cluster, compiled, tmp_path / "ray", {faults.NODE_ENV: planted},
         "--config.executor.pending_report_s=2", f"--config.executor.node_error_retries={len(nodes)}",
     )  # fmt: skip
-    driver.wait_until(lambda: "waiting for a node" in driver.output())
+    drained = f"infeasible: the {len(nodes)} node(s) offering {{CPU: 1, TPU: 1}} are drained"
+    driver.wait_until(lambda: drained in driver.output())
     healthy = cluster.add_node(**NODE)
     assert driver.end() == 0, driver.output()[-4000:]
     workdir = tmp_path / "ray"
     assert (workdir / "results.jsonl").read_text() == in_process
     assert no_failure_recorded(workdir)
     out = driver.output()
-    assert f"infeasible: the {len(nodes)} node(s) offering {{CPU: 1, TPU: 1}} are drained" in out
     attempts = all_attempts(workdir)
     faulted = {a["node"]: a["error"] for a in attempts if a["end"] == "node fault"}
     assert set(faulted) == set(broken)

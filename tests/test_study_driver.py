@@ -176,4 +176,4 @@ def test_a_try_waiting_for_a_node_is_reported_with_the_reason(tmp_path):
     driver.drained.clear()
     next(iter(driver.running.values())).reported = 0.0
     driver.report_pending()
-    assert said[-1].endswith("pending resources: 2 node(s) offer {CPU: 1, TPU: 1}, none free now")
+    assert "pending resources: 2 node(s) offer {CPU: 1, TPU: 1}; none has started it" in said[-1]

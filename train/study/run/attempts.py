@@ -17,7 +17,6 @@ from typing import Any
 
 from train.study import layout
 from xlmr_flax.atomic import write_file
-from xlmr_flax.sharding import is_primary
 
 RUNNING, DONE, FAILED, NODE_FAULT, STALLED = "running", "done", "failed", "node fault", "stalled"
 
@@ -27,7 +26,9 @@ def attempt_path(workdir: str, stage_id: str, run_id: str, attempt: int) -> str:
 
 
 class AttemptRecord:
-    """The record of one try, written at its start and rewritten at its end."""
+    """The record of one try, written at its start and rewritten at its end by the
+    try's one process (a Ray task of one process per stage: asking JAX which
+    process this is would start its backend before the health check)."""
 
     def __init__(self, workdir: str, stage_id: str, run_id: str, attempt: int, node: str):
         self.path = attempt_path(workdir, stage_id, run_id, attempt)
@@ -46,9 +47,8 @@ class AttemptRecord:
         self._write()
 
     def _write(self) -> None:
-        if is_primary():
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            write_file(self.path, json.dumps(self.record))
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        write_file(self.path, json.dumps(self.record))
 
 
 def read_attempt(workdir: str, stage_id: str, run_id: str, attempt: int) -> dict[str, Any] | None:

@@ -232,7 +232,10 @@ def pending_reason(ray, demand: dict[str, float], drained: set[str]) -> str:
     elif not usable:
         reason = f"infeasible: the {len(able)} node(s) offering {{{asked}}} are drained"
     else:
-        reason = f"pending resources: {len(usable)} node(s) offer {{{asked}}}, none free now"
+        reason = (
+            f"pending resources: {len(usable)} node(s) offer {{{asked}}}; none has started it "
+            "(all busy, or its worker still starting)"
+        )
     return reason + autoscaler_note(ray)
 
 

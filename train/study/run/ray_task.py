@@ -44,11 +44,14 @@ def stage_task(
     import ray
 
     logging.set_verbosity(logging.WARNING)
+    if config.get("cpu_devices"):  # before anything starts JAX's backend
+        jax.config.update("jax_num_cpu_devices", config.cpu_devices)
     if not has_work(config, dag, stage_id, workdir):  # done by an earlier try
         return StageOutcome(stage_id, DONE, None, None, 0, time.time())
     context = ray.get_runtime_context()
     node = context.get_node_id()
-    counters = StepCounters(workdir, stage_id, run_id)  # first: a recorded try is counted
+    # One process per try (ray_executor.check_shape): it writes its own records.
+    counters = StepCounters(workdir, stage_id, run_id, primary=True)  # first: a recorded try counts
     record = AttemptRecord(workdir, stage_id, run_id, attempt, node)
 
     def stalled(message: str) -> None:
@@ -58,8 +61,6 @@ def stage_task(
     stop = watch(counters, stall_after_s(config), stalled)  # start-up included
     try:
         try:
-            if config.get("cpu_devices"):
-                jax.config.update("jax_num_cpu_devices", config.cpu_devices)
             check_node(workdir, node, context.get_accelerator_ids())
             enable_compilation_cache(workdir)
             faults.reached(f"start:{stage_id}")
