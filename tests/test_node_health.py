@@ -14,6 +14,7 @@ from train.study.run.health import (
     clear_libtpu_lock,
     expected_platform,
     probe_mount,
+    write_drained,
 )
 from xlmr_flax import faults
 
@@ -77,6 +78,10 @@ def test_the_workdir_mount_must_answer_a_write_and_a_read(tmp_path, monkeypatch)
     with pytest.raises(NodeFault, match="planted health-check failure"):
         check_node(str(tmp_path), "n1", {})
     check_node(str(tmp_path), "n2", {})
+    write_drained(str(tmp_path), "run-1", {"n2": "chips busy"})
+    with pytest.raises(NodeFault, match="drained earlier in this study: chips busy"):
+        check_node(str(tmp_path), "n2", {}, "run-1")
+    check_node(str(tmp_path), "n2", {}, "run-2")  # another run's drain does not count
 
 
 def test_a_full_or_read_only_workdir_is_the_study_s_error_not_the_node_s(tmp_path, monkeypatch):

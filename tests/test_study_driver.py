@@ -126,6 +126,22 @@ def test_a_lost_worker_and_a_node_at_fault_are_retried_each_on_its_own_budget(tm
     ]
     assert any("node n1 drained (stage" in line for line in said)
     assert any("(5 of 100 for preemption_retries)" in line for line in said)
+    assert not (tmp_path / "drained.json").exists()  # the study's own, removed at its end
+
+
+def test_a_try_placed_on_a_node_drained_after_its_submission_is_submitted_again(tmp_path):
+    script = {
+        ("mnli", 1): NodeFault("n1", "chips busy"),
+        ("squad_v1", 1): NodeFault("n1", "drained earlier in this study: chips busy"),
+    }
+    fake, driver, said, dag = drive(tmp_path, script, node_error_retries=1)
+    found = statuses(driver.run(), dag)
+    assert all(status == DONE for *_, status in found)  # no budget spent by the second
+    assert [t[1:] for t in fake.submitted if t[0] == "squad_v1"] == [
+        (1, None),
+        (2, {"ray.io/node-id": "!in(n1)"}),
+    ]
+    assert any("placed on drained node n1; submitted again" in line for line in said)
 
 
 def test_a_budget_spent_fails_the_stage_and_blocks_its_subtree_only(tmp_path):

@@ -11,6 +11,9 @@ executor; docs/pipeline.md, "Faults").
    CPU quietly when libtpu does not start, and a stage would then train on the
    host's CPUs while holding its chips.
 
+A try that Ray placed on a node the study drained after the try was submitted
+(`drained.json`) stops at once the same way, before anything else.
+
 A failed check raises `NodeFault`: the driver drains the node and runs the stage
 elsewhere. A storage error of the study itself (disk full, read-only) is raised as
 it is: the study stops.
@@ -20,14 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import uuid
 
 from train.study import layout
 from train.study.run.failures import NodeFault, node_error, one_line
 from xlmr_flax import faults
+from xlmr_flax.atomic import write_file
 
 LIBTPU_LOCK = "/tmp/libtpu_lockfile"
+DRAINED = "drained earlier in this study"
 
 
 def expected_platform(accelerators: dict[str, list[str]]) -> str | None:
@@ -106,8 +112,32 @@ def check_platform(node: str, expected: str | None) -> None:
         )
 
 
-def check_node(workdir: str, node: str, accelerators: dict[str, list[str]]) -> None:
-    """The whole check, in order: lock file, mount, platform (NodeFault on failure)."""
+def write_drained(workdir: str, run_id: str, drained: dict[str, str]) -> None:
+    """Names the drained nodes (id -> why) for the study's tries to read."""
+    write_file(layout.drained_file(workdir), json.dumps(dict(run=run_id, nodes=drained)))
+
+
+def drained_reason(workdir: str, run_id: str, node: str) -> str | None:
+    """Why the running study drained `node`, if it did (a try submitted before the
+    drain may still be placed there)."""
+    try:
+        with open(layout.drained_file(workdir), encoding="utf-8") as f:
+            found = json.load(f)
+    except FileNotFoundError:
+        return None
+    if not isinstance(found, dict) or found.get("run") != run_id:
+        return None
+    return (found.get("nodes") or {}).get(node)
+
+
+def check_node(
+    workdir: str, node: str, accelerators: dict[str, list[str]], run_id: str = ""
+) -> None:
+    """The whole check, in order: drained, lock file, mount, platform (NodeFault on
+    failure)."""
+    drained = drained_reason(workdir, run_id, node) if run_id else None
+    if drained is not None:
+        raise NodeFault(node, f"{DRAINED}: {drained}")
     if faults.node_fault("health", node):
         raise NodeFault(node, "planted health-check failure")
     expected = expected_platform(accelerators)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 from typing import Any
 
+from train.study.layout import drained_file
 from train.study.run.attempts import STALLED, read_attempt
 from train.study.run.failures import (
     BLOCKED,
@@ -23,6 +25,7 @@ from train.study.run.failures import (
     storage_error,
 )
 from train.study.run.goodput import stage_line
+from train.study.run.health import write_drained
 from train.study.run.ray_task import stage_task
 from train.study.run.work import has_work
 
@@ -81,13 +84,18 @@ class StudyDriver:
         self.began = time.time()
 
     def run(self) -> list[StageOutcome]:
-        for stage_id in self.first:
-            self.start(stage_id, time.time())
-        while self.running:
-            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=WAIT_S)
-            for ref in ready:
-                self.settle(ref, self.running.pop(ref))
-            self.report_pending()
+        try:
+            for stage_id in self.first:
+                self.start(stage_id, time.time())
+            while self.running:
+                ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=WAIT_S)
+                for ref in ready:
+                    self.settle(ref, self.running.pop(ref))
+                self.report_pending()
+        finally:
+            if self.drained:  # the next run drains afresh
+                with contextlib.suppress(OSError):
+                    os.unlink(drained_file(self.workdir))
         return [self.outcomes[s] for s in self.order if s in self.outcomes]
 
     def what(self, stage_id: str) -> str:
@@ -114,6 +122,12 @@ class StudyDriver:
             cause = err.cause
             if isinstance(cause, StageFailed):
                 self.finish(cause.outcome)
+            elif isinstance(cause, NodeFault) and cause.node in self.drained:
+                self.say(  # placed there before the drain: not a new fault, no budget spent
+                    f"stage {attempt.stage} ({self.what(attempt.stage)}) try {attempt.number}: "
+                    f"placed on drained node {cause.node}; submitted again"
+                )
+                self.start(attempt.stage, attempt.ready_at)
             elif isinstance(cause, NodeFault):
                 self.drain(cause.node, cause.line, attempt.stage)
                 self.retry(attempt, "node", f"node {cause.node}: {cause.line}")
@@ -155,6 +169,7 @@ class StudyDriver:
         if node in self.drained or node == "unknown":
             return
         self.drained[node] = line
+        write_drained(self.workdir, self.run_id, self.drained)
         self.say(
             f"node {node} drained (stage {stage_id}: {line}); no further stage runs there "
             f"in this study ({len(self.drained)} drained)"

@@ -61,7 +61,7 @@ def stage_task(
     stop = watch(counters, stall_after_s(config), stalled)  # start-up included
     try:
         try:
-            check_node(workdir, node, context.get_accelerator_ids())
+            check_node(workdir, node, context.get_accelerator_ids(), run_id)
             enable_compilation_cache(workdir)
             faults.reached(f"start:{stage_id}")
             mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
