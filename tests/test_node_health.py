@@ -12,6 +12,7 @@ from train.study.run.health import (
     check_node,
     check_platform,
     clear_libtpu_lock,
+    drained_reason,
     expected_platform,
     probe_mount,
     write_drained,
@@ -78,10 +79,14 @@ def test_the_workdir_mount_must_answer_a_write_and_a_read(tmp_path, monkeypatch)
     with pytest.raises(NodeFault, match="planted health-check failure"):
         check_node(str(tmp_path), "n1", {})
     check_node(str(tmp_path), "n2", {})
+
+
+def test_a_node_drained_by_the_running_study_is_named_with_why(tmp_path):
+    assert drained_reason(str(tmp_path), "run-1", "n2") is None
     write_drained(str(tmp_path), "run-1", {"n2": "chips busy"})
-    with pytest.raises(NodeFault, match="drained earlier in this study: chips busy"):
-        check_node(str(tmp_path), "n2", {}, "run-1")
-    check_node(str(tmp_path), "n2", {}, "run-2")  # another run's drain does not count
+    assert drained_reason(str(tmp_path), "run-1", "n2") == "chips busy"
+    assert drained_reason(str(tmp_path), "run-1", "n1") is None
+    assert drained_reason(str(tmp_path), "run-2", "n2") is None  # another run's drain
 
 
 def test_a_full_or_read_only_workdir_is_the_study_s_error_not_the_node_s(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ executor; docs/pipeline.md, "Faults").
    host's CPUs while holding its chips.
 
 A try that Ray placed on a node the study drained after the try was submitted
-(`drained.json`) stops at once the same way, before anything else.
+(`drained.json`, `drained_reason`) stops the same way before it starts anything.
 
 A failed check raises `NodeFault`: the driver drains the node and runs the stage
 elsewhere. A storage error of the study itself (disk full, read-only) is raised as
@@ -123,21 +123,15 @@ def drained_reason(workdir: str, run_id: str, node: str) -> str | None:
     try:
         with open(layout.drained_file(workdir), encoding="utf-8") as f:
             found = json.load(f)
-    except FileNotFoundError:
+    except (OSError, ValueError):  # none, or a mount gone: the health check tells
         return None
     if not isinstance(found, dict) or found.get("run") != run_id:
         return None
     return (found.get("nodes") or {}).get(node)
 
 
-def check_node(
-    workdir: str, node: str, accelerators: dict[str, list[str]], run_id: str = ""
-) -> None:
-    """The whole check, in order: drained, lock file, mount, platform (NodeFault on
-    failure)."""
-    drained = drained_reason(workdir, run_id, node) if run_id else None
-    if drained is not None:
-        raise NodeFault(node, f"{DRAINED}: {drained}")
+def check_node(workdir: str, node: str, accelerators: dict[str, list[str]]) -> None:
+    """The whole check, in order: lock file, mount, platform (NodeFault on failure)."""
     if faults.node_fault("health", node):
         raise NodeFault(node, "planted health-check failure")
     expected = expected_platform(accelerators)

@@ -26,7 +26,7 @@ from train.study.run.failures import (
     one_line,
     storage_error,
 )
-from train.study.run.health import check_node
+from train.study.run.health import DRAINED, check_node, drained_reason
 from train.study.run.watchdog import StepCounters, watch
 from train.study.run.work import enable_compilation_cache, has_work, stage_work, stall_after_s
 from xlmr_flax import faults
@@ -50,9 +50,16 @@ def stage_task(
         return StageOutcome(stage_id, DONE, None, None, 0, time.time())
     context = ray.get_runtime_context()
     node = context.get_node_id()
-    # One process per try (ray_executor.check_shape): it writes its own records.
-    counters = StepCounters(workdir, stage_id, run_id, primary=True)  # first: a recorded try counts
-    record = AttemptRecord(workdir, stage_id, run_id, attempt, node)
+    drained = drained_reason(workdir, run_id, node)
+    if drained is not None:  # placed here before the drain: no try is recorded
+        raise NodeFault(node, f"{DRAINED}: {drained}")
+    try:  # one process per try (ray_executor.check_shape): it writes its own records
+        counters = StepCounters(workdir, stage_id, run_id, primary=True)  # first: a try counts
+        record = AttemptRecord(workdir, stage_id, run_id, attempt, node)
+    except OSError as err:
+        if node_error(err) is None:
+            raise
+        raise NodeFault(node, f"the workdir's mount does not answer ({one_line(err)})") from None
 
     def stalled(message: str) -> None:
         record.end(STALLED, message, counters.record["phase"])
@@ -61,7 +68,7 @@ def stage_task(
     stop = watch(counters, stall_after_s(config), stalled)  # start-up included
     try:
         try:
-            check_node(workdir, node, context.get_accelerator_ids(), run_id)
+            check_node(workdir, node, context.get_accelerator_ids())
             enable_compilation_cache(workdir)
             faults.reached(f"start:{stage_id}")
             mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
