@@ -60,7 +60,7 @@ class ScriptedRay:
         ready = [r for r in refs if self.script.get(r[1:]) != "pending"]
         return ready[:num_returns], []
 
-    def get(self, ref, timeout):
+    def get(self, ref):
         stage_id, task, attempt = ref
         end = self.script.get((task, attempt), DONE)
         if end == DONE:

@@ -117,7 +117,7 @@ class StudyDriver:
     def settle(self, ref, attempt: Try) -> None:
         ray = self.ray
         try:
-            self.finish(ray.get(ref, timeout=WAIT_S))
+            self.finish(ray.get(ref))  # ready: its value is there (a timeout would read as lost)
         except ray.exceptions.RayTaskError as err:
             cause = err.cause
             if isinstance(cause, StageFailed):
