@@ -2,12 +2,15 @@
 settings checked before anything runs (studies on a multi-node cluster, with faults
 of every class: test_ray_cluster.py)."""
 
+import errno
 import os
 
 import pytest
 
 from tests.study_config import two_stage_config
 from train.study.plan.targets import parse_target
+from train.study.run import ray_executor
+from train.study.run.ray_driver import StudyStopped
 from train.study.run.ray_executor import (
     ExecutorSettings,
     code_root,
@@ -80,3 +83,22 @@ def test_executor_settings_are_checked_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="--shard: Ray schedules the whole study"):
         run_study(two_stage_config(), str(tmp_path / "w"), (1, 2), executor=ExecutorOptions("ray"))
     assert not (tmp_path / "w").exists()
+
+
+def test_a_storage_error_under_ray_still_writes_the_summary_then_stops(tmp_path, monkeypatch):
+    """The driver stops at a storage error (test_study_driver.py); the study then
+    writes what ended before — goodput.json, results.jsonl, no failed.json — and
+    raises the error (exit 4 in the main command)."""
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "w" / "x"))
+
+    def stopped(*_, **__):
+        raise StudyStopped(full, [])
+
+    monkeypatch.setattr(ray_executor, "run_on_ray", stopped)
+    with pytest.raises(OSError) as raised:
+        run_study(two_stage_config(), str(tmp_path / "w"), executor=ExecutorOptions("ray"),
+                  out=lambda *_: None)  # fmt: skip
+    assert raised.value is full
+    assert (tmp_path / "w" / "goodput.json").exists()
+    assert (tmp_path / "w" / "results.jsonl").exists()
+    assert not (tmp_path / "w" / "failed.json").exists()
