@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "tests", "study_config.py")
 NODE = dict(num_cpus=1, resources={"TPU": 2})
 DEADLINE_S = 600  # a study that has not ended by then is stuck, not slow
+DRIVERS: list[subprocess.Popen] = []
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,10 @@ def cluster():
             started.add_node(**NODE)
         yield started
     finally:
+        for driver in DRIVERS:  # one a failed test left running
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
         started.shutdown()
 
 
@@ -78,6 +83,7 @@ class Driver:
                 command, cwd=ROOT, env=dict(os.environ, **compiled, **env_extra), stdout=out,
                 stderr=subprocess.STDOUT, text=True,
             )  # fmt: skip
+        DRIVERS.append(self.process)
 
     def output(self) -> str:
         return self.log.read_text()
