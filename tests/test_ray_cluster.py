@@ -26,8 +26,42 @@ DEADLINE_S = 600  # a study that has not ended by then is stuck, not slow
 DRIVERS: list[subprocess.Popen] = []
 
 
+class Reference:
+    """The two-subtree study run in process, in the background from the module's
+    start (beside the cluster's start and the first study): what every study here
+    must end with."""
+
+    def __init__(self, workdir, env):
+        self.workdir = workdir
+        command = [sys.executable, "-m", "train", "--config", f"{CONFIG}:two_subtrees"]
+        self.log = open(workdir.parent / "in_process.log", "w")  # noqa: SIM115 - closed in results()
+        self.process = subprocess.Popen(
+            [*command, "--workdir", str(workdir)], cwd=ROOT, env=dict(os.environ, **env),
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        DRIVERS.append(self.process)
+
+    def results(self) -> str:
+        returncode = self.process.wait(timeout=DEADLINE_S)
+        self.log.close()
+        log = (self.workdir.parent / "in_process.log").read_text()
+        assert returncode == 0, log[-4000:]
+        return (self.workdir / "results.jsonl").read_text()
+
+
 @pytest.fixture(scope="module")
-def cluster():
+def compiled(tmp_path_factory):
+    """One compilation cache for every study of the module: each program compiles once."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("compiled"))}
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory, compiled):
+    return Reference(tmp_path_factory.mktemp("in_process") / "w", compiled)
+
+
+@pytest.fixture(scope="module")
+def cluster(in_process):  # the reference study starts first, and runs beside it
     from ray.cluster_utils import Cluster
 
     started = Cluster(
@@ -44,25 +78,6 @@ def cluster():
                 driver.kill()
                 driver.wait()
         started.shutdown()
-
-
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    """One compilation cache for every study of the module: each program compiles once."""
-    return {"JAX_COMPILATION_CACHE_DIR": str(tmp_path_factory.mktemp("compiled"))}
-
-
-@pytest.fixture(scope="module")
-def in_process(tmp_path_factory, compiled):
-    """The two-subtree study run in process: what every study here must end with."""
-    workdir = tmp_path_factory.mktemp("in_process")
-    command = [sys.executable, "-m", "train", "--config", f"{CONFIG}:two_subtrees"]
-    run = subprocess.run(
-        [*command, "--workdir", str(workdir)], cwd=ROOT, env=dict(os.environ, **compiled),
-        capture_output=True, text=True, timeout=DEADLINE_S,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-4000:]
-    return (workdir / "results.jsonl").read_text()
 
 
 def stage_of(task: str):
@@ -140,7 +155,7 @@ def test_broken_nodes_are_drained_and_the_study_ends_as_in_process(
     healthy = cluster.add_node(**NODE)
     assert driver.end() == 0, driver.output()[-4000:]
     workdir = tmp_path / "ray"
-    assert (workdir / "results.jsonl").read_text() == in_process
+    assert (workdir / "results.jsonl").read_text() == in_process.results()
     assert no_failure_recorded(workdir)
     out = driver.output()
     attempts = all_attempts(workdir)
@@ -186,7 +201,7 @@ def test_a_stage_whose_node_is_removed_four_times_finishes_and_a_hung_start_is_r
         removed.append(node.node_id)
         cluster.add_node(**NODE)
     assert driver.end() == 0, driver.output()[-4000:]
-    assert (workdir / "results.jsonl").read_text() == in_process
+    assert (workdir / "results.jsonl").read_text() == in_process.results()
     assert no_failure_recorded(workdir)
     tries = stage_attempts(str(workdir), mnli.id)
     lost = [t["node"] for t in tries if t["end"] == "running"]  # its node gone under it
