@@ -87,9 +87,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 0  # devices to emulate on a CPU-only machine
-    # Faults under the Ray executor (docs/pipeline.md): retries of a lost worker, and
-    # seconds without train-step progress before a stage is stopped and retried.
-    config.executor = ml_collections.ConfigDict(dict(max_retries=3, stall_after_s=1800.0))
+    # Faults under the Ray executor (docs/pipeline.md, "Faults"), a budget per class: a
+    # lost worker or node (preemption; resumes from its checkpoint), its node at fault
+    # (health check, JAX backend, mount, a stall; retried on another node). A stage's
+    # own error is never retried. Seconds without progress before a try is stopped
+    # (start-up included), and before a stage waiting for a node is reported.
+    config.executor = ml_collections.ConfigDict(
+        dict(preemption_retries=100, node_error_retries=3, stall_after_s=1800.0,
+             pending_report_s=600.0)
+    )  # fmt: skip
     # The report written at the end of a run (docs/report.md). primary_class: the
     # resource class this study asks about, named before any result: its all-targets
     # effect is tested alone at alpha, outside the class family ("" for none).

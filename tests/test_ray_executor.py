@@ -1,18 +1,22 @@
-"""The Ray executor: what each layout asks Ray for, what its workers are given, and
-studies on a local Ray instance that end as in process — with a worker SIGKILLed
-mid-stage (retried, resumed from its checkpoint) and with a stage that fails."""
+"""The Ray executor: what each layout asks Ray for, what its workers are given, and its
+settings checked before anything runs (studies on a multi-node cluster, with faults
+of every class: test_ray_cluster.py)."""
 
-import json
+import errno
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.study_config import two_stage_config, two_subtrees_config
-from train.study.plan.plan import build_dag
+from tests.study_config import two_stage_config
 from train.study.plan.targets import parse_target
-from train.study.run.ray_executor import code_root, init_options, max_retries
+from train.study.run import ray_executor
+from train.study.run.ray_driver import StudyStopped
+from train.study.run.ray_executor import (
+    ExecutorSettings,
+    code_root,
+    executor_settings,
+    init_options,
+)
 from train.study.run.resources import head_resource, stage_shape
 from train.study.run.runner import ExecutorOptions, run_study
 from xlmr_flax import faults
@@ -58,11 +62,18 @@ def test_a_local_instance_emulates_chips_and_its_workers_import_this_code(monkey
 
 def test_executor_settings_are_checked_before_anything_runs(tmp_path):
     config = two_stage_config()
-    config.executor = dict(max_retries=-1)
+    assert executor_settings(config) == ExecutorSettings(100, 3, 1800.0, 600.0)
+    config.executor.node_error_retries = -1
     with pytest.raises(
-        ValueError, match=r"config\.executor\.max_retries: expected an integer >= 0"
+        ValueError, match=r"config\.executor\.node_error_retries: expected an integer >= 0, got -1"
     ):
-        max_retries(config)
+        executor_settings(config)
+    config.executor = dict(max_retries=3)
+    with pytest.raises(ValueError, match=r"config\.executor\.max_retries: no longer read; use pre"):
+        run_study(config, str(tmp_path / "w"), executor=ExecutorOptions("ray"))
+    config.executor = dict(pending_report_s=0)
+    with pytest.raises(ValueError, match=r"config\.executor\.pending_report_s: expected seconds"):
+        executor_settings(config)
     config.executor = dict(stall_after_s="soon")
     with pytest.raises(ValueError, match=r"config\.executor\.stall_after_s: expected seconds"):
         run_study(config, str(tmp_path / "w"), executor=ExecutorOptions("ray"))
@@ -74,58 +85,20 @@ def test_executor_settings_are_checked_before_anything_runs(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def ray_command(workdir, arg, env_extra, *overrides):
-    env = dict(os.environ, **env_extra)
-    command = [sys.executable, "-m", "train", "--config", f"{CONFIG}:{arg}"]
-    command += ["--workdir", str(workdir), "--executor", "ray", *overrides]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+def test_a_storage_error_under_ray_still_writes_the_summary_then_stops(tmp_path, monkeypatch):
+    """The driver stops at a storage error (test_study_driver.py); the study then
+    writes what ended before — goodput.json, results.jsonl, no failed.json — and
+    raises the error (exit 4 in the main command)."""
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "w" / "x"))
 
+    def stopped(*_, **__):
+        raise StudyStopped(full, [])
 
-@pytest.mark.slow  # a study in process, then on a local Ray instance
-def test_a_killed_worker_is_retried_and_the_study_ends_as_in_process(tmp_path):
-    config = two_stage_config()
-    config.hparams.default.steps = 4  # checkpoints at steps 2 and 4
-    run_study(config, str(tmp_path / "in_process"), out=lambda *_: None)
-    mnli = build_dag(config).in_order()[0]
-    assert mnli.task == "mnli"
-    run = ray_command(
-        tmp_path / "ray", "two_stage",
-        {faults.ENV: f"step:{mnli.id}:3", faults.ONCE_ENV: str(tmp_path / "killed-once")},
-        "--config.hparams.default.steps=4",
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-4000:]
-    assert (tmp_path / "killed-once").exists()  # the worker was killed after step 3
-    results = (tmp_path / "ray" / "results.jsonl").read_text()
-    assert results == (tmp_path / "in_process" / "results.jsonl").read_text()
-    # The retry resumes from the newest committed checkpoint: step 2, or step 0 when
-    # the asynchronous save of step 2 had not committed yet (a loaded machine).
-    manifest = json.loads((tmp_path / "ray" / "stages" / mnli.id / "manifest.json").read_text())
-    assert manifest["resumed_from_step"] in (0, 2)
-    goodput = json.loads((tmp_path / "ray" / "goodput.json").read_text())
-    retried = next(s for s in goodput["stages"] if s["stage"] == mnli.id)
-    # Its four steps are kept whichever checkpoint the retry resumed from; the lost
-    # try's work past it is counted lost, on the one chip the stage held.
-    assert (retried["attempts"], retried["preserved_steps"], retried["chips"]) == (2, 4, 1)
-    assert retried["lost"] > 0 and retried["between_tries"] >= 0
-    study = goodput["study"]
-    assert study["chips"] == 8 and study["parts"]["idle"] > 0  # one stage at a time on 8
-    assert goodput["executor"] == "ray" and "goodput of the study (ray" in run.stdout
-
-
-@pytest.mark.slow  # a study on a local Ray instance
-def test_a_failing_stage_on_ray_fails_its_subtree_only_and_exits_5(tmp_path):
-    squad = next(s for s in build_dag(two_subtrees_config()).in_order() if s.task == "squad_v1")
-    run = ray_command(tmp_path / "ray", "two_subtrees", {faults.FAIL_ENV: f"step:{squad.id}:1"})
-    assert run.returncode == 5, run.stderr[-4000:]
-    last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: 1 stage(s) failed ({squad.id}), 1 not run below them")
-    assert f"failed: stage {squad.id}: PlantedFailure: planted failure at" in run.stdout
-    failed = json.loads((tmp_path / "ray" / "failed.json").read_text())["failed"]
-    assert [(f["stage"], f["cells"]) for f in failed] == [
-        (squad.id, [{"path": ["squad_v1"], "target": "xnli", "seed": 0}])
-    ]
-    records = [json.loads(x) for x in (tmp_path / "ray" / "results.jsonl").read_text().split("\n")
-               if x]  # fmt: skip
-    assert {tuple(r["path"]) for r in records if r["kind"] == "zero_shot"} == {("mnli",)}
-    report = (tmp_path / "ray" / "report" / "report.md").read_text()
-    assert f"| {squad.id} | squad_v1 | 0 | PlantedFailure" in report
+    monkeypatch.setattr(ray_executor, "run_on_ray", stopped)
+    with pytest.raises(OSError) as raised:
+        run_study(two_stage_config(), str(tmp_path / "w"), executor=ExecutorOptions("ray"),
+                  out=lambda *_: None)  # fmt: skip
+    assert raised.value is full
+    assert (tmp_path / "w" / "goodput.json").exists()
+    assert (tmp_path / "w" / "results.jsonl").exists()
+    assert not (tmp_path / "w" / "failed.json").exists()

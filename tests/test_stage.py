@@ -1,5 +1,7 @@
 """Stages hand their encoder on through Orbax, start fresh heads, resume exactly, run once."""
 
+import errno
+import functools
 import json
 import os
 import shutil
@@ -231,7 +233,7 @@ def test_a_damaged_checkpoint_is_never_restored_and_the_stage_trains_again(
         np.testing.assert_array_equal(a, b)  # trained from step 0 again, exactly
 
 
-def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tmp_path, caplog):
+def test_a_checkpoint_with_non_finite_values_is_set_aside_not_restored(trained, tmp_path, caplog):
     config, dag, workdir, mesh, mnli, _ = trained
     _, model, _ = stage_lib.initial_model(
         config, mnli, parent_model_dir(config, dag, mnli, workdir)
@@ -245,6 +247,39 @@ def test_a_checkpoint_with_non_finite_values_is_deleted_not_restored(trained, tm
     _, meta = checkpoints.restore_good(state)
     assert meta == {"next_step": 0} and checkpoints.manager.all_steps() == [0]
     assert "is corrupt (non-finite values in" in caplog.text
+    assert (tmp_path / "checkpoints-set-aside" / "1" / "state").is_dir()  # kept, not deleted
+
+
+def test_a_checkpoint_that_fails_to_read_once_is_read_again_and_never_set_aside(
+    trained, tmp_path, monkeypatch
+):
+    config, dag, workdir, mesh, mnli, _ = trained
+    _, model, _ = stage_lib.initial_model(
+        config, mnli, parent_model_dir(config, dag, mnli, workdir)
+    )
+    _, state = init_train_state(model, make_optimizer(1e-4, 4)[0], mesh)
+    checkpoints = TrainCheckpoints(str(tmp_path / "checkpoints"))
+    checkpoints.save(state, {"next_step": 0})
+    checkpoints.wait()
+    real_restore, calls = checkpoints.restore, []
+
+    def mount_gone(like, step=None, *, times):
+        calls.append(step)
+        if len(calls) <= times:
+            raise ValueError("restore failed") from OSError(
+                errno.ENOTCONN, "Transport endpoint is not connected"
+            )
+        return real_restore(like, step)
+
+    monkeypatch.setattr(checkpoints, "restore", functools.partial(mount_gone, times=1))
+    _, meta = checkpoints.restore_good(state)  # the second read answers
+    assert meta == {"next_step": 0} and calls == [0, 0]
+    calls.clear()
+    monkeypatch.setattr(checkpoints, "restore", functools.partial(mount_gone, times=2))
+    with pytest.raises(ValueError, match="restore failed"):
+        checkpoints.restore_good(state)  # still gone: raised, for a retry elsewhere
+    assert checkpoints.manager.all_steps() == [0]
+    assert not (tmp_path / "checkpoints-set-aside").exists()
 
 
 def test_non_finite_weights_are_never_marked_done(trained, tmp_path, monkeypatch):

@@ -10,7 +10,13 @@ due), `stage:<stage id>` (after the stage's DONE marker) and `eval:<stage id>:<u
 - `XLMR_FLAX_FAIL_AT=<point>`: raises `PlantedFailure` there (a deterministic error);
 - `XLMR_FLAX_HANG_AT=<point>`: sleeps there for good (a hung step);
 - `XLMR_FLAX_FAULT_ONCE=<file>`: each fault fires only while that file does not exist
-  and creates it first, so a retried task (a new process) goes past the point.
+  and creates it first, so a retried task (a new process) goes past the point;
+- `XLMR_FLAX_NODE_FAULT=<kind>@<node id>[,...]`: a broken node of a Ray cluster, for
+  every stage that starts there (kinds `NODE_FAULTS`): its health check fails
+  (`health`), its JAX comes up on the CPU where TPU chips are expected (`platform`),
+  its workdir mount answers ENOTCONN (`mount`).
+
+A stage's start-up, before its mesh is built, is the point `start:<stage id>`.
 
 Unset, a point costs one dictionary lookup per variable.
 """
@@ -25,7 +31,9 @@ ENV = "XLMR_FLAX_KILL_AT"
 FAIL_ENV = "XLMR_FLAX_FAIL_AT"
 HANG_ENV = "XLMR_FLAX_HANG_AT"
 ONCE_ENV = "XLMR_FLAX_FAULT_ONCE"
-ALL_ENV = (ENV, FAIL_ENV, HANG_ENV, ONCE_ENV)
+NODE_ENV = "XLMR_FLAX_NODE_FAULT"
+ALL_ENV = (ENV, FAIL_ENV, HANG_ENV, ONCE_ENV, NODE_ENV)
+NODE_FAULTS = ("health", "platform", "mount")
 
 
 class PlantedFailure(RuntimeError):
@@ -53,3 +61,9 @@ def reached(point: str) -> None:
     if _fires(HANG_ENV, point):
         while True:
             time.sleep(3600)
+
+
+def node_fault(kind: str, node_id: str) -> bool:
+    """Whether `XLMR_FLAX_NODE_FAULT` breaks `kind` on the node `node_id`."""
+    planted = os.environ.get(NODE_ENV, "")
+    return bool(planted) and f"{kind}@{node_id}" in planted.split(",")

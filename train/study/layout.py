@@ -10,7 +10,9 @@
         checkpoints/ model/ metrics.jsonl tensorboard/ manifest.json DONE
         FAILED                         its one-line error, if its last try failed
         progress.json                  its step counters (watchdog)
-        attempts.json                  what each try of the last run did (goodput)
+        attempts.json                  what each try of the last run held and kept (goodput)
+        tries/<run>.<n>.json           each try under Ray: its node, how it ended
+        checkpoints-set-aside/<step>/  a corrupt checkpoint, kept (train/checkpoints.py)
         eval/<unit>-<key>.json         one evaluation unit's records
         eval/<unit>-<key>/<split>-<lang>.npy   its per-example statistics
         submission/<task>/test-<lang>.<ext>    test predictions for submission
@@ -20,6 +22,8 @@
       results.jsonl                    every record (results.py)
       failed.json                      the failed stages of the last run (failures.py)
       goodput.json                     where the last run's time went (goodput.py)
+      drained.json                     the nodes drained by the running Ray study
+      .health-<token>                  a health check's probe, removed at once
       report/                          the report (eval.report)
       scheme-1/                        what --migrate could not verify
 
@@ -123,6 +127,22 @@ def stage_attempts(workdir: str, stage_id: str) -> str:
 def stage_progress(workdir: str, stage_id: str) -> str:
     """The stage's step counters, rewritten as it trains and evaluates."""
     return os.path.join(stage_dir(workdir, stage_id), "progress.json")
+
+
+def drained_file(workdir: str) -> str:
+    """The nodes the running Ray study drained, for its tries to read (ray_driver.py)."""
+    return os.path.join(workdir, "drained.json")
+
+
+def health_probe(workdir: str, name: str) -> str:
+    """A small file a stage's health check writes, reads back and removes."""
+    return os.path.join(workdir, f".health-{name}")
+
+
+def stage_tries_dir(workdir: str, stage_id: str) -> str:
+    """One record per try of the stage under the Ray executor: the node it ran on and
+    how it ended (train/study/run/try_records.py)."""
+    return os.path.join(stage_dir(workdir, stage_id), "tries")
 
 
 def stage_model_dir(workdir: str, stage_id: str) -> str:

@@ -8,6 +8,11 @@ failed stage writes `stages/<id>/FAILED` with its line; the next try of the stag
 (path, target, seed) they leave empty, for the report; it is removed when nothing
 failed. A storage error (disk full, read-only, ESTALE on a bucket mount) is not a
 stage's failure: the study stops on it (exit 4).
+
+Under the Ray executor a mount that stopped answering on one host (ENOTCONN, EIO,
+ESTALE: `node_error`) is that node's fault, not the study's: the stage is retried on
+another node (`NodeFault`, ray_executor.py). In process, with one host, it stops the
+study like any storage error.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from train.study.run.goodput import StageTimes
 from xlmr_flax.atomic import write_file
 
 DONE, FAILED, BLOCKED = "done", "failed", "blocked"
-STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ESTALE)
+# A mount gone on one host (gcsfuse after its daemon died: ENOTCONN; EIO; a stale handle).
+NODE_ERRORS = (errno.ENOTCONN, errno.EIO, errno.ESTALE)
+STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, *NODE_ERRORS)
 STORAGE_TEXTS = {
     "No space left on device": errno.ENOSPC,
     "Read-only file system": errno.EROFS,
     "Stale file handle": errno.ESTALE,
+    "Transport endpoint is not connected": errno.ENOTCONN,
+    "Input/output error": errno.EIO,
 }
 MAX_LINE = 500
 
@@ -60,6 +69,20 @@ class StageFailed(Exception):
         return StageFailed, (self.outcome,)
 
 
+class NodeFault(Exception):
+    """Raised by a stage's Ray task when its node, not the stage, is at fault (the
+    health check failed, the JAX backend did not start, the mount is gone): the
+    driver drains the node and runs the stage again elsewhere."""
+
+    def __init__(self, node: str, line: str):
+        super().__init__(line)
+        self.node = node
+        self.line = line
+
+    def __reduce__(self):
+        return NodeFault, (self.node, self.line)
+
+
 def one_line(err: BaseException) -> str:
     """An exception as one line: its type and its message's first line."""
     text = str(err).strip().splitlines()
@@ -81,6 +104,13 @@ def storage_error(err: BaseException) -> OSError | None:
                 return OSError(code, text, named.group(1) if named else None)
         err = err.__cause__ or err.__context__
     return None
+
+
+def node_error(err: BaseException) -> OSError | None:
+    """The storage failure behind `err` when it is one host's mount that stopped
+    answering (NODE_ERRORS), not the storage itself."""
+    found = storage_error(err)
+    return found if found is not None and found.errno in NODE_ERRORS else None
 
 
 def write_failed(workdir: str, stage_id: str, error: str, run_id: str) -> None:

@@ -1,17 +1,16 @@
-"""The Ray executor (`--executor ray`): every stage a Ray task that trains it and runs
-its evaluation units (work.py `stage_work`, as in process), started by Ray as soon
-as its parent's task is done and its chips are free anywhere in the cluster.
+"""The Ray executor (`--executor ray`): every try of a stage a Ray task that checks its
+node, trains the stage and runs its evaluation units (ray_task.py, then work.py
+`stage_work`, as in process), submitted by the driver (ray_driver.py) once its
+parent is done, started by Ray when its chips are free anywhere in the cluster.
 
 - The root's task writes the pretrained model (and evaluates it) once; every first
-  stage depends on it. Each task gets its parent's ObjectRef, so Ray runs it after
-  the parent, and not at all when the parent failed (dependents fail with it).
+  stage starts after it.
 - A task asks for its chips (resources.py) and owns its process (`max_calls=1`: a
-  fresh worker per stage, with its own chips and environment).
-- A lost worker or node: Ray runs the task again (`config.executor.max_retries`,
-  default 3), which resumes from the stage's last checkpoint. A stage whose counters
-  stop moving (watchdog.py) kills its own worker to be retried the same way.
-- A stage's own error is not retried: it raises `StageFailed`, its line is kept,
-  its dependents never run, every other subtree goes on.
+  fresh worker per try, with its own chips and environment).
+- Faults are told apart, each class with its budget (`config.executor`, checked
+  here): a lost worker or node (`preemption_retries`), the node at fault
+  (`node_error_retries`; the node is drained), the stage's own error (one try, its
+  subtree blocked), a storage error (the study stops, exit 4).
 
 Ray workers import this code: PYTHONPATH in the runtime environment names the
 folder holding the `train` package (a worktree or an installed package); on a
@@ -20,29 +19,19 @@ cluster, the same path on every node (the cluster's setup puts the code there).
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
-from absl import logging
-
 from train.study.plan.dag import Stage, StageDag
 from train.study.plan.plan import ConfigError
-from train.study.run.failures import (
-    BLOCKED,
-    DONE,
-    FAILED,
-    StageFailed,
-    StageOutcome,
-    one_line,
-    storage_error,
-)
-from train.study.run.goodput import stage_line
-from train.study.run.held_chips import ClusterChips, task_chips
+from train.study.run.failures import StageOutcome, one_line
+from train.study.run.held_chips import ClusterChips
+from train.study.run.ray_driver import StudyDriver
 from train.study.run.resources import StageShape
-from train.study.run.work import enable_compilation_cache, has_work, stage_work
+from train.study.run.work import stall_after_s
 from xlmr_flax import faults
 from xlmr_flax.platforms import attached_accelerators
 
@@ -99,11 +88,42 @@ def init_options(config, address: str | None) -> dict[str, Any]:
     return options
 
 
-def max_retries(config) -> int:
-    value = (config.get("executor") or {}).get("max_retries", 3)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"config.executor.max_retries: expected an integer >= 0, got {value!r}")
-    return value
+SETTINGS = dict(preemption_retries=100, node_error_retries=3, stall_after_s=1800.0,
+                pending_report_s=600.0)  # fmt: skip
+RETIRED = {"max_retries": "preemption_retries and node_error_retries"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorSettings:
+    """`config.executor` (configs/base.py): the budgets of retries per fault class and
+    the times after which a stage is stopped (stalled) or reported (pending)."""
+
+    preemption_retries: int  # lost worker or node: the stage resumes from its checkpoint
+    node_error_retries: int  # its node at fault (health check, backend, mount, a stall)
+    stall_after_s: float
+    pending_report_s: float
+
+
+def executor_settings(config) -> ExecutorSettings:
+    """`config.executor` checked; a bad value's error names its key (ValueError)."""
+    given = config.get("executor") or {}
+    for key in given:
+        if key in RETIRED:
+            raise ValueError(f"config.executor.{key}: no longer read; use {RETIRED[key]}")
+        if key not in SETTINGS:
+            raise ValueError(f"config.executor.{key}: unknown; expected {', '.join(SETTINGS)}")
+    values = {key: given.get(key, default) for key, default in SETTINGS.items()}
+    for key in ("preemption_retries", "node_error_retries"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"config.executor.{key}: expected an integer >= 0, got {value!r}")
+    value = values["pending_report_s"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"config.executor.pending_report_s: expected seconds > 0, got {value!r}")
+    return ExecutorSettings(
+        values["preemption_retries"], values["node_error_retries"], stall_after_s(config),
+        float(value),
+    )  # fmt: skip
 
 
 def check_shape(shape: StageShape) -> None:
@@ -113,41 +133,6 @@ def check_shape(shape: StageShape) -> None:
             f"--layout {shape.layout}: {shape.tasks} tasks per stage (jax.distributed across "
             "a slice's hosts) is not run by this version; use --layout chip or host"
         )
-
-
-def _kill_own_worker(_: str) -> None:
-    os.kill(os.getpid(), signal.SIGKILL)  # Ray sees a lost worker and retries the task
-
-
-def stage_task(
-    parent: StageOutcome | None,
-    config,
-    dag: StageDag,
-    stage_id: str,
-    workdir: str,
-    run_id: str,
-    ready_at: float,
-) -> StageOutcome:
-    """One stage in its own worker (the body of its Ray task)."""
-    held_from = time.time()  # its chips are its own from here (goodput)
-    import jax
-
-    from xlmr_flax.sharding import make_mesh
-
-    logging.set_verbosity(logging.WARNING)
-    if config.get("cpu_devices"):
-        jax.config.update("jax_num_cpu_devices", config.cpu_devices)
-    enable_compilation_cache(workdir)
-    mesh = make_mesh(tuple(config.get("mesh", (-1, 1, 1))))
-    outcome = stage_work(
-        config, dag, stage_id, workdir, mesh, run_id=run_id,
-        ready_at=parent.ended if parent is not None else ready_at, on_stall=_kill_own_worker,
-        label=dag.stages[stage_id].task if stage_id in dag.stages else "",
-        chips=task_chips(), held_from=held_from,
-    )  # fmt: skip
-    if outcome.status != DONE:
-        raise StageFailed(outcome)
-    return outcome
 
 
 def run_on_ray(
@@ -162,12 +147,14 @@ def run_on_ray(
     say: Callable[[str], None],
     held_chips: ClusterChips | None = None,
 ) -> list[StageOutcome]:
-    """Submits the root and every stage as Ray tasks and waits for all; returns one
-    outcome per stage, the root's first. A storage error is raised at the end.
+    """Runs the root and every stage as Ray tasks, each started when its parent is
+    done; returns one outcome per stage, the root's first. A storage error cancels
+    what runs and raises `StudyStopped`.
     `held_chips` samples the cluster's chips while it runs (goodput)."""
     import ray
 
     check_shape(shape)
+    settings = executor_settings(config)
     began = time.time()
     where = f"connected to {address}" if address else "local instance"
     try:
@@ -180,68 +167,8 @@ def run_on_ray(
     if held_chips is not None:
         held_chips.start(ray)
     try:
-        task = ray.remote(max_calls=1)(stage_task).options(
-            max_retries=max_retries(config), retry_exceptions=False, resources=shape.resources,
-            **({"runtime_env": {"env_vars": shape.env}} if shape.env else {}),
-        )  # fmt: skip
-        shared = (ray.put(config), ray.put(dag))
-        refs, skipped = {}, []
-        for stage_id in [dag.root, *(s.id for s in stages)]:
-            if not has_work(config, dag, stage_id, workdir):  # no worker for a finished stage
-                skipped.append(StageOutcome(stage_id, DONE, None, None, 0, time.time()))
-                continue
-            parent = refs.get(dag.stages[stage_id].parent) if stage_id in dag.stages else None
-            refs[stage_id] = task.remote(parent, *shared, stage_id, workdir, run_id, time.time())
-        return skipped + _collect(ray, dag, refs, len(stages), began, say)
+        return StudyDriver(ray, config, dag, stages, workdir, run_id, shape, settings, say).run()
     finally:
         if held_chips is not None:
             held_chips.stop()
         ray.shutdown()
-
-
-def _collect(ray, dag: StageDag, refs: dict, total: int, began: float, say) -> list[StageOutcome]:
-    depth = {dag.root: 0, **{s.id: s.depth for s in dag.stages.values()}}
-    pending = {ref: stage_id for stage_id, ref in refs.items()}
-    outcomes: dict[str, StageOutcome] = {}
-    storage: OSError | None = None
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in sorted(ready, key=lambda r: depth[pending[r]]):  # parents first
-            stage_id = pending.pop(ref)
-            outcome, lost = _outcome(ray, dag, ref, stage_id, outcomes)
-            storage = storage or lost
-            outcomes[stage_id] = outcome
-            finished = sum(o.status == DONE for s, o in outcomes.items() if s != dag.root)
-            what = dag.stages[stage_id].task if stage_id in dag.stages else "pretrained"
-            minutes = (time.time() - began) / 60
-            if outcome.status == DONE:
-                line = stage_line(outcome.times) if outcome.times else f"{stage_id} done"
-                say(f"[{finished}/{total} stages, {minutes:.1f} min] {line}")
-            elif outcome.status == FAILED:
-                say(f"[{finished}/{total} stages, {minutes:.1f} min] stage {stage_id} ({what}) "
-                    f"failed: {outcome.error}")  # fmt: skip
-    if storage is not None:
-        raise storage
-    return [outcomes[s] for s in refs]
-
-
-def _outcome(ray, dag: StageDag, ref, stage_id: str, outcomes: dict) -> tuple[StageOutcome, Any]:
-    """(the stage's outcome, the storage error behind it if any)."""
-    parent = dag.stages[stage_id].parent if stage_id in dag.stages else None
-    parent_outcome = outcomes.get(parent)
-    try:
-        return ray.get(ref), None
-    except ray.exceptions.RayTaskError as err:
-        cause = err.cause
-        if isinstance(cause, StageFailed):
-            if cause.outcome.stage == stage_id:
-                return cause.outcome, None
-            return StageOutcome(stage_id, BLOCKED, f"stage {cause.outcome.stage} failed"), None
-        if parent_outcome is not None and parent_outcome.status != DONE:
-            return StageOutcome(stage_id, BLOCKED, f"stage {parent} failed"), None
-        lost = storage_error(cause) if cause is not None else None
-        return StageOutcome(stage_id, FAILED, one_line(cause or err)), lost
-    except ray.exceptions.RayError as err:  # the worker or node lost more than max_retries
-        if parent_outcome is not None and parent_outcome.status != DONE:
-            return StageOutcome(stage_id, BLOCKED, f"stage {parent} failed"), None
-        return StageOutcome(stage_id, FAILED, f"{type(err).__name__}: Ray gave up on it"), None

@@ -108,13 +108,21 @@ def run_study(
         run_id = f"{started:.0f}-{uuid.uuid4().hex[:8]}"
         held_chips = None
         if executor.name == "ray":
+            from train.study.run.ray_driver import StudyStopped
             from train.study.run.ray_executor import run_on_ray
 
             held_chips = ClusterChips()
-            outcomes = run_on_ray(
-                config, dag, stages, workdir, run_id=run_id, shape=shape,
-                address=executor.address, say=say, held_chips=held_chips,
-            )  # fmt: skip
+            try:
+                outcomes = run_on_ray(
+                    config, dag, stages, workdir, run_id=run_id, shape=shape,
+                    address=executor.address, say=say, held_chips=held_chips,
+                )  # fmt: skip
+            except StudyStopped as stopped:  # what ended before is summed up, then exit 4
+                _finish(
+                    config, dag, workdir, stages, stopped.outcomes, started, "ray", run_id, say,
+                    held_chips,
+                )  # fmt: skip
+                raise stopped.error from None
         else:
             from train.study.run.in_process import run_in_process
 
@@ -135,9 +143,9 @@ def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
         raise ValueError(f"--executor {executor.name!r}: expected one of {', '.join(EXECUTORS)}")
     if executor.name != "ray":
         return None
-    from train.study.run.ray_executor import check_shape, max_retries
+    from train.study.run.ray_executor import check_shape, executor_settings
 
-    max_retries(config)
+    executor_settings(config)
     if shard != (0, 1):
         raise ValueError("--shard: Ray schedules the whole study; leave --shard out with it")
     target = parse_target(executor.topology) if executor.topology else None

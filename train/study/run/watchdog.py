@@ -35,7 +35,10 @@ WRITE_EVERY_S = 5.0
 class StepCounters:
     """The counters of one try of one stage."""
 
-    def __init__(self, workdir: str, stage_id: str, run_id: str):
+    def __init__(self, workdir: str, stage_id: str, run_id: str, primary: bool | None = None):
+        """`primary`: whether this process writes them (None: process 0 does; asking
+        JAX starts its backend, which a caller watching start-up decides itself)."""
+        self.primary = primary
         self.path = layout.stage_progress(workdir, stage_id)
         self.stage = stage_id
         now = time.time()
@@ -55,7 +58,7 @@ class StepCounters:
     def _write(self) -> None:
         self.record["updated"] = time.time()
         self._written = time.monotonic()
-        if is_primary():
+        if self.primary if self.primary is not None else is_primary():
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             write_file(self.path, json.dumps(self.record))
 

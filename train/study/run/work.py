@@ -84,24 +84,28 @@ def stage_work(
     on_stall: Callable[[str], None] | None = None,
     chips: int | None = None,
     held_from: float | None = None,
+    counters: StepCounters | None = None,
 ) -> StageOutcome:
     """Trains the stage (or writes the pretrained model, for the root) and runs its
     pending units (`evaluate`); `ready_at` is when it could have started, `held_from`
     when its `chips` became its own (time.time(); default: now, and the mesh's
     devices). A storage error is raised (the study stops); any other error fails the
     stage. A stage with nothing left to do writes nothing (a finished study stays as
-    it is)."""
+    it is). `counters`: the try's step counters when its caller started them (and
+    their watchdog, `on_stall` then unused) before the backend started."""
     if not has_work(config, dag, stage_id, workdir, evaluate):
         clear_failed(workdir, stage_id)
         return StageOutcome(stage_id, DONE, None, None, 0, time.time())
-    counters = StepCounters(workdir, stage_id, run_id)
+    own_counters = counters is None
+    counters = counters or StepCounters(workdir, stage_id, run_id)
     stage = dag.stages.get(stage_id)
     task = stage.task if stage else "pretrained"
     log = AttemptLog(
         workdir, stage_id, run_id, chips=mesh_chips(mesh) if chips is None else chips,
         held_from=time.time() if held_from is None else held_from, ready_at=ready_at,
     )  # fmt: skip
-    stop = watch(counters, stall_after_s(config), on_stall) if on_stall else None
+    watched = on_stall is not None and own_counters
+    stop = watch(counters, stall_after_s(config), on_stall) if watched else None
     evaluated = 0
 
     def unit_written(unit) -> None:
