@@ -56,6 +56,7 @@ def test_a_local_instance_emulates_chips_and_its_workers_import_this_code(monkey
     assert env["JAX_PLATFORMS"] == "cpu" and env[faults.ENV] == "step:x:1"
     assert env["XLA_FLAGS"].endswith("--xla_force_host_platform_device_count=8")
     assert options["resources"] == {"TPU": 8.0} and not options["include_dashboard"]
+    assert options["address"] == "local"  # never joins a cluster already running here
     remote = init_options(two_stage_config(), "ray://head:10001")
     assert remote["address"] == "ray://head:10001" and "resources" not in remote
 

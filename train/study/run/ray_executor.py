@@ -82,7 +82,8 @@ def init_options(config, address: str | None) -> dict[str, Any]:
     )
     if address:
         return dict(options, address=address)
-    options.update(num_cpus=os.cpu_count() or 2, include_dashboard=False)
+    # "local": always a new instance of its own, never one already running on this host
+    options.update(address="local", num_cpus=os.cpu_count() or 2, include_dashboard=False)
     if emulated:
         options["resources"] = {"TPU": float(config.get("cpu_devices") or 8)}
     return options
