@@ -158,6 +158,12 @@ def test_config_file_and_overrides_answer_in_one_line():
     assert type(config.hparams.default.learning_rate) is float
     assert config.study.include_baseline is False and config.study.seeds == (4, 5)
     assert config.raw_data == "/d" and config.study.orders == (2,)  # the argument still applies
+    # Another size brings the model table's eval layer, unless the layer is given too.
+    assert load_config(f"{smoke}:quick", [("model", "small")]).eval.layer == 4
+    given = load_config(f"{smoke}:quick", [("model", "small"), ("eval.layer", "2")])
+    assert given.eval.layer == 2
+    with pytest.raises(ConfigError, match=r"^--config.model=smal: unknown size; did you mean"):
+        load_config(smoke, [("model", "smal")])
     argv = ["train", "--config.seed=3", "--dry-run", "--config.raw_data", "/d", "--config", "c"]
     assert split_overrides(argv) == (
         ["train", "--dry-run", "--config", "c"],
