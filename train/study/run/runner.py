@@ -72,9 +72,9 @@ def run_study(
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary (its
     `failed`: the stages that failed, with their line). The workdir is locked for the
-    run (train/study/run/lock.py) and records the study (train/study/run/workdir.py;
-    `sequences`: (path, target, seed)
-    runs to train, the others are left pending: an adaptive round, rounds.py)."""
+    run (train/study/run/lock.py) and records the study (train/study/run/workdir.py).
+    `sequences`: (path, target, seed) runs to train, the others are left pending (an
+    adaptive round, rounds.py)."""
     started = time.time()
     config, workdir, shape = check_options(config, workdir, shard, executor)
     dag = build_dag(config, resolve=True)
