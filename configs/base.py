@@ -59,7 +59,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     large = NAMED_SIZES["large"]
     config = ml_collections.ConfigDict()
     config.seed = 0
-    config.model = "large"  # named size (xlmr_flax.config.NAMED_SIZES)
+    config.model = "large"  # named size (xlmr_flax.config.NAMED_SIZES, the model table)
     config.init_checkpoint = large.checkpoint  # hub name or folder; empty: random `model`
     config.tokenizer = large.checkpoint  # the checkpoint's tokenizer; empty: the bundled one
     config.raw_data = "download"  # XTREME's download layout (docs/data.md)
@@ -83,7 +83,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.hparams = ml_collections.ConfigDict(dict(default=default, **task_hparams(Length())))
     # Prediction (eval.predict.program.PredictOptions); max length 384 for QA, else 256.
     config.eval = ml_collections.ConfigDict(
-        dict(batch_size=128, doc_stride=128, layer=large.retrieval_layer)
+        dict(batch_size=128, doc_stride=128, layer=large.eval_layer)
     )
     config.mesh = (-1, 1, 1)  # (data, fsdp, tensor); -1: the remaining devices
     config.cpu_devices = 0  # devices to emulate on a CPU-only machine
@@ -116,16 +116,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     return config
 
 
-def tiny(config: ml_collections.ConfigDict) -> None:
-    """The local CPU branch: a tiny random model, the bundled tokenizer and sample data,
-    8 emulated devices; evaluation in 64-token windows (stride 32), alignment read from
-    the last layer."""
-    config.model = "tiny"
+def tiny(config: ml_collections.ConfigDict, model: str = "tiny") -> None:
+    """The local CPU branch (a size the model table marks `local`): a random model, the
+    bundled tokenizer and sample data, 8 emulated devices; evaluation in 64-token
+    windows (stride 32), alignment read from the size's eval layer (tiny's: the last)."""
+    config.model = model
     config.init_checkpoint = config.tokenizer = ""
     config.raw_data = sample_data_dir()
     config.hparams.default.update(learning_rate=1e-4, checkpoint_every=0, max_length=64)
+    layer = NAMED_SIZES[model].eval_layer
     config.eval = ml_collections.ConfigDict(
-        dict(batch_size=16, max_length=64, doc_stride=32, bucket_lengths=(32, 64), layer=-1)
+        dict(batch_size=16, max_length=64, doc_stride=32, bucket_lengths=(32, 64), layer=layer)
     )
     config.cpu_devices = 8
 
@@ -170,7 +171,7 @@ def task_hparams(length: Length) -> dict[str, dict[str, Any]]:
 OPTIONS: dict[str, type] = dict(
     seeds=tuple,  # a count N (seeds 0..N-1), a list (`1,4`) or a range (`3-5`)
     targets=tuple,  # XTREME-R targets, or `all`
-    model=str,  # large, base or tiny (tiny: the local CPU branch on the sample data)
+    model=str,  # a size of the model table (MODELS); tiny: the local CPU branch
     steps_scale=float,  # multiply every stage's steps (e.g. 0.01 for a quick run)
     max_steps=int,  # at most this many steps per stage
     batch_size=int,  # global batch of every stage (steps follow, keeping the epochs)
@@ -178,7 +179,7 @@ OPTIONS: dict[str, type] = dict(
     checkpoint=str,  # pretrained weights and tokenizer (a `python -m xlmr_flax.convert` folder)
     mesh=tuple,  # data,fsdp,tensor mesh sizes; -1 = the remaining devices
 )
-MODELS = ("large", "base", "tiny")
+MODELS = tuple(NAMED_SIZES)  # large, base, small, tiny
 TRUE, FALSE = ("yes", "true", "1"), ("no", "false", "0")
 
 
@@ -284,11 +285,11 @@ def study_config(arg: str | None, **own: type) -> tuple[ml_collections.ConfigDic
         if items.get(key) == 0:
             raise ArgError(f"config argument {key}=0: expected a positive number")
     config = get_config()
-    if model == "tiny":
-        tiny(config)
-    else:
-        size = NAMED_SIZES[model]
-        config.model, config.eval.layer = model, size.retrieval_layer
+    size = NAMED_SIZES[model]
+    if size.local:
+        tiny(config, model)
+    else:  # released weights and their tokenizer, or a random model and the bundled one
+        config.model, config.eval.layer = model, size.eval_layer
         config.init_checkpoint = config.tokenizer = size.checkpoint
     if items.get("checkpoint"):  # e.g. converted once and staged in the bucket
         config.init_checkpoint = config.tokenizer = items["checkpoint"]
@@ -299,12 +300,11 @@ def study_config(arg: str | None, **own: type) -> tuple[ml_collections.ConfigDic
         config.study.seeds = seeds_arg(items["seeds"])
     if items.get("targets", ("all",)) != ("all",):
         config.study.targets = items["targets"]
-    tiny_model = model == "tiny"
     length = Length(
-        batch_size=items.get("batch_size", 8 if tiny_model else BATCH_SIZE),
+        batch_size=items.get("batch_size", 8 if size.local else BATCH_SIZE),
         steps_scale=items.get("steps_scale", 1.0),
-        max_steps=items.get("max_steps", 8 if tiny_model else None),
-        tiny=tiny_model,
+        max_steps=items.get("max_steps", 8 if size.local else None),
+        tiny=size.local,
     )
     config.hparams.default.batch_size = length.batch_size
     config.hparams.update(task_hparams(length))

@@ -16,8 +16,10 @@ ARG: comma-separated `key=value` items, a value running until the next `key=`
 (configs/base.py), e.g. `tasks=mnli,squad_v2,hellaswag,order=3,seeds=1`.
 Keys: those of KEYS below (tasks, order, paths, baseline) and base.OPTIONS (seeds,
 targets, model, steps_scale, max_steps, batch_size, raw_data, checkpoint, mesh).
-`model=tiny` is the local branch: a tiny random model, the bundled tokenizer and
-sample data, 8 steps per stage, 8 emulated CPU devices.
+`model=` takes any size of the model table (xlmr_flax/config.py: large, base, small,
+tiny) with its eval layer; `model=tiny` is the local branch: a tiny random model, the
+bundled tokenizer and sample data, 8 steps per stage, 8 emulated CPU devices; `small`
+is a random model with the bundled tokenizer on `raw_data`.
 """
 
 from __future__ import annotations

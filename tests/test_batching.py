@@ -7,8 +7,6 @@ import pytest
 
 from xlmr_flax.data.batching import TrainBatches, eval_batches
 from xlmr_flax.data.cache import cached_features
-from xlmr_flax.data.tfds_builder import data_source, prepare
-from xlmr_flax.errors import DataError
 from xlmr_flax.tasks import get_task
 from xlmr_flax.tokenizer import load_tokenizer, sample_tokenizer_path
 
@@ -91,26 +89,6 @@ def test_multiple_choice_batches_are_batch_by_choices_by_length(tmp_path):
     )
     batch = TrainBatches(features, 4, seed=0).batch(0)
     assert batch["input_ids"].shape[:2] == (4, 2) and batch["labels"].shape == (4,)
-
-
-def test_tfds_prepare_writes_array_record_splits(tmp_path):
-    builder = prepare("xnli", SAMPLE, str(tmp_path))
-    assert builder.info.splits["test_sw"].num_examples == 9
-    assert set(builder.info.splits) >= {"train_en", "test_zh", "dev_ar"}
-    assert list(tmp_path.rglob("*.array_record*"))
-    source = data_source("xnli", str(tmp_path))["test_sw"]
-    record = source[0]
-    assert record["label"].decode() in get_task("xnli").labels
-
-
-def test_failed_preparation_leaves_no_complete_looking_dataset(tmp_path):
-    raw = tmp_path / "raw" / "xnli"
-    raw.mkdir(parents=True)
-    (raw / "train-en.tsv").write_text("a\tb\tentailment\n")
-    (raw / "test-de.tsv").write_text("a\tb\tentailment\nbroken line\n")
-    with pytest.raises(DataError, match=r"test-de\.tsv:2"):
-        prepare("xnli", str(tmp_path / "raw"), str(tmp_path / "tfds"))
-    assert not list((tmp_path / "tfds").rglob("dataset_info.json"))
 
 
 def test_mixture_rates_and_resumable_task_sequence():

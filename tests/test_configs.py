@@ -120,6 +120,18 @@ def test_argument_values(sequencing):
     assert config.model == "large" and config.eval.layer == 14
 
 
+def test_every_size_of_the_model_table_is_a_model_argument(sequencing):
+    from xlmr_flax.config import NAMED_SIZES
+
+    layers = {name: sequencing.get_config(f"model={name}").eval.layer for name in NAMED_SIZES}
+    assert layers == {"large": 14, "base": 7, "small": 4, "tiny": -1}
+    small = sequencing.get_config("model=small")  # random weights, the bundled tokenizer
+    assert small.model == "small" and small.init_checkpoint == small.tokenizer == ""
+    assert small.hparams.default.batch_size == 32 and small.raw_data == "download"
+    tiny = sequencing.get_config("model=tiny")  # the local CPU branch
+    assert tiny.hparams.default.batch_size == 8 and tiny.cpu_devices == 8
+
+
 def test_hyperparameters_follow_the_original_study(sequencing):
     config = sequencing.get_config()
     default = config.hparams.default
@@ -177,7 +189,7 @@ def test_parse_arg_reads_each_key_as_its_type():
     ("seeds=a", "expected a count, a list of seeds or a range"),
     ("mesh=2,2", "expected data,fsdp,tensor sizes"),
     ("mesh=-1,-1,1", "expected data,fsdp,tensor sizes"),
-    ("model=huge", "model=huge: unknown; expected one of large, base, tiny"),
+    ("model=huge", "model=huge: unknown; expected one of large, base, small, tiny"),
     ("model=larg", "model=larg: unknown; did you mean 'large'"),
     ("steps_scale=0", "steps_scale=0: expected a positive number"),
     ("steps_scale=x", "steps_scale=x: expected a number"),

@@ -86,6 +86,35 @@ def test_a_batch_the_data_parallel_devices_do_not_divide_is_named():
         check_batches(config, dag, devices=8)
 
 
+def test_the_dry_run_makes_the_checks_the_run_makes_before_training(tmp_path):
+    from train.study.run.runner import check_before_training
+    from train.study.run.workdir import WorkdirError
+
+    config = smoke_config()
+    workdir = tmp_path / "run"
+    config.hparams.default.batch_size = 2
+    with pytest.raises(ConfigError, match=r"^config.hparams.default.batch_size=2: does not split"):
+        check_before_training(config, build_dag(config), str(workdir), devices=8)
+    config.hparams.default.batch_size = 8
+    dag = build_dag(config)
+    assert check_before_training(config, dag, str(workdir), devices=8) == []
+    assert not workdir.exists()  # writes nothing
+    config.raw_data = str(tmp_path / "raw")  # a planning machine without the data: a note
+    (note,) = check_before_training(config, dag, str(workdir), devices=8)
+    assert note.startswith(f"config.raw_data {tmp_path / 'raw'}: no such folder")
+    (tmp_path / "raw").mkdir()  # a folder without the study's files: the run's data check
+    with pytest.raises(ConfigError, match="cannot run this study"):
+        check_before_training(config, dag, str(workdir), devices=8)
+    (workdir / "stages").mkdir(parents=True)  # a workdir of id scheme 1
+    with pytest.raises(WorkdirError, match="holds results of id scheme 1"):
+        check_before_training(smoke_config(), dag, str(workdir), devices=8)
+    (workdir / "stages").rmdir()
+    workdir.rmdir()
+    workdir.write_text("")
+    with pytest.raises(WorkdirError, match="is a file, expected a folder"):
+        check_before_training(smoke_config(), dag, str(workdir), devices=8)
+
+
 def test_a_training_set_smaller_than_one_batch_is_named():
     config = smoke_config()
     dag = build_dag(config)
@@ -129,6 +158,12 @@ def test_config_file_and_overrides_answer_in_one_line():
     assert type(config.hparams.default.learning_rate) is float
     assert config.study.include_baseline is False and config.study.seeds == (4, 5)
     assert config.raw_data == "/d" and config.study.orders == (2,)  # the argument still applies
+    # Another size brings the model table's eval layer, unless the layer is given too.
+    assert load_config(f"{smoke}:quick", [("model", "small")]).eval.layer == 4
+    given = load_config(f"{smoke}:quick", [("model", "small"), ("eval.layer", "2")])
+    assert given.eval.layer == 2
+    with pytest.raises(ConfigError, match=r"^--config.model=smal: unknown size; did you mean"):
+        load_config(smoke, [("model", "smal")])
     argv = ["train", "--config.seed=3", "--dry-run", "--config.raw_data", "/d", "--config", "c"]
     assert split_overrides(argv) == (
         ["train", "--dry-run", "--config", "c"],

@@ -11,14 +11,10 @@ from train.study.plan.dag import StageDag
 from train.study.plan.evaluations import alignment_unit, units
 from train.study.plan.plan import build_dag, load_config_file
 from xlmr_flax import get_model_config
+from xlmr_flax.config import NAMED_SIZES, alignment_layer
 from xlmr_flax.formats import get_format
 from xlmr_flax.tasks import get_task
-from xlmr_flax.tasks.retrieval.tatoeba import (
-    REFERENCE,
-    hidden_state,
-    reference_differences,
-    reference_layer,
-)
+from xlmr_flax.tasks.retrieval.tatoeba import REFERENCE, hidden_state, reference_differences
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATHS = [(), ("mnli",), ("mnli", "qqp"), ("qqp", "mnli")]
@@ -67,9 +63,11 @@ def test_without_a_qa_target_tatoeba_trains_one_squad_stage_per_path_and_seed():
 @pytest.mark.parametrize("size,expected", [("large", 14), ("base", 7), ("small", 4), ("tiny", 2)])
 def test_xtremes_layer_scales_to_the_first_hidden_state_at_its_depth(size, expected):
     num_layers = get_model_config(size).num_layers
-    assert reference_layer(num_layers) == expected
+    assert alignment_layer(num_layers) == expected
     assert expected / num_layers >= REFERENCE["layer"] / REFERENCE["num_layers"]
     assert (expected - 1) / num_layers < REFERENCE["layer"] / REFERENCE["num_layers"]
+    # The size's eval layer (config.eval.layer): the same state, -1 where it is the last.
+    assert hidden_state(NAMED_SIZES[size].eval_layer, num_layers) == expected
 
 
 def test_hidden_states_count_from_the_embeddings():
@@ -77,7 +75,7 @@ def test_hidden_states_count_from_the_embeddings():
     with pytest.raises(ValueError, match="outside the model's 2 layers"):
         hidden_state(3, 2)
     with pytest.raises(ValueError, match="at least 1"):
-        reference_layer(0)
+        alignment_layer(0)
     assert reference_differences(-1, "mean", 2) == []
     assert reference_differences(-1, "first", 24) == [
         "layer 24 of 24 (XTREME's rule: 14)",

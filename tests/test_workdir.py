@@ -1,5 +1,6 @@
 """A workdir belongs to one study at a time and to one run at a time: it records the
-study and the id scheme, refuses an older scheme with instructions, is locked by a
+study and the id scheme, refuses an older scheme naming the release that migrates
+it, is locked by a
 lock that outlives SIGKILL, and every problem is one line with a documented exit
 code."""
 
@@ -21,11 +22,11 @@ from train.study.plan.plan import ConfigError, build_dag
 from train.study.run import lock as lock_lib
 from train.study.run.lock import WorkdirLock, WorkdirLocked
 from train.study.run.workdir import (
+    MIGRATING_RELEASE,
     WorkdirError,
     check_workdir,
     prepare_workdir,
     record_study,
-    scheme_1_ids,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,33 +135,30 @@ def test_a_workdir_records_its_study_and_names_what_another_config_changes(tmp_p
     assert "0 of " in note and "stages are already done and shared" in note
 
 
-def test_an_older_id_scheme_is_refused_with_instructions(tmp_path):
+def tree(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_an_older_id_scheme_is_refused_in_one_line_naming_the_release_that_migrates_it(
+    tmp_path,
+):
     config, workdir = quick(), str(tmp_path)
     dag = build_dag(config)
     (tmp_path / "stages" / "0123456789ab").mkdir(parents=True)
-    with pytest.raises(WorkdirError, match=r"older id scheme .*--migrate.*new --workdir"):
+    (tmp_path / "stages" / "0123456789ab" / "DONE").write_text("")
+    (tmp_path / "pretrained.DONE").write_text("")
+    (tmp_path / "results.jsonl").write_text('{"score": 1}\n')
+    before = tree(tmp_path)
+    with pytest.raises(WorkdirError) as refused:
         check_workdir(config, dag, workdir)
-    assert check_workdir(config, dag, workdir, migrate=True) == []
+    (line,) = str(refused.value).splitlines()
+    assert "id scheme 1 (stages, pretrained.DONE; no workdir.json)" in line
+    assert f"{MIGRATING_RELEASE} migrates it" in line and "new --workdir" in line
+    assert MIGRATING_RELEASE.startswith("xlmr-flax 0.1.0 at commit ")
+    assert tree(tmp_path) == before  # nothing changed, nothing lost
     (tmp_path / WORKDIR_FILE).write_text(json.dumps({"id_scheme": ID_SCHEME + 1}))
     with pytest.raises(WorkdirError, match=f"has id scheme {ID_SCHEME + 1}"):
         check_workdir(config, dag, workdir)
-
-
-def test_scheme_1_ids_are_those_the_old_code_gave():
-    config = quick()
-    config.study.sequences = (("mnli",),)
-    config.study.include_baseline = False
-    config.study.targets = ("xnli",)
-    config.hparams.default.learning_rate = 1e-4  # the smoke config's rate back then
-    dag = build_dag(config)
-    old = scheme_1_ids(config, dag)
-    mnli, xnli = dag.in_order()
-    # Written down from the code before id scheme 2, for this study.
-    assert (old[dag.root], old[mnli.id], old[xnli.id]) == (
-        "86884cef8311",
-        "38a03196f12a",
-        "39e711204e44",
-    )
 
 
 def test_a_unit_file_cut_short_is_removed_with_a_warning(tmp_path, caplog):
@@ -238,7 +236,7 @@ def test_the_closed_event_loop_traces_of_a_failed_save_are_not_printed():
 
 
 # ----------------------------------------------------------------------------------
-# End to end: another config in the same workdir, and a scheme-1 workdir migrated
+# End to end: another config in the same workdir
 # ----------------------------------------------------------------------------------
 
 
@@ -247,7 +245,6 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     import shutil
 
     from tests.study_config import two_stage_config
-    from train.study.layout import stage_dir
     from train.study.run import work as study_lib
     from train.study.run.runner import run_study
     from xlmr_flax.data import sample_data_dir
@@ -288,22 +285,3 @@ def test_a_foreign_config_trains_what_changed_and_a_run_option_nothing(tmp_path,
     assert any("differs in training data (mnli)" in n for n in notes), notes
     stages = {json.loads(line)["stage"] for line in (workdir / "results.jsonl").open()}
     assert stages.isdisjoint(trained[:3]) and set(trained[3:]) <= stages
-
-    # The same workdir as id scheme 1 left it: migrated, verified, nothing retrained.
-    dag = build_dag(config, resolve=True)
-    old = scheme_1_ids(config, dag)
-    for stage in dag.in_order():
-        os.rename(stage_dir(str(workdir), stage.id), stage_dir(str(workdir), old[stage.id]))
-    os.rename(workdir / "pretrained" / f"{dag.root}.DONE", workdir / "pretrained.DONE")
-    os.rename(workdir / "pretrained" / dag.root, workdir / "pretrained-old")
-    shutil.rmtree(workdir / "pretrained")
-    os.rename(workdir / "pretrained-old", workdir / "pretrained")
-    os.unlink(workdir / WORKDIR_FILE)
-    before = (workdir / "results.jsonl").read_text()
-    with pytest.raises(WorkdirError, match="older id scheme"):
-        run_study(config, str(workdir))
-    notes.clear()
-    run_study(config, str(workdir), out=notes.append, migrate=True)
-    assert len(trained) == 6, "a verified stage was trained again"
-    assert any("3 of 3 trained stages of this study verified" in n for n in notes), notes
-    assert (workdir / "results.jsonl").read_text() == before

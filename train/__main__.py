@@ -41,8 +41,12 @@ from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
 from train.study.run.lock import WorkdirLocked
 from train.study.run.rounds import design_values, run_adaptive_study
-from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
-from train.study.run.workdir import needs_migration
+from train.study.run.runner import (
+    EXECUTORS,
+    ExecutorOptions,
+    check_before_training,
+    run_study,
+)
 from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
 from xlmr_flax.storage import local_path
@@ -56,9 +60,6 @@ OVERRIDES: list[tuple[str, str]] = []  # the `--config.KEY=VALUE` arguments, tak
 _WORKDIR = flags.DEFINE_string("workdir", None, "directory for every output of the run")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "print the stage plan and counts, run nothing")
 _SHARD = flags.DEFINE_string("shard", "0/1", "I/N: run the I-th of N disjoint parts of the DAG")
-_MIGRATE = flags.DEFINE_bool(
-    "migrate", False, "take over a workdir of the older id scheme (see docs/pipeline.md)"
-)
 _BREAK_LOCK = flags.DEFINE_bool(
     "break_lock", False, "break the workdir's lock: only when the run holding it is gone"
 )
@@ -182,9 +183,24 @@ def main(argv: list[str]) -> None:
         workdir = local_path(_WORKDIR.value, "--workdir")
     except ValueError as err:
         fail(str(err), EXIT_USAGE)
-    if _DRY_RUN.value:
-        if needs_migration(workdir):
-            print(f"{workdir} holds results of id scheme 1: a run needs --migrate or a new workdir")
+    if config.get("cpu_devices"):
+        # Emulated CPU devices exercise the sharded code paths without an accelerator
+        # (only the CPU platform is affected; it must be set before JAX starts).
+        jax.config.update("jax_num_cpu_devices", config.cpu_devices)
+    if _EXECUTOR.value == "ray":
+        # The driver only schedules: the stages' workers own the chips, which a driver
+        # on a TPU host would otherwise hold from its first JAX call.
+        jax.config.update("jax_platforms", "cpu")
+    executor = ExecutorOptions(
+        _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
+    )
+    if _DRY_RUN.value:  # the run's checks (this process's devices), then the plan
+        try:
+            notes = check_before_training(config, dag, workdir, jax.device_count(), shard, executor)
+        except ConfigError as err:
+            fail(str(err), EXIT_USAGE)
+        for note in notes:
+            print(note)
         print_cost(
             config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
         )
@@ -196,14 +212,6 @@ def main(argv: list[str]) -> None:
         done = functools.partial(is_done, workdir)
         print_plan(config, dag, done, dag.shard(*shard))  # its counts line comes last
         return
-    if config.get("cpu_devices"):
-        # Emulated CPU devices exercise the sharded code paths without an accelerator
-        # (only the CPU platform is affected; it must be set before JAX starts).
-        jax.config.update("jax_num_cpu_devices", config.cpu_devices)
-    if _EXECUTOR.value == "ray":
-        # The driver only schedules: the stages' workers own the chips, which a driver
-        # on a TPU host would otherwise hold from its first JAX call.
-        jax.config.update("jax_platforms", "cpu")
     try:
         initialize_distributed()  # SLURM, Open MPI, TPU slices, or explicit JAX_* settings
     except ValueError as err:
@@ -213,15 +221,9 @@ def main(argv: list[str]) -> None:
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
-    executor = ExecutorOptions(
-        _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
-    )
     run = run_adaptive_study if design_values(config) else run_study  # docs/adaptive.md
     try:
-        summary = run(
-            config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value,
-            executor=executor,
-        )  # fmt: skip
+        summary = run(config, workdir, shard, break_lock=_BREAK_LOCK.value, executor=executor)
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     except WorkdirLocked as err:

@@ -1,4 +1,6 @@
-"""Model configuration: XLM-R sizes by name, and the mapping to transformers' config."""
+"""Model configuration: XLM-R sizes by name (the one model table, NAMED_SIZES, from which
+the study configs take the sizes they accept, each size's alignment layer and its
+defaults), and the mapping to transformers' config."""
 
 from __future__ import annotations
 
@@ -6,34 +8,60 @@ import dataclasses
 import json
 from typing import Any
 
+# XTREME's alignment layer (scripts/run_tatoeba.sh on XLM-R Large): hidden state 14 of
+# Large's 24 layers (0 = the embeddings).
+ALIGNMENT_REFERENCE = dict(layer=14, num_layers=24)
+
+
+def alignment_layer(num_layers: int) -> int:
+    """XTREME's alignment layer scaled to an encoder of `num_layers` layers: the first
+    hidden state at or above its relative depth 14/24 (Large 14, Base 7, a 6-layer
+    model 4, a 2-layer model its last layer; never the embeddings)."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers={num_layers}: expected at least 1")
+    reference = ALIGNMENT_REFERENCE
+    return -(-reference["layer"] * num_layers // reference["num_layers"])  # rounded up
+
 
 @dataclasses.dataclass(frozen=True)
 class NamedSize:
-    """One XLM-R size: its shape, and where its released weights are."""
+    """One XLM-R size: its shape, where its released weights are, and whether it is
+    the local CPU size (configs/base.py's `tiny` branch: the bundled tokenizer and
+    sample data, emulated devices, short stages)."""
 
     shape: dict[str, int]
     checkpoint: str = ""  # transformers hub name of the released weights; empty: random only
-    # The encoder layer whose mean-pooled output aligns sentences across languages
-    # (Tatoeba-style retrieval; XTREME's reference: layer 14 of Large); -1: the last.
-    retrieval_layer: int = -1
+    local: bool = False
+
+    @property
+    def num_layers(self) -> int:
+        return self.shape["num_layers"]
+
+    @property
+    def eval_layer(self) -> int:
+        """`config.eval.layer` of this size: the encoder layer whose mean-pooled output
+        aligns sentences across languages (Tatoeba-style retrieval), `alignment_layer`
+        of its depth; -1 (the last layer) where that is the last."""
+        layer = alignment_layer(self.num_layers)
+        return -1 if layer == self.num_layers else layer
 
 
 # The one model table. Shapes from the XLM-R paper / the released checkpoints. `small`
-# is a benchmark size; `tiny` matches the bundled sample tokenizer for CPU runs.
+# is a benchmark size (random weights); `tiny` matches the bundled sample tokenizer for
+# CPU runs.
 NAMED_SIZES: dict[str, NamedSize] = {
-    "base": NamedSize(
-        dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
-        checkpoint="FacebookAI/xlm-roberta-base",
-        retrieval_layer=7,
-    ),
     "large": NamedSize(
         dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
         checkpoint="FacebookAI/xlm-roberta-large",
-        retrieval_layer=14,
+    ),
+    "base": NamedSize(
+        dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
+        checkpoint="FacebookAI/xlm-roberta-base",
     ),
     "small": NamedSize(dict(num_layers=6, hidden_size=512, num_heads=8, intermediate_size=2048)),
     "tiny": NamedSize(
-        dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=4002)
+        dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, vocab_size=4002),
+        local=True,
     ),
 }
 

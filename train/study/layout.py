@@ -25,7 +25,6 @@
       drained.json                     the nodes drained by the running Ray study
       .health-<token>                  a health check's probe, removed at once
       report/                          the report (eval.report)
-      scheme-1/                        what --migrate could not verify
 
 The trainer (train/stage.py) writes inside the folders it is given; no other module
 of the pipeline joins a workdir path. The results file, the report folder,
@@ -38,17 +37,14 @@ from __future__ import annotations
 
 import os
 
-from eval.analysis.records import RESULTS_FILE
 from eval.analysis.records import failed_file as failed_file  # the pipeline names them here
 from eval.analysis.records import goodput_file as goodput_file
 from eval.analysis.records import results_file as results_file
 from train.stage import StageFiles
 
 WORKDIR_FILE = "workdir.json"
-OLD_SCHEME_DIR = "scheme-1"
 # What a workdir of id scheme 1 (before workdir.json) holds at its top.
 OLD_SCHEME_TRACES = ("stages", "pretrained.DONE", "init_hf")
-OLD_SCHEME_ENTRIES = (*OLD_SCHEME_TRACES, "pretrained", RESULTS_FILE)  # moved by --migrate
 
 
 def workdir_file(workdir: str) -> str:
@@ -173,31 +169,12 @@ def submission_dir(workdir: str, stage_id: str) -> str:
 
 
 # ----------------------------------------------------------------------------------
-# Id scheme 1 (migration)
+# Id scheme 1 (refused)
 # ----------------------------------------------------------------------------------
 
 
-def old_scheme_dir(workdir: str) -> str:
-    return os.path.join(workdir, OLD_SCHEME_DIR)
-
-
-def workdir_entry(workdir: str, name: str) -> str:
-    """A top-level entry of the workdir by name (what --migrate moves)."""
-    return os.path.join(workdir, name)
-
-
-def old_stage_dir(old_dir: str, old_id: str) -> str:
-    return os.path.join(old_dir, "stages", old_id)
-
-
-def old_stage_done(old_dir: str, old_id: str) -> str:
-    return os.path.join(old_stage_dir(old_dir, old_id), "DONE")
-
-
-def old_stage_manifest(old_dir: str, old_id: str) -> str:
-    return os.path.join(old_stage_dir(old_dir, old_id), "manifest.json")
-
-
-def old_pretrained(old_dir: str) -> tuple[str, str]:
-    """(model directory, DONE marker) of a scheme-1 pretrained model."""
-    return os.path.join(old_dir, "pretrained"), os.path.join(old_dir, "pretrained.DONE")
+def old_scheme_traces(workdir: str) -> list[str]:
+    """The entries of id scheme 1 at the top of a workdir without `workdir.json`."""
+    if os.path.exists(workdir_file(workdir)):
+        return []
+    return [t for t in OLD_SCHEME_TRACES if os.path.exists(os.path.join(workdir, t))]

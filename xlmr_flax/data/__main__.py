@@ -1,6 +1,5 @@
-"""Prepare and validate task data.
+"""Fetch, validate and inspect task data.
 
-    python -m xlmr_flax.data prepare --task xnli --raw download/ --data-dir tfds/
     python -m xlmr_flax.data validate --task panx --file download/panx/test-sw.tsv
     python -m xlmr_flax.data corpus --raw download/ --out corpus.txt
     python -m xlmr_flax.data fetch --task panx --langs en,de,sw --raw download/   # network
@@ -104,10 +103,6 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    prepare = sub.add_parser("prepare", help="build a task's array_record dataset")
-    prepare.add_argument("--task", required=True, choices=sorted(TASKS))
-    prepare.add_argument("--raw", required=True, help="the XTREME download folder")
-    prepare.add_argument("--data-dir", required=True, help="TFDS data folder to write")
     fetch = sub.add_parser("fetch", help="write a task's raw files from TFDS's own builder")
     fetch.add_argument("--task", required=True)
     fetch.add_argument("--raw", required=True, help="folder to write the raw files into")
@@ -130,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         return run_doctor(args.raw)
     raw = getattr(args, "raw", None)
-    if args.command in ("prepare", "corpus") and not os.path.isdir(raw):
+    if args.command == "corpus" and not os.path.isdir(raw):
         return _usage_error(
             f"--raw {raw}: no such folder (the XTREME download layout, docs/data.md)"
         )
@@ -151,25 +146,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     task = get_task(args.task)
     try:
-        if args.command == "prepare":
-            from xlmr_flax.data.tfds_builder import prepare as build
-
-            builder = build(task.name, args.raw, args.data_dir)
-            for name, split in sorted(builder.info.splits.items()):
-                print(f"{task.name} {name}: {split.num_examples} examples")
-            print(f"wrote {builder.data_dir}")
-        else:
-            layout = _layout_for(task, args.layout, args.file)
-            if layout is None:
-                counts = sorted({len(shape) for x in task.layouts for shape in _shapes(task, x)})
-                return _usage_error(
-                    f"validate --task {task.name}: expected {' or '.join(map(str, counts))} "
-                    f"--file (one per file the task reads), got {len(args.file)}"
-                )
-            count, labels = summarize(task, layout.reader(*args.file))
-            print(f"{' + '.join(args.file)}: {count} examples")
-            for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
-                print(f"  {label}\t{n}")
+        layout = _layout_for(task, args.layout, args.file)
+        if layout is None:
+            counts = sorted({len(shape) for x in task.layouts for shape in _shapes(task, x)})
+            return _usage_error(
+                f"validate --task {task.name}: expected {' or '.join(map(str, counts))} "
+                f"--file (one per file the task reads), got {len(args.file)}"
+            )
+        count, labels = summarize(task, layout.reader(*args.file))
+        print(f"{' + '.join(args.file)}: {count} examples")
+        for label, n in sorted(labels.items(), key=lambda kv: -kv[1]):
+            print(f"  {label}\t{n}")
     except DataError as err:
         print(err, file=sys.stderr)
         return 1

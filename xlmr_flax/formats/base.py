@@ -5,8 +5,7 @@ multiple choice, span extraction, token tagging, retrieval, masked LM. Everythin
 that depends on the format and not on the dataset lives on its `Format` object, one
 module per format (docs/formats.md):
 
-- featurisation (`featurize`) and the TFDS record of an example (`tfds_features`,
-  `tfds_record`);
+- featurisation (`featurize`);
 - the head it trains and that head's arguments (`head`, `head_kwargs`; the loss is
   the head's: train/losses.py), and how training batches are drawn (`masking`);
 - prediction and decoding (`predict`, given a predictor that runs the model);
@@ -26,7 +25,6 @@ lives on the task, as `Task.hooks`, and the format calls it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -79,17 +77,6 @@ class Format:
     ) -> list[dict]:  # fmt: skip
         """Features of one file's examples (xlmr_flax.data.features' conventions)."""
         raise ValueError(f"task {task.name}: {self.name} has no {split} features")
-
-    def tfds_features(self, tfds: Any) -> dict[str, Any]:
-        """TFDS feature spec of an example besides its `id` (`tfds`: the
-        tensorflow_datasets module, imported by the builder only); default: the
-        record as JSON, for records that differ per task."""
-        return dict(record=tfds.features.Text())
-
-    def tfds_record(self, example: dict) -> dict:
-        """The record TFDS stores for `example` (under `tfds_features`); a field
-        without gold (None) must be stored as a value of its feature's type."""
-        return dict(id=example["id"], record=json.dumps(example, ensure_ascii=False))
 
     # --- training -----------------------------------------------------------------------
 

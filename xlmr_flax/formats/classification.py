@@ -25,13 +25,6 @@ class Classification(Format):
     def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
         return F.classification(task, examples, tokenizer, max_length)
 
-    def tfds_features(self, tfds) -> dict[str, Any]:
-        text = tfds.features.Text
-        return dict(text_a=text(), text_b=text(), label=text())
-
-    def tfds_record(self, example: dict) -> dict:
-        return {**example, "label": "" if example["label"] is None else example["label"]}
-
     def head_kwargs(self, task, raw_dir: str) -> dict[str, Any]:
         return {"num_labels": len(task.labels)}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 import numpy as np
 
@@ -35,15 +34,6 @@ class MultipleChoice(Format):
 
     def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
         return F.multiple_choice(task, examples, tokenizer, max_length)
-
-    def tfds_features(self, tfds) -> dict[str, Any]:
-        text = tfds.features.Text
-        return dict(
-            context=text(), question=text(), choices=tfds.features.Sequence(text()), label=np.int64
-        )
-
-    def tfds_record(self, example: dict) -> dict:
-        return {**example, "label": -1 if example["label"] is None else example["label"]}
 
     def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
         grid = (rows, choices, length)

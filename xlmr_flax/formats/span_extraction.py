@@ -11,9 +11,6 @@ or "mlqa" (language-aware normalisation).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
 
 from xlmr_flax.data import features as F
 from xlmr_flax.errors import DataError
@@ -44,16 +41,6 @@ class SpanExtraction(Format):
 
     def featurize(self, task, split, examples, raw_dir, tokenizer, max_length, **kw):
         return F.span_extraction(task, examples, tokenizer, max_length, **kw)
-
-    def tfds_features(self, tfds) -> dict[str, Any]:
-        text = tfds.features.Text
-        answers = tfds.features.Sequence(dict(text=text(), start=np.int64))
-        return dict(
-            title=text(), context=text(), question=text(), answers=answers, is_impossible=np.bool_
-        )
-
-    def tfds_record(self, example: dict) -> dict:
-        return {**example, "answers": example["answers"] or []}
 
     def batch_shapes(self, rows: int, length: int, choices: int) -> dict[str, tuple[int, ...]]:
         return sequence_batch(rows, length, start_positions=(rows,), end_positions=(rows,))

@@ -38,13 +38,6 @@ class TokenTagging(Format):
         labels = tag_vocabulary(task, raw_dir)
         return F.token_tagging(task, examples, tokenizer, max_length, labels)
 
-    def tfds_features(self, tfds) -> dict[str, Any]:
-        text = tfds.features.Text
-        return dict(tokens=tfds.features.Sequence(text()), tags=tfds.features.Sequence(text()))
-
-    def tfds_record(self, example: dict) -> dict:
-        return {**example, "tags": [] if example["tags"] is None else example["tags"]}
-
     def head_kwargs(self, task, raw_dir: str) -> dict[str, Any]:
         return {"num_labels": len(tag_vocabulary(task, raw_dir))}
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import ml_collections
 
 from train.study.plan.plan import ConfigError, load_config_file
+from xlmr_flax.config import NAMED_SIZES
 
 PREFIX = "--config."
 
@@ -45,7 +46,23 @@ def load_config(spec: str, overrides: Sequence[tuple[str, str]] = ()) -> ml_coll
         raise ConfigError(f"--config {spec}: {err}") from None
     for key, value in overrides:
         override(config, key, value)
+    follow_model(config, {key for key, _ in overrides})
     return config
+
+
+def follow_model(config: ml_collections.ConfigDict, overridden: set[str]) -> None:
+    """A `--config.model` override takes its size's eval layer from the model table
+    (xlmr_flax/config.py) unless `--config.eval.layer` is given too; the weights and
+    tokenizer stay the config's (`init_checkpoint`, `tokenizer`)."""
+    if "model" not in overridden:
+        return
+    sizes = list(NAMED_SIZES)
+    if config.model not in sizes:
+        raise ConfigError(
+            f"--config.model={config.model}: unknown size; {nearest(config.model, sizes)}"
+        )
+    if "eval.layer" not in overridden and "layer" in (config.get("eval") or {}):
+        config.eval.layer = NAMED_SIZES[config.model].eval_layer
 
 
 def nearest(word: str, known: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ again.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import uuid
 from typing import Any
@@ -20,7 +21,8 @@ import jax
 from eval.report import format_summary, write_report
 from train.progress import overall_line
 from train.study import layout
-from train.study.plan.plan import ConfigError, build_dag
+from train.study.plan.dag import StageDag
+from train.study.plan.plan import ConfigError, build_dag, check_batches
 from train.study.plan.targets import parse_target
 from train.study.run.attempts import read_attempts
 from train.study.run.data_check import check_study_data
@@ -45,7 +47,12 @@ from train.study.run.lock import workdir_lock
 from train.study.run.resources import stage_shape
 from train.study.run.results import result_records, write_results
 from train.study.run.work import stall_after_s
-from train.study.run.workdir import open_workdir, prepare_workdir
+from train.study.run.workdir import (
+    check_workdir,
+    check_workdir_path,
+    open_workdir,
+    prepare_workdir,
+)
 from xlmr_flax.atomic import write_file
 from xlmr_flax.sharding import is_primary, sync_processes
 from xlmr_flax.storage import local_path
@@ -70,24 +77,17 @@ def run_study(
     shard: tuple[int, int] = (0, 1),
     out=print,
     *,
-    migrate: bool = False,
     break_lock: bool = False,
     executor: ExecutorOptions = ExecutorOptions(),
     sequences: set[tuple[tuple[str, ...], str, int]] | None = None,
 ) -> dict[str, Any]:
     """Trains and evaluates the shard's part of the study; returns a summary (its
     `failed`: the stages that failed, with their line). The workdir is locked for the
-    run (train/study/run/lock.py) and records the study (train/study/run/workdir.py;
-    `migrate`: take over a workdir of id scheme 1; `sequences`: (path, target, seed)
-    runs to train, the others are left pending: an adaptive round, rounds.py)."""
+    run (train/study/run/lock.py) and records the study (train/study/run/workdir.py).
+    `sequences`: (path, target, seed) runs to train, the others are left pending (an
+    adaptive round, rounds.py)."""
     started = time.time()
-    try:
-        workdir = local_path(workdir, "--workdir")
-        config = config.copy_and_resolve_references()
-        config.raw_data = local_path(config.raw_data, "config.raw_data")
-        shape = _check_executor(config, executor, shard)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    config, workdir, shape = check_options(config, workdir, shard, executor)
     dag = build_dag(config, resolve=True)
     stages = dag.shard(*shard)
     if sequences is not None:  # an adaptive round: only these runs' stages (rounds.py)
@@ -98,7 +98,7 @@ def run_study(
     check_study_data(config, dag)
     prepare_workdir(workdir)
     with workdir_lock(workdir, shard, break_lock):
-        notes = open_workdir(config, dag, workdir, migrate)
+        notes = open_workdir(config, dag, workdir)
         say = out if is_primary() else (lambda *_: None)
         for note in notes:
             say(note)
@@ -134,6 +134,49 @@ def run_study(
             config, dag, workdir, stages, outcomes, started, executor.name, run_id, say,
             held_chips,
         )  # fmt: skip
+
+
+def check_options(
+    config, workdir: str, shard: tuple[int, int], executor: ExecutorOptions
+) -> tuple[Any, str, Any]:
+    """The run's checks of its paths and executor settings: (the config with its
+    references resolved and `raw_data` local, the local workdir, the stage shape of a
+    Ray run or None). ConfigError, one line naming the flag or key."""
+    try:
+        workdir = local_path(workdir, "--workdir")
+        config = config.copy_and_resolve_references()
+        config.raw_data = local_path(config.raw_data, "config.raw_data")
+        return config, workdir, _check_executor(config, executor, shard)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_before_training(
+    config,
+    dag: StageDag,
+    workdir: str,
+    devices: int,
+    shard: tuple[int, int] = (0, 1),
+    executor: ExecutorOptions = ExecutorOptions(),
+) -> list[str]:
+    """Every check a run makes before it trains, writing nothing: the dry run's.
+    Raises ConfigError (WorkdirError) where the run would stop; returns notes to show.
+    `devices`: what the run's data-parallel axes split over (jax.device_count()).
+    Without a raw-data folder (planning a study on another machine) the data check is
+    a note; with one it is the run's check. The dag's ids are those of a dry run (a
+    hub checkpoint not yet cached gives provisional ones, docs/pipeline.md)."""
+    config, workdir, _ = check_options(config, workdir, shard, executor)
+    check_batches(config, dag, devices)
+    notes = []
+    if os.path.isdir(config.raw_data):
+        check_study_data(config, dag)
+    else:
+        notes.append(
+            f"config.raw_data {config.raw_data}: no such folder; the run stops at the "
+            "data check (--check-data) until it is there"
+        )
+    check_workdir_path(workdir)
+    return notes + check_workdir(config, dag, workdir)
 
 
 def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):

@@ -4,6 +4,7 @@ XTREME-R scores it with the SQuAD v1.1 model (the study's plan: train/study/plan
 `SCORED_WITH`), embedding both sides with one encoder layer, mean-pooled (`REFERENCE`).
 """
 
+from xlmr_flax.config import ALIGNMENT_REFERENCE, alignment_layer
 from xlmr_flax.data.sources.tatoeba import read_laser_pairs, read_xtreme_sorted
 from xlmr_flax.formats.retrieval import RetrievalHooks
 from xlmr_flax.tasks.base import Layout, Task, register
@@ -27,17 +28,9 @@ ISO3 = dict(
 # third_party/evaluate_retrieval.py): `--specific_layer 13` indexes the 24 layer outputs
 # after the embeddings, i.e. hidden state 14 of 24 here (0 = embeddings); mean over every
 # token the attention mask keeps (<s> and </s> included, as our "mean" pooling does);
-# cosine similarity; sentences cut at 512 tokens.
-REFERENCE = dict(layer=14, num_layers=24, pooling="mean", max_length=512)
-
-
-def reference_layer(num_layers: int) -> int:
-    """XTREME's Tatoeba layer scaled to an encoder of `num_layers` layers: the first
-    hidden state at or above its relative depth 14/24 (Large 14, Base 7, a 2-layer
-    model its last layer, never the embeddings)."""
-    if num_layers < 1:
-        raise ValueError(f"num_layers={num_layers}: expected at least 1")
-    return -(-REFERENCE["layer"] * num_layers // REFERENCE["num_layers"])  # rounded up
+# cosine similarity; sentences cut at 512 tokens. The layer is the model table's
+# (xlmr_flax/config.py), which gives every size its own.
+REFERENCE = dict(**ALIGNMENT_REFERENCE, pooling="mean", max_length=512)
 
 
 def hidden_state(layer: int, num_layers: int) -> int:
@@ -49,8 +42,8 @@ def hidden_state(layer: int, num_layers: int) -> int:
 
 def reference_differences(layer: int, pooling: str, num_layers: int) -> list[str]:
     """How evaluation settings (`layer`, `pooling` of an encoder of `num_layers`)
-    differ from XTREME's Tatoeba settings scaled by `reference_layer`; empty if not."""
-    found, expected = hidden_state(layer, num_layers), reference_layer(num_layers)
+    differ from XTREME's Tatoeba settings scaled by `alignment_layer`; empty if not."""
+    found, expected = hidden_state(layer, num_layers), alignment_layer(num_layers)
     problems = []
     if found != expected:
         problems.append(f"layer {found} of {num_layers} (XTREME's rule: {expected})")
