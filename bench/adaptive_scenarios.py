@@ -111,19 +111,26 @@ def run_adaptive(
     latest: list[adaptive.Look | None] = [None] * m
     for look, seeds in enumerate(design.looks):
         diffs = study["diffs"][:, :seeds]
+        pools = {}
+        if pooled:
+            # Per target, the pairs still open without a failed run; one joint test.
+            pools = adaptive.seed_pools(
+                {
+                    t: [
+                        diffs[j]
+                        for j in range(t, m, targets)
+                        if (latest[j] is None or latest[j].state not in adaptive.STOPPED)
+                        and not failed[j, :seeds].any()
+                    ]
+                    for t in range(targets)
+                },
+                design.pool_test,
+                design.pool_level,
+            )
         for i in range(m):
             if latest[i] is not None and latest[i].state in adaptive.STOPPED:
                 continue
-            pool = None
-            if pooled:
-                same_target = [
-                    diffs[j]
-                    for j in range(i % targets, m, targets)
-                    if (latest[j] is None or latest[j].state not in adaptive.STOPPED)
-                    and not failed[j, :seeds].any()
-                ]
-                if not failed[i, :seeds].any():
-                    pool = adaptive.seed_pool(same_target, design.pool_test, design.pool_level)
+            pool = None if failed[i, :seeds].any() else pools.get(i % targets)
             v = study["b"][i] + study["v_item"][i] / seeds
             latest[i] = adaptive.look_row(
                 latest[i], diffs[i], study["b"][i], v, design, look, targets, pool

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats as scipy_stats
-
 from eval.analysis.grouping import order_comparisons, path_key
 from eval.analysis.records import Path, Record
 from eval.analysis.scores import headline_scores
@@ -158,10 +156,12 @@ def exact_order_test(first_only: int, second_only: int) -> float:
     discordant seeds (one order failed, the other trained): McNemar's exact test, the
     binomial test of first_only in first_only + second_only at 1/2. Seeds where both
     or neither failed carry no information on which order fails more."""
+    from scipy import stats  # only where failure rates are computed: the CLI stays light
+
     n = first_only + second_only
     if n == 0:
         return 1.0
-    return float(scipy_stats.binomtest(first_only, n, 0.5).pvalue)
+    return float(stats.binomtest(first_only, n, 0.5).pvalue)
 
 
 def failure_rates(records: Iterable[Record], failed: Iterable[FailedRun]) -> dict[str, Any]:

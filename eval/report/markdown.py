@@ -15,6 +15,7 @@ from eval.report.findings import _section_alignment, _section_forgetting, _secti
 from eval.report.runs import section_failed, section_goodput
 from eval.report.study import Study, _scored_on
 from eval.report.text import _cut, _fmt, _label, _pm, _table
+from eval.report.training import section_training
 
 FILE_DESCRIPTIONS = {
     "scores.csv": "headline score per path, target and language: mean, sd, seeds",
@@ -53,6 +54,7 @@ def render_markdown(study: Study, files: Sequence[str], n_boot: int, seed: int) 
     ]
     lines += _section_run(study)
     lines += _section_missing(study)
+    lines += section_training(study)
     lines += section_goodput(study.goodput)
     lines += _section_scores(study)
     lines += _section_gains(study)

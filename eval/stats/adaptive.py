@@ -147,29 +147,52 @@ class SeedPool:
     variance: float
     df: float
     homogeneous: bool
-    p_value: float  # the homogeneity test's (NaN: not tested, fewer than two members)
+    p_value: float  # the joint homogeneity test's (NaN: not tested)
+
+
+def seed_pools(
+    groups: Mapping[Any, Sequence[Sequence[float]]], test: str = "bartlett", level: float = 0.2
+) -> dict[Any, SeedPool]:
+    """Per group (one target's comparisons: the pairs of orders share its test set,
+    metric and noise), their per-seed differences pooled: the variance with the summed
+    degrees of freedom. The pools are usable (`homogeneous`) only when `test` keeps
+    equal variances at `level` within every group jointly: "bartlett" sums each group's
+    Bartlett statistic (chi-square with k − 1 df for k members; the groups are
+    independent, so the sum has the summed df); "none" never pools. One joint test, not
+    one per group: a pair of orders that is noisier than the others is noisier on every
+    target, and its members' two-df variances hide it from any single target's test.
+    Bartlett's test assumes normal differences, as the design's t intervals do."""
+    parts = {
+        key: [np.asarray(d, dtype=np.float64) for d in series if len(d) > 1]
+        for key, series in groups.items()
+    }
+    statistic, df_test, tested = 0.0, 0, bool(test != "none")
+    for members in parts.values():
+        if len(members) < 2:
+            continue
+        if any(np.var(d, ddof=1) <= 0 for d in members):
+            tested = False  # a zero variance (a tie) is never pooled with others
+            break
+        statistic += float(scipy_stats.bartlett(*members).statistic)
+        df_test += len(members) - 1
+    p_value = float(scipy_stats.chi2.sf(statistic, df_test)) if tested and df_test else math.nan
+    homogeneous = tested and df_test > 0 and p_value > level
+    pools = {}
+    for key, members in parts.items():
+        df = sum(len(d) - 1 for d in members)
+        if not df:
+            pools[key] = SeedPool(math.nan, 0.0, False, p_value)
+            continue
+        variance = float(sum(np.var(d, ddof=1) * (len(d) - 1) for d in members) / df)
+        pools[key] = SeedPool(variance, float(df), homogeneous and len(members) > 1, p_value)
+    return pools
 
 
 def seed_pool(
     series: Sequence[Sequence[float]], test: str = "bartlett", level: float = 0.2
 ) -> SeedPool:
-    """The per-seed differences of one target's comparisons (the pairs of orders share
-    its test set, metric and noise) pooled: their variance with the summed degrees of
-    freedom, usable only when `test` ("bartlett": Bartlett's test of equal variances,
-    "none": never pooled) does not reject equal variances at `level`. Bartlett's test
-    assumes normal differences, which the design's t intervals assume too; run at a
-    level well above alpha it rejects a pool with one clearly noisier member early."""
-    parts = [np.asarray(d, dtype=np.float64) for d in series if len(d) > 1]
-    df = sum(len(d) - 1 for d in parts)
-    if not df:
-        return SeedPool(math.nan, 0.0, False, math.nan)
-    variance = float(sum(np.var(d, ddof=1) * (len(d) - 1) for d in parts) / df)
-    if test == "none" or len(parts) < 2:
-        return SeedPool(variance, float(df), False, math.nan)
-    if any(np.var(d, ddof=1) <= 0 for d in parts):
-        return SeedPool(variance, float(df), False, 0.0)  # a zero variance is not pooled
-    p_value = float(scipy_stats.bartlett(*parts).pvalue)
-    return SeedPool(variance, float(df), p_value > level, p_value)
+    """`seed_pools` of one group."""
+    return seed_pools({0: series}, test, level)[0]
 
 
 def standard_error(
