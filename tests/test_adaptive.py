@@ -107,9 +107,9 @@ def test_a_pool_that_fails_its_homogeneity_test_lends_neither_variance_nor_df():
 
 
 def test_a_design_names_its_pool_test():
-    with pytest.raises(adaptive.DesignError, match="config.design.pool_test"):
+    with pytest.raises(adaptive.DesignError, match=r"config\.design\.pool_test"):
         adaptive.Design.from_mapping({"pool_test": "levene"}, "config.design")
-    with pytest.raises(adaptive.DesignError, match="config.design.pool_level"):
+    with pytest.raises(adaptive.DesignError, match=r"config\.design\.pool_level"):
         adaptive.Design.from_mapping({"pool_level": 1.5}, "config.design")
 
 
