@@ -40,8 +40,9 @@ from train.study.plan.power import print_power
 from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
 from train.study.run.lock import WorkdirLocked
+from train.study.run.replacements import run_replacing_failed_runs
 from train.study.run.rounds import design_values, run_adaptive_study
-from train.study.run.runner import EXECUTORS, ExecutorOptions, run_study
+from train.study.run.runner import EXECUTORS, ExecutorOptions
 from train.study.run.workdir import needs_migration
 from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
@@ -216,7 +217,8 @@ def main(argv: list[str]) -> None:
     executor = ExecutorOptions(
         _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
     )
-    run = run_adaptive_study if design_values(config) else run_study  # docs/adaptive.md
+    # docs/adaptive.md; a fixed study replaces failed runs under config.report.failed_runs
+    run = run_adaptive_study if design_values(config) else run_replacing_failed_runs
     try:
         summary = run(
             config, workdir, shard, migrate=_MIGRATE.value, break_lock=_BREAK_LOCK.value,
