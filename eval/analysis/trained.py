@@ -17,6 +17,7 @@ every order of that pair alike, so the rule cannot favour one order.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -119,17 +120,45 @@ def order_group(path: Path) -> Path:
 def apply_rule(records: Sequence[Record], failed: Iterable[FailedRun], rule: str) -> list[Record]:
     """The zero-shot records the analysis uses under `rule` (other kinds unchanged).
     `replace`: no record of seed s on target t for any order of a pair where one order
-    failed there; the replacement seeds the study trained take their place."""
+    failed there; the replacement seeds the study trained take their places, the k-th
+    replacement (by seed) carrying the k-th failed seed's number, so that a pair's
+    seeds still line up across targets (the class effects over targets average seed by
+    seed). A replacement seed is one the pair has on the target and on no target
+    without a failure."""
     if rule == KEEP:
         return list(records)
     if rule != REPLACE:
         raise RuleError(f"failed_runs: expected {' or '.join(RULES)}, got {rule!r}")
     dropped = {(order_group(f.path), f.target, f.seed) for f in failed}
-    return [
-        r
-        for r in records
-        if r.kind != "zero_shot" or (order_group(r.path), r.target, r.seed) not in dropped
-    ]
+    seeds: dict[tuple[Path, str], set[int]] = defaultdict(set)
+    for r in records:
+        if r.kind == "zero_shot":
+            seeds[(order_group(r.path), r.target)].add(r.seed)
+    failed_targets = {(g, t) for g, t, _ in dropped}
+    relabel: dict[tuple[Path, str, int], int] = {}
+    for group, target in failed_targets:
+        planned = set().union(
+            *(s for (g, t), s in seeds.items() if g == group and (g, t) not in failed_targets)
+        )
+        if not planned:
+            continue
+        holes = sorted(s for s in seeds[(group, target)] if (group, target, s) in dropped)
+        spare = sorted(
+            s for s in seeds[(group, target)] - planned if (group, target, s) not in dropped
+        )
+        holes = [h for h in holes if h in planned]
+        for hole, seed in zip(holes, spare, strict=False):
+            relabel[(group, target, seed)] = hole
+    kept = []
+    for r in records:
+        if r.kind != "zero_shot":
+            kept.append(r)
+            continue
+        key = (order_group(r.path), r.target, r.seed)
+        if key in dropped:
+            continue
+        kept.append(dataclasses.replace(r, seed=relabel[key]) if key in relabel else r)
+    return kept
 
 
 def replacement_runs(
