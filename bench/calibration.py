@@ -242,14 +242,14 @@ def scenarios() -> list[sim.Scenario]:
         ),
         sim.Scenario("planted +2 on low-resource, 10 seeds", seeds=10, effect=_low_plus_two),
         sim.Scenario("one seed", seeds=1),
-        sim.Scenario("null, one failed run (kept)", failed_run=FAILED_RUN),
+        sim.Scenario("null, one failed run, kept", failed_run=FAILED_RUN),
         sim.Scenario(
-            "planted +2 on low-resource, one failed run (kept)",
+            "planted +2 on low-resource, one failed run, kept",
             effect=_low_plus_two,
             failed_run=FAILED_RUN,
         ),
         sim.Scenario(
-            "planted +2 on low-resource, one failed run (replaced)",
+            "planted +2 on low-resource, one failed run, replaced",
             effect=_low_plus_two,
             failed_run=FAILED_RUN,
             replace_failed=True,

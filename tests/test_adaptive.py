@@ -106,6 +106,18 @@ def test_a_pool_that_fails_its_homogeneity_test_lends_neither_variance_nor_df():
     assert not adaptive.seed_pool(quiet, "none", 0.2).homogeneous
 
 
+def test_one_joint_test_over_targets_sees_a_pair_that_is_noisier_everywhere():
+    rng = np.random.default_rng(3)
+    sd = np.array([3.0, 1, 1, 1, 1, 1])  # pair 0 three times noisier on every target
+    noisy = {t: list(rng.normal(0, sd[:, None], (6, 3))) for t in range(6)}
+    alone = [adaptive.seed_pool(series, "bartlett", 0.2).homogeneous for series in noisy.values()]
+    joint = adaptive.seed_pools(noisy, "bartlett", 0.2)
+    assert any(alone)  # some target's own test keeps the noisy pair in
+    assert not any(p.homogeneous for p in joint.values())
+    even = {t: list(rng.normal(0, 1, (6, 3))) for t in range(6)}
+    assert all(p.homogeneous for p in adaptive.seed_pools(even, "bartlett", 0.2).values())
+
+
 def test_a_design_names_its_pool_test():
     with pytest.raises(adaptive.DesignError, match=r"config\.design\.pool_test"):
         adaptive.Design.from_mapping({"pool_test": "levene"}, "config.design")
