@@ -24,6 +24,9 @@ FILE_DESCRIPTIONS = {
     "task_scores.csv": "per path and target: mean over languages, overall and per class",
     "average.csv": "XTREME-R-style average per path",
     "gains.csv": "per language: path score − baseline score",
+    "untrained.csv": "runs that did not train: path, target, seed, English score, chance, why",
+    "failure_rates.csv": "per ordered pair and target: paired runs, failures of each order, "
+    "McNemar's exact p",
     "gains_by_class.csv": "mean gain over the languages of each class",
     "ordering_effects.csv": "per comparison, target and language: effect, intervals, p-values",
     "ordering_by_class.csv": "per comparison, target and class: effect, intervals, p-values",

@@ -47,7 +47,11 @@ def section_training(study: Study) -> list[str]:
         "",
     ]
     if not study.untrained:
-        return [*lines, f"All {checked} checked runs trained.", ""]
+        return [
+            *lines,
+            f"None of the {checked} checked runs is at or below its target's chance + margin.",
+            "",
+        ]
     lines += [
         f"**{len(study.untrained)} of {checked} checked runs did not train**; they are "
         f"{RULE_TEXT[study.failure_rule]}.",
