@@ -41,6 +41,15 @@ def main() -> None:
     parser.add_argument(
         "--futility", type=float, default=1.0, help="standard errors of optimism (0: never)"
     )
+    parser.add_argument(
+        "--pool-test", default="bartlett", help="homogeneity test before pooling (or none)"
+    )
+    parser.add_argument("--pool-level", type=float, default=0.2, help="its level")
+    parser.add_argument(
+        "--pool-failed-runs",
+        action="store_true",
+        help="let failed runs enter the pool (the rule before runs were checked)",
+    )
     parser.add_argument("--only", default="", help="comma-separated parts of scenario names")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -50,27 +59,37 @@ def main() -> None:
         rho=args.rho,
         looks=tuple(int(x) for x in args.looks.split(",")),
         futility=args.futility,
+        pool_test=args.pool_test,
+        pool_level=args.pool_level,
     )
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     print(
         f"design: alpha {design.alpha}, delta {design.delta} points, looks {design.looks}, "
-        f"rho {design.rho}, futility {design.futility}; {args.pairs} families x "
+        f"rho {design.rho}, futility {design.futility}, pool test {design.pool_test} at "
+        f"{design.pool_level}; {args.pairs} families x "
         f"{args.targets} comparisons, {args.replicates} replicates; seed sd of a paired "
         "difference 1 point"
     )
     print(
         "| scenario | false sign (families) | upper 95 % | false negligible | coverage at stop "
         "| decided | seeds / comparison | fixed 3 seeds: decided | fixed, 80 % power: seeds "
-        "| decided | adaptive / powered seeds | s |"
+        "| decided | adaptive / powered seeds | worst family: false sign [upper 95 %] "
+        "| power | fixed at the same power: seeds | clean comparisons on target 0 futile | s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = []
     for name, scenario in sim.SCENARIOS.items():
         if parts and not any(p in name for p in parts):
             continue
         scenario = sim.with_family(scenario, args.pairs, args.targets)
         started = time.time()
-        r = sim.simulate(scenario, design, args.replicates, np.random.default_rng(args.seed))
+        r = sim.simulate(
+            scenario,
+            design,
+            args.replicates,
+            np.random.default_rng(args.seed),
+            pool_failed=args.pool_failed_runs,
+        )
         r["seconds"] = round(time.time() - started, 1)
         powered = r["fixed_power_seeds"]
         r["ratio"] = r["seeds_per_comparison"] / powered if powered else None
@@ -84,10 +103,24 @@ def main() -> None:
                 if powered
                 else "> 100 (out of reach) | – | – | "
             )
+            + f"{_pct(r['worst_family_false_sign'])} [{_pct(r['worst_family_upper'])}] | "
+            + (f"{_pct(r['power'])} | " if r["power"] is not None else "– | ")
+            + f"{r['same_power_fixed_seeds'] or '–'} | "
+            + f"{_pct(r['futile_clean_target0'])} | "
             + f"{r['seconds']} |",
             flush=True,
         )
-    print(json.dumps({"design": design.to_dict(), "results": results}))
+    print(
+        json.dumps(
+            {
+                "design": design.to_dict(),
+                "pool_failed_runs": args.pool_failed_runs,
+                "replicates": args.replicates,
+                "seed": args.seed,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

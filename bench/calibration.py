@@ -19,6 +19,7 @@ table (Markdown), then one JSON line.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -36,6 +37,7 @@ import numpy as np
 
 from bench import simulation as sim
 from eval import analysis
+from eval.analysis import trained
 from eval.stats import ordering
 
 TARGETS = ("xnli", "panx", "tydiqa", "xcopa")
@@ -69,6 +71,17 @@ class Calibration:
     family_errors: Counter = field(default_factory=Counter)  # ... with a false flag
     flagged_untested: int = 0  # rows never tested but flagged (must stay 0)
     warned: int = 0  # replicates whose analysis carries a warning
+    failed_named: int = 0  # replicates whose check names the planted failed run
+    other_failed: int = 0  # runs the check names that trained (false alarms)
+
+    def add_check(self, failed: Sequence[trained.FailedRun], scenario: sim.Scenario) -> None:
+        """What the report's check of the runs (eval/analysis/trained.py) found."""
+        named = {(f.path, f.target, f.seed) for f in failed}
+        planted = scenario.failed_run
+        if planted is not None:
+            self.failed_named += (tuple(planted[0]), planted[1], planted[2]) in named
+            named.discard((tuple(planted[0]), planted[1], planted[2]))
+        self.other_failed += len(named)
 
     def add(self, found: ordering.OrderingAnalysis, scenario: sim.Scenario, langs_of) -> None:
         self.warned += bool(found.warnings)
@@ -128,7 +141,12 @@ class Calibration:
                     if (level, t) in self.planted
                 },
             )
-        out.update(flagged_untested=self.flagged_untested, warned=self.warned)
+        out.update(
+            flagged_untested=self.flagged_untested,
+            warned=self.warned,
+            failed_named=self.failed_named,
+            other_failed=self.other_failed,
+        )
         return out
 
 
@@ -153,6 +171,7 @@ def calibrate(
     n_boot: int = 200,
     seed: int = 0,
     primary_class: str = "",
+    margin: float = trained.DEFAULT_MARGIN,
     root: str | None = None,
     progress: Callable[[Calibration, int], None] | None = None,
 ) -> Calibration:
@@ -161,24 +180,28 @@ def calibrate(
     `progress(result, done)` is called every PROGRESS_EVERY replicates."""
     result = Calibration(scenario.name, replicates)
     langs_of = {t: list(langs) for t, (langs, _) in targets.items()}
+    rule = trained.REPLACE if scenario.replace_failed else trained.KEEP
     for replicate in range(replicates):
         rng = np.random.default_rng([seed, replicate])
+        read = ordering.read_study_examples
         if root is None:
             records, examples = sim.simulate(scenario, rng, targets)
-
-            def read(_, name, __, examples=examples):
-                return examples[name]
-
-            found = ordering.ordering_effects(
-                records, "", n_boot=n_boot, seed=replicate, primary_class=primary_class, read=read
-            )
+            read = functools.partial(_in_memory, examples)
         else:
             shutil.rmtree(root, ignore_errors=True)
             sim.write_study(root, scenario, rng, targets)
             records = analysis.load_results(analysis.results_file(root))
-            found = ordering.ordering_effects(
-                records, root, n_boot=n_boot, seed=replicate, primary_class=primary_class
-            )
+        # As the report does (eval/report/study.py): check the runs, apply the rule.
+        failed = trained.failed_runs(records, margin)
+        result.add_check(failed, scenario)
+        found = ordering.ordering_effects(
+            trained.apply_rule(records, failed, rule),
+            root or "",
+            n_boot=n_boot,
+            seed=replicate,
+            primary_class=primary_class,
+            read=read,
+        )
         result.add(found, scenario, langs_of)
         if progress is not None and (replicate + 1) % PROGRESS_EVERY == 0:
             progress(result, replicate + 1)
@@ -187,8 +210,16 @@ def calibrate(
     return result
 
 
+def _in_memory(examples, _workdir, name, _record):
+    return examples[name]
+
+
 def _low_plus_two(target: str, lang: str) -> float:
     return 2.0 if analysis.language_class(lang) == "low" else 0.0
+
+
+# One run that stayed at chance: the first order of the comparison on XNLI, seed 0.
+FAILED_RUN = (sim.comparison_paths(0)[0], "xnli", 0)
 
 
 def scenarios() -> list[sim.Scenario]:
@@ -211,6 +242,18 @@ def scenarios() -> list[sim.Scenario]:
         ),
         sim.Scenario("planted +2 on low-resource, 10 seeds", seeds=10, effect=_low_plus_two),
         sim.Scenario("one seed", seeds=1),
+        sim.Scenario("null, one failed run, kept", failed_run=FAILED_RUN),
+        sim.Scenario(
+            "planted +2 on low-resource, one failed run, kept",
+            effect=_low_plus_two,
+            failed_run=FAILED_RUN,
+        ),
+        sim.Scenario(
+            "planted +2 on low-resource, one failed run, replaced",
+            effect=_low_plus_two,
+            failed_run=FAILED_RUN,
+            replace_failed=True,
+        ),
         sim.Scenario("null, no examples files (seeds only)", examples=False),
     ]
 
@@ -229,7 +272,8 @@ def table_row(found: dict[str, Any]) -> str:
         f"| {_pct(lang['coverage'])} / {_pct(cls['coverage'])} | {by_target} "
         f"| {_pct(lang['power_low'])} / {_pct(cls['power_low'])} "
         f"| {_pct(primary['fwer'])} / {_pct(primary['power_low'])} "
-        f"| {found['warned']} of {found['replicates']} |"
+        f"| {found['warned']} of {found['replicates']} "
+        f"| {found['failed_named']} / {found['other_failed']} |"
     )
 
 
@@ -238,7 +282,8 @@ HEADER = (
     "| class FWER (%) [95 % Wilson] | coverage (%): languages / classes "
     "| class coverage (%) by target: {targets} | power, low-resource +2 (%): "
     "languages / classes | primary row (all targets, --primary-class): false flag / power "
-    "(%) | warned |\n|---|---|---|---|---|---|---|---|---|"
+    "(%) | warned | failed run named (replicates) / other runs named |"
+    "\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -260,6 +305,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--primary-class", default="", help="test this class's all-targets row alone (low)"
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=trained.DEFAULT_MARGIN,
+        help="points above chance at or below which a run did not train",
+    )
     parser.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "calibration"))
     args = parser.parse_args(argv)
     targets = sim.full_size_targets(args.scale, TARGETS)
@@ -276,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             targets,
             n_boot=args.n_boot,
             primary_class=args.primary_class,
+            margin=args.margin,
             root=args.root if args.files else None,
             progress=_progress,
         ).as_dict()
@@ -286,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         scale=args.scale,
         n_boot=args.n_boot,
         primary_class=args.primary_class,
+        margin=args.margin,
         seconds=round(time.perf_counter() - start, 1),
         cpus=os.cpu_count(),
         machine=platform.machine(),

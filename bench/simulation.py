@@ -27,6 +27,7 @@ import numpy as np
 
 from eval import analysis
 from eval.analysis.records import Record, examples_file, examples_name, write_results
+from eval.analysis.trained import chance_score
 from eval.metrics import metric_from_stats
 from eval.scoring.example_files import ExampleStats, write_examples
 from eval.stats import resampling
@@ -90,6 +91,12 @@ class Scenario:
     examples: bool = True
     scale: float = 1.0  # test-set sizes × this
     effect: Callable[[str, str], float] | None = None  # None: no effect anywhere
+    # A run that did not train (path, target, seed): it scores the target's chance
+    # on every item and language (eval/analysis/trained.py's CHANCE).
+    failed_run: tuple[tuple[str, ...], str, int] | None = None
+    # The study's rule `replace`: every order of the failed run's pair is trained on
+    # one more seed (numbered after the others) on the failed run's target.
+    replace_failed: bool = False
 
     def planted(self, target: str, lang: str) -> float:
         return 0.0 if self.effect is None else float(self.effect(target, lang))
@@ -163,7 +170,9 @@ def simulate(
     fill gigabytes)."""
     if paths is None:
         paths = [p for k in range(scenario.comparisons) for p in comparison_paths(k)]
-    seeds = range(scenario.seeds)
+    spare = scenario.replace_failed and scenario.failed_run is not None
+    seeds = range(scenario.seeds + spare)
+    failed_path, failed_target, failed_seed = scenario.failed_run or ((), "", -1)
     pct = 0.01  # points → probability
     run_effect = {(p, s): rng.normal(0, scenario.seed_sd) for p in paths for s in seeds}
     first_orders = {comparison_paths(k)[0] for k in range(len(TASKS) // 2)}
@@ -196,6 +205,16 @@ def simulate(
                     points = planted + run_effect[(path, seed)]
                     points += rng.normal(0, scenario.lang_seed_sd)
                     p = np.clip(base + shift + points * pct, 0.0, 1.0)
+                    if seed == scenario.seeds and not (
+                        target == failed_target and sorted(path) == sorted(failed_path)
+                    ):
+                        continue  # the replacement seed: only where a run failed
+                    if (tuple(path), target, seed) == (
+                        tuple(failed_path),
+                        failed_target,
+                        failed_seed,
+                    ):
+                        p = np.full_like(p, chance_score(target) * pct)
                     stats = _outcomes(kind, rng, p, entities)
                     name = examples_name(analysis.path_key(path), seed, target, lang)
                     if scenario.examples and sink is not None:

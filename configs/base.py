@@ -99,9 +99,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # The report written at the end of a run (docs/report.md). primary_class: the
     # resource class this study asks about, named before any result: its all-targets
     # effect is tested alone at alpha, outside the class family ("" for none).
+    # failed_runs: the rule for a run that did not train (its English score at or below
+    # its target's chance + failure_margin points, eval/analysis/trained.py), fixed
+    # before anything trains: "keep" analyses it as it came out; "replace" drops that
+    # seed of every order of its pair on the target and trains the next seed for each.
     config.report = ml_collections.ConfigDict(
-        dict(n_boot=1000, seed=0, test_one_seed=False, primary_class="low", plots="auto")
-    )
+        dict(
+            n_boot=1000, seed=0, test_one_seed=False, primary_class="low", plots="auto",
+            failed_runs="keep", failure_margin=5.0,
+        )
+    )  # fmt: skip
     # The design (docs/adaptive.md): `fixed` trains every seed; `adaptive` trains seeds
     # in rounds up to looks[-1], stopping each comparison once decided. Both print the
     # seeds for 80 % power at `effect_sizes` (points) in --dry-run, from `pilot` (a

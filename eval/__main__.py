@@ -148,6 +148,8 @@ def score(args: argparse.Namespace) -> int:
 
 
 def report_arguments(parser: argparse.ArgumentParser) -> None:
+    from eval.analysis.trained import DEFAULT_MARGIN, KEEP, RULES
+
     parser.add_argument("--workdir", required=True, help="the study's folder (has results.jsonl)")
     parser.add_argument("--out", help="report folder (default: WORKDIR/report), replaced whole")
     parser.add_argument(
@@ -169,6 +171,20 @@ def report_arguments(parser: argparse.ArgumentParser) -> None:
         "configs/base.py names it; none: no primary effect)",
     )
     parser.add_argument(
+        "--failed-runs",
+        choices=RULES,
+        default=KEEP,
+        help="runs that did not train: keep them (default) or replace each by the next seed "
+        "the study trained for every order of its pair (config.report.failed_runs)",
+    )
+    parser.add_argument(
+        "--failure-margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="points above the target's chance at or below which a run's English score "
+        f"says it did not train (default {DEFAULT_MARGIN:g})",
+    )
+    parser.add_argument(
         "--plots",
         choices=("auto", "all", "heatmaps", "none"),
         default="auto",
@@ -182,7 +198,8 @@ def report(args: argparse.Namespace) -> int:
 
         python -m eval report --workdir runs/x [--out runs/x/report] [--n-boot 1000] [--seed 0]
             [--test-one-seed] [--primary-class low|mid|high|all|none]
-            [--plots auto|all|heatmaps|none]
+            [--plots auto|all|heatmaps|none] [--failed-runs keep|replace]
+            [--failure-margin POINTS]
 
     Reads WORKDIR/results.jsonl (and the per-example statistics it points to) and writes
     OUT (default WORKDIR/report) whole: report.md, the CSV tables and the plots that
@@ -199,7 +216,7 @@ def report(args: argparse.Namespace) -> int:
             args.workdir, args.out, n_boot=args.n_boot, seed=args.seed,
             test_one_seed=args.test_one_seed,
             primary_class="" if args.primary_class == "none" else args.primary_class,
-            plots=args.plots,
+            plots=args.plots, failed_runs=args.failed_runs, failure_margin=args.failure_margin,
         )  # fmt: skip
     except (FileNotFoundError, ResultsError, ReportError, ValueError) as err:
         return error(err)

@@ -86,10 +86,43 @@ def test_a_clear_effect_stops_at_the_first_look_and_a_tight_zero_is_negligible()
 
 def test_pooling_keeps_a_noisier_comparisons_own_variance():
     pool = adaptive.seed_pool([[0.0, 0.1, -0.1], [0.2, 0.0, 0.1]])
-    assert pool[1] == 4
+    assert pool.df == 4
     quiet = adaptive.standard_error(np.array([0.0, 0.05, -0.05]), 0.0, 0.0, pool)
     noisy = adaptive.standard_error(np.array([3.0, -3.0, 0.0]), 0.0, 0.0, pool)
     assert quiet[1] == 4 and noisy[1] == 2
+
+
+def test_a_pool_that_fails_its_homogeneity_test_lends_neither_variance_nor_df():
+    rng = np.random.default_rng(0)
+    quiet = [rng.normal(0, 1, 5) for _ in range(5)]
+    noisy = rng.normal(0, 30, 5)
+    pool = adaptive.seed_pool([*quiet, noisy], "bartlett", 0.2)
+    assert not pool.homogeneous and pool.p_value < 0.2
+    # The quiet comparison's own variance is below the pool's: it keeps its own 4 df.
+    se, df = adaptive.standard_error(quiet[0], 0.0, 0.0, pool)
+    assert df == 4 and se == pytest.approx(np.std(quiet[0], ddof=1) / np.sqrt(5))
+    same = adaptive.seed_pool(quiet, "bartlett", 0.2)
+    assert same.homogeneous and same.df == 20
+    assert not adaptive.seed_pool(quiet, "none", 0.2).homogeneous
+
+
+def test_one_joint_test_over_targets_sees_a_pair_that_is_noisier_everywhere():
+    rng = np.random.default_rng(3)
+    sd = np.array([3.0, 1, 1, 1, 1, 1])  # pair 0 three times noisier on every target
+    noisy = {t: list(rng.normal(0, sd[:, None], (6, 3))) for t in range(6)}
+    alone = [adaptive.seed_pool(series, "bartlett", 0.2).homogeneous for series in noisy.values()]
+    joint = adaptive.seed_pools(noisy, "bartlett", 0.2)
+    assert any(alone)  # some target's own test keeps the noisy pair in
+    assert not any(p.homogeneous for p in joint.values())
+    even = {t: list(rng.normal(0, 1, (6, 3))) for t in range(6)}
+    assert all(p.homogeneous for p in adaptive.seed_pools(even, "bartlett", 0.2).values())
+
+
+def test_a_design_names_its_pool_test():
+    with pytest.raises(adaptive.DesignError, match=r"config\.design\.pool_test"):
+        adaptive.Design.from_mapping({"pool_test": "levene"}, "config.design")
+    with pytest.raises(adaptive.DesignError, match=r"config\.design\.pool_level"):
+        adaptive.Design.from_mapping({"pool_level": 1.5}, "config.design")
 
 
 def test_power_matches_the_issues_numbers():

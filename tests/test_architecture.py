@@ -11,7 +11,8 @@ because it runs late is still a knot between two modules.
 - the study (train/study/) reaches eval/ through the evaluator interface
   (eval.evaluators), the evaluation plan (eval.scoring.gold: which split and gold
   are scored), the forward pass it compiles (eval.predict.program), the results
-  record (eval.analysis.records) and the report's
+  record (eval.analysis.records), the training check (eval.analysis.trained) and the
+  report's
   entry point (eval.report) only;
 - a study folder's paths have two owners: train/study/layout.py (the workdir) and
   eval/analysis/records.py (the results file and the report folder, which the report
@@ -41,7 +42,8 @@ PACKAGES = ("xlmr_flax", "train", "eval", "configs", "bench")
 STUDY, PLAN, RUN = "train.study", "train.study.plan", "train.study.run"
 EVAL_INTERFACE = (
     "eval.evaluators", "eval.scoring.gold", "eval.predict.program", "eval.analysis.records",
-    "eval.report", "eval.stats.adaptive_study", "eval.stats.adaptive_pilot",
+    "eval.analysis.trained", "eval.report", "eval.stats.adaptive_study",
+    "eval.stats.adaptive_pilot",
 )  # fmt: skip
 PATH_OWNERS = (
     os.path.join("train", "study", "layout.py"),

@@ -109,3 +109,17 @@ def test_wilson_interval():
     low, high = calibration.wilson(6, 250)
     assert low == pytest.approx(0.0110, abs=5e-4) and high == pytest.approx(0.0514, abs=5e-4)
     assert calibration.wilson(0, 10)[0] == 0.0 and math.isnan(calibration.wilson(0, 0)[0])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "null, one failed run, kept",
+        "planted +2 on low-resource, one failed run, kept",
+        "planted +2 on low-resource, one failed run, replaced",
+    ],
+)
+def test_a_run_left_at_chance_is_named_in_every_replicate_and_no_other_run_is(name):
+    _, rates = _calibrate(name, replicates=5, primary_class="low")
+    assert rates["failed_named"] == 5 and rates["other_failed"] == 0
+    assert rates["flagged_untested"] == 0

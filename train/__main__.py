@@ -40,12 +40,12 @@ from train.study.plan.power import print_power
 from train.study.run.data_check import print_data_check
 from train.study.run.failures import storage_error
 from train.study.run.lock import WorkdirLocked
+from train.study.run.replacements import run_replacing_failed_runs
 from train.study.run.rounds import design_values, run_adaptive_study
 from train.study.run.runner import (
     EXECUTORS,
     ExecutorOptions,
     check_before_training,
-    run_study,
 )
 from xlmr_flax.platforms import select_platforms
 from xlmr_flax.sharding import initialize_distributed
@@ -221,7 +221,8 @@ def main(argv: list[str]) -> None:
     except ConfigError as err:
         fail(str(err), EXIT_USAGE)
     sys.excepthook = quiet_closed_event_loops(sys.excepthook)
-    run = run_adaptive_study if design_values(config) else run_study  # docs/adaptive.md
+    # docs/adaptive.md; a fixed study replaces failed runs under config.report.failed_runs
+    run = run_adaptive_study if design_values(config) else run_replacing_failed_runs
     try:
         summary = run(config, workdir, shard, break_lock=_BREAK_LOCK.value, executor=executor)
     except ConfigError as err:

@@ -50,6 +50,7 @@ LINE_KEYS = (
     "kind", "path", "target", "lang", "split", "gold", "seed", "metric", "value", "stage",
     "examples",
 )  # fmt: skip
+TRAINING_FAILED = "training_failed"  # a key only the lines of runs that did not train hold
 
 Path = tuple[str, ...]
 RunKey = tuple[Path, str, str, int]  # (path, target, lang, seed)
@@ -178,6 +179,9 @@ class Record:
     examples: str | None = None
     split: str | None = None  # the evaluation split scored (records before it: None)
     gold: str | None = None  # where its gold came from: "raw:<layout>" or "labels"
+    # Why its run did not train (eval/analysis/trained.py); written only when set, so
+    # the lines of runs that trained are those written before the check existed.
+    training_failed: str | None = None
     where: str = ""
 
 
@@ -201,7 +205,7 @@ def _check_record(raw: Any) -> str | None:
     value = raw["value"]
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         return f"value must be a finite number; got {value!r}"
-    for key in ("stage", "examples", "split", "gold"):
+    for key in ("stage", "examples", "split", "gold", TRAINING_FAILED):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             return f"{key} must be a string or null; got {raw[key]!r}"
     return None
@@ -212,6 +216,8 @@ def record_line(record: Record) -> str:
     back raises `ResultsError`."""
     raw = {key: getattr(record, key) for key in LINE_KEYS}
     raw["path"] = list(record.path)
+    if record.training_failed is not None:
+        raw[TRAINING_FAILED] = record.training_failed
     problem = _check_record(raw)
     if problem:
         raise ResultsError(f"record not written: {problem}")
@@ -249,6 +255,7 @@ def parse_results(lines: Iterable[str], source: str = "results.jsonl") -> list[R
             examples=raw.get("examples"),
             split=raw.get("split"),
             gold=raw.get("gold"),
+            training_failed=raw.get(TRAINING_FAILED),
             where=where,
         )
         key = (record.kind, record.path, record.target, record.lang, record.seed, record.metric)

@@ -18,6 +18,7 @@ import tempfile
 from typing import Any
 
 from eval import analysis as an
+from eval.analysis.trained import DEFAULT_MARGIN, KEEP
 from eval.report.adaptive import write_adaptive
 from eval.report.folder import (
     MARKER,
@@ -32,6 +33,7 @@ from eval.report.runs import write_run_tables
 from eval.report.study import analyse
 from eval.report.summary import format_summary, summarise
 from eval.report.tables import write_tables
+from eval.report.training import write_training_tables
 
 __all__ = [
     "MARKER",
@@ -51,19 +53,29 @@ def write_report(
     test_one_seed: bool = False,
     primary_class: str = "",
     plots: str = "auto",
+    failed_runs: str = KEEP,
+    failure_margin: float = DEFAULT_MARGIN,
 ) -> dict[str, Any]:
     """Analyses the study in `workdir` and writes the report folder `out` (default
     WORKDIR/report) whole; returns the summary `format_summary` prints.
     `test_one_seed`: test effects that rest on one seed (see `eval.stats.effects`);
     `primary_class`: the resource class whose all-targets effect is tested alone
     (see `eval.stats.ordering.ordering_effects`);
-    `plots`: which plots (`eval.report.plots.plot_kinds`)."""
+    `plots`: which plots (`eval.report.plots.plot_kinds`);
+    `failed_runs`, `failure_margin`: the rule for runs that did not train and the
+    check's margin (eval/analysis/trained.py)."""
     if n_boot < 2:
         raise ValueError(f"--n-boot must be at least 2, got {n_boot}")
     out = os.path.abspath(out or an.report_dir(workdir))
     _check_replaceable(out)
     study = analyse(
-        workdir, n_boot=n_boot, seed=seed, test_one_seed=test_one_seed, primary_class=primary_class
+        workdir,
+        n_boot=n_boot,
+        seed=seed,
+        test_one_seed=test_one_seed,
+        primary_class=primary_class,
+        failed_runs=failed_runs,
+        failure_margin=failure_margin,
     )
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
@@ -71,6 +83,7 @@ def write_report(
     try:
         files = write_tables(study, staging)
         files += write_run_tables(study, staging)
+        files += write_training_tables(study, staging)
         files += write_plots(study, staging, plots)
         markdown = render_markdown(study, files, n_boot, seed)
         markdown += write_adaptive(workdir, staging, files)  # "" unless the study is adaptive

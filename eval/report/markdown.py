@@ -15,6 +15,7 @@ from eval.report.findings import _section_alignment, _section_forgetting, _secti
 from eval.report.runs import section_failed, section_goodput
 from eval.report.study import Study, _scored_on
 from eval.report.text import _cut, _fmt, _label, _pm, _table
+from eval.report.training import section_training
 
 FILE_DESCRIPTIONS = {
     "scores.csv": "headline score per path, target and language: mean, sd, seeds",
@@ -23,6 +24,9 @@ FILE_DESCRIPTIONS = {
     "task_scores.csv": "per path and target: mean over languages, overall and per class",
     "average.csv": "XTREME-R-style average per path",
     "gains.csv": "per language: path score − baseline score",
+    "untrained.csv": "runs that did not train: path, target, seed, English score, chance, why",
+    "failure_rates.csv": "per ordered pair and target: paired runs, failures of each order, "
+    "McNemar's exact p",
     "gains_by_class.csv": "mean gain over the languages of each class",
     "ordering_effects.csv": "per comparison, target and language: effect, intervals, p-values",
     "ordering_by_class.csv": "per comparison, target and class: effect, intervals, p-values",
@@ -53,6 +57,7 @@ def render_markdown(study: Study, files: Sequence[str], n_boot: int, seed: int) 
     ]
     lines += _section_run(study)
     lines += _section_missing(study)
+    lines += section_training(study)
     lines += section_goodput(study.goodput)
     lines += _section_scores(study)
     lines += _section_gains(study)

@@ -11,6 +11,15 @@ from typing import Any
 
 from eval import analysis as an
 from eval.analysis.records import StageFailure, load_failures, load_goodput
+from eval.analysis.trained import (
+    DEFAULT_MARGIN,
+    KEEP,
+    FailedRun,
+    apply_rule,
+    check_rule,
+    failure_rates,
+)
+from eval.analysis.trained import failed_runs as failed_runs_of
 from eval.stats import ordering as od
 
 
@@ -34,6 +43,13 @@ class Study:
     alignment_class: list[dict[str, Any]]
     failures: list[StageFailure] = dataclasses.field(default_factory=list)  # last run's
     goodput: dict[str, Any] | None = None  # where the last run's time went
+    # Runs that did not train (eval/analysis/trained.py) and the rule applied to them.
+    untrained: list[FailedRun] = dataclasses.field(default_factory=list)
+    failure_rates: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: dict(paths=[], pairs=[])
+    )
+    failure_rule: str = KEEP
+    failure_margin: float = DEFAULT_MARGIN
 
     @functools.cached_property
     def paths(self) -> list[an.Path]:
@@ -59,10 +75,16 @@ def analyse(
     seed: int = 0,
     test_one_seed: bool = False,
     primary_class: str = "",
+    failed_runs: str = KEEP,
+    failure_margin: float = DEFAULT_MARGIN,
 ) -> Study:
     """Loads WORKDIR/results.jsonl and computes every table of the report
-    (`test_one_seed`, `primary_class`: see `eval.stats.ordering.ordering_effects`)."""
+    (`test_one_seed`, `primary_class`: see `eval.stats.ordering.ordering_effects`).
+    Runs that did not train are found with `failure_margin` and the ordering effects
+    rest on the records the rule `failed_runs` keeps (eval/analysis/trained.py)."""
+    check_rule(failed_runs, failure_margin, "failed runs")
     records = an.load_results(an.results_file(workdir))
+    untrained = failed_runs_of(records, failure_margin)
     scores, incomplete = an.headline_scores(records, "zero_shot")
     cells = an.summarise_seeds(scores)
     gains = an.gains_over_baseline(cells)
@@ -79,7 +101,7 @@ def analyse(
         gains_class=an.gains_by_class(gains),
         missing=an.find_missing(records),
         ordering=od.ordering_effects(
-            records,
+            apply_rule(records, untrained, failed_runs),
             workdir,
             n_boot=n_boot,
             seed=seed,
@@ -91,6 +113,10 @@ def analyse(
         alignment_class=an.alignment_by_class(alignment),
         failures=load_failures(workdir),
         goodput=load_goodput(workdir),
+        untrained=untrained,
+        failure_rates=failure_rates(records, untrained),
+        failure_rule=failed_runs,
+        failure_margin=failure_margin,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from eval import analysis as an
 from eval.report.study import Study
 from eval.report.text import _fmt, _short, comparison_label
+from eval.report.training import summary_training
 
 SUMMARY_PATHS = 8  # more paths than this: the summary names the best and worst only
 
@@ -43,6 +44,7 @@ def summarise(study: Study, out: str) -> dict[str, Any]:
         ),
         missing_runs=len(study.missing),
         failed_stages={f.stage: f.error for f in study.failures},
+        untrained=summary_training(study),
         notes=list(study.ordering.notes),
         warnings=list(study.ordering.warnings),
         families=dict(study.ordering.families),
@@ -103,6 +105,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"warning: {warning}")
     else:
         lines.append("ordering effect: no path is present in two orders")
+    for run in summary.get("untrained", {}).get("runs", []):
+        lines.append(
+            f"did not train: {_short(tuple(run['path']))} on {run['target']}, seed "
+            f"{run['seed']} ({run['reason']}; {summary['untrained']['rule']})"
+        )
     for stage, error in summary.get("failed_stages", {}).items():
         lines.append(f"failed stage {stage}: {error} (its cells are missing)")
     if summary["missing_runs"]:

@@ -43,6 +43,7 @@ OPEN, POSITIVE, NEGATIVE, NEGLIGIBLE = "open", "positive", "negative", "negligib
 BUDGET, FUTILE = "budget", "futile"
 STOPPED = (POSITIVE, NEGATIVE, NEGLIGIBLE, BUDGET, FUTILE)
 ESTIMANDS = ("class-mean",)
+POOL_TESTS = ("bartlett", "none")
 
 
 class DesignError(ValueError):
@@ -64,6 +65,10 @@ class Design:
     effect_sizes: tuple[float, ...] = (1.0, 2.0)  # points, for the power table
     seed_sd: float = 1.0  # assumed SD of a paired seed difference without a pilot
     examples_sd: float = 0.3  # assumed test-set SD of the effect without a pilot
+    # A comparison's seed variance is pooled over its target's comparisons only when
+    # this test keeps equal variances at this level (seed_pool); "none": never pooled.
+    pool_test: str = "bartlett"
+    pool_level: float = 0.2
 
     @property
     def budget(self) -> int:
@@ -109,6 +114,10 @@ class Design:
             raise bad("estimand", " or ".join(ESTIMANDS))
         if not self.seed_sd > 0 or not self.examples_sd >= 0:
             raise bad("seed_sd", "standard deviations > 0 (seed_sd) and >= 0 (examples_sd)")
+        if self.pool_test not in POOL_TESTS:
+            raise bad("pool_test", " or ".join(POOL_TESTS))
+        if not 0 < self.pool_level < 1:
+            raise bad("pool_level", "a level between 0 and 1 for the homogeneity test")
         if not self.effect_sizes or any(not e > 0 for e in self.effect_sizes):
             raise bad("effect_sizes", "effects > 0 in points")
 
@@ -130,34 +139,81 @@ def _t_upper(q: float, df: float) -> float:
     return float(scipy_stats.t.ppf(q, df)) if math.isfinite(df) else float(scipy_stats.norm.ppf(q))
 
 
-def seed_pool(series: Sequence[Sequence[float]]) -> tuple[float, float]:
-    """(variance, degrees of freedom) of one seed's difference pooled over comparisons
-    of one target (the pairs of orders share its test set, metric and noise)."""
-    parts = [np.asarray(d, dtype=np.float64) for d in series if len(d) > 1]
-    df = sum(len(d) - 1 for d in parts)
-    if not df:
-        return math.nan, 0.0
-    return float(sum(np.var(d, ddof=1) * (len(d) - 1) for d in parts) / df), float(df)
+@dataclass(frozen=True)
+class SeedPool:
+    """The seed variance of one target's comparisons pooled, and whether the design's
+    homogeneity test lets a comparison use it (`homogeneous`)."""
+
+    variance: float
+    df: float
+    homogeneous: bool
+    p_value: float  # the joint homogeneity test's (NaN: not tested)
+
+
+def seed_pools(
+    groups: Mapping[Any, Sequence[Sequence[float]]], test: str = "bartlett", level: float = 0.2
+) -> dict[Any, SeedPool]:
+    """Per group (one target's comparisons: the pairs of orders share its test set,
+    metric and noise), their per-seed differences pooled: the variance with the summed
+    degrees of freedom. The pools are usable (`homogeneous`) only when `test` keeps
+    equal variances at `level` within every group jointly: "bartlett" sums each group's
+    Bartlett statistic (chi-square with k − 1 df for k members; the groups are
+    independent, so the sum has the summed df); "none" never pools. One joint test, not
+    one per group: a pair of orders that is noisier than the others is noisier on every
+    target, and its members' two-df variances hide it from any single target's test.
+    Bartlett's test assumes normal differences, as the design's t intervals do."""
+    parts = {
+        key: [np.asarray(d, dtype=np.float64) for d in series if len(d) > 1]
+        for key, series in groups.items()
+    }
+    statistic, df_test, tested = 0.0, 0, bool(test != "none")
+    for members in parts.values():
+        if len(members) < 2:
+            continue
+        if any(np.var(d, ddof=1) <= 0 for d in members):
+            tested = False  # a zero variance (a tie) is never pooled with others
+            break
+        statistic += float(scipy_stats.bartlett(*members).statistic)
+        df_test += len(members) - 1
+    p_value = float(scipy_stats.chi2.sf(statistic, df_test)) if tested and df_test else math.nan
+    homogeneous = tested and df_test > 0 and p_value > level
+    pools = {}
+    for key, members in parts.items():
+        df = sum(len(d) - 1 for d in members)
+        if not df:
+            pools[key] = SeedPool(math.nan, 0.0, False, p_value)
+            continue
+        variance = float(sum(np.var(d, ddof=1) * (len(d) - 1) for d in members) / df)
+        pools[key] = SeedPool(variance, float(df), homogeneous and len(members) > 1, p_value)
+    return pools
+
+
+def seed_pool(
+    series: Sequence[Sequence[float]], test: str = "bartlett", level: float = 0.2
+) -> SeedPool:
+    """`seed_pools` of one group."""
+    return seed_pools({0: series}, test, level)[0]
 
 
 def standard_error(
     diffs: np.ndarray,
     shared_var: float,
     mean_var: float,
-    pool: tuple[float, float] | None = None,
+    pool: SeedPool | None = None,
     seeds: int | None = None,
 ) -> tuple[float, float]:
     """(se, df) of the seed mean: seed-to-seed variance over S (at least
     `effects.tie_floor` of `mean_var`, the bootstrap variance of the seed mean) plus
     the test-set variance the seeds share.
-    With a `pool` (seed_pool) the seed variance is the larger of the comparison's own
-    and the pool's, with the pool's degrees of freedom only where the pool's is the
-    larger: a comparison noisier than its target's others keeps its own S − 1.
+    With a `pool` (seed_pool) that passed its homogeneity test, the seed variance is
+    the larger of the comparison's own and the pool's, with the pool's degrees of
+    freedom only where the pool's is the larger; a pool that failed the test is not
+    used at all: the comparison's own variance with its own S − 1.
     `seeds`: the (se, df) projected to that many seeds, the variances as estimated."""
     d = np.asarray(diffs, dtype=np.float64)
     own, df = float(np.var(d, ddof=1)), float(len(d) - 1)
-    if pool is not None and math.isfinite(pool[0]) and pool[0] >= own:
-        own, df = pool[0], max(pool[1], df)
+    if pool is not None and pool.homogeneous and pool.variance >= own:
+        own, df = pool.variance, max(pool.df, df)
     shared = shared_var if math.isfinite(shared_var) else 0.0
     if seeds is not None:
         return math.sqrt(own / seeds + shared), df * (seeds - 1) / (len(d) - 1)
@@ -200,7 +256,7 @@ def look_row(
     design: Design,
     look: int,
     family_size: int,
-    pool: tuple[float, float] | None = None,
+    pool: SeedPool | None = None,
 ) -> Look:
     """A comparison's numbers at `look` (0-based) from its first design.looks[look]
     per-seed differences (`pool`: see standard_error); running intersections and P

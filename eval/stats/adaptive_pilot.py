@@ -68,7 +68,9 @@ def open_after_looks(
 ) -> np.ndarray:
     """The expected share of a family's comparisons still open after each look, every
     comparison with `effect`, normal seed differences and shared test-set error; the
-    seed variance is pooled over `pairs` pairs of orders per target, as the rule pools."""
+    seed variance is pooled over `pairs` pairs of orders per target, as the rule pools
+    (with equal variances the homogeneity test keeps the pool with probability
+    1 − design.pool_level)."""
     rng = np.random.default_rng(seed)
     still_open = np.zeros(len(design.looks))
     for _ in range(replicates):
@@ -77,7 +79,12 @@ def open_after_looks(
         latest: list[adaptive.Look | None] = [None] * family
         for look, seeds in enumerate(design.looks):
             df = pairs * (seeds - 1)
-            pool = (seed_var * rng.chisquare(df) / df, float(df))
+            pool = adaptive.SeedPool(
+                seed_var * rng.chisquare(df) / df,
+                float(df),
+                design.pool_test != "none" and pairs > 1 and rng.random() >= design.pool_level,
+                float("nan"),
+            )
             for i in range(family):
                 if latest[i] is None or latest[i].state not in adaptive.STOPPED:
                     latest[i] = adaptive.look_row(

@@ -34,6 +34,7 @@ from eval.analysis import (
     order_comparisons,
     path_key,
     results_file,
+    trained,
 )
 from eval.analysis.records import adaptive_file
 from eval.stats import adaptive, effects
@@ -252,9 +253,17 @@ def _look_of(row: dict[str, Any]) -> adaptive.Look:
     return look
 
 
-def advance(workdir: str, records: Sequence[Record], n_boot: int = 1000, seed: int = 0) -> State:
+def advance(
+    workdir: str,
+    records: Sequence[Record],
+    n_boot: int = 1000,
+    seed: int = 0,
+    margin: float = trained.DEFAULT_MARGIN,
+) -> State:
     """Computes and appends every look whose seeds are all evaluated for the comparisons
-    still open; returns the state after the last recorded look."""
+    still open; returns the state after the last recorded look. `margin`: the check of
+    the runs (eval/analysis/trained.py); a comparison with a failed run never enters
+    its target's seed pool."""
     planned = read_design(workdir)
     if planned is None:
         raise FileNotFoundError(f"{adaptive_file(workdir, DESIGN_FILE)}: not an adaptive study")
@@ -272,7 +281,10 @@ def advance(workdir: str, records: Sequence[Record], n_boot: int = 1000, seed: i
         ]
         if state.waiting:
             break
-        state.looks.append(_look(workdir, records, planned, design, k, latest, n_boot, seed))
+        failed = {(f.path, f.target, f.seed) for f in trained.failed_runs(records, margin)}
+        state.looks.append(
+            _look(workdir, records, planned, design, k, latest, n_boot, seed, failed)
+        )
         _append_look(workdir, state.looks[-1])
     state.rows = list(state.looks[-1]["comparisons"]) if state.looks else []
     if not state.finished:
@@ -305,10 +317,15 @@ def _runs_for(planned, latest: dict[tuple, dict], seeds: Sequence[int]) -> list[
     return sorted(runs)
 
 
-def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[str, Any]:
+def _look(workdir, records, planned, design, k, latest, n_boot, seed, failed) -> dict[str, Any]:
     seeds = planned["seeds"][: design.looks[k]]
     series = _series(records, workdir, planned, seeds, n_boot, seed)
     open_keys = [key for key in series if latest.get(key, {}).get("state") not in adaptive.STOPPED]
+    # A comparison with a run that did not train keeps its own variance and stays
+    # out of its target's pool: one failed run must not widen every other's error.
+    with_failed = {
+        key for key in open_keys if any((p, key[2], s) in failed for p in key[:2] for s in seeds)
+    }
     rows: dict[tuple, adaptive.Look] = {key: _look_of(r) for key, r in latest.items()}
     family_sizes = {}
     for first, second in (tuple(map(tuple, p)) for p in planned["pairs"]):
@@ -320,7 +337,17 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[st
     for key in open_keys:
         first, second, target, cls = key
         diffs, boot, langs = series[key]
-        pool = adaptive.seed_pool([series[o][0] for o in open_keys if o[2:] == (target, cls)])
+        pool = None
+        if key not in with_failed:
+            pool = adaptive.seed_pool(
+                [
+                    series[o][0]
+                    for o in open_keys
+                    if o[2:] == (target, cls) and o not in with_failed
+                ],
+                design.pool_test,
+                design.pool_level,
+            )
         b, v = _test_variances(np.asarray(diffs), boot)
         row = adaptive.look_row(
             rows.get(key), diffs, b, v, design, k, family_sizes[(first, second, cls)], pool
@@ -334,6 +361,11 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed) -> dict[st
             seeds=list(seeds),
             family=family_name(first, second, cls),
             resampling="examples and seeds" if boot is not None else "seeds only",
+            pooled=bool(
+                pool is not None and pool.homogeneous and pool.variance >= np.var(diffs, ddof=1)
+            ),
+            pool_p=None if pool is None or not np.isfinite(pool.p_value) else pool.p_value,
+            failed_run=key in with_failed,
         )
         if boot is None:
             # No per-example statistics: the test-set variance is unknown, so the
@@ -359,8 +391,10 @@ def plan_design(
     return plan(adaptive.Design.from_mapping(values, "config.design"), paths, targets, seeds)
 
 
-def next_round(workdir: str, n_boot: int = 1000, seed: int = 0) -> State:
+def next_round(
+    workdir: str, n_boot: int = 1000, seed: int = 0, margin: float = trained.DEFAULT_MARGIN
+) -> State:
     """Records every look whose runs are all evaluated; the state after it."""
     path = results_file(workdir)
     records = load_results(path) if os.path.exists(path) else []
-    return advance(workdir, records, n_boot=n_boot, seed=seed)
+    return advance(workdir, records, n_boot=n_boot, seed=seed, margin=margin)

@@ -13,6 +13,7 @@ from typing import Any
 
 from absl import logging
 
+from eval.analysis.trained import DEFAULT_MARGIN, KEEP, RuleError, check_rule
 from eval.predict.program import PredictOptions
 from train.hparams import (
     MIXTURE,
@@ -164,9 +165,14 @@ def check_study_keys(config) -> None:
 
 
 def check_report_keys(config) -> None:
-    """The report's primary class, checked before anything trains: the report that
-    reads it comes only at the end of the run."""
-    primary = (config.get("report") or {}).get("primary_class", "")
+    """The report's primary class and rule for failed runs, checked before anything
+    trains: the report that reads them comes only at the end of the run."""
+    report = config.get("report") or {}
+    try:
+        check_rule(report.get("failed_runs", KEEP), report.get("failure_margin", DEFAULT_MARGIN))
+    except RuleError as err:
+        raise ConfigError(str(err)) from None
+    primary = report.get("primary_class", "")
     if primary and primary not in CLASSES:
         raise ConfigError(
             f"config.report.primary_class: {primary!r} is not a resource class; "

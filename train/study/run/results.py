@@ -9,6 +9,7 @@ unit keys only: a resumed or sharded run writes exactly the same file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from absl import logging
 
 from eval.analysis.records import Kind, Record, record_line
+from eval.analysis.trained import DEFAULT_MARGIN, failed_runs
 from eval.evaluators import EvalUnit
 from train.study import layout
 from train.study.plan.dag import StageDag
@@ -90,9 +92,55 @@ def result_records(config, dag: StageDag, workdir: str) -> Iterator[Record]:
                 yield from tagged(kind, path, stage.seed, stage.id, records, target)
 
 
+def loss_change(workdir: str, stage_id: str | None) -> str:
+    """The stage's training loss, mean of its first and of its last quarter of logged
+    steps ("" when it logged none): evidence beside the score, never the test itself
+    (a short stage's loss is noisy)."""
+    if not stage_id:
+        return ""
+    losses = []
+    try:
+        with open(layout.stage_files(workdir, stage_id).metrics, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                if isinstance(row.get("loss"), int | float):
+                    losses.append(float(row["loss"]))
+    except (OSError, ValueError):
+        return ""
+    if not losses:
+        return ""
+    quarter = max(1, len(losses) // 4)
+    first, last = sum(losses[:quarter]) / quarter, sum(losses[-quarter:]) / quarter
+    return f"training loss {first:.3g} → {last:.3g} over {len(losses)} steps"
+
+
+def checked_records(config, workdir: str, records: list[Record]) -> list[Record]:
+    """The records with `training_failed` set on every zero-shot record of a run that
+    did not train (eval/analysis/trained.py; margin `config.report.failure_margin`),
+    each such run named in the log. Records of runs that trained are unchanged."""
+    margin = (config.get("report") or {}).get("failure_margin", DEFAULT_MARGIN)
+    found = failed_runs(records, margin)
+    if not found:
+        return records
+    stage_of = {(r.path, r.target, r.seed): r.stage for r in records if r.kind == Kind.ZERO_SHOT}
+    reasons = {}
+    for f in found:
+        loss = loss_change(workdir, stage_of.get((f.path, f.target, f.seed)))
+        reasons[(f.path, f.target, f.seed)] = f.reason + (f"; {loss}" if loss else "")
+        logging.warning("run did not train: %s (%s)", f.name(), reasons[(f.path, f.target, f.seed)])
+    return [
+        dataclasses.replace(r, training_failed=reasons[(r.path, r.target, r.seed)])
+        if r.kind == Kind.ZERO_SHOT and (r.path, r.target, r.seed) in reasons
+        else r
+        for r in records
+    ]
+
+
 def write_results(config, dag: StageDag, workdir: str) -> int:
-    """Rewrites `results.jsonl` whole; returns the number of records."""
-    lines = [record_line(r) for r in result_records(config, dag, workdir)]
+    """Rewrites `results.jsonl` whole, every run checked for having trained; returns
+    the number of records."""
+    records = checked_records(config, workdir, list(result_records(config, dag, workdir)))
+    lines = [record_line(r) for r in records]
     if is_primary():
         write_file(layout.results_file(workdir), "".join(f"{x}\n" for x in lines))
     return len(lines)

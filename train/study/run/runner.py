@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 
+from eval.analysis.trained import DEFAULT_MARGIN, KEEP
 from eval.report import format_summary, write_report
 from train.progress import overall_line
 from train.study import layout
@@ -241,6 +242,8 @@ def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, s
             test_one_seed=options.get("test_one_seed", False),
             primary_class=options.get("primary_class", ""),
             plots=options.get("plots", "auto"),
+            failed_runs=options.get("failed_runs", KEEP),
+            failure_margin=options.get("failure_margin", DEFAULT_MARGIN),
         )
         say(format_summary(report))
         summary["report"] = report["report"]
