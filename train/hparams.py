@@ -16,7 +16,7 @@ from xlmr_flax.model import REMAT_POLICIES
 
 MIXTURE_RATES = ("proportional", "capped", "uniform")  # xlmr_flax/data/mixture.py
 MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks
-AUTO = "auto"  # micro_batches: the planner's choice (train/study/plan/fit.py)
+AUTO = 0  # micro_batches: the planner's choice (train/study/plan/fit.py)
 
 
 def stage_tasks(name: str) -> tuple[str, ...]:
@@ -55,15 +55,15 @@ class RunOptions:
     log_every: int = 10  # steps between fetches of the metrics from the devices
     progress: bool = True  # the progress bar on stderr
     # Gradient accumulation: a step's batch in this many micro-batches, one after
-    # another; "auto": the planner's least count that fits the run's chips (1 where the
+    # another; 0 (AUTO): the planner's least count that fits the run's chips (1 where the
     # run names no --topology).
-    micro_batches: int | str = AUTO
+    micro_batches: int = AUTO
     remat: str = ""  # rematerialise each encoder layer under this policy ("" for none)
 
     @property
     def accumulation(self) -> int:
         """The micro-batches a step runs in (`auto` left unresolved: one)."""
-        return 1 if self.micro_batches == AUTO else int(self.micro_batches)
+        return 1 if self.micro_batches == AUTO else self.micro_batches
 
 
 HPARAM_KEYS = tuple(f.name for f in dataclasses.fields(Hyperparameters))
@@ -129,9 +129,10 @@ def stage_settings(
             raise HparamsError(f"{where('rate')}: expected one of {MIXTURE_RATES}, got {hp.rate!r}")
         _integer(where("cap"), hp.cap, 1)
     micro = values.get("micro_batches", AUTO)
-    if micro != AUTO and (isinstance(micro, bool) or not isinstance(micro, int) or micro < 1):
+    if isinstance(micro, bool) or not isinstance(micro, int) or micro < 0:
         raise HparamsError(
-            f"{where('micro_batches')}: expected {AUTO!r} or an integer >= 1, got {micro!r}"
+            f"{where('micro_batches')}: expected an integer >= 1, or 0 for the planner's "
+            f"choice, got {micro!r}"
         )
     run = RunOptions(
         checkpoint_every=_integer(where("checkpoint_every"), values.get("checkpoint_every", 0), 0),
@@ -147,7 +148,7 @@ def stage_settings(
             f'{where("remat")}: expected "" or a policy of jax.checkpoint_policies '
             f"({', '.join(REMAT_POLICIES)}), got {run.remat!r}"
         )
-    if isinstance(run.micro_batches, int) and hp.batch_size % run.micro_batches:
+    if run.micro_batches != AUTO and hp.batch_size % run.micro_batches:
         raise HparamsError(
             f"{where('micro_batches')}: {run.micro_batches} does not divide the batch of "
             f"{hp.batch_size} (stage {task!r})"

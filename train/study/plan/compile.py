@@ -114,7 +114,7 @@ def compile_program(program: Program, mesh, devices: int) -> Compiled:
         program=program.name,
         kind=program.kind,
         shape=program.shape,
-        micro_batches=program.micro_batches if isinstance(program.micro_batches, int) else 1,
+        micro_batches=program.micro_batches or 1,
         users=program.users,
         argument_bytes=int(memory.argument_size_in_bytes),
         output_bytes=int(memory.output_size_in_bytes),
@@ -163,10 +163,11 @@ def compile_study(
                 peaks = {(c.shape, c.micro_batches): c.peak_bytes if c.fits else None
                          for c in record.values()}  # fmt: skip
                 fit = program_fit(model, program, dp, capacity, peaks)
-                untried = [k for k in micro_batch_options(program.rows, dp) if k not in tried]
+                options = micro_batch_options(program.rows, dp) or [1]  # 1: fails, named
+                untried = [k for k in options if k not in tried]
                 k = fit.micro_batches if fit.micro_batches not in tried else None
                 k = k or next((j for j in untried if j >= (fit.micro_batches or 1)), None)
-                chosen = accumulated(program, k or micro_batch_options(program.rows, dp)[-1])
+                chosen = accumulated(program, k or options[-1])
                 tried.add(chosen.micro_batches)
             result = compile_or_refusal(chosen, mesh, len(devices))
             out(result.row(capacity))
@@ -179,8 +180,8 @@ def compile_study(
             if fits:
                 results.append(result)
                 break
-            more = program.micro_batches == AUTO and any(
-                k not in tried for k in micro_batch_options(program.rows, dp)
+            more = program.micro_batches == AUTO and any(  # fewer would not fit either
+                k > chosen.micro_batches for k in micro_batch_options(program.rows, dp)
             )
             if not more:
                 raise ProgramTooLarge(too_large(result, target, capacity))
@@ -205,7 +206,7 @@ def compile_or_refusal(program: Program, mesh, devices: int) -> Compiled:
     try:
         return compile_program(program, mesh, devices)
     except ProgramTooLarge:
-        micro = program.micro_batches if isinstance(program.micro_batches, int) else 1
+        micro = program.micro_batches or 1
         return Compiled(
             program=program.name, users=program.users, argument_bytes=0, output_bytes=0,
             temp_bytes=0, peak_bytes=0, flops=None, seconds=time.perf_counter() - started,

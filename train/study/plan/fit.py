@@ -13,7 +13,7 @@ The memory of a step in `k` micro-batches comes, in this order of trust, from
 A step is sized at its program's shape (batch x choices x the stage's maximum length),
 the largest batch it can see, so the dry run, `--compile-only` and the run itself
 choose the same count. A config that names `micro_batches` (an integer) is checked,
-not chosen for; `auto` (the default) takes the least count that fits.
+not chosen for; 0 (`AUTO`, the default) takes the least count that fits.
 """
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ def program_fit(
     model, program: Program, devices: int, capacity: float | None, peaks: Peaks | None = None
 ) -> Fit:
     """The least micro-batches of `program` whose step fits `capacity` bytes per device
-    (any count fits an unknown capacity); the config's own count if it names one."""
+    (any count the compiler did not refuse fits an unknown capacity); the config's own
+    count if it names one."""
     peaks = peaks or {}
     given = program.micro_batches
-    options = micro_batch_options(program.rows, devices) if given == AUTO else [int(given)]
+    options = micro_batch_options(program.rows, devices) if given == AUTO else [given]
     if not options or program.rows % (options[0] * devices):
         return Fit(None, math.inf, f"no count splits {program.rows} rows over {devices} devices")
 
@@ -76,7 +77,7 @@ def program_fit(
 
     for k in options:
         bytes_, how = need(k)
-        if capacity is None or bytes_ <= capacity:
+        if math.isfinite(bytes_) and (capacity is None or bytes_ <= capacity):
             return Fit(k, bytes_, how)
     bytes_, how = need(options[-1])
     return Fit(None, bytes_, how)
@@ -96,7 +97,7 @@ def read_peaks(path: str | None, devices: int) -> Peaks:
             p["peak_bytes"] if p.get("fits", True) else None
         )
         for p in record["programs"]
-        if p.get("kind", "train") == "train"
+        if p.get("kind", "train") == "train" and ("peak_bytes" in p or not p.get("fits", True))
     }
 
 
@@ -161,7 +162,7 @@ def does_not_fit(fits: Mapping[str, tuple[Program, Fit]], target: Target) -> str
 
 def resolve_micro_batches(config, dag: StageDag, per_stage: Mapping[str, int]) -> None:
     """Writes the chosen counts into `config.hparams.<task>.micro_batches` where the
-    config leaves them `auto`, so every stage's worker runs the planner's choice."""
+    config leaves them 0 (`AUTO`), so every stage's worker runs the planner's choice."""
     from train.study.plan.plan import run_options
 
     for task, k in task_micro_batches(dag, per_stage).items():

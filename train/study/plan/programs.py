@@ -50,13 +50,13 @@ class Program:
     build: Callable[[Mesh], tuple[Callable, tuple]]  # mesh -> (jitted, abstract args)
     assumed: str = ""  # what was assumed for lack of data
     stages: tuple[str, ...] = ()  # train: the ids of the stages that run it
-    micro_batches: int | str = 1  # train: a step's micro-batches ("auto": not chosen yet)
+    micro_batches: int = 1  # train: a step's micro-batches (0, AUTO: not chosen yet)
     shape: str = ""  # train: the name without the micro-batches (compiled records' key)
     rows: int = 0  # train: the global batch (examples)
     length: int = 0  # train: the padded length
 
 
-def train_label(shape: str, micro_batches: int | str) -> str:
+def train_label(shape: str, micro_batches: int) -> str:
     """A train program's name: its shape, and its micro-batches where there are several."""
     return shape if micro_batches in (1, AUTO) else f"{shape} in {micro_batches} micro-batches"
 
