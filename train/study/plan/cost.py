@@ -311,7 +311,7 @@ def print_cost(
         for c in rows:
             out(layout_row(c, sources[c.layout] if not result["mfu"] else ""))
         best = recommended(rows)
-        out(f"  {recommendation_line(best, rows)}")
+        out(f"  {recommendation_line(best, rows, name)}")
         summary[name] = {c.layout: dataclasses.asdict(c) for c in rows} | {
             "recommended": best.layout if best else None,
             "micro_batches": best.micro_batches if best else None,
@@ -331,7 +331,7 @@ def recommended(rows):
     return min((c for c in rows if runnable(c)), key=lambda c: c.chip_hours, default=None)
 
 
-def recommendation_line(best, rows) -> str:
+def recommendation_line(best, rows, topology: str) -> str:
     others = [c for c in rows if c is not best]
     why = "; ".join(
         f"{c.layout}: {c.refused or c.note.split(':')[0]}" for c in others if not runnable(c)
@@ -339,7 +339,7 @@ def recommendation_line(best, rows) -> str:
     if best is None:
         return f"recommended: none ({why})"
     micro = f", micro-batches {best.micro_batches}" if best.micro_batches else ""
-    run = f"--executor ray --layout {best.layout}{micro}"
+    run = f"--executor ray --layout {best.layout} --topology {topology}{micro}"
     return f"recommended: {best.layout} ({run})" + (f"; not {why}" if why else "")
 
 
