@@ -66,6 +66,7 @@ class Compiled:
     shape: str = ""  # train: the program's name without its micro-batches
     micro_batches: int = 1
     fits: bool = True  # False: the compiler refused it for lack of memory (no peak)
+    error: str = ""  # the compiler's refusal, its first line
 
     def row(self, capacity: int | None) -> str:
         if not self.fits:
@@ -155,36 +156,17 @@ def compile_study(
     model = get_model_config(config.model)
     record = read_record(path, len(devices))
     results = []
+
+    def keep(result: Compiled) -> None:
+        record[result.program] = result
+        if path:
+            write_compiled(path, target, list(record.values()), len(devices))
+
     for program in programs:
-        tried: set[int] = set()
-        while True:
-            chosen = program
-            if program.kind == "train" and program.micro_batches == AUTO:
-                peaks = {(c.shape, c.micro_batches): c.peak_bytes if c.fits else None
-                         for c in record.values()}  # fmt: skip
-                fit = program_fit(model, program, dp, capacity, peaks)
-                options = micro_batch_options(program.rows, dp) or [1]  # 1: fails, named
-                untried = [k for k in options if k not in tried]
-                k = fit.micro_batches if fit.micro_batches not in tried else None
-                k = k or next((j for j in untried if j >= (fit.micro_batches or 1)), None)
-                chosen = accumulated(program, k or options[-1])
-                tried.add(chosen.micro_batches)
-            result = compile_or_refusal(chosen, mesh, len(devices))
-            out(result.row(capacity))
-            if chosen.assumed:
-                out(f"  assumed: {chosen.assumed}")
-            record[result.program] = result
-            if path:
-                write_compiled(path, target, list(record.values()), len(devices))
-            fits = result.fits and not (capacity and result.peak_bytes > capacity)
-            if fits:
-                results.append(result)
-                break
-            more = program.micro_batches == AUTO and any(  # fewer would not fit either
-                k > chosen.micro_batches for k in micro_batch_options(program.rows, dp)
-            )
-            if not more:
-                raise ProgramTooLarge(too_large(result, target, capacity))
+        result = compile_fitted(program, mesh, capacity, model, record, keep, out)
+        if result is None:
+            raise ProgramTooLarge(too_large(record, program, target, capacity))
+        results.append(result)
     worst = max(results, key=lambda r: r.peak_bytes, default=None)
     summary = {
         "topology": target.name,
@@ -200,23 +182,63 @@ def compile_study(
     return results
 
 
+def compile_fitted(
+    program: Program, mesh, capacity: int | None, model, record: dict[str, Compiled], keep, out
+) -> Compiled | None:
+    """`program` compiled in the micro-batches the planner chooses from `record` (the
+    config's count if it names one), then in the next larger count while the compiler
+    refuses it or its peak exceeds `capacity`; each result goes to `keep`. None: it
+    fits at no count."""
+    devices = mesh.devices.size
+    dp = mesh.shape["data"] * mesh.shape["fsdp"]
+    choose = program.kind == "train" and program.micro_batches == AUTO
+    options = micro_batch_options(program.rows, dp) or [1]  # 1: the compiler names it
+    count = 0
+    while True:
+        chosen = program
+        if choose:
+            peaks = {(c.shape, c.micro_batches): c.peak_bytes if c.fits else None
+                     for c in record.values()}  # fmt: skip
+            fit = program_fit(model, program, dp, capacity, peaks).micro_batches
+            larger = [k for k in options if k > count]  # a refused count: fewer fail too
+            if not larger:
+                return None
+            count = fit if fit in larger else larger[0]
+            chosen = accumulated(program, count)
+        result = compile_or_refusal(chosen, mesh, devices)
+        out(result.row(capacity))
+        if chosen.assumed:
+            out(f"  assumed: {chosen.assumed}")
+        keep(result)
+        if result.fits and not (capacity and result.peak_bytes > capacity):
+            return result
+        if not choose:
+            return None
+
+
 def compile_or_refusal(program: Program, mesh, devices: int) -> Compiled:
     """The compiled program, or a record that the compiler refused it for memory."""
     started = time.perf_counter()
     try:
         return compile_program(program, mesh, devices)
-    except ProgramTooLarge:
+    except ProgramTooLarge as err:
         micro = program.micro_batches or 1
         return Compiled(
             program=program.name, users=program.users, argument_bytes=0, output_bytes=0,
             temp_bytes=0, peak_bytes=0, flops=None, seconds=time.perf_counter() - started,
             kind=program.kind, shape=program.shape, micro_batches=micro, fits=False,
+            error=str(err),
         )  # fmt: skip
 
 
-def too_large(result: Compiled, target: Target, capacity: int | None) -> str:
+def too_large(
+    record: dict[str, Compiled], program: Program, target: Target, capacity: int | None
+) -> str:
+    """Why `program` fits at no count: its last result in `record`."""
+    shape = program.shape or program.name
+    result = [r for r in record.values() if (r.shape or r.program) == shape][-1]
     if not result.fits:
-        return f"program {result.program!r} does not fit: the compiler refused it ({target.name})"
+        return result.error or f"program {result.program!r} does not fit ({target.name})"
     return (
         f"program {result.program!r} needs {result.peak_bytes / GIB:.2f} GiB per device, "
         f"{target.name} devices hold {capacity / GIB:.2f} GiB"
