@@ -55,8 +55,8 @@ class RunOptions:
     log_every: int = 10  # steps between fetches of the metrics from the devices
     progress: bool = True  # the progress bar on stderr
     # Gradient accumulation: a step's batch in this many micro-batches, one after
-    # another; 0 (AUTO): the planner's least count that fits the run's chips (1 where the
-    # run names no --topology).
+    # another; 0 (AUTO): the planner's least count that fits the chips of a Ray run's
+    # --layout on --topology (1 in process or without --topology).
     micro_batches: int = AUTO
     remat: str = ""  # rematerialise each encoder layer under this policy ("" for none)
 
