@@ -138,13 +138,17 @@ def misfits(fits: Mapping[str, tuple[Program, Fit]]) -> list[tuple[Program, Fit]
 
 
 def fit_summary(fits: Mapping[str, tuple[Program, Fit]]) -> str:
-    """`commonsenseqa 4, hellaswag 4` for the programs run in several micro-batches."""
-    parts = {}
+    """`commonsenseqa 4 (compiled), hellaswag 4` for the programs run in several
+    micro-batches, each marked where its memory came from a compilation."""
+    parts: dict[str, tuple[int, str]] = {}
     for program, fit in fits.values():
         if fit.micro_batches and fit.micro_batches > 1:
             name = program.shape.split(" ")[1]
-            parts[name] = max(parts.get(name, 1), fit.micro_batches)
-    return ", ".join(f"{name} {k}" for name, k in sorted(parts.items()))
+            parts[name] = max(parts.get(name, (1, "")), (fit.micro_batches, fit.how))
+    return ", ".join(
+        f"{name} {k}" + ("" if how == "estimated" else f" ({how})")
+        for name, (k, how) in sorted(parts.items())
+    )
 
 
 def does_not_fit(fits: Mapping[str, tuple[Program, Fit]], target: Target) -> str:
