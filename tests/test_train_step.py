@@ -44,25 +44,32 @@ def test_accumulating_four_micro_batches_equals_one_big_batch():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("policy", ["nothing_saveable", "dots_with_no_batch_dims_saveable"])
-def test_rematerialised_layers_give_the_same_loss_and_gradients(policy):
-    # Dropout on: the recomputed forward pass draws the same masks from the same keys.
-    config = get_model_config("tiny")
+def tiny_loss_and_grads(remat: str):
+    """Loss and gradients of one batch through the tiny classifier, dropout on."""
     batch = {k: jnp.asarray(v) for k, v in next(batches()).items()}
+    model = TaskModel(get_model_config("tiny"), "classification", rngs=nnx.Rngs(0), num_labels=3)
+    set_remat(model, remat)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
-    def loss_and_grads(remat):
-        model = TaskModel(config, "classification", rngs=nnx.Rngs(0), num_labels=3)
-        set_remat(model, remat)
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    def loss(params):
+        total, weight = get_loss("classification")(
+            nnx.merge(graphdef, params, rest), batch, jax.random.key(3)
+        )
+        return total / weight
 
-        def loss(params):
-            model = nnx.merge(graphdef, params, rest)
-            total, weight = get_loss("classification")(model, batch, jax.random.key(3))
-            return total / weight
+    return jax.jit(jax.value_and_grad(loss))(params)
 
-        return jax.jit(jax.value_and_grad(loss))(params)
 
-    (plain, plain_grads), (remat, remat_grads) = loss_and_grads(""), loss_and_grads(policy)
+@pytest.fixture(scope="module")
+def plain_loss_and_grads():
+    return tiny_loss_and_grads("")
+
+
+@pytest.mark.parametrize("policy", ["nothing_saveable", "dots_with_no_batch_dims_saveable"])
+def test_rematerialised_layers_give_the_same_loss_and_gradients(plain_loss_and_grads, policy):
+    # Dropout on: the recomputed forward pass draws the same masks from the same keys.
+    plain, plain_grads = plain_loss_and_grads
+    remat, remat_grads = tiny_loss_and_grads(policy)
     assert float(remat) == pytest.approx(float(plain), rel=1e-6)
     for a, b in zip(jax.tree.leaves(remat_grads), jax.tree.leaves(plain_grads), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
