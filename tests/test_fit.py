@@ -138,6 +138,7 @@ def test_a_run_on_a_cluster_is_refused_in_one_line_before_anything_trains(tmp_pa
 def test_the_run_trains_each_task_in_the_planners_counts_unless_the_config_names_one(tmp_path):
     config, dag = study("tasks=commonsenseqa,mnli,order=1,targets=xnli,seeds=1")
     config.hparams.mnli.micro_batches = 2  # named: kept
+    config.lock()
     lines = []
     executor = ExecutorOptions("ray", layout="chip", topology="v4-8")
     fit_to_chips(config, dag, str(tmp_path), executor, 1, lines.append)
@@ -153,7 +154,8 @@ def test_the_run_trains_each_task_in_the_planners_counts_unless_the_config_names
                "fits": False}  # fmt: skip
     with open(path, "w") as f:
         json.dump({"topology": "v4-8", "devices": 1, "programs": [refused]}, f)
-    config.hparams.commonsenseqa.micro_batches = AUTO
+    with config.unlocked():
+        config.hparams.commonsenseqa.micro_batches = AUTO
     fit_to_chips(config, dag, str(tmp_path), executor, 1, lines.append)
     assert run_options(config, "commonsenseqa").micro_batches == 8
     assert study_fits(config, dag, 1, None)[program.shape][1].micro_batches == 8  # now named

@@ -169,12 +169,13 @@ def resolve_micro_batches(config, dag: StageDag, per_stage: Mapping[str, int]) -
     config leaves them 0 (`AUTO`), so every stage's worker runs the planner's choice."""
     from train.study.plan.plan import run_options
 
-    for task, k in task_micro_batches(dag, per_stage).items():
-        if run_options(config, task).micro_batches != AUTO:
-            continue
-        if task not in config.hparams:
-            config.hparams[task] = {}
-        config.hparams[task].micro_batches = k
+    with config.unlocked():  # a locked config takes new keys here too
+        for task, k in task_micro_batches(dag, per_stage).items():
+            if run_options(config, task).micro_batches != AUTO:
+                continue
+            if task not in config.hparams:
+                config.hparams[task] = {}
+            config.hparams[task].micro_batches = k
 
 
 def chips_per_stage(target: Target, layout: str) -> int:
