@@ -18,7 +18,8 @@ commands
            for it (logs --follow) or `stop` it first
   submit   the study as a Ray job, submitted on the head over SSH (`ray exec`):
            python -m train --config CONFIG --workdir /mnt/gcs/BUCKET/PATH
-           --executor ray --ray-address auto [arguments after --]
+           --executor ray --ray-address auto --layout chip --topology TYPE
+           (TYPE: the first of --accelerators) [arguments after --]
   status   delete the cluster's preempted spot TPU VMs (Ray never does; --dry-run
            lists them), then Ray's cluster status and jobs, and the study's
            done/pending/failed counts (the last line of `python -m train ... --dry-run`,
@@ -329,7 +330,10 @@ cmd_submit() {
   fi
   local id
   id=${NAME}-$(date -u +%Y%m%d-%H%M%S)
-  train_command --executor ray --ray-address auto "${EXTRA[@]}"
+  # The layout the planner recommends (docs/tpu.md, 4): a stage per chip, each train step
+  # in the least micro-batches that fit a chip of the first accelerator type.
+  train_command --executor ray --ray-address auto --layout chip --topology "${ACCELERATORS%%,*}" \
+    "${EXTRA[@]}"
   # Submitted on the head (its job API listens there only), over Ray's SSH connection.
   on_head ray job submit --address "$JOB_API" --submission-id "$id" --no-wait \
     -- "cd ~/xlmr-flax && $(quote_all "${TRAIN[@]}")"

@@ -27,6 +27,7 @@ import os
 import time
 
 from train.study.plan.cost import study_work
+from train.study.plan.fit import does_not_fit, stage_micro_batches, study_fits
 from train.study.plan.plan import build_dag, load_config_file
 from train.study.plan.schedule import (
     critical_path_order,
@@ -36,7 +37,7 @@ from train.study.plan.schedule import (
     static_schedule,
 )
 from train.study.plan.targets import parse_target
-from train.study.plan.timing import LAYOUTS, chips_per_stage, memory_note, stage_seconds
+from train.study.plan.timing import LAYOUTS, chips_per_stage, stage_seconds
 from xlmr_flax import get_model_config
 
 
@@ -54,9 +55,11 @@ def simulate(config, dag, topology: str, mfu: float | None) -> list[dict]:
     for layout in LAYOUTS:
         chips = chips_per_stage(target, layout)
         groups = target.chips // chips
-        seconds = stage_seconds(target, chips, model, work.train, work.evaluations, mfu, {})
+        fits = study_fits(config, dag, chips, target.device_memory)
+        micro = stage_micro_batches(dag, fits)
+        seconds = stage_seconds(target, chips, model, work.train, work.evaluations, mfu, {}, micro)
         jobs = stage_jobs(dag, seconds)
-        memory = memory_note(model, target, chips, work.train, {}, "")
+        memory = does_not_fit(fits, target)
         runs = {"ray, DAG order": ray_schedule(jobs, groups)}
         if groups > 1:
             runs["ray, longest path first"] = ray_schedule(critical_path_order(jobs), groups)

@@ -79,6 +79,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         batch_size=BATCH_SIZE,
         max_length=256,
         checkpoint_every=1000,  # a preempted stage loses at most 1000 steps
+        # A step's batch in this many micro-batches (gradient accumulation); 0: the
+        # least that fits the chips of --layout on --topology (docs/training.md).
+        micro_batches=0,
+        remat="",  # rematerialise each layer: a jax.checkpoint_policies name, "" for none
     )
     config.hparams = ml_collections.ConfigDict(dict(default=default, **task_hparams(Length())))
     # Prediction (eval.predict.program.PredictOptions); max length 384 for QA, else 256.

@@ -251,7 +251,7 @@ def test_submit_sends_the_study_as_a_ray_job_on_the_head(launcher):
     assert words[9] == (
         "cd ~/xlmr-flax && python -m train --config "
         f"{config} --workdir /mnt/gcs/my-bucket/runs/xtreme_r_sequencing "
-        "--executor ray --ray-address auto --mfu 0.3"
+        "--executor ray --ray-address auto --layout chip --topology v4-8 --mfu 0.3"
     )
     # Run for real, the job's id is kept for `logs`.
     cluster.mkdir(parents=True)

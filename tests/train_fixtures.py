@@ -12,6 +12,7 @@ from train.metrics import MetricsWriter
 from train.optimizer import make_optimizer
 from train.step import init_train_state, make_train_step
 from xlmr_flax import TaskModel, get_model_config
+from xlmr_flax.model import set_remat
 from xlmr_flax.sharding import global_batch, make_mesh
 
 GLOBAL_BATCH, SEQ_LEN, STEPS = 16, 12, 5
@@ -27,22 +28,31 @@ def batches(seed: int = 0, size: int = GLOBAL_BATCH):
         )
 
 
-def tiny_state(mesh_sizes, devices=None, dropout=0.1):
-    """A fresh train state of the 2-layer classifier on a mesh."""
+def tiny_state(mesh_sizes, devices=None, dropout=0.1, remat=""):
+    """A fresh train state of the 2-layer classifier on a mesh (its layers
+    rematerialised under the policy `remat`)."""
     config = get_model_config("tiny", hidden_dropout=dropout, attention_dropout=dropout)
     mesh = make_mesh(mesh_sizes, devices)
     model = TaskModel(config, "classification", rngs=nnx.Rngs(0), num_labels=3)
+    set_remat(model, remat)
     optimizer, schedule = make_optimizer(1e-3, STEPS, warmup_fraction=0.2)
     graphdef, state = init_train_state(model, optimizer, mesh)
     return mesh, optimizer, schedule, graphdef, state
 
 
 def train_tiny(
-    mesh_sizes, devices=None, *, accumulation_steps=1, dropout=0.1, rows=None, workdir=None
+    mesh_sizes,
+    devices=None,
+    *,
+    accumulation_steps=1,
+    dropout=0.1,
+    rows=None,
+    workdir=None,
+    remat="",
 ):
     """Five AdamW steps of a 2-layer model; `rows` selects this process's slice of each
     batch; with `workdir`, metrics and a final checkpoint are written there."""
-    mesh, optimizer, schedule, graphdef, state = tiny_state(mesh_sizes, devices, dropout)
+    mesh, optimizer, schedule, graphdef, state = tiny_state(mesh_sizes, devices, dropout, remat)
     step = make_train_step(
         graphdef, get_loss("classification"), optimizer, schedule, state, mesh,
         seed=7, accumulation_steps=accumulation_steps,

@@ -32,6 +32,7 @@ import sys
 import jax
 from absl import app, flags, logging
 
+from configs.cluster.render import offered_accelerators
 from train.study.layout import failed_file, is_done
 from train.study.plan.config_file import load_config, split_overrides
 from train.study.plan.cost import DEFAULT_TOPOLOGIES, print_cost
@@ -73,7 +74,9 @@ _TOPOLOGY = flags.DEFINE_list(
     "for or to cost (--dry-run; default v4-32,v5litepod-16)",
 )
 _COMPILE_FILTER = flags.DEFINE_string(
-    "compile_filter", None, "--compile-only: only programs whose name matches this regex"
+    "compile_filter",
+    None,
+    "--compile-only: only programs whose name matches this regex ('^train ': the train steps)",
 )
 _MFU = flags.DEFINE_float("mfu", None, "--dry-run: model FLOPs utilisation to assume")
 _EXECUTOR = flags.DEFINE_enum(
@@ -83,7 +86,11 @@ _RAY_ADDRESS = flags.DEFINE_string(
     "ray_address", None, "--executor ray: a running Ray cluster (default: start a local one)"
 )
 _LAYOUT = flags.DEFINE_enum(
-    "layout", "chip", ("chip", "host", "slice"), "--executor ray: the chips of one stage"
+    "layout",
+    None,
+    ("chip", "host", "slice"),
+    "the chips of one stage: --executor ray (default chip), --compile-only (default slice: "
+    "the whole topology)",
 )
 _CHECK_DATA = flags.DEFINE_bool(
     "check_data", False, "print what the study reads from config.raw_data and lacks; run nothing"
@@ -128,11 +135,16 @@ def absl_spelling(arg: str) -> str:
     return name + equals + value
 
 
-def compile_only(config, dag, topologies: list[str], only: str | None, workdir: str) -> None:
-    """Compiles on this machine's CPU for another topology (no accelerator used)."""
+def compile_only(
+    config, dag, topologies: list[str], only: str | None, workdir: str, layout: str = "slice"
+) -> None:
+    """Compiles on this machine's CPU for one stage's chips of another topology under
+    `layout` (no accelerator used); with a workdir the results are kept there."""
     from train.study.layout import compiled_file
-    from train.study.plan.compile import ProgramFailed, compile_study, write_compiled
+    from train.study.plan.compile import ProgramFailed, compile_study
+    from train.study.plan.fit import chips_per_stage
     from train.study.plan.targets import CompilerMissing, parse_target
+    from train.study.plan.timing import compiled_name
 
     if len(topologies) != 1:
         fail("--compile-only needs one --topology, e.g. --topology v4-32", EXIT_USAGE)
@@ -143,12 +155,13 @@ def compile_only(config, dag, topologies: list[str], only: str | None, workdir: 
     if target.platform == "cpu":
         jax.config.update("jax_num_cpu_devices", target.devices)
     jax.config.update("jax_platforms", "cpu")  # the target's compiler runs without its chips
+    # The record is named by the topology one stage compiles as (v4-2: one v4 chip).
+    stage_topology = compiled_name(target, chips_per_stage(target, layout)) or target.name
+    path = compiled_file(workdir, stage_topology) if workdir else None
     try:
-        results = compile_study(config, dag, target, only=only)
+        compile_study(config, dag, target, only=only, layout=layout, path=path)
     except (ProgramFailed, CompilerMissing) as err:
         sys.exit(f"compile-only: {err}")
-    if workdir:
-        write_compiled(compiled_file(workdir, target.name), target, results)
 
 
 def quiet_closed_event_loops(hook):
@@ -176,7 +189,14 @@ def main(argv: list[str]) -> None:
             sys.exit(0 if print_data_check(config, dag) else EXIT_USAGE)
         if _COMPILE_ONLY.value:  # needs no workdir; with one, the results are kept there
             workdir = _WORKDIR.value and local_path(_WORKDIR.value, "--workdir")
-            compile_only(config, dag, _TOPOLOGY.value, _COMPILE_FILTER.value, workdir)
+            compile_only(
+                config,
+                dag,
+                _TOPOLOGY.value,
+                _COMPILE_FILTER.value,
+                workdir,
+                _LAYOUT.value or "slice",
+            )
             return
         if not _WORKDIR.value:
             raise ValueError("--workdir is required (except with --compile-only)")
@@ -191,8 +211,8 @@ def main(argv: list[str]) -> None:
         # The driver only schedules: the stages' workers own the chips, which a driver
         # on a TPU host would otherwise hold from its first JAX call.
         jax.config.update("jax_platforms", "cpu")
-    executor = ExecutorOptions(
-        _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value, (_TOPOLOGY.value or [None])[0]
+    executor = ExecutorOptions(  # no --layout: a stage per chip (compile-only: the topology)
+        _EXECUTOR.value, _RAY_ADDRESS.value, _LAYOUT.value or "chip", (_TOPOLOGY.value or [None])[0]
     )
     if _DRY_RUN.value:  # the run's checks (this process's devices), then the plan
         try:
@@ -202,7 +222,12 @@ def main(argv: list[str]) -> None:
         for note in notes:
             print(note)
         print_cost(
-            config, dag, _TOPOLOGY.value or DEFAULT_TOPOLOGIES, mfu=_MFU.value, workdir=workdir
+            config,
+            dag,
+            _TOPOLOGY.value or DEFAULT_TOPOLOGIES,
+            mfu=_MFU.value,
+            workdir=workdir,
+            cluster=offered_accelerators(),
         )
         if config.get("design"):  # seeds for power, adaptive chip-hours (docs/adaptive.md)
             try:

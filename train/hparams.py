@@ -12,8 +12,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from xlmr_flax.model import REMAT_POLICIES
+
 MIXTURE_RATES = ("proportional", "capped", "uniform")  # xlmr_flax/data/mixture.py
 MIXTURE = "+"  # "mnli+squad_v2": one multi-task stage on a mixture of these tasks
+AUTO = 0  # micro_batches: the planner's choice (train/study/plan/fit.py)
 
 
 def stage_tasks(name: str) -> tuple[str, ...]:
@@ -44,11 +47,23 @@ class Hyperparameters:
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How a stage runs; changing them never changes its weights or its id."""
+    """How a stage runs; changing them never changes its id (docs/training.md: the
+    micro-batches of a step and rematerialisation fit a step to the chips it runs on,
+    and give the same update to float rounding, dropout masks aside)."""
 
     checkpoint_every: int = 0  # steps between resumable checkpoints; 0: only the last
     log_every: int = 10  # steps between fetches of the metrics from the devices
     progress: bool = True  # the progress bar on stderr
+    # Gradient accumulation: a step's batch in this many micro-batches, one after
+    # another; 0 (AUTO): the planner's least count that fits the chips of a Ray run's
+    # --layout on --topology (1 in process or without --topology).
+    micro_batches: int = AUTO
+    remat: str = ""  # rematerialise each encoder layer under this policy ("" for none)
+
+    @property
+    def accumulation(self) -> int:
+        """The micro-batches a step runs in (`auto` left unresolved: one)."""
+        return 1 if self.micro_batches == AUTO else self.micro_batches
 
 
 HPARAM_KEYS = tuple(f.name for f in dataclasses.fields(Hyperparameters))
@@ -113,11 +128,29 @@ def stage_settings(
         if hp.rate not in MIXTURE_RATES:
             raise HparamsError(f"{where('rate')}: expected one of {MIXTURE_RATES}, got {hp.rate!r}")
         _integer(where("cap"), hp.cap, 1)
+    micro = values.get("micro_batches", AUTO)
+    if isinstance(micro, bool) or not isinstance(micro, int) or micro < 0:
+        raise HparamsError(
+            f"{where('micro_batches')}: expected an integer >= 1, or 0 for the planner's "
+            f"choice, got {micro!r}"
+        )
     run = RunOptions(
         checkpoint_every=_integer(where("checkpoint_every"), values.get("checkpoint_every", 0), 0),
         log_every=_integer(where("log_every"), values.get("log_every", 10), 1),
         progress=values.get("progress", True),
+        micro_batches=micro,
+        remat=values.get("remat", ""),
     )
     if not isinstance(run.progress, bool):
         raise HparamsError(f"{where('progress')}: expected True or False, got {run.progress!r}")
+    if run.remat and run.remat not in REMAT_POLICIES:
+        raise HparamsError(
+            f'{where("remat")}: expected "" or a policy of jax.checkpoint_policies '
+            f"({', '.join(REMAT_POLICIES)}), got {run.remat!r}"
+        )
+    if run.micro_batches != AUTO and hp.batch_size % run.micro_batches:
+        raise HparamsError(
+            f"{where('micro_batches')}: {run.micro_batches} does not divide the batch of "
+            f"{hp.batch_size} (stage {task!r})"
+        )
     return hp, run

@@ -43,6 +43,7 @@ from xlmr_flax.data.cache import cached_features, tokenizer_fingerprint
 from xlmr_flax.data.mixture import MixtureBatches, mixture_rates
 from xlmr_flax.errors import CheckpointError
 from xlmr_flax.formats import get_format
+from xlmr_flax.model import set_remat
 from xlmr_flax.pretrained import PretrainedModel
 from xlmr_flax.provenance import provenance
 from xlmr_flax.sharding import global_batch, is_primary, sync_processes, to_host
@@ -137,17 +138,32 @@ def stage_batches(config, stage: TrainableStage, tokenizer, features_dir: str):
 _PROGRAMS: dict = {}
 
 
-def step_functions(graphdef, heads, stage: TrainableStage, optimizer, schedule, state, mesh):
+def check_micro_batches(stage: TrainableStage, micro_batches: int, mesh) -> None:
+    """Each micro-batch must split over the mesh's data-parallel devices."""
+    devices = mesh.shape["data"] * mesh.shape["fsdp"]
+    if stage.hparams.batch_size % (micro_batches * devices):
+        raise ValueError(
+            f"config.hparams.{stage.task}.micro_batches: {micro_batches} micro-batches of the "
+            f"batch of {stage.hparams.batch_size} do not split over {devices} devices"
+        )
+
+
+def step_functions(
+    graphdef, heads, stage: TrainableStage, optimizer, schedule, state, mesh, micro_batches: int = 1
+):
     """One bound train step per task; stages differing only in parent or seed share
     one compilation."""
+    check_micro_batches(stage, micro_batches, mesh)
     steps = {}
     for name, (head, _) in heads.items():
-        key = (graphdef, name, stage.hparams, mesh)
+        key = (graphdef, name, stage.hparams, mesh, micro_batches)
         if key not in _PROGRAMS:
             loss = get_loss(head)
             if len(heads) > 1:
                 loss = functools.partial(_mixture_loss, loss, name)
-            _PROGRAMS[key] = make_step_program(graphdef, loss, optimizer, schedule, state, mesh)
+            _PROGRAMS[key] = make_step_program(
+                graphdef, loss, optimizer, schedule, state, mesh, accumulation_steps=micro_batches
+            )
         steps[name] = bind_seed(_PROGRAMS[key], stage.seed, mesh)
     return steps
 
@@ -171,6 +187,7 @@ def run_stage(
     hp = stage.hparams
     tokenizer = load_tokenizer(tokenizer_path(config))
     model_config, model, heads = initial_model(config, stage, parent_dir)
+    set_remat(model, run.remat)
     batch_at = stage_batches(config, stage, tokenizer, files.features)
     optimizer, schedule = make_optimizer(hp.learning_rate, hp.steps, warmup_fraction=hp.warmup)
     graphdef, train_state = init_train_state(model, optimizer, mesh)
@@ -180,7 +197,9 @@ def run_stage(
     if restored is not None:
         train_state, meta = restored
         first_step = meta["next_step"]
-    steps = step_functions(graphdef, heads, stage, optimizer, schedule, train_state, mesh)
+    steps = step_functions(
+        graphdef, heads, stage, optimizer, schedule, train_state, mesh, run.accumulation
+    )
     train_state, last = train_steps(
         stage, steps, train_state, batch_at, first_step, files, checkpoints, mesh, run,
         label or f"{stage.task} {stage.id}", multitask=len(heads) > 1, clock=clock,

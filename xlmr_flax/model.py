@@ -11,6 +11,14 @@ from flax import nnx
 from xlmr_flax.config import XLMRConfig
 from xlmr_flax.layers import Dense, Embed, LayerNorm, attention_scale, dropout, gelu, sub_rng
 
+# Activation rematerialisation (`set_remat`): each layer's forward pass is recomputed in
+# the backward pass, keeping only what the named policy of `jax.checkpoint_policies`
+# saves. Policies that take no arguments; "" keeps every activation (no remat).
+REMAT_POLICIES = (
+    "nothing_saveable", "dots_saveable", "dots_with_no_batch_dims_saveable",
+    "everything_saveable",
+)  # fmt: skip
+
 
 class EncoderOutput(NamedTuple):
     last_hidden_state: jax.Array
@@ -97,6 +105,7 @@ class XLMREncoder(nnx.Module):
         self.config = config
         self.embeddings = Embeddings(config, rngs=rngs)
         self.layers = nnx.List([EncoderLayer(config, rngs=rngs) for _ in range(config.num_layers)])
+        self.remat = ""  # a name of REMAT_POLICIES: recompute each layer in the backward pass
 
     def __call__(
         self,
@@ -116,7 +125,26 @@ class XLMREncoder(nnx.Module):
         mask_bias = jnp.where(attention_mask[:, None, None, :] > 0, 0.0, jnp.finfo(jnp.float32).min)
         x = self.embeddings(input_ids, token_type_ids, sub_rng(dropout_rng, 0))
         states = [x]
+        run = _call_layer
+        if self.remat:  # static: part of the graph, so of the compiled program
+            policy = getattr(jax.checkpoint_policies, self.remat)
+            run = nnx.remat(_call_layer, policy=policy)
         for i, layer in enumerate(self.layers):
-            x = layer(x, mask_bias, sub_rng(dropout_rng, i + 1))
+            x = run(layer, x, mask_bias, sub_rng(dropout_rng, i + 1))
             states.append(x)
         return EncoderOutput(x, tuple(states) if output_hidden_states else None)
+
+
+def _call_layer(layer: EncoderLayer, x, mask_bias, rng):
+    return layer(x, mask_bias, rng)
+
+
+def set_remat(model: nnx.Module, policy: str) -> None:
+    """Rematerialise every encoder layer of `model` under the named policy of
+    `jax.checkpoint_policies` ("" for none); the weights and the result are unchanged,
+    the backward pass recomputes what the policy does not save."""
+    if policy and policy not in REMAT_POLICIES:
+        raise ValueError(f"remat policy {policy!r}: expected one of {', '.join(REMAT_POLICIES)}")
+    for _, module in model.iter_modules():
+        if isinstance(module, XLMREncoder):
+            module.remat = policy

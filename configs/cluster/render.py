@@ -54,6 +54,14 @@ def accelerators(config: dict[str, Any]) -> list[str]:
     ]
 
 
+def offered_accelerators(template: str = TEMPLATE) -> list[str]:
+    """The TPU accelerator types the template's node types offer, read without any
+    cluster's settings (the planner checks a study's topology against them)."""
+    with open(template, encoding="utf-8") as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("#"))
+    return accelerators(yaml.safe_load(PLACEHOLDER.sub("unset", text)))
+
+
 def settings(
     name: str, project: str, zone: str, bucket: str, source: str, token: str, ssh_user: str
 ) -> dict[str, str]:

@@ -210,8 +210,10 @@ def study_cost(
     topologies: Sequence[str],
     mfu: float | None = None,
     workdir: str | None = None,
+    cluster: Sequence[str] | None = None,
 ):
-    """Per stage kind and per topology x layout; a JSON-ready dict."""
+    """Per stage kind and per topology x layout; a JSON-ready dict. `cluster`: the
+    accelerator types the cluster file offers (layouts it cannot supply are refused)."""
     work = study_work(config, dag, topologies, workdir)
     kinds: dict[str, Work] = collections.OrderedDict()
     for w in work.train.values():
@@ -225,7 +227,14 @@ def study_cost(
         if not target.peak_flops or not target.bandwidth:
             raise ValueError(f"topology {name}: no peak FLOP/s or memory bandwidth to time it on")
         costs[target.name], sources[target.name] = topology_costs(
-            config, dag, target, work.train, work.evaluations, mfu, compiled_path(workdir)
+            config,
+            dag,
+            target,
+            work.train,
+            work.evaluations,
+            mfu,
+            compiled_path(workdir),
+            cluster,
         )
     return dict(
         kinds=list(kinds.values()),
@@ -254,8 +263,9 @@ def print_cost(
     mfu: float | None = None,
     workdir: str | None = None,
     out=print,
+    cluster: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    result = study_cost(config, dag, topologies, mfu, workdir)
+    result = study_cost(config, dag, topologies, mfu, workdir, cluster)
     out("cost of the whole study (stages done or not):")
     out(f"  {'stage kind':<28} {'examples':>14} {'tokens':>18} {'FLOPs':>11}")
     for w in result["kinds"] + result["evaluations"]:
@@ -300,15 +310,37 @@ def print_cost(
         out(f"{name}:")
         for c in rows:
             out(layout_row(c, sources[c.layout] if not result["mfu"] else ""))
-        over = [c.layout for c in rows if c.note.startswith("does not fit")]
-        best = min([c for c in rows if c.layout not in over] or rows, key=lambda c: c.chip_hours)
-        why = f" ({', '.join(over)}: largest step over the chip's memory)" if over else ""
-        out(f"  recommended: {best.layout}{why}")
+        best = recommended(rows)
+        out(f"  {recommendation_line(best, rows, name)}")
         summary[name] = {c.layout: dataclasses.asdict(c) for c in rows} | {
-            "recommended": best.layout
+            "recommended": best.layout if best else None,
+            "micro_batches": best.micro_batches if best else None,
         }
     out(json.dumps({"cost": summary, "total_flops": total.flops}))
     return result
+
+
+def runnable(c) -> bool:
+    """Whether `--executor ray` runs the layout here and every train step fits a chip."""
+    return not c.refused and not c.note.startswith("does not fit")
+
+
+def recommended(rows):
+    """The cheapest layout in chip-hours that the Ray executor runs and that fits (None
+    if there is none)."""
+    return min((c for c in rows if runnable(c)), key=lambda c: c.chip_hours, default=None)
+
+
+def recommendation_line(best, rows, topology: str) -> str:
+    others = [c for c in rows if c is not best]
+    why = "; ".join(
+        f"{c.layout}: {c.refused or c.note.split(':')[0]}" for c in others if not runnable(c)
+    )
+    if best is None:
+        return f"recommended: none ({why})"
+    micro = f", micro-batches {best.micro_batches}" if best.micro_batches else ""
+    run = f"--executor ray --layout {best.layout} --topology {topology}{micro}"
+    return f"recommended: {best.layout} ({run})" + (f"; not {why}" if why else "")
 
 
 def timing_line(result: dict[str, Any]) -> str:
@@ -330,6 +362,10 @@ def layout_row(c, source: str) -> str:
     usd = f"${c.usd:,.0f}" if c.usd is not None else "price unknown"
     note = f"  ({c.note})" if c.note else ""
     details = [f"Ray {c.utilisation:.1%} busy"]
+    if c.micro_batches:
+        details.append(f"micro-batches {c.micro_batches}")
+    if c.refused:
+        details.append(f"refused: {c.refused}")
     if c.parallel > 1:
         details.append(
             f"static --shard I/{c.parallel}: {c.static_chip_hours:,.0f} chip-hours, "

@@ -26,15 +26,17 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from eval.predict.program import PredictOptions, forward_function
-from train.hparams import stage_tasks
+from train.hparams import AUTO, stage_tasks
 from train.losses import get_loss
 from train.optimizer import make_optimizer
 from train.step import TrainState, make_step_program, optimizer_shardings
 from train.study.plan.dag import StageDag, hparams_dict
 from train.study.plan.evaluations import units
+from train.study.plan.plan import run_options
 from xlmr_flax import MixtureModel, TaskModel, get_model_config
 from xlmr_flax.data.batching import round_up
 from xlmr_flax.formats import get_format
+from xlmr_flax.model import set_remat
 from xlmr_flax.sharding import batch_sharding, param_shardings, replicated
 from xlmr_flax.tasks import get_task
 
@@ -48,6 +50,29 @@ class Program:
     build: Callable[[Mesh], tuple[Callable, tuple]]  # mesh -> (jitted, abstract args)
     assumed: str = ""  # what was assumed for lack of data
     stages: tuple[str, ...] = ()  # train: the ids of the stages that run it
+    micro_batches: int = 1  # train: a step's micro-batches (0, AUTO: not chosen yet)
+    shape: str = ""  # train: the name without the micro-batches (compiled records' key)
+    rows: int = 0  # train: the global batch (examples)
+    length: int = 0  # train: the padded length
+
+
+def train_label(shape: str, micro_batches: int) -> str:
+    """A train program's name: its shape, and its micro-batches where there are several."""
+    return shape if micro_batches in (1, AUTO) else f"{shape} in {micro_batches} micro-batches"
+
+
+def accumulated(program: Program, micro_batches: int) -> Program:
+    """The train program with each step in `micro_batches` micro-batches."""
+    build = program.build
+    assert isinstance(build, functools.partial)
+    return dataclasses.replace(
+        program,
+        name=train_label(program.shape, micro_batches),
+        micro_batches=micro_batches,
+        build=functools.partial(
+            build.func, *build.args, **{**build.keywords, "micro_batches": micro_batches}
+        ),
+    )
 
 
 def model_config(config):
@@ -89,14 +114,18 @@ def _abstract_batch(shapes: Mapping[str, tuple], mesh: Mesh) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def build_train(config, tasks, heads, hp, train_task, choices, mesh: Mesh):
-    """(jitted step, abstract (state, batch, seed)) of `train_task`'s step in a stage."""
+def build_train(
+    config, tasks, heads, hp, train_task, choices, mesh: Mesh, *, micro_batches=1, remat=""
+):
+    """(jitted step, abstract (state, batch, seed)) of `train_task`'s step in a stage,
+    each step in `micro_batches` micro-batches, its layers rematerialised under `remat`."""
     mc = model_config(config)
     if len(tasks) == 1:
         make = lambda: TaskModel(mc, heads[tasks[0]][0], rngs=nnx.Rngs(0), **heads[tasks[0]][1])  # noqa: E731
     else:
         make = lambda: MixtureModel(mc, heads, rngs=nnx.Rngs(0))  # noqa: E731
     abstract_model = nnx.eval_shape(make)
+    set_remat(abstract_model, remat)
     graphdef, _ = nnx.split(abstract_model)
     param_state = nnx.state(abstract_model, nnx.Param)
     shardings = param_shardings(param_state, mesh)
@@ -114,7 +143,10 @@ def build_train(config, tasks, heads, hp, train_task, choices, mesh: Mesh):
     loss = get_loss(head)
     if len(tasks) > 1:
         loss = functools.partial(_mixture_loss, loss, train_task)
-    program = make_step_program(graphdef, loss, optimizer, schedule, state, mesh)
+    program = make_step_program(
+        graphdef, loss, optimizer, schedule, state, mesh,
+        accumulation_steps=1 if micro_batches == AUTO else micro_batches,
+    )  # fmt: skip
     shapes = get_format(get_task(train_task).format).batch_shapes(
         hp["batch_size"], hp["max_length"], choices
     )
@@ -134,25 +166,32 @@ def train_programs(config, dag: StageDag, planned=None) -> list[Program]:
         tasks = stage_tasks(stage.task)
         heads = {name: (get_task(name).head, planned(name).head_kwargs) for name in tasks}
         notes = [planned(name).assumed for name in tasks if planned(name).assumed]
-        shaping = (hp["batch_size"], hp["max_length"])  # the learning rate shapes nothing
+        run = run_options(config, stage.task)
+        # The learning rate shapes nothing; micro-batches and remat shape the step.
+        shaping = (hp["batch_size"], hp["max_length"], run.micro_batches, run.remat)
         for name in tasks:
             choices = planned(name).choices
             key = (tasks, tuple(sorted((k, str(v)) for k, v in heads.items())), name, shaping,
                    choices)  # fmt: skip
             new = dict(users=0, hp=hp, heads=heads, choices=choices, notes=notes, tasks=tasks,
-                       name=name, stages=[])  # fmt: skip
+                       name=name, stages=[], run=run)  # fmt: skip
             entry = found.setdefault(key, new)
             entry["users"] += 1
             entry["stages"].append(stage.id)
     programs = []
     for entry in found.values():
-        hp, name, tasks = entry["hp"], entry["name"], entry["tasks"]
+        hp, name, tasks, run = entry["hp"], entry["name"], entry["tasks"], entry["run"]
         rows, length, choices = hp["batch_size"], hp["max_length"], entry["choices"]
-        label = f"train {'+'.join(tasks)}" + (f" ({name} head)" if len(tasks) > 1 else "")
-        label += f" {rows}x{choices}x{length}" if choices > 1 else f" {rows}x{length}"
-        build = functools.partial(build_train, config, tasks, entry["heads"], hp, name, choices)
-        programs.append(Program(label, "train", entry["users"], rows * choices * length, build,
-                                "; ".join(entry["notes"]), tuple(entry["stages"])))  # fmt: skip
+        shape = f"train {'+'.join(tasks)}" + (f" ({name} head)" if len(tasks) > 1 else "")
+        shape += f" {rows}x{choices}x{length}" if choices > 1 else f" {rows}x{length}"
+        shape += f" remat {run.remat}" if run.remat else ""
+        build = functools.partial(build_train, config, tasks, entry["heads"], hp, name, choices,
+                                  micro_batches=run.micro_batches, remat=run.remat)  # fmt: skip
+        programs.append(Program(
+            train_label(shape, run.micro_batches), "train", entry["users"],
+            rows * choices * length, build, "; ".join(entry["notes"]), tuple(entry["stages"]),
+            micro_batches=run.micro_batches, shape=shape, rows=rows, length=length,
+        ))  # fmt: skip
     return programs
 
 

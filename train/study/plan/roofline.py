@@ -21,18 +21,32 @@ and its optimizer state, in float32 as the study trains today):
   float32, written forward, read back and matched by their gradients backward (x 3).
 - bytes per device, evaluation call: 4 per parameter (read once) plus the activations
   written once.
-- memory per device (whether a layout fits at all): 16 bytes per parameter (parameter,
-  gradient, two moments) plus the activations kept for the backward pass.
+- memory per device (whether a layout fits, and in how many micro-batches:
+  train/study/plan/fit.py): 12 bytes per parameter of state (parameter, two moments),
+  8 for the gradient and the update's temporaries, 4 more for the summed gradient when
+  a step runs in several micro-batches, plus the activations one micro-batch keeps for
+  the backward pass: the count above times ACTIVATION_SHARE, calibrated against libtpu's
+  compiled peaks of XLM-R Large on v4 (docs/tpu.md, "Memory").
+- a step in k micro-batches reads the parameters k times and the summed gradient
+  k - 1 more times (ACCUMULATION_BYTES_PER_PARAM per extra micro-batch).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-PARAM_BYTES = 4  # float32
 TRAIN_BYTES_PER_PARAM = 40
 EVAL_BYTES_PER_PARAM = 4
 TRAIN_ACTIVATION_PASSES = 3
+ACCUMULATION_BYTES_PER_PARAM = 16  # parameters read forward and backward, the sum updated
+STATE_BYTES_PER_PARAM = 12  # parameter and both AdamW moments, float32
+STEP_BYTES_PER_PARAM = 8  # the gradient and the update's temporaries
+ACCUMULATOR_BYTES_PER_PARAM = 4  # the gradient summed over micro-batches
+# Activations the compiled step keeps, as a share of the count above: the largest
+# share among libtpu's compiled peaks (XLM-R Large on one v4 host, float32; XNLI
+# 32 x 256: 0.557, CommonsenseQA 32 x 5 x 256: 0.445), so the estimate stays at or
+# above every measured peak (docs/tpu.md, "Memory").
+ACTIVATION_SHARE = 0.56
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +82,13 @@ def activation_bytes_per_token(config, length: float) -> float:
     return per_layer * config.num_layers * dtype_bytes / 2
 
 
-def analytic_train_step(config, tokens: float, length: float, devices: int) -> StepCost:
-    """A train step of `tokens` tokens (batch x padded length x sequences per row)."""
-    traffic = parameter_count(config) * TRAIN_BYTES_PER_PARAM + (
+def analytic_train_step(
+    config, tokens: float, length: float, devices: int, micro_batches: int = 1
+) -> StepCost:
+    """A train step of `tokens` tokens (batch x padded length x sequences per row), in
+    `micro_batches` micro-batches."""
+    per_param = TRAIN_BYTES_PER_PARAM + (micro_batches - 1) * ACCUMULATION_BYTES_PER_PARAM
+    traffic = parameter_count(config) * per_param + (
         tokens / devices * TRAIN_ACTIVATION_PASSES * activation_bytes_per_token(config, length)
     )
     return StepCost(tokens * train_flops_per_token(config, length), traffic, "analytic")
@@ -86,12 +104,17 @@ def analytic_evaluation(
     return StepCost(tokens * train_flops_per_token(config, length) / 3, traffic, "analytic")
 
 
-def train_memory_per_device(config, tokens: float, length: float, devices: int) -> float:
-    """Bytes one device holds at a train step's peak, estimated: parameter, gradient and
-    both AdamW moments in float32 (16 per parameter), plus the activations kept for the
-    backward pass of its share of `tokens` at `length` (the longest batch)."""
-    kept = tokens / devices * activation_bytes_per_token(config, length)
-    return parameter_count(config) * 4 * PARAM_BYTES + kept
+def train_memory_per_device(
+    config, tokens: float, length: float, devices: int, micro_batches: int = 1
+) -> float:
+    """Bytes one device holds at a train step's peak, estimated: the state, gradient and
+    update temporaries (and the summed gradient over several micro-batches), plus the
+    activations kept for the backward pass of one micro-batch of its share of `tokens`
+    at `length` (the longest batch)."""
+    per_param = STATE_BYTES_PER_PARAM + STEP_BYTES_PER_PARAM
+    per_param += ACCUMULATOR_BYTES_PER_PARAM if micro_batches > 1 else 0
+    kept = tokens / (devices * micro_batches) * activation_bytes_per_token(config, length)
+    return parameter_count(config) * per_param + kept * ACTIVATION_SHARE
 
 
 def roofline_seconds(cost: StepCost, chips: int, peak_flops: float, bandwidth: float) -> float:

@@ -12,20 +12,28 @@ proportion below SATURATING_TOKENS tokens per chip per step.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from train.hparams import stage_tasks
 from train.study.plan.dag import StageDag
+from train.study.plan.fit import (
+    chips_per_stage,
+    does_not_fit,
+    fit_summary,
+    read_peaks,
+    stage_micro_batches,
+    study_fits,
+)
+from train.study.plan.programs import train_label
 from train.study.plan.roofline import (
     StepCost,
     analytic_evaluation,
     analytic_train_step,
     roofline_seconds,
-    train_memory_per_device,
 )
 from train.study.plan.schedule import Schedule, ray_schedule, shard_parts, stage_jobs
 from train.study.plan.schedule import static_schedule as run_static
-from train.study.plan.targets import GIB, TPU_CHIPS, Target, parse_target
+from train.study.plan.targets import TPU_CHIPS, Target, parse_target
 from xlmr_flax import get_model_config
 
 LAYOUTS = ("slice", "host", "chip")
@@ -50,10 +58,8 @@ class LayoutCost:
     static_hours: float = 0.0
     static_utilisation: float = 1.0
     peak_fraction: float = 0.0  # FLOPs done / (busy chip-seconds x peak): the bound's MFU
-
-
-def chips_per_stage(target: Target, layout: str) -> int:
-    return {"slice": target.chips, "host": target.chips_per_host, "chip": 1}[layout]
+    micro_batches: str = ""  # the train steps run in several micro-batches: "task k, ..."
+    refused: str = ""  # why `--executor ray` cannot run it here ("": it can)
 
 
 def compiled_name(target: Target, chips: int) -> str | None:
@@ -71,10 +77,12 @@ def stage_seconds(
     evals: Mapping[str, object],
     mfu: float | None,
     compiled: Mapping[str, StepCost],
+    micro_batches: Mapping[str, int] | None = None,
 ) -> dict[str, float]:
     """{stage id (and the root): seconds of its training and evaluations on `chips`}.
     `train`/`evals`: cost.Work per stage; `compiled`: step costs per stage id compiled
-    for `chips` devices."""
+    for `chips` devices; `micro_batches`: each stage's (default 1)."""
+    micro_batches = micro_batches or {}
     peak, bandwidth = target.peak_flops, target.bandwidth
     seconds: dict[str, float] = {}
     for stage_id in {*train, *evals}:
@@ -85,7 +93,7 @@ def stage_seconds(
                 total += w.flops / (chips * peak * mfu_at(w.tokens_per_step / chips, mfu))
             else:
                 step = compiled.get(stage_id) or analytic_train_step(
-                    model, w.tokens_per_step, w.length, chips
+                    model, w.tokens_per_step, w.length, chips, micro_batches.get(stage_id, 1)
                 )
                 step = dataclasses.replace(step, flops=w.flops / w.steps)  # the stage's count
                 total += w.steps * roofline_seconds(step, chips, peak, bandwidth)
@@ -134,10 +142,12 @@ def layout_cost(
     )
 
 
-def compiled_costs(config, dag: StageDag, path: str | None, devices: int):
+def compiled_costs(
+    config, dag: StageDag, path: str | None, devices: int, fits: Mapping[str, tuple]
+) -> dict[str, StepCost]:
     """{stage id: cost of one train step} from the compilation recorded at `path` by
     `--compile-only --workdir` (train/study/plan/compile.py), if it ran on `devices`
-    devices; else {}."""
+    devices, of each program in the micro-batches chosen for it (`fits`); else {}."""
     if not path:
         return {}
     from train.study.plan.compile import read_compiled_costs
@@ -145,22 +155,24 @@ def compiled_costs(config, dag: StageDag, path: str | None, devices: int):
     compiled_devices, costs = read_compiled_costs(path)
     if not costs or compiled_devices != devices:
         return {}
-    from train.study.plan.programs import train_programs
-
-    return {
-        stage_id: costs[p.name]
-        for p in train_programs(config, dag)
-        if p.name in costs
-        for stage_id in p.stages
-        if len(stage_tasks(dag.stages[stage_id].task)) == 1
-    }
+    found = {}
+    for program, fit in fits.values():
+        name = train_label(program.shape, fit.micro_batches or 1)
+        for stage_id in program.stages if name in costs else ():
+            if len(stage_tasks(dag.stages[stage_id].task)) == 1:
+                found[stage_id] = costs[name]
+    return found
 
 
 def topology_costs(
-    config, dag, target: Target, train, evals, mfu, compiled_path: Callable[[str], str] | None
-):
+    config, dag, target: Target, train, evals, mfu, compiled_path: Callable[[str], str] | None,
+    cluster: Sequence[str] | None = None,
+):  # fmt: skip
     """(LayoutCost per layout, where the step costs came from per layout).
-    `compiled_path(topology)`: where a compilation for it is recorded (None: nowhere)."""
+    `compiled_path(topology)`: where a compilation for it is recorded (None: nowhere);
+    `cluster`: the accelerator types the cluster file offers (None: not checked).
+    Each layout runs every train step in the least micro-batches that fit a chip
+    (train/study/plan/fit.py)."""
     model = get_model_config(config.model)
     flops = sum(w.flops for w in train.values()) + sum(w.flops for w in evals.values())
     rows, sources = [], {}
@@ -168,41 +180,44 @@ def topology_costs(
         chips = chips_per_stage(target, layout)
         name = compiled_name(target, chips)
         path = compiled_path(name) if compiled_path and name else None
-        compiled = compiled_costs(config, dag, path, chips)
+        fits = study_fits(config, dag, chips, target.device_memory, read_peaks(path, chips))
+        compiled = compiled_costs(config, dag, path, chips, fits)
         sources[layout] = f"compiled for {name}" if compiled else "analytic"
-        seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled)
+        micro = stage_micro_batches(dag, fits)
+        seconds = stage_seconds(target, chips, model, train, evals, mfu, compiled, micro)
         row = layout_cost(target, layout, dag, seconds, flops)[0]
-        note = memory_note(model, target, chips, train, compiled, row.note)
-        rows.append(dataclasses.replace(row, note=note))
+        note = does_not_fit(fits, target) or row.note
+        refused = ray_refusal(target, layout) or cluster_refusal(target, layout, cluster)
+        rows.append(dataclasses.replace(
+            row, note=note, micro_batches=fit_summary(fits), refused=refused
+        ))  # fmt: skip
     return rows, sources
 
 
-def compilable(name: str | None) -> bool:
-    """Whether `name` is a topology compile-only accepts (a v4 chip alone is not)."""
-    try:
-        return bool(name) and bool(parse_target(name))
-    except ValueError:
-        return False
+def ray_refusal(target: Target, layout: str) -> str:
+    """Why the Ray executor does not run `layout` on `target` ("" when it does): it runs
+    one task per stage (train/study/run/resources.py): a chip, a host, or a slice of
+    one host."""
+    if layout == "slice" and target.hosts > 1:
+        return "not run by --executor ray (a stage across hosts)"
+    return ""
 
 
-def memory_note(model, target: Target, chips: int, train, compiled, note: str) -> str:
-    """`note`, or that the largest train step does not fit a device's memory:
-    the compiled program's peak where the workdir holds it, else an estimate
-    (roofline.train_memory_per_device) that `--compile-only` confirms or refutes."""
-    largest, task, how = 0.0, "", "estimated"
-    for stage_id, w in train.items():
-        cost = compiled.get(stage_id)
-        need = (cost.peak_bytes if cost and cost.peak_bytes else
-                train_memory_per_device(model, w.peak_tokens, w.peak_length, chips))  # fmt: skip
-        if need > largest:
-            largest, task = need, w.kind
-            how = "compiled" if cost and cost.peak_bytes else "estimated"
-    if not target.device_memory or largest <= target.device_memory:
-        return note
-    check = ""
-    if how == "estimated" and compilable(compiled_name(target, chips)):
-        check = f"; --compile-only --topology {compiled_name(target, chips)} checks it"
-    return (
-        f"does not fit: {how} {largest / GIB:.0f} GiB per chip for {task}'s step, "
-        f"{target.device_memory / GIB:.0f} GiB of HBM{check}"
-    )
+def cluster_refusal(target: Target, layout: str, offered: Sequence[str] | None) -> str:
+    """Why the cluster file cannot supply a stage of `layout` on `target` ("" when it
+    can, or when `offered` is None): a chip or a host of `target`'s generation needs a
+    node type of that generation with at least as many chips per host; a slice, a node
+    type of exactly that accelerator type."""
+    if offered is None or target.platform != "tpu":
+        return ""
+    chips = chips_per_stage(target, layout)
+    if layout == "slice" and target.hosts > 1:
+        supplied = target.name in offered
+    else:
+        supplied = any(
+            t.generation == target.generation and t.chips_per_host >= chips
+            for t in map(parse_target, offered)
+        )
+    if supplied:
+        return ""
+    return f"the cluster file offers no node for it (offers {', '.join(offered) or 'none'})"

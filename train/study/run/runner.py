@@ -18,13 +18,23 @@ from typing import Any
 
 import jax
 
+from configs.cluster.render import offered_accelerators
 from eval.analysis.trained import DEFAULT_MARGIN, KEEP
 from eval.report import format_summary, write_report
 from train.progress import overall_line
 from train.study import layout
 from train.study.plan.dag import StageDag
+from train.study.plan.fit import (
+    does_not_fit,
+    fit_summary,
+    read_peaks,
+    resolve_micro_batches,
+    stage_micro_batches,
+    study_fits,
+)
 from train.study.plan.plan import ConfigError, build_dag, check_batches
 from train.study.plan.targets import parse_target
+from train.study.plan.timing import cluster_refusal, compiled_name
 from train.study.run.attempts import read_attempts
 from train.study.run.data_check import check_study_data
 from train.study.run.failures import (
@@ -90,6 +100,8 @@ def run_study(
     started = time.time()
     config, workdir, shape = check_options(config, workdir, shard, executor)
     dag = build_dag(config, resolve=True)
+    if shape is not None and executor.topology:
+        fit_to_chips(config, dag, workdir, executor, shape.chips, out)
     stages = dag.shard(*shard)
     if sequences is not None:  # an adaptive round: only these runs' stages (rounds.py)
         wanted = {
@@ -195,7 +207,29 @@ def _check_executor(config, executor: ExecutorOptions, shard: tuple[int, int]):
     target = parse_target(executor.topology) if executor.topology else None
     shape = stage_shape(executor.layout, target)
     check_shape(shape)
+    if target is not None and executor.address:  # a real cluster: its file says what it has
+        refused = cluster_refusal(target, executor.layout, offered_accelerators())
+        if refused:
+            raise ValueError(f"--layout {executor.layout} --topology {target.name}: {refused}")
     return shape
+
+
+def fit_to_chips(config, dag, workdir: str, executor: ExecutorOptions, chips: int, say) -> None:
+    """Every train step in the least micro-batches that fit one stage's `chips` (where
+    the config leaves `micro_batches` 0), from the compiled peaks the workdir
+    holds, else the estimate (train/study/plan/fit.py); ConfigError, before anything
+    trains, if a step fits at no count."""
+    target = parse_target(executor.topology)
+    name = compiled_name(target, chips)
+    peaks = read_peaks(layout.compiled_file(workdir, name) if name else None, chips)
+    fits = study_fits(config, dag, chips, target.device_memory, peaks)
+    refused = does_not_fit(fits, target)
+    if refused:
+        raise ConfigError(f"--layout {executor.layout} --topology {target.name}: {refused}")
+    resolve_micro_batches(config, dag, stage_micro_batches(dag, fits))
+    summary = fit_summary(fits)
+    if summary and is_primary():
+        say(f"micro-batches on {chips} chip(s) of {target.name}: {summary}")
 
 
 def _finish(config, dag, workdir, stages, outcomes, started, executor, run_id, say, held_chips):
