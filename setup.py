@@ -37,6 +37,7 @@ setup(
         "optax",
         "orbax-checkpoint>=0.12",
         "protobuf",  # transformers needs it to convert sentencepiece models
+        "pyyaml",  # the cluster file (configs/cluster/)
         "ray==2.60.0",  # --executor ray; its TPU APIs (ray.util.tpu) are alpha: pinned
         "safetensors",
         "scipy",  # t and normal tails of the report's intervals (eval/stats/effects.py)
