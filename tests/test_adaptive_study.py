@@ -15,7 +15,7 @@ from bench import simulation as sim
 from eval.__main__ import main as eval_main
 from eval.analysis import load_results, path_key, results_file
 from eval.report import write_report
-from eval.stats import adaptive, adaptive_study
+from eval.stats import adaptive, adaptive_seeds, adaptive_study
 
 PAIR = sim.comparison_paths(0)
 # No futility stop: PAN-X and TyDiQA stay open after the first look, so the rounds
@@ -167,10 +167,10 @@ def test_a_pilot_study_gives_each_targets_variances(study):
 
 def test_a_replaced_seed_is_the_pairs_next_and_counts_against_the_budget():
     # Seed 1 failed: the look at three seeds analyses 0, 2, 3 and has spent four.
-    assert adaptive_study.comparison_seeds([0, 1, 2, 3, 4], {1}, 3) == ([0, 2, 3], [0, 1, 2, 3])
-    assert adaptive_study.comparison_seeds([0, 1, 2, 3, 4], set(), 3) == ([0, 1, 2], [0, 1, 2])
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], {1}, 3) == ([0, 2, 3], [0, 1, 2, 3])
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], set(), 3) == ([0, 1, 2], [0, 1, 2])
     # The last look's five seeds cannot be had from a budget of five with one failed.
-    assert adaptive_study.comparison_seeds([0, 1, 2, 3, 4], {1}, 5) is None
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], {1}, 5) is None
 
 
 def test_under_replace_a_failed_run_waits_for_a_later_seed_of_its_pair(study, tmp_path):

@@ -29,7 +29,6 @@ import numpy as np
 from eval.analysis import (
     Path,
     Record,
-    in_class,
     load_results,
     order_comparisons,
     path_key,
@@ -38,7 +37,7 @@ from eval.analysis import (
 )
 from eval.analysis.records import adaptive_file
 from eval.stats import adaptive, effects
-from eval.stats.ordering import ordering_effects
+from eval.stats.adaptive_seeds import comparison_seeds, comparison_series, failed_seeds
 from xlmr_flax.atomic import write_file
 from xlmr_flax.languages import resource_class
 from xlmr_flax.tasks import get_task
@@ -199,88 +198,6 @@ class State:
         return bool(self.looks) and all(r["state"] in adaptive.STOPPED for r in self.rows)
 
 
-def comparison_seeds(
-    seeds: Sequence[int], failed: Iterable[int], count: int
-) -> tuple[list[int], list[int]] | None:
-    """(analysed, spent): the first `count` of the design's `seeds`, in order, on which
-    neither order of a pair failed on its target, and every seed trained to reach them,
-    the failed ones included: under `replace` a failed run is replaced by the pair's
-    next seed, and each seed trained counts against the budget. None when the budget's
-    seeds run out before `count` analysed seeds (the comparison stops at its budget)."""
-    failed = set(failed)
-    analysed: list[int] = []
-    spent: list[int] = []
-    for s in seeds:
-        if len(analysed) == count:
-            break
-        spent.append(s)
-        if s not in failed:
-            analysed.append(s)
-    return (analysed, spent) if len(analysed) == count else None
-
-
-def _failed_seeds(planned, failed: set[Run], rule: str) -> dict[tuple, set[int]]:
-    """{(first, second, target): seeds a run of either order failed on}; empty under
-    `keep`, which analyses failed runs as they came out."""
-    if rule != trained.REPLACE:
-        return {}
-    found: dict[tuple, set[int]] = {}
-    for a, b in planned["pairs"]:
-        for p, t, s in failed:
-            if p in (tuple(a), tuple(b)):
-                found.setdefault((tuple(a), tuple(b), t), set()).add(s)
-    return found
-
-
-def _series(records: Sequence[Record], workdir: str, planned, seeds_of, n_boot, seed):
-    """{(first, second, target, class): (diffs (S,), boot (n_boot, S), langs)} over
-    `seeds_of[(first, second, target)]` (comparisons without an entry are left out),
-    the class mean over its languages seed by seed. Comparisons on the same seeds are
-    analysed together (all of them, unless a failed run was replaced)."""
-    groups: dict[tuple, list[tuple]] = {}
-    for key, seeds in seeds_of.items():
-        groups.setdefault(tuple(seeds), []).append(key)
-    found = {}
-    for seeds, keys in sorted(groups.items()):
-        found.update(_group_series(records, workdir, planned, list(seeds), keys, n_boot, seed))
-    return found
-
-
-def _group_series(records, workdir, planned, seeds, keys, n_boot, seed):
-    involved = {p for first, second, _ in keys for p in (first, second)}
-    targets = {t for _, _, t in keys}
-    chosen = [
-        r
-        for r in records
-        if r.kind == "zero_shot" and r.seed in seeds and r.path in involved and r.target in targets
-    ]
-    analysis = ordering_effects(chosen, workdir, n_boot=n_boot, seed=seed)
-    found = {}
-    for first, second in [(tuple(a), tuple(b)) for a, b in planned["pairs"]]:
-        for target in planned["targets"]:
-            if (first, second, target) not in keys:
-                continue
-            for cls in planned["design"]["families"]:
-                parts = [
-                    (lang, value)
-                    for (a, b, t, lang), value in analysis.series.items()
-                    if (a, b, t) == (first, second, target) and in_class(lang, cls)
-                ]
-                if not parts or any(sorted(s) != sorted(seeds) for _, (s, _, _) in parts):
-                    continue
-                # Every part holds the same seeds in the same (sorted) order.
-                diffs = np.mean([d for _, (_, d, _) in parts], axis=0)
-                boot = None
-                if all(b is not None for _, (_, _, b) in parts):
-                    boot = np.mean([b for _, (_, _, b) in parts], axis=0)
-                found[(first, second, target, cls)] = (
-                    diffs,
-                    boot,
-                    sorted(lang for lang, _ in parts),
-                )
-    return found
-
-
 def _test_variances(diffs: np.ndarray, boot: np.ndarray | None) -> tuple[float, float]:
     """(b, v): the test-set covariance the seeds share and the variance of their mean
     (eval/stats/effects.py); NaN without per-example statistics."""
@@ -317,7 +234,7 @@ def advance(
     state = State(planned, read_looks(workdir, planned["fingerprint"]))
     have = {(r.path, r.target, r.seed) for r in records if r.kind == "zero_shot"}
     failed = {(f.path, f.target, f.seed) for f in trained.failed_runs(records, margin)}
-    failed_by = _failed_seeds(planned, failed, rule)
+    failed_by = failed_seeds(planned, failed, rule)
     while len(state.looks) < len(design.looks):
         k = len(state.looks)
         latest = {_key(r): r for r in state.looks[-1]["comparisons"]} if state.looks else {}
@@ -382,7 +299,7 @@ def _look(workdir, records, planned, design, k, latest, boot, failed, failed_by)
                 out_of_seeds.add(pair)
             else:
                 seeds_of[pair], spent_of[pair] = chosen
-    series = _series(records, workdir, planned, seeds_of, n_boot, seed)
+    series = comparison_series(records, workdir, planned, seeds_of, n_boot, seed)
     open_keys = [key for key in series if latest.get(key, {}).get("state") not in adaptive.STOPPED]
     # A comparison with a run that did not train keeps its own variance and stays
     # out of its target's pool: one failed run must not widen every other's error.

@@ -18,8 +18,9 @@ from typing import Any
 
 from eval.analysis.records import load_results, results_file
 from eval.analysis.trained import DEFAULT_MARGIN, KEEP, REPLACE, failed_runs, order_group
-from train.study.plan.plan import intermediate_paths
+from train.study.plan.plan import ConfigError, intermediate_paths
 from train.study.run.runner import run_study
+from xlmr_flax.storage import local_path
 
 Run = tuple[tuple[str, ...], str, int]
 
@@ -64,6 +65,10 @@ def run_replacing_failed_runs(
     if shard != (0, 1):
         out("replacement seeds: trained when the study runs as one process")
         return run_study(config, workdir, shard, out, **options)
+    try:  # a gs:// workdir: results.jsonl is read where the bucket is mounted
+        workdir = local_path(workdir, "--workdir")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     wanted = _recorded_plan(config, workdir)
     if wanted:  # a later run: the study's own runs and the replacements recorded so far
         study = config.study
