@@ -100,6 +100,12 @@ def run_adaptive_study(
         summary["rounds"] += 1
     summary["states"] = counts
     if is_primary() and summary["rounds"]:  # the report with the last look recorded
-        written = write_report(workdir, n_boot=n_boot, seed=seed)
+        written = write_report(
+            workdir,
+            n_boot=n_boot,
+            seed=seed,
+            failed_runs=report.get("failed_runs", KEEP),
+            failure_margin=report.get("failure_margin", DEFAULT_MARGIN),
+        )
         out(format_summary(written))
     return summary
