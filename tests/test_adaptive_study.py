@@ -3,6 +3,7 @@
 once and never decided again, the next round asks only for what open comparisons
 need; `python -m eval adaptive` and the report show the states."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,9 +13,9 @@ import pytest
 
 from bench import simulation as sim
 from eval.__main__ import main as eval_main
-from eval.analysis import load_results, results_file
+from eval.analysis import load_results, path_key, results_file
 from eval.report import write_report
-from eval.stats import adaptive, adaptive_study
+from eval.stats import adaptive, adaptive_seeds, adaptive_study
 
 PAIR = sim.comparison_paths(0)
 # No futility stop: PAN-X and TyDiQA stay open after the first look, so the rounds
@@ -162,3 +163,61 @@ def test_a_pilot_study_gives_each_targets_variances(study):
     assert set(measured) == {"xnli", "panx", "tydiqa"}
     seed_var, shared_var = measured["xnli"]
     assert seed_var > 0 and 0 < shared_var < measured["tydiqa"][1]  # 3000 items vs 150
+
+
+def test_a_replaced_seed_is_the_pairs_next_and_counts_against_the_budget():
+    # Seed 1 failed: the look at three seeds analyses 0, 2, 3 and has spent four.
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], {1}, 3) == ([0, 2, 3], [0, 1, 2, 3])
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], set(), 3) == ([0, 1, 2], [0, 1, 2])
+    # The last look's five seeds cannot be had from a budget of five with one failed.
+    assert adaptive_seeds.comparison_seeds([0, 1, 2, 3, 4], {1}, 5) is None
+
+
+def test_under_replace_a_failed_run_waits_for_a_later_seed_of_its_pair(study, tmp_path):
+    root, records = study
+    workdir = str(tmp_path / "w")
+    shutil.copytree(root, workdir)
+    adaptive_study.record_design(workdir, _planned())
+    first = PAIR[0]
+    # Seed 1 of the first order on PAN-X stays at chance (F1 0) in every language.
+    planted = [
+        dataclasses.replace(r, value=0.0)
+        if (r.kind, r.path, r.target, r.seed) == ("zero_shot", tuple(first), "panx", 1)
+        else r
+        for r in records
+    ]
+    state = adaptive_study.advance(
+        workdir, [r for r in planted if r.seed < 3], n_boot=50, rule="replace"
+    )
+    assert state.looks == []  # the first look waits for PAN-X's replacement, seed 3
+    assert sorted(state.waiting) == sorted(f"{path_key(p)} panx seed 3" for p in PAIR)
+
+    state = adaptive_study.advance(workdir, planted, n_boot=50, rule="replace")
+    panx = [[r for r in look["comparisons"] if r["target"] == "panx"] for look in state.looks]
+    assert [(r["seeds"], r["seeds_spent"]) for r in panx[0]] == [([0, 2, 3], 4)] * len(panx[0])
+    assert [(r["seeds"], r["seeds_spent"]) for r in panx[1]] == [([0, 2, 3, 4], 5)] * len(panx[1])
+    # The third look needs five seeds; the replacement spent the fifth: PAN-X stops there.
+    assert len(state.looks) == 3 and panx[2]
+    assert all(r["state"] == adaptive.BUDGET and r["out_of_seeds"] for r in panx[2])
+    tydiqa = [r for r in state.looks[2]["comparisons"] if r["target"] == "tydiqa"]
+    assert tydiqa and all(r["seeds"] == [0, 1, 2, 3, 4] for r in tydiqa)
+    assert not any(r["failed_run"] for look in state.looks for r in look["comparisons"])
+
+
+def test_under_keep_a_failed_run_is_analysed_and_kept_out_of_the_pool(study, tmp_path):
+    root, records = study
+    workdir = str(tmp_path / "w")
+    shutil.copytree(root, workdir)
+    adaptive_study.record_design(workdir, _planned())
+    first = tuple(PAIR[0])
+    planted = [
+        dataclasses.replace(r, value=0.0)
+        if (r.kind, r.path, r.target, r.seed) == ("zero_shot", first, "panx", 1)
+        else r
+        for r in records
+        if r.seed < 3
+    ]
+    state = adaptive_study.advance(workdir, planted, n_boot=50)
+    panx = [r for r in state.looks[0]["comparisons"] if r["target"] == "panx"]
+    assert panx and all(r["seeds"] == [0, 1, 2] and r["seeds_spent"] == 3 for r in panx)
+    assert all(r["failed_run"] and not r["pooled"] for r in panx)

@@ -29,7 +29,6 @@ import numpy as np
 from eval.analysis import (
     Path,
     Record,
-    in_class,
     load_results,
     order_comparisons,
     path_key,
@@ -38,7 +37,7 @@ from eval.analysis import (
 )
 from eval.analysis.records import adaptive_file
 from eval.stats import adaptive, effects
-from eval.stats.ordering import ordering_effects
+from eval.stats.adaptive_seeds import comparison_seeds, comparison_series, failed_seeds
 from xlmr_flax.atomic import write_file
 from xlmr_flax.languages import resource_class
 from xlmr_flax.tasks import get_task
@@ -199,44 +198,6 @@ class State:
         return bool(self.looks) and all(r["state"] in adaptive.STOPPED for r in self.rows)
 
 
-def _series(records: Sequence[Record], workdir: str, planned, seeds, n_boot, seed):
-    """{(first, second, target, class): (diffs (S,), boot (n_boot, S), langs)} over
-    `seeds`, the class mean over its languages seed by seed."""
-    pairs = [(tuple(a), tuple(b)) for a, b in planned["pairs"]]
-    involved = {p for pair in pairs for p in pair}
-    chosen = [
-        r
-        for r in records
-        if r.kind == "zero_shot"
-        and r.seed in seeds
-        and r.path in involved
-        and r.target in planned["targets"]
-    ]
-    analysis = ordering_effects(chosen, workdir, n_boot=n_boot, seed=seed)
-    found = {}
-    for first, second in pairs:
-        for target in planned["targets"]:
-            for cls in planned["design"]["families"]:
-                parts = [
-                    (lang, value)
-                    for (a, b, t, lang), value in analysis.series.items()
-                    if (a, b, t) == (first, second, target) and in_class(lang, cls)
-                ]
-                if not parts or any(sorted(s) != sorted(seeds) for _, (s, _, _) in parts):
-                    continue
-                # Every part holds the same seeds in the same (sorted) order.
-                diffs = np.mean([d for _, (_, d, _) in parts], axis=0)
-                boot = None
-                if all(b is not None for _, (_, _, b) in parts):
-                    boot = np.mean([b for _, (_, _, b) in parts], axis=0)
-                found[(first, second, target, cls)] = (
-                    diffs,
-                    boot,
-                    sorted(lang for lang, _ in parts),
-                )
-    return found
-
-
 def _test_variances(diffs: np.ndarray, boot: np.ndarray | None) -> tuple[float, float]:
     """(b, v): the test-set covariance the seeds share and the variance of their mean
     (eval/stats/effects.py); NaN without per-example statistics."""
@@ -259,31 +220,34 @@ def advance(
     n_boot: int = 1000,
     seed: int = 0,
     margin: float = trained.DEFAULT_MARGIN,
+    rule: str = trained.KEEP,
 ) -> State:
     """Computes and appends every look whose seeds are all evaluated for the comparisons
     still open; returns the state after the last recorded look. `margin`: the check of
     the runs (eval/analysis/trained.py); a comparison with a failed run never enters
-    its target's seed pool."""
+    its target's seed pool. `rule` (`config.report.failed_runs`): under `replace` a
+    failed run's seed is replaced by the pair's next seed (`comparison_seeds`)."""
     planned = read_design(workdir)
     if planned is None:
         raise FileNotFoundError(f"{adaptive_file(workdir, DESIGN_FILE)}: not an adaptive study")
     design = adaptive.Design.from_mapping(planned["design"])
     state = State(planned, read_looks(workdir, planned["fingerprint"]))
     have = {(r.path, r.target, r.seed) for r in records if r.kind == "zero_shot"}
+    failed = {(f.path, f.target, f.seed) for f in trained.failed_runs(records, margin)}
+    failed_by = failed_seeds(planned, failed, rule)
     while len(state.looks) < len(design.looks):
         k = len(state.looks)
         latest = {_key(r): r for r in state.looks[-1]["comparisons"]} if state.looks else {}
         if latest and all(r["state"] in adaptive.STOPPED for r in latest.values()):
             break  # every comparison stopped: no later look has anything to decide
-        needed = _runs_for(planned, latest, planned["seeds"][: design.looks[k]])
+        needed = _runs_for(planned, latest, design.looks[k], failed_by)
         state.waiting = [
             f"{path_key(p)} {t} seed {s}" for p, t, s in needed if (p, t, s) not in have
         ]
         if state.waiting:
             break
-        failed = {(f.path, f.target, f.seed) for f in trained.failed_runs(records, margin)}
         state.looks.append(
-            _look(workdir, records, planned, design, k, latest, n_boot, seed, failed)
+            _look(workdir, records, planned, design, k, latest, (n_boot, seed), failed, failed_by)
         )
         _append_look(workdir, state.looks[-1])
     state.rows = list(state.looks[-1]["comparisons"]) if state.looks else []
@@ -291,8 +255,9 @@ def advance(
         latest = {_key(r): r for r in state.rows}
         k = len(state.looks)
         if k < len(design.looks):
-            seeds = planned["seeds"][design.looks[k - 1] if k else 0 : design.looks[k]]
-            state.next_runs = _runs_for(planned, latest, seeds)
+            runs = _runs_for(planned, latest, design.looks[k], failed_by)
+            # Before the first look every run of it; after, those not yet evaluated.
+            state.next_runs = [run for run in runs if not k or run not in have]
     return state
 
 
@@ -300,10 +265,11 @@ def _key(row: dict[str, Any]) -> tuple:
     return (tuple(row["first"]), tuple(row["second"]), row["target"], row["resource_class"])
 
 
-def _runs_for(planned, latest: dict[tuple, dict], seeds: Sequence[int]) -> list[Run]:
-    """The runs the open comparisons need on `seeds` (before any look: every one). A
-    comparison absent after a look had no language of its class in the results (the
-    test data lacks them): it asks for nothing more."""
+def _runs_for(planned, latest: dict[tuple, dict], count: int, failed_by) -> list[Run]:
+    """The runs the open comparisons need for a look at `count` seeds (before any look:
+    every one), a failed run's replacement included (`comparison_seeds`). A comparison
+    absent after a look had no language of its class in the results (the test data
+    lacks them): it asks for nothing more; one out of seeds neither."""
     runs = set()
     for a, b in planned["pairs"]:
         for target in planned["targets"]:
@@ -313,20 +279,40 @@ def _runs_for(planned, latest: dict[tuple, dict], seeds: Sequence[int]) -> list[
                 for k in keys
             ):
                 continue
-            runs |= {(tuple(p), target, s) for p in (a, b) for s in seeds}
+            chosen = comparison_seeds(
+                planned["seeds"], failed_by.get((tuple(a), tuple(b), target), ()), count
+            )
+            if chosen is not None:
+                runs |= {(tuple(p), target, s) for p in (a, b) for s in chosen[1]}
     return sorted(runs)
 
 
-def _look(workdir, records, planned, design, k, latest, n_boot, seed, failed) -> dict[str, Any]:
+def _look(workdir, records, planned, design, k, latest, boot, failed, failed_by) -> dict[str, Any]:
+    n_boot, seed = boot
     seeds = planned["seeds"][: design.looks[k]]
-    series = _series(records, workdir, planned, seeds, n_boot, seed)
+    seeds_of, spent_of, out_of_seeds = {}, {}, set()
+    for a, b in planned["pairs"]:
+        for target in planned["targets"]:
+            pair = (tuple(a), tuple(b), target)
+            chosen = comparison_seeds(planned["seeds"], failed_by.get(pair, ()), design.looks[k])
+            if chosen is None:
+                out_of_seeds.add(pair)
+            else:
+                seeds_of[pair], spent_of[pair] = chosen
+    series = comparison_series(records, workdir, planned, seeds_of, n_boot, seed)
     open_keys = [key for key in series if latest.get(key, {}).get("state") not in adaptive.STOPPED]
     # A comparison with a run that did not train keeps its own variance and stays
     # out of its target's pool: one failed run must not widen every other's error.
     with_failed = {
-        key for key in open_keys if any((p, key[2], s) in failed for p in key[:2] for s in seeds)
+        key
+        for key in open_keys
+        if any((p, key[2], s) in failed for p in key[:2] for s in seeds_of[key[:3]])
     }
     rows: dict[tuple, adaptive.Look] = {key: _look_of(r) for key, r in latest.items()}
+    for key, row in rows.items():  # replacements spent the budget before this look
+        if key[:3] in out_of_seeds and row.state not in adaptive.STOPPED:
+            row.state = adaptive.BUDGET
+            row.extra["out_of_seeds"] = True
     family_sizes = {}
     for first, second in (tuple(map(tuple, p)) for p in planned["pairs"]):
         for cls in design.families:
@@ -358,7 +344,8 @@ def _look(workdir, records, planned, design, k, latest, n_boot, seed, failed) ->
             target=target,
             resource_class=cls,
             langs=langs,
-            seeds=list(seeds),
+            seeds=list(seeds_of[key[:3]]),
+            seeds_spent=len(spent_of[key[:3]]),
             family=family_name(first, second, cls),
             resampling="examples and seeds" if boot is not None else "seeds only",
             pooled=bool(
@@ -392,9 +379,13 @@ def plan_design(
 
 
 def next_round(
-    workdir: str, n_boot: int = 1000, seed: int = 0, margin: float = trained.DEFAULT_MARGIN
+    workdir: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    margin: float = trained.DEFAULT_MARGIN,
+    rule: str = trained.KEEP,
 ) -> State:
     """Records every look whose runs are all evaluated; the state after it."""
     path = results_file(workdir)
     records = load_results(path) if os.path.exists(path) else []
-    return advance(workdir, records, n_boot=n_boot, seed=seed, margin=margin)
+    return advance(workdir, records, n_boot=n_boot, seed=seed, margin=margin, rule=rule)

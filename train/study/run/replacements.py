@@ -18,8 +18,9 @@ from typing import Any
 
 from eval.analysis.records import load_results, results_file
 from eval.analysis.trained import DEFAULT_MARGIN, KEEP, REPLACE, failed_runs, order_group
-from train.study.plan.plan import intermediate_paths
+from train.study.plan.plan import ConfigError, intermediate_paths
 from train.study.run.runner import run_study
+from xlmr_flax.storage import local_path
 
 Run = tuple[tuple[str, ...], str, int]
 
@@ -38,17 +39,50 @@ def replacement_plan(config, records) -> list[Run]:
     return sorted(runs)
 
 
+def _recorded_plan(config, workdir: str) -> list[Run]:
+    """The replacement runs the failures already in results.jsonl ask for."""
+    path = results_file(workdir)
+    return replacement_plan(config, load_results(path)) if os.path.exists(path) else []
+
+
+def _with_seeds(config, runs: list[Run]):
+    """The config with the replacement runs' seeds added to the study's: the study a
+    replacement round (and a later run of the same command) reads back whole."""
+    extended = config.copy_and_resolve_references()
+    extended.study.seeds = tuple(sorted(set(config.study.seeds) | {seed for _, _, seed in runs}))
+    return extended
+
+
 def run_replacing_failed_runs(
     config, workdir: str, shard: tuple[int, int] = (0, 1), out=print, **options
 ) -> dict[str, Any]:
     """The study, then (rule `replace`) rounds of replacement runs until every failed
-    run has its replacement; returns the last round's summary with `replacements`."""
-    summary = run_study(config, workdir, shard, out, **options)
+    run has its replacement; returns the last round's summary with `replacements`.
+    Run again, the study runs with the replacement seeds it recorded, so results.jsonl
+    and the report keep them from the first step on."""
     if (config.get("report") or {}).get("failed_runs", KEEP) != REPLACE:
-        return summary
+        return run_study(config, workdir, shard, out, **options)
     if shard != (0, 1):
         out("replacement seeds: trained when the study runs as one process")
-        return summary
+        return run_study(config, workdir, shard, out, **options)
+    try:  # a gs:// workdir: results.jsonl is read where the bucket is mounted
+        workdir = local_path(workdir, "--workdir")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    wanted = _recorded_plan(config, workdir)
+    if wanted:  # a later run: the study's own runs and the replacements recorded so far
+        study = config.study
+        own = {
+            (tuple(p), t, s)
+            for p in intermediate_paths(study)
+            for t in study.targets
+            for s in study.seeds
+        }
+        summary = run_study(
+            _with_seeds(config, wanted), workdir, shard, out, sequences=own | set(wanted), **options
+        )
+    else:
+        summary = run_study(config, workdir, shard, out, **options)
     asked: list[Run] = []
     for _ in range(len(config.study.seeds)):
         path = results_file(workdir)
@@ -63,9 +97,9 @@ def run_replacing_failed_runs(
             raise RuntimeError(f"replacement round: its runs ended without results: {missing[:3]}")
         asked = missing
         out(f"replacement round: {len(missing)} runs (path, target, seed) for failed runs")
-        extended = config.copy_and_resolve_references()
-        extended.study.seeds = tuple(
-            sorted(set(config.study.seeds) | {seed for _, _, seed in wanted})
+        summary.update(
+            run_study(
+                _with_seeds(config, wanted), workdir, shard, out, sequences=set(missing), **options
+            )
         )
-        summary.update(run_study(extended, workdir, shard, out, sequences=set(missing), **options))
     return summary

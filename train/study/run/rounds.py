@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.analysis.trained import DEFAULT_MARGIN
+from eval.analysis.trained import DEFAULT_MARGIN, KEEP
 from eval.report import format_summary, write_report
 from eval.stats.adaptive_study import DesignChanged, next_round, plan_design, record_design
 from train.study.plan.plan import ConfigError, intermediate_paths
@@ -80,6 +80,7 @@ def run_adaptive_study(
                 n_boot=n_boot,
                 seed=seed,
                 margin=report.get("failure_margin", DEFAULT_MARGIN),
+                rule=report.get("failed_runs", KEEP),
             )
         except DesignChanged as err:  # looks.jsonl of another design, or cut short
             raise ConfigError(str(err)) from None
@@ -99,6 +100,12 @@ def run_adaptive_study(
         summary["rounds"] += 1
     summary["states"] = counts
     if is_primary() and summary["rounds"]:  # the report with the last look recorded
-        written = write_report(workdir, n_boot=n_boot, seed=seed)
+        written = write_report(
+            workdir,
+            n_boot=n_boot,
+            seed=seed,
+            failed_runs=report.get("failed_runs", KEEP),
+            failure_margin=report.get("failure_margin", DEFAULT_MARGIN),
+        )
         out(format_summary(written))
     return summary
