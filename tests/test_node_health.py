@@ -2,6 +2,7 @@
 are the node's fault rather than the stage's or the study's."""
 
 import errno
+import os
 import subprocess
 import time
 
@@ -50,17 +51,16 @@ def test_a_stale_libtpu_lock_is_cleared_and_a_held_one_means_busy_chips(tmp_path
     lock.write_text("")
     holder = subprocess.Popen(["sh", "-c", f"exec 3<'{lock}'; sleep 60"])
     try:
+        # Wait until the shell holds the file (clearing it before then would delete it).
+        fds = f"/proc/{holder.pid}/fd"
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # until the shell has opened it
-            try:
-                clear_libtpu_lock("n1", str(lock))
-            except NodeFault as fault:
-                assert fault.line == f"chips busy: process {holder.pid} holds {lock}"
-                break
-            lock.write_text("")
-            time.sleep(0.1)
-        else:
-            pytest.fail("the held lock was never seen")
+        while not any(os.path.realpath(os.path.join(fds, fd)) == str(lock)
+                      for fd in os.listdir(fds)):  # fmt: skip
+            assert time.monotonic() < deadline, "the shell never opened the lock"
+            time.sleep(0.05)
+        with pytest.raises(NodeFault) as raised:
+            clear_libtpu_lock("n1", str(lock))
+        assert raised.value.line == f"chips busy: process {holder.pid} holds {lock}"
         assert lock.exists()  # a live holder's lock is left alone
     finally:
         holder.kill()
