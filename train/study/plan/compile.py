@@ -33,7 +33,12 @@ from collections.abc import Callable, Sequence
 
 from train.hparams import AUTO
 from train.study.plan.dag import StageDag
-from train.study.plan.fit import chips_per_stage, micro_batch_options, program_fit
+from train.study.plan.fit import (
+    chips_per_stage,
+    micro_batch_options,
+    program_fit,
+    recorded_programs,
+)
 from train.study.plan.programs import Program, accumulated, study_programs
 from train.study.plan.roofline import StepCost
 from train.study.plan.targets import GIB, Target, compile_devices
@@ -247,16 +252,10 @@ def too_large(
 
 def read_record(path: str | None, devices: int) -> dict[str, Compiled]:
     """{program: Compiled} of the record at `path` if it was compiled for `devices`."""
-    if not path or not os.path.exists(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        record = json.load(f)
-    if record.get("devices") != devices:
-        return {}
     fields = {f.name for f in dataclasses.fields(Compiled)}
     return {
         p["program"]: Compiled(**{k: v for k, v in p.items() if k in fields})
-        for p in record["programs"]
+        for p in recorded_programs(path, devices)
     }
 
 

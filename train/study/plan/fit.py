@@ -83,20 +83,24 @@ def program_fit(
     return Fit(None, bytes_, how)
 
 
+def recorded_programs(path: str | None, devices: int) -> list[dict]:
+    """The program entries of a compilation recorded at `path` for `devices` devices
+    ([] if there is none, or it was compiled for another count)."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+    return record["programs"] if record.get("devices") == devices else []
+
+
 def read_peaks(path: str | None, devices: int) -> Peaks:
     """{(program shape, micro-batches): peak bytes, None where the compiler refused} of
     a compilation recorded at `path` for `devices` devices ({} if none)."""
-    if not path or not os.path.exists(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        record = json.load(f)
-    if record.get("devices") != devices:
-        return {}
     return {
         (p.get("shape") or p["program"], p.get("micro_batches", 1)): (
             p["peak_bytes"] if p.get("fits", True) else None
         )
-        for p in record["programs"]
+        for p in recorded_programs(path, devices)
         if p.get("kind", "train") == "train" and ("peak_bytes" in p or not p.get("fits", True))
     }
 

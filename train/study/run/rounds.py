@@ -71,6 +71,8 @@ def run_adaptive_study(
         raise ConfigError(str(err)) from None
     report = config.get("report") or {}
     n_boot, seed = report.get("n_boot", 1000), report.get("seed", 0)
+    rule = report.get("failed_runs", KEEP)
+    margin = report.get("failure_margin", DEFAULT_MARGIN)
     summary: dict[str, Any] = {"rounds": 0}
     asked: list = []
     while True:
@@ -79,8 +81,8 @@ def run_adaptive_study(
                 workdir,
                 n_boot=n_boot,
                 seed=seed,
-                margin=report.get("failure_margin", DEFAULT_MARGIN),
-                rule=report.get("failed_runs", KEEP),
+                margin=margin,
+                rule=rule,
             )
         except DesignChanged as err:  # looks.jsonl of another design, or cut short
             raise ConfigError(str(err)) from None
@@ -104,8 +106,8 @@ def run_adaptive_study(
             workdir,
             n_boot=n_boot,
             seed=seed,
-            failed_runs=report.get("failed_runs", KEEP),
-            failure_margin=report.get("failure_margin", DEFAULT_MARGIN),
+            failed_runs=rule,
+            failure_margin=margin,
         )
         out(format_summary(written))
     return summary
